@@ -1,0 +1,23 @@
+// What a registered environment id promises: its spaces, time limit and reward threshold, as
+// Gymnasium's registration (gymnasium/envs/__init__.py) gives them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "envs/spaces.h"
+
+namespace apiary::envs {
+
+struct EnvSpec {
+  std::string id;                       // Gymnasium id, e.g. "CartPole-v1"
+  Space observation_space;              // always a Box of float32 here
+  Space action_space;                   // Discrete (int32 actions) or Box (float32 actions)
+  std::int32_t max_episode_steps = 0;   // steps after which a lane is truncated (0: no limit)
+  std::optional<double> reward_threshold;  // mean return that counts as solved, where defined
+  std::int64_t obs_dim() const { return observation_space.flat_size(); }
+  std::int64_t action_dim() const { return action_space.flat_size(); }
+};
+
+}  // namespace apiary::envs
