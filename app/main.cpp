@@ -1,7 +1,40 @@
-#include <CLI/CLI.hpp>
+// apiary: the command-line program. See `apiary --help` and README.md.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <stdexcept>
+
+#include "app/commands.h"
+#include "core/version.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"Apiary: deep reinforcement learning"};
-  CLI11_PARSE(app, argc, argv);
+  CLI::App app{"Apiary: deep reinforcement learning on batched environments"};
+  app.set_version_flag("--version", apiary::kVersion);
+  app.require_subcommand(1);
+  apiary::app::add_envs_command(app);
+  apiary::app::add_rollout_command(app);
+  apiary::app::add_bench_command(app);
+  apiary::app::add_doctor_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "apiary: " << e.what() << "\n(run 'apiary --help' for usage)\n";
+    return 2;
+  } catch (const apiary::app::UsageError& e) {
+    std::cerr << "apiary: " << e.what() << "\n";
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "apiary: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "apiary: error: " << e.what() << "\n";
+    return 1;
+  }
   return 0;
 }

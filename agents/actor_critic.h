@@ -1,0 +1,94 @@
+// The PPO policy: an actor (categorical logits for a Discrete action space, the mean of a diagonal
+// Gaussian with a state-independent learnable log-std for a Box one) and a critic V(s), after
+// CleanRL's ppo.py / ppo_continuous_action.py `Agent`.
+//
+// Parameter names (the order of export_weights):
+//   log_std                               Box spaces only, [A]
+//   actor_body.{0,2,..}.{weight,bias}     shared_trunk = false: the actor's hidden layers
+//   actor_head.{weight,bias}              logits [n] or Gaussian mean [A]
+//   critic_body.{0,2,..}.{weight,bias}    shared_trunk = false: the critic's hidden layers
+//   critic_head.{weight,bias}             V(s)
+//   trunk.{0,2,..}.{weight,bias}          shared_trunk = true: replaces actor_body and critic_body
+#pragma once
+
+#include <cstdint>
+
+#include <ATen/core/Generator.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include "agents/policy_config.h"
+#include "envs/spaces.h"
+
+namespace apiary::agents {
+
+// What the actor hands to the environment and stores in the trajectory chunk.
+struct ActOut {
+  torch::Tensor action;    // Discrete: int64 [B], indices in [0, n) (add Space::start for the env's
+                           // value); Box: fp32 [B, A], not clipped (the env clips)
+  torch::Tensor log_prob;  // fp32 [B], log pi(action | obs): the behaviour log-probability
+  torch::Tensor value;     // fp32 [B], V(obs)
+};
+
+// What PPO's update needs for a minibatch, with autograd.
+struct EvalOut {
+  torch::Tensor log_prob;  // fp32 [B], log pi(actions | obs)
+  torch::Tensor entropy;   // fp32 [B], entropy of pi(. | obs) in nats
+  torch::Tensor value;     // fp32 [B], V(obs)
+};
+
+// The raw heads, cast to fp32. Exactly one of `logits` and `mean` is defined.
+struct PolicyOut {
+  torch::Tensor logits;  // Discrete: [B, n]
+  torch::Tensor mean;    // Box: [B, A], the Gaussian mean (its log-std is log_std())
+  torch::Tensor value;   // [B]
+};
+
+class ActorCriticImpl : public torch::nn::Module {
+ public:
+  // obs_dim: elements per observation (> 0). action_space: Discrete (n > 0) or Box (flat size > 0).
+  // Throws std::invalid_argument naming the field for a bad argument or PolicyConfig.
+  ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action_space, PolicyConfig config = {});
+
+  // Actor and critic heads for obs [B, obs_dim] (a [B, ...] batch is flattened), with autograd.
+  PolicyOut forward(const torch::Tensor& obs);
+
+  // Chooses actions for obs [B, obs_dim] without autograd. deterministic: argmax of the logits or
+  // the Gaussian mean; otherwise a sample drawn with `gen` (null: LibTorch's default generator; it
+  // must live on the module's device). No host synchronisation.
+  ActOut act(const torch::Tensor& obs, bool deterministic, torch::Generator* gen = nullptr);
+
+  // log-probability of `actions` (as act returns them), entropy and value, with autograd. The
+  // distributions are evaluated in fp32 even when the forward pass ran under reduced precision.
+  EvalOut evaluate(const torch::Tensor& obs, const torch::Tensor& actions);
+
+  // V(obs), fp32 [B]; runs only the critic's path (autograd as the caller's mode says).
+  torch::Tensor value(const torch::Tensor& obs);
+
+  bool is_discrete() const { return discrete_; }
+  std::int64_t obs_dim() const { return obs_dim_; }
+  // Discrete: n; Box: A, the flat size of the action space.
+  std::int64_t action_dim() const { return action_dim_; }
+  const PolicyConfig& config() const { return config_; }
+  // Box: the learnable log-std [A]; undefined for a Discrete space.
+  const torch::Tensor& log_std() const { return log_std_; }
+
+ private:
+  PolicyConfig config_;
+  std::int64_t obs_dim_;
+  std::int64_t action_dim_;
+  bool discrete_;
+  // shared_trunk = true: trunk_ feeds both heads and the bodies are empty; false: the reverse.
+  torch::nn::Sequential trunk_{nullptr};
+  torch::nn::Sequential actor_body_{nullptr};
+  torch::nn::Sequential critic_body_{nullptr};
+  torch::nn::Linear actor_head_{nullptr};
+  torch::nn::Linear critic_head_{nullptr};
+  torch::Tensor log_std_;  // Box only
+};
+TORCH_MODULE(ActorCritic);
+
+}  // namespace apiary::agents

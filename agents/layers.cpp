@@ -1,0 +1,47 @@
+#include "agents/layers.h"
+
+#include <torch/nn/init.h>
+#include <torch/nn/modules/activation.h>
+
+namespace apiary::agents {
+
+torch::nn::Sequential make_mlp(std::int64_t in_dim, const PolicyConfig& config) {
+  const Activation activation = parse_activation(config.activation);
+  torch::nn::Sequential mlp;
+  std::int64_t width = in_dim;
+  for (const std::int64_t hidden : config.hidden_sizes) {
+    torch::nn::Linear linear(torch::nn::LinearOptions(width, hidden));
+    if (config.orthogonal_init) layer_init(linear, config.hidden_gain);
+    mlp->push_back(linear);
+    if (activation == Activation::kTanh) {
+      mlp->push_back(torch::nn::Tanh());
+    } else {
+      mlp->push_back(torch::nn::ReLU());
+    }
+    width = hidden;
+  }
+  return mlp;
+}
+
+std::int64_t mlp_out_dim(std::int64_t in_dim, const PolicyConfig& config) {
+  return config.hidden_sizes.empty() ? in_dim : config.hidden_sizes.back();
+}
+
+torch::Tensor run_mlp(torch::nn::Sequential& mlp, const torch::Tensor& x) {
+  return mlp->is_empty() ? x : mlp->forward(x);
+}
+
+void layer_init(torch::nn::Linear& layer, double gain) {
+  torch::nn::init::orthogonal_(layer->weight, gain);
+  if (layer->bias.defined()) torch::nn::init::zeros_(layer->bias);
+}
+
+torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const char* who) {
+  TORCH_CHECK(obs.dim() >= 2, who, ": expected observations [B, ", obs_dim, "], got shape ", obs.sizes());
+  torch::Tensor flat = obs.dim() == 2 ? obs : obs.flatten(1);
+  TORCH_CHECK(flat.size(1) == obs_dim, who, ": expected observations [B, ", obs_dim, "], got shape ",
+              obs.sizes());
+  return flat;
+}
+
+}  // namespace apiary::agents

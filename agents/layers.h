@@ -1,0 +1,32 @@
+// Building blocks shared by ActorCritic and QNetwork: the hidden MLP and CleanRL's `layer_init`.
+#pragma once
+
+#include <cstdint>
+
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
+
+#include "agents/policy_config.h"
+
+namespace apiary::agents {
+
+// Linear + activation per entry of config.hidden_sizes, from `in_dim` inputs; each Linear is
+// initialised with layer_init(config.hidden_gain) when config.orthogonal_init. Submodule names are
+// Sequential's ("0", "1", ...: even indices are the Linear layers). Empty when hidden_sizes is.
+torch::nn::Sequential make_mlp(std::int64_t in_dim, const PolicyConfig& config);
+
+// Width of make_mlp's output: the last hidden size, or `in_dim` when there are no hidden layers.
+std::int64_t mlp_out_dim(std::int64_t in_dim, const PolicyConfig& config);
+
+// Applies `mlp` to x; an empty Sequential is the identity (LibTorch's forward would throw).
+torch::Tensor run_mlp(torch::nn::Sequential& mlp, const torch::Tensor& x);
+
+// CleanRL's layer_init: orthogonal weight with `gain`, zero bias.
+void layer_init(torch::nn::Linear& layer, double gain);
+
+// Flattens observations to [B, obs_dim] (a [B, ...] batch is flattened after the first dimension)
+// and checks the width; `who` names the caller in the error.
+torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const char* who);
+
+}  // namespace apiary::agents

@@ -1,0 +1,73 @@
+#include "agents/q_network.h"
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "agents/layers.h"
+
+namespace apiary::agents {
+
+QNetworkImpl::QNetworkImpl(std::int64_t obs_dim, std::int64_t num_actions, PolicyConfig config)
+    : config_(std::move(config)), obs_dim_(obs_dim), num_actions_(num_actions) {
+  validate(config_);
+  if (obs_dim_ <= 0) throw std::invalid_argument("QNetwork: obs_dim must be > 0, got " + std::to_string(obs_dim_));
+  if (num_actions_ <= 0)
+    throw std::invalid_argument("QNetwork: num_actions must be > 0, got " + std::to_string(num_actions_));
+  const std::int64_t features = mlp_out_dim(obs_dim_, config_);
+  trunk_ = register_module("trunk", make_mlp(obs_dim_, config_));
+  if (config_.dueling) {
+    value_head_ = register_module("value_head", torch::nn::Linear(features, 1));
+    advantage_head_ = register_module("advantage_head", torch::nn::Linear(features, num_actions_));
+    if (config_.orthogonal_init) {
+      layer_init(value_head_, config_.critic_output_gain);
+      layer_init(advantage_head_, config_.critic_output_gain);
+    }
+  } else {
+    q_head_ = register_module("q_head", torch::nn::Linear(features, num_actions_));
+    if (config_.orthogonal_init) layer_init(q_head_, config_.critic_output_gain);
+  }
+}
+
+torch::Tensor QNetworkImpl::forward(const torch::Tensor& obs) {
+  if (config_.dueling) return forward_dueling(obs).q;
+  return q_head_->forward(run_mlp(trunk_, flatten_obs(obs, obs_dim_, "QNetwork")));
+}
+
+DuelingOut QNetworkImpl::forward_dueling(const torch::Tensor& obs) {
+  TORCH_CHECK(config_.dueling, "QNetwork::forward_dueling needs PolicyConfig.dueling = true");
+  const torch::Tensor features = run_mlp(trunk_, flatten_obs(obs, obs_dim_, "QNetwork"));
+  DuelingOut out;
+  out.value = value_head_->forward(features);
+  out.advantage = advantage_head_->forward(features);
+  // Centring by the mean makes V and A identifiable (Wang et al. 2016, eq. 9).
+  out.q = out.value + out.advantage - out.advantage.mean(/*dim=*/-1, /*keepdim=*/true);
+  return out;
+}
+
+torch::Tensor QNetworkImpl::greedy(const torch::Tensor& obs) {
+  torch::NoGradGuard no_grad;
+  return forward(obs).argmax(/*dim=*/-1);
+}
+
+QActOut QNetworkImpl::epsilon_greedy(const torch::Tensor& obs, const torch::Tensor& epsilons, torch::Generator* gen) {
+  torch::NoGradGuard no_grad;
+  QActOut out;
+  out.q_values = forward(obs).to(torch::kFloat);
+  const std::int64_t batch = out.q_values.size(0);
+  TORCH_CHECK(epsilons.dim() == 0 || (epsilons.dim() == 1 && epsilons.size(0) == batch),
+              "QNetwork::epsilon_greedy: expected epsilons [", batch, "] or a scalar, got shape ", epsilons.sizes());
+  const torch::Tensor greedy_action = out.q_values.argmax(/*dim=*/-1);
+  const auto float_options = out.q_values.options();
+  const auto index_options = float_options.dtype(torch::kLong);
+  // Always draw both, in this order, so the stream a generator yields does not depend on the data.
+  const torch::Tensor uniform = gen != nullptr ? torch::rand({batch}, *gen, float_options)
+                                               : torch::rand({batch}, float_options);
+  const torch::Tensor random_action = gen != nullptr ? torch::randint(num_actions_, {batch}, *gen, index_options)
+                                                     : torch::randint(num_actions_, {batch}, index_options);
+  const torch::Tensor explore = uniform < epsilons.to(float_options.dtype());
+  out.action = torch::where(explore, random_action, greedy_action);
+  return out;
+}
+
+}  // namespace apiary::agents

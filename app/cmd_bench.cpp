@@ -1,0 +1,89 @@
+// `apiary bench envs`: environment throughput in lane-steps per second, with actions prepared in
+// advance on the env's device so that only stepping is timed. Prints the median of --repeats runs.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "app/commands.h"
+#include "app/env_flags.h"
+#include "envs/device_memory.h"
+#include "envs/random_actions.h"
+#include "envs/registry.h"
+
+namespace apiary::app {
+
+namespace {
+
+struct BenchEnvFlags {
+  EnvFlags env;
+  double seconds = 2.0;    // timed seconds per repeat
+  std::int32_t repeats = 3;
+};
+
+void run_bench_envs(const BenchEnvFlags& flags) {
+  auto env = envs::make_env(flags.env.env_id, flags.env.to_config());
+  const envs::EnvSpec& spec = env->spec();
+  const bool discrete = spec.action_space.is_discrete();
+  const std::size_t bytes_per_batch =
+      static_cast<std::size_t>(env->num_envs() * spec.action_dim()) * (discrete ? sizeof(std::int32_t) : sizeof(float));
+
+  // A few batches of random actions, cycled through, resident where the env runs.
+  constexpr int kBatches = 8;
+  envs::RandomActions random(spec, env->num_envs(), flags.env.seed);
+  std::vector<std::unique_ptr<envs::DeviceBuffer>> batches;
+  std::vector<envs::ActionBatch> views;
+  for (int i = 0; i < kBatches; ++i) {
+    envs::ActionBatch host = random.next();
+    batches.push_back(std::make_unique<envs::DeviceBuffer>(bytes_per_batch, env->device()));
+    batches.back()->upload(host.data, bytes_per_batch);
+    host.data = batches.back()->data();
+    host.device = env->device();
+    views.push_back(host);
+  }
+
+  env->reset(flags.env.seed);
+  const std::int64_t check_every = std::max<std::int64_t>(1, 65536 / env->num_envs());
+  std::vector<double> rates;
+  for (int r = 0; r <= flags.repeats; ++r) {  // repeat 0 warms up and is not counted
+    const double budget = r == 0 ? std::min(0.3, flags.seconds) : flags.seconds;
+    std::int64_t steps = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0.0;
+    while (elapsed < budget) {
+      for (std::int64_t i = 0; i < check_every; ++i) env->step(views[static_cast<std::size_t>((steps + i) % kBatches)]);
+      steps += check_every;
+      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    if (env->device() == envs::Device::kCuda) {
+      (void)env->get_states();  // make sure the last kernels finished before the clock stops
+      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    if (r == 0) continue;
+    const double rate = static_cast<double>(steps) * env->num_envs() / elapsed;
+    rates.push_back(rate);
+    std::printf("repeat %d: %.4g steps/s (%lld batched steps in %.2f s)\n", r, rate, static_cast<long long>(steps),
+                elapsed);
+  }
+  std::sort(rates.begin(), rates.end());
+  const double median = rates[rates.size() / 2];
+  std::printf("env: %s num_envs: %d threads: %d device: %s steps_per_second: %.4g\n", spec.id.c_str(),
+              env->num_envs(), flags.env.threads, envs::to_string(env->device()).c_str(), median);
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Benchmarks");
+  bench->require_subcommand(1);
+  auto flags = std::make_shared<BenchEnvFlags>();
+  auto* cmd = bench->add_subcommand("envs", "Environment throughput (lane-steps per second)");
+  flags->env.num_envs = 4096;
+  flags->env.add_to(*cmd);
+  cmd->add_option("--seconds", flags->seconds, "Timed seconds per repeat")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--repeats", flags->repeats, "Timed repeats; the median is reported")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->callback([flags] { run_bench_envs(*flags); });
+}
+
+}  // namespace apiary::app

@@ -1,0 +1,115 @@
+// `apiary doctor`: what a user needs to know before training. The only file of the program that
+// includes LibTorch headers.
+#include <link.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include "app/commands.h"
+#include "core/version.h"
+#include "envs/registry.h"
+
+namespace apiary::app {
+
+namespace {
+
+std::vector<std::string> loaded_libraries() {
+  std::vector<std::string> paths;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) {
+        if (info->dlpi_name && info->dlpi_name[0]) static_cast<std::vector<std::string>*>(out)->push_back(info->dlpi_name);
+        return 0;
+      },
+      &paths);
+  return paths;
+}
+
+struct BlasInfo {
+  std::string name;  // openblas, mkl, blis, reference, unknown
+  std::string path;  // the shared object actually loaded
+};
+
+// Which BLAS the process really runs: Debian's libblas.so.3 is an alternatives link, so resolve it.
+BlasInfo detect_blas() {
+  BlasInfo info{"unknown", ""};
+  for (const auto& lib : loaded_libraries()) {
+    char resolved[PATH_MAX];
+    const std::string real = realpath(lib.c_str(), resolved) ? std::string(resolved) : lib;
+    const bool blas_like = lib.find("blas") != std::string::npos || lib.find("mkl") != std::string::npos ||
+                           lib.find("blis") != std::string::npos;
+    if (!blas_like) continue;
+    if (real.find("openblas") != std::string::npos) return BlasInfo{"openblas", real};
+    if (real.find("mkl") != std::string::npos) return BlasInfo{"mkl", real};
+    if (real.find("blis") != std::string::npos) return BlasInfo{"blis", real};
+    if (real.find("/blas/") != std::string::npos || real.find("libblas.so") != std::string::npos)
+      info = BlasInfo{"reference", real};
+  }
+  return info;
+}
+
+double memory_gib() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  long long kib = 0;
+  while (meminfo >> key >> kib) {
+    if (key == "MemTotal:") return static_cast<double>(kib) / (1024.0 * 1024.0);
+    meminfo.ignore(256, '\n');
+  }
+  return 0.0;
+}
+
+// Measured single-precision matrix multiply speed, GFLOP/s: the reference BLAS shows as ~1-3.
+double matmul_gflops() {
+  torch::NoGradGuard no_grad;
+  const int64_t n = 512;
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  auto c = torch::mm(a, b);  // warm-up
+  const int reps = 8;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) c = torch::mm(a, b);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return 2.0 * n * n * n * reps / s / 1e9;
+}
+
+void run_doctor() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  const double mem = memory_gib();
+  std::printf("Apiary %s\n", kVersion);
+  std::printf("  cores: %u, memory: %.1f GiB\n", cores, mem);
+  std::printf("  LibTorch %s (intra-op threads %d)\n", TORCH_VERSION, torch::get_num_threads());
+  const BlasInfo blas = detect_blas();
+  const double gflops = matmul_gflops();
+  std::printf("  BLAS: %s (%s), 512x512 matmul %.1f GFLOP/s\n", blas.name.c_str(),
+              blas.path.empty() ? "not found among loaded libraries" : blas.path.c_str(), gflops);
+  if (blas.name == "reference")
+    std::printf(
+        "  WARNING: LibTorch is running on the reference BLAS, about ten times slower than OpenBLAS.\n"
+        "           Install it: apt-get install libopenblas0-pthread (Debian picks it via update-alternatives).\n");
+  std::printf("  Thrust systems: cpp, omp%s\n", envs::built_with_cuda() ? ", cuda" : "");
+  const int env_gpus = envs::cuda_device_count();
+  std::printf("  CUDA back end for envs: %s, devices: %d\n", envs::built_with_cuda() ? "built" : "not built", env_gpus);
+  const bool torch_cuda = torch::cuda::is_available();
+  std::printf("  LibTorch CUDA: %s (%d devices)\n", torch_cuda ? "available" : "not available",
+              torch_cuda ? static_cast<int>(torch::cuda::device_count()) : 0);
+  std::printf("cores: %u memory_gib: %.1f torch: %s blas: %s matmul_gflops: %.1f cuda_devices: %d\n", cores, mem,
+              TORCH_VERSION, blas.name.c_str(), gflops, env_gpus);
+}
+
+}  // namespace
+
+void add_doctor_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("doctor", "Report cores, memory, LibTorch, BLAS and CUDA devices");
+  cmd->callback([] { run_doctor(); });
+}
+
+}  // namespace apiary::app

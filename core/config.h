@@ -1,0 +1,415 @@
+// Typed configuration loaded from YAML.
+//
+// Every configurable thing is a plain struct with defaults that lists its fields once, in a
+// `visit` member template. The same description drives loading, `--set` overrides, dumping the
+// resolved config and `apiary describe`-style listings, so a key can never be accepted by one and
+// unknown to another:
+//
+//   struct PpoConfig {
+//     float learning_rate = 2.5e-4f;
+//     int update_epochs = 4;
+//     std::string anneal = "linear";
+//     template <class V> void visit(V& v) {
+//       v.field("learning_rate", learning_rate, "Adam step size", Range::open_closed(0, 1));
+//       v.field("update_epochs", update_epochs, "passes over each rollout", Range::at_least(1));
+//       v.choice("anneal", anneal, {"none", "linear"}, "learning-rate schedule");
+//     }
+//   };
+//   struct RunConfig {
+//     std::string name = "run";
+//     PpoConfig ppo;
+//     template <class V> void visit(V& v) {
+//       v.field("name", name, "folder under runs/");
+//       v.section("ppo", ppo, "PPO hyperparameters");
+//     }
+//   };
+//
+// Field types: bool, int, std::int64_t, float, double, std::string (free or one of `choice`s),
+// std::vector of int, float, double or std::string, nested structs (`section`) and
+// std::map<std::string, double> (free-form options, validated by whoever reads them).
+//
+// Errors are ConfigError; the message names the source (file path or "--set"), the line where
+// known, the full dotted key and what was wrong. Unknown keys are always errors.
+//
+// yaml-cpp stays in config.cpp: YAML text is parsed there into the small ConfigNode tree below,
+// which the header-only visitors walk.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace apiary::core {
+
+// A configuration problem the user must fix. `source` is the file path or "--set", `line` is
+// 1-based (0 when unknown), `key` the full dotted key ("ppo.learning_rate"; empty for whole-file
+// problems such as a YAML syntax error).
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string source, int line, std::string key, const std::string& what);
+
+  const std::string& source() const { return source_; }
+  int line() const { return line_; }
+  const std::string& key() const { return key_; }
+  const std::string& problem() const { return problem_; }  // the message without the location
+
+ private:
+  std::string source_;
+  int line_;
+  std::string key_;
+  std::string problem_;
+};
+
+// Allowed interval for a numeric field (or each element of a numeric list). Bounds are doubles;
+// an absent bound is infinite. NaN is outside every range except `any()`.
+class Range {
+ public:
+  static Range any() { return Range(); }
+  static Range at_least(double lo) { return Range(lo, false, kInf, true); }      // [lo, inf)
+  static Range greater_than(double lo) { return Range(lo, true, kInf, true); }   // (lo, inf)
+  static Range at_most(double hi) { return Range(-kInf, true, hi, false); }      // (-inf, hi]
+  static Range less_than(double hi) { return Range(-kInf, true, hi, true); }     // (-inf, hi)
+  static Range closed(double lo, double hi) { return Range(lo, false, hi, false); }       // [lo, hi]
+  static Range open(double lo, double hi) { return Range(lo, true, hi, true); }           // (lo, hi)
+  static Range open_closed(double lo, double hi) { return Range(lo, true, hi, false); }   // (lo, hi]
+  static Range closed_open(double lo, double hi) { return Range(lo, false, hi, true); }   // [lo, hi)
+
+  bool is_any() const { return any_; }
+  bool contains(double x) const;
+  // Interval notation, e.g. "(0, 1]", "[1, inf)"; "any" for any().
+  std::string to_string() const;
+
+ private:
+  static constexpr double kInf = std::numeric_limits<double>::infinity();
+  Range() = default;
+  Range(double lo, bool lo_open, double hi, bool hi_open)
+      : any_(false), lo_(lo), hi_(hi), lo_open_(lo_open), hi_open_(hi_open) {}
+
+  bool any_ = true;
+  double lo_ = 0, hi_ = 0;
+  bool lo_open_ = false, hi_open_ = false;
+};
+
+// One row of describe_fields(): everything a user needs to write the key by hand.
+struct FieldInfo {
+  std::string key;            // full dotted key, e.g. "ppo.learning_rate"
+  std::string type;           // "float", "int", "list of int", "section", ...
+  std::string default_value;  // the value in the struct it was described from, as YAML
+  std::string constraint;     // "(0, 1]", "one of: none, linear", or empty
+  std::string doc;
+};
+
+namespace detail {
+
+// A parsed YAML value, independent of yaml-cpp. Maps keep their file order.
+struct ConfigNode {
+  enum class Kind { kNull, kScalar, kSequence, kMap };
+  Kind kind = Kind::kNull;
+  int line = 0;                // 1-based line of the value in its source; 0 when unknown
+  std::string scalar;          // kScalar: the text as written (quotes removed)
+  std::vector<ConfigNode> items;  // kSequence
+  struct Entry;
+  std::vector<Entry> entries;  // kMap, keys unique (duplicates are rejected while parsing)
+  // kMap built from a dotted `--set` key: a map field merges it into its current entries
+  // instead of being replaced by it (files replace, so a dumped config loads back exactly).
+  bool merge = false;
+
+  const ConfigNode* find(const std::string& key) const;
+};
+struct ConfigNode::Entry {
+  std::string key;
+  int key_line = 0;
+  ConfigNode value;
+};
+
+// Parses YAML text (one document). Throws ConfigError naming `source` and the line on a syntax
+// error, a non-scalar map key or a duplicate key.
+ConfigNode parse_yaml(const std::string& text, const std::string& source);
+// Reads and parses a file; a missing or unreadable file is a ConfigError too.
+ConfigNode parse_yaml_file(const std::string& path);
+// Turns "a.b.c=value" into {a: {b: {c: value}}} (maps marked `merge`), the value parsed as
+// YAML (scalar or flow).
+ConfigNode parse_override(const std::string& assignment);
+
+// Where a value came from, for error messages.
+struct Where {
+  const std::string& source;
+  const std::string& key;
+  int line;
+};
+[[noreturn]] void fail(const Where& where, const std::string& what);
+
+// Conversions from a node; each throws ConfigError ("expected an integer, got 'abc'").
+void read_value(const ConfigNode& node, bool& out, const Where& where);
+void read_value(const ConfigNode& node, int& out, const Where& where);
+void read_value(const ConfigNode& node, std::int64_t& out, const Where& where);
+void read_value(const ConfigNode& node, float& out, const Where& where);
+void read_value(const ConfigNode& node, double& out, const Where& where);
+void read_value(const ConfigNode& node, std::string& out, const Where& where);
+void read_value(const ConfigNode& node, std::vector<int>& out, const Where& where);
+void read_value(const ConfigNode& node, std::vector<float>& out, const Where& where);
+void read_value(const ConfigNode& node, std::vector<double>& out, const Where& where);
+void read_value(const ConfigNode& node, std::vector<std::string>& out, const Where& where);
+// Replaces `out` with the node's entries, or merges them into it when `node.merge` (--set a.b=1).
+void read_value(const ConfigNode& node, std::map<std::string, double>& out, const Where& where);
+
+// Range checks; a non-any range on a non-numeric field is a programming error (std::logic_error).
+void check_range(bool value, const Range& range, const Where& where);
+void check_range(int value, const Range& range, const Where& where);
+void check_range(std::int64_t value, const Range& range, const Where& where);
+void check_range(float value, const Range& range, const Where& where);
+void check_range(double value, const Range& range, const Where& where);
+void check_range(const std::string& value, const Range& range, const Where& where);
+void check_range(const std::vector<int>& value, const Range& range, const Where& where);
+void check_range(const std::vector<float>& value, const Range& range, const Where& where);
+void check_range(const std::vector<double>& value, const Range& range, const Where& where);
+void check_range(const std::vector<std::string>& value, const Range& range, const Where& where);
+void check_range(const std::map<std::string, double>& value, const Range& range,
+                 const Where& where);
+void check_choice(const std::string& value, const std::vector<std::string>& choices,
+                  const Where& where);
+
+// YAML text of a value that parses back to the same value (floats in shortest round-trip form,
+// strings double-quoted). Maps are written in flow style here; dump_config writes them in blocks.
+std::string format_value(bool value);
+std::string format_value(int value);
+std::string format_value(std::int64_t value);
+std::string format_value(float value);
+std::string format_value(double value);
+std::string format_value(const std::string& value);
+std::string format_value(const std::vector<int>& value);
+std::string format_value(const std::vector<float>& value);
+std::string format_value(const std::vector<double>& value);
+std::string format_value(const std::vector<std::string>& value);
+std::string format_value(const std::map<std::string, double>& value);
+std::string format_key(const std::string& key);  // quoted only where YAML needs it
+
+// Names for describe and messages.
+inline const char* type_name(const bool*) { return "bool"; }
+inline const char* type_name(const int*) { return "int"; }
+inline const char* type_name(const std::int64_t*) { return "int64"; }
+inline const char* type_name(const float*) { return "float"; }
+inline const char* type_name(const double*) { return "double"; }
+inline const char* type_name(const std::string*) { return "string"; }
+inline const char* type_name(const std::vector<int>*) { return "list of int"; }
+inline const char* type_name(const std::vector<float>*) { return "list of float"; }
+inline const char* type_name(const std::vector<double>*) { return "list of double"; }
+inline const char* type_name(const std::vector<std::string>*) { return "list of string"; }
+inline const char* type_name(const std::map<std::string, double>*) { return "map of number"; }
+
+std::string join_key(const std::string& prefix, const char* name);
+std::string choices_to_string(const std::vector<std::string>& choices);  // "a, b, c"
+
+// Applies a map node onto a struct's fields, recursing into sections. Fields absent from the
+// node keep their values; keys that match no field are reported by finish().
+class Loader {
+ public:
+  Loader(const ConfigNode& map, const std::string& source, std::string prefix)
+      : map_(map), source_(source), prefix_(std::move(prefix)) {}
+
+  template <class T>
+  void field(const char* name, T& value, const char* /*doc*/, const Range& range = Range::any()) {
+    const ConfigNode* node = claim(name);
+    if (node == nullptr) return;
+    const std::string key = join_key(prefix_, name);
+    const Where where{source_, key, node->line};
+    read_value(*node, value, where);
+    check_range(value, range, where);
+  }
+
+  void choice(const char* name, std::string& value, const std::vector<std::string>& choices,
+              const char* doc);
+
+  template <class S>
+  void section(const char* name, S& sub, const char* /*doc*/ = "") {
+    const ConfigNode* node = claim(name);
+    if (node == nullptr || node->kind == ConfigNode::Kind::kNull) return;
+    const std::string key = join_key(prefix_, name);
+    expect_map(*node, key);
+    Loader child(*node, source_, key);
+    sub.visit(child);
+    child.finish();
+  }
+
+  // Throws ConfigError for the first key in the node that no field claimed, suggesting the
+  // closest valid key.
+  void finish() const;
+
+ private:
+  // Records `name` as a valid key here and returns its node, or nullptr when absent.
+  const ConfigNode* claim(const char* name);
+  void expect_map(const ConfigNode& node, const std::string& key) const;
+
+  const ConfigNode& map_;
+  const std::string& source_;
+  std::string prefix_;
+  std::vector<std::string> known_;  // field names visited at this level, in order
+};
+
+// Writes the YAML of a struct, each field followed by its doc as a comment.
+class Dumper {
+ public:
+  explicit Dumper(int indent = 0) : indent_(indent) {}
+
+  template <class T>
+  void field(const char* name, T& value, const char* doc, const Range& /*range*/ = Range::any()) {
+    line(name, format_value(value), doc);
+  }
+  void field(const char* name, std::map<std::string, double>& value, const char* doc,
+             const Range& range = Range::any());
+  void choice(const char* name, std::string& value, const std::vector<std::string>& choices,
+              const char* doc);
+
+  template <class S>
+  void section(const char* name, S& sub, const char* doc = "") {
+    Dumper child(indent_ + 2);
+    sub.visit(child);
+    open_block(name, doc, child.text());
+  }
+
+  const std::string& text() const { return out_; }
+
+ private:
+  void line(const char* name, const std::string& value, const char* doc);
+  void open_block(const char* name, const char* doc, const std::string& body);
+
+  int indent_;
+  std::string out_;
+};
+
+// Collects one FieldInfo per key (sections included).
+class Describer {
+ public:
+  explicit Describer(std::string prefix = "") : prefix_(std::move(prefix)) {}
+
+  template <class T>
+  void field(const char* name, T& value, const char* doc, const Range& range = Range::any()) {
+    add(name, type_name(&value), format_value(value), range.is_any() ? "" : range.to_string(),
+        doc);
+  }
+  void choice(const char* name, std::string& value, const std::vector<std::string>& choices,
+              const char* doc);
+
+  template <class S>
+  void section(const char* name, S& sub, const char* doc = "") {
+    add(name, "section", "", "", doc);
+    Describer child(join_key(prefix_, name));
+    sub.visit(child);
+    for (auto& f : child.fields_) fields_.push_back(std::move(f));
+  }
+
+  std::vector<FieldInfo>& fields() { return fields_; }
+
+ private:
+  void add(const char* name, std::string type, std::string default_value, std::string constraint,
+           const char* doc);
+
+  std::string prefix_;
+  std::vector<FieldInfo> fields_;
+};
+
+// Checks the current values against ranges and choices (e.g. after code changed them).
+class Validator {
+ public:
+  Validator(const std::string& source, std::string prefix)
+      : source_(source), prefix_(std::move(prefix)) {}
+
+  template <class T>
+  void field(const char* name, T& value, const char* /*doc*/, const Range& range = Range::any()) {
+    const std::string key = join_key(prefix_, name);
+    check_range(value, range, Where{source_, key, 0});
+  }
+  void choice(const char* name, std::string& value, const std::vector<std::string>& choices,
+              const char* doc);
+
+  template <class S>
+  void section(const char* name, S& sub, const char* /*doc*/ = "") {
+    Validator child(source_, join_key(prefix_, name));
+    sub.visit(child);
+  }
+
+ private:
+  const std::string& source_;
+  std::string prefix_;
+};
+
+std::string format_description(const std::vector<FieldInfo>& fields);
+
+// Applies `root` to a copy of `cfg` and assigns it back only when everything was valid, so a
+// failed load leaves `cfg` untouched.
+template <class T>
+void apply_node(T& cfg, const ConfigNode& root, const std::string& source) {
+  T staged = cfg;
+  if (root.kind == ConfigNode::Kind::kNull) return;  // an empty document sets nothing
+  if (root.kind != ConfigNode::Kind::kMap) {
+    fail(Where{source, std::string(), root.line},
+         "expected a mapping of keys at the top level of the document");
+  }
+  Loader loader(root, source, "");
+  staged.visit(loader);
+  loader.finish();
+  cfg = std::move(staged);
+}
+
+}  // namespace detail
+
+// Loads the YAML file at `yaml_path` onto `cfg`: keys in the file replace the current values,
+// all other fields keep theirs. Throws ConfigError; `cfg` is unchanged on error.
+template <class T>
+void load_config(T& cfg, const std::string& yaml_path) {
+  detail::apply_node(cfg, detail::parse_yaml_file(yaml_path), yaml_path);
+}
+
+// As load_config, from text; `source_name` stands for the file in error messages.
+template <class T>
+void load_config_string(T& cfg, const std::string& text, const std::string& source_name) {
+  detail::apply_node(cfg, detail::parse_yaml(text, source_name), source_name);
+}
+
+// Applies one `--set` assignment, "ppo.learning_rate=3e-4" or "model.hidden_sizes=[64, 64]";
+// the value is parsed as a YAML scalar or flow collection. Errors name "--set".
+template <class T>
+void apply_override(T& cfg, const std::string& assignment) {
+  detail::apply_node(cfg, detail::parse_override(assignment), "--set");
+}
+
+template <class T>
+void apply_overrides(T& cfg, const std::vector<std::string>& assignments) {
+  for (const auto& a : assignments) apply_override(cfg, a);
+}
+
+// YAML for `cfg` that load_config reads back to the same values, with each field's doc as a
+// trailing comment. (visit is non-const by design; the dumper only reads.)
+template <class T>
+std::string dump_config(const T& cfg) {
+  detail::Dumper dumper;
+  const_cast<T&>(cfg).visit(dumper);
+  return dumper.text();
+}
+
+// Every key with its type, default (the value in `cfg`), constraint and doc.
+template <class T>
+std::vector<FieldInfo> describe_fields(const T& cfg) {
+  detail::Describer describer;
+  const_cast<T&>(cfg).visit(describer);
+  return std::move(describer.fields());
+}
+
+// describe_fields as an aligned text table, one key per line.
+template <class T>
+std::string describe_config(const T& cfg) {
+  return detail::format_description(describe_fields(cfg));
+}
+
+// Throws ConfigError (naming `source`) if a current value is out of its range or choices.
+template <class T>
+void validate_config(const T& cfg, const std::string& source = "config") {
+  detail::Validator validator(source, "");
+  const_cast<T&>(cfg).visit(validator);
+}
+
+}  // namespace apiary::core

@@ -1,0 +1,87 @@
+// Pendulum-v1 as in Gymnasium 1.x gymnasium/envs/classic_control/pendulum.py: swing up and balance an
+// inverted pendulum; the angle theta is 0 upright and is not wrapped in the state.
+#pragma once
+
+#include <cstdint>
+
+#include "envs/env.h"
+#include "envs/env_spec.h"
+#include "envs/math.h"
+#include "envs/params.h"
+#include "envs/rng.h"
+
+namespace apiary::envs {
+
+struct Pendulum {
+  static constexpr const char* kId = "Pendulum-v1";
+  static constexpr int kObsDim = 3;
+  static constexpr int kStateDim = 2;
+  static constexpr int kActionDim = 1;
+  static constexpr int kNumActions = 0;
+  static constexpr bool kDiscrete = false;
+  static constexpr bool kStepUsesRng = false;
+  static constexpr std::int32_t kMaxEpisodeSteps = 200;
+  using Action = float;
+
+  struct Params {
+    float g = 10.0f;           // m/s^2 (Gymnasium's `g` option)
+    float m = 1.0f;            // kg
+    float l = 1.0f;            // m
+    float dt = 0.05f;          // s per step
+    float max_speed = 8.0f;    // rad/s, |theta_dot| is clipped to this
+    float max_torque = 2.0f;   // N m, actions are clipped to [-max_torque, max_torque]
+  };
+  static constexpr ParamField<Params> kParamFields[] = {
+      {"g", &Params::g, 0.0f, 1000.0f, false, "gravitational acceleration, m/s^2"},
+      {"m", &Params::m, 0.0f, 1000.0f, true, "mass, kg"},
+      {"l", &Params::l, 0.0f, 100.0f, true, "length, m"},
+      {"dt", &Params::dt, 0.0f, 1.0f, true, "seconds per step"},
+      {"max_speed", &Params::max_speed, 0.0f, 1000.0f, true, "angular speed limit, rad/s"},
+      {"max_torque", &Params::max_torque, 0.0f, 1000.0f, true, "torque limit, N m"},
+  };
+
+  struct State {
+    float theta, theta_dot;
+  };
+
+  static EnvSpec spec(const Params& p) {
+    EnvSpec s;
+    s.id = kId;
+    s.observation_space = Space::box({-1.0f, -1.0f, -p.max_speed}, {1.0f, 1.0f, p.max_speed});
+    s.action_space = Space::box({-p.max_torque}, {p.max_torque});
+    s.max_episode_steps = kMaxEpisodeSteps;
+    return s;  // Gymnasium registers no reward threshold for Pendulum-v1
+  }
+
+  APIARY_HD static void reset(const Params&, State& s, LaneRng& rng) {
+    const Uniform4 u = rng.uniform4(-1.0f, 1.0f);
+    s = State{u.v[0] * math::kPi, u.v[1]};
+  }
+
+  // ((x + pi) mod 2 pi) - pi with Python's floored modulo.
+  APIARY_HD static float angle_normalize(float x) {
+    const float two_pi = 2.0f * math::kPi;
+    const float y = x + math::kPi;
+    return y - two_pi * math::floor(y / two_pi) - math::kPi;
+  }
+
+  APIARY_HD static StepOut step(const Params& p, State& s, const Action* action, LaneRng&) {
+    const float u = math::clamp(action[0], -p.max_torque, p.max_torque);
+    const float th = angle_normalize(s.theta);
+    const float costs = th * th + 0.1f * s.theta_dot * s.theta_dot + 0.001f * (u * u);
+    float thdot = s.theta_dot + (3.0f * p.g / (2.0f * p.l) * math::sin(s.theta) + 3.0f / (p.m * p.l * p.l) * u) * p.dt;
+    thdot = math::clamp(thdot, -p.max_speed, p.max_speed);
+    s.theta = s.theta + thdot * p.dt;
+    s.theta_dot = thdot;
+    return StepOut{-costs, false};
+  }
+
+  APIARY_HD static void observe(const Params&, const State& s, float* obs) {
+    const math::SinCos sc = math::sincos(s.theta);
+    obs[0] = sc.cos;
+    obs[1] = sc.sin;
+    obs[2] = s.theta_dot;
+  }
+};
+
+}  // namespace apiary::envs

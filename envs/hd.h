@@ -1,0 +1,9 @@
+// APIARY_HD marks functions that run on the host and, compiled by nvcc, on the GPU. Environment
+// physics is written once with it (DESIGN.md, "The environment contract").
+#pragma once
+
+#if defined(__CUDACC__)
+#define APIARY_HD __host__ __device__ __forceinline__
+#else
+#define APIARY_HD inline __attribute__((always_inline))
+#endif

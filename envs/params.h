@@ -1,0 +1,67 @@
+// Environment parameters overridable by name: every env lists its `Params` fields once, with the range
+// Gymnasium documents or physics allows, and `make_params` applies user options (from a config's
+// `env.options` or make_env's argument) to the defaults, refusing unknown names and values out of range.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace apiary::envs {
+
+// Option name to value, e.g. {"gravity": 9.81, "max_episode_steps": 1000}.
+using EnvOptions = std::map<std::string, double>;
+
+// One overridable float field of an env's Params. The value must lie in [low, high] (or (low, high]
+// when low_open: for masses and lengths that must stay positive).
+template <class Params>
+struct ParamField {
+  const char* name;
+  float Params::*member;
+  float low;
+  float high;
+  bool low_open;
+  const char* doc;
+};
+
+// Options every env accepts besides its own parameters.
+inline constexpr const char* kMaxEpisodeStepsOption = "max_episode_steps";
+
+// Throws std::invalid_argument naming the env id, the option and the valid names.
+[[noreturn]] void throw_unknown_option(const std::string& env_id, const std::string& name,
+                                       const std::vector<std::string>& valid);
+// Throws std::invalid_argument naming the env id, the option, the value and the range.
+[[noreturn]] void throw_option_out_of_range(const std::string& env_id, const std::string& name, double value,
+                                            double low, double high, bool low_open);
+// Validates the generic `max_episode_steps` option (an integer >= 1) and returns it.
+std::int32_t parse_max_episode_steps(const std::string& env_id, double value);
+
+// Env's Params with `options` applied; `max_episode_steps` is set from the option where given.
+template <class Env>
+typename Env::Params make_params(const EnvOptions& options, std::int32_t& max_episode_steps) {
+  typename Env::Params params{};
+  for (const auto& [name, value] : options) {
+    if (name == kMaxEpisodeStepsOption) {
+      max_episode_steps = parse_max_episode_steps(Env::kId, value);
+      continue;
+    }
+    bool found = false;
+    for (const auto& field : Env::kParamFields) {
+      if (name != field.name) continue;
+      const bool below = field.low_open ? !(value > field.low) : !(value >= field.low);
+      if (below || !(value <= field.high))
+        throw_option_out_of_range(Env::kId, name, value, field.low, field.high, field.low_open);
+      params.*field.member = static_cast<float>(value);
+      found = true;
+    }
+    if (!found) {
+      std::vector<std::string> valid{kMaxEpisodeStepsOption};
+      for (const auto& field : Env::kParamFields) valid.emplace_back(field.name);
+      throw_unknown_option(Env::kId, name, valid);
+    }
+  }
+  return params;
+}
+
+}  // namespace apiary::envs

@@ -1,0 +1,99 @@
+#include "envs/registry.h"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace apiary::envs {
+
+std::string to_string(Device device) { return device == Device::kCuda ? "cuda" : "cpu"; }
+
+Device parse_device(const std::string& name) {
+  if (name == "cpu") return Device::kCpu;
+  if (name == "cuda") return Device::kCuda;
+  throw std::invalid_argument("unknown device '" + name + "'; expected cpu or cuda");
+}
+
+Registry& Registry::global() {
+  static Registry* registry = [] {
+    auto* r = new Registry();  // never destroyed: plugins may hold entries until exit
+    register_classic_cpu(*r);
+#ifdef APIARY_WITH_CUDA
+    register_classic_cuda(*r);
+#endif
+    return r;
+  }();
+  return *registry;
+}
+
+void Registry::add(EnvEntry entry) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(entry.id);
+  if (it != entries_.end())
+    throw std::invalid_argument("environment id '" + entry.id + "' from " + entry.origin +
+                                " is already registered by " + it->second.origin);
+  std::string id = entry.id;
+  entries_.emplace(std::move(id), std::move(entry));
+}
+
+void Registry::add_maker(const std::string& id, Device device, VecEnvMaker maker) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) throw std::invalid_argument("add_maker: environment id '" + id + "' is not registered");
+  it->second.makers[device] = std::move(maker);
+}
+
+const EnvEntry* Registry::find(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(id);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+const EnvEntry& Registry::at(const std::string& id) const {
+  if (const EnvEntry* e = find(id)) return *e;
+  std::ostringstream os;
+  os << "unknown environment id '" << id << "'; registered ids:";
+  for (const auto& known : ids()) os << " " << known;
+  throw std::invalid_argument(os.str());
+}
+
+std::vector<std::string> Registry::ids() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [id, entry] : entries_) out.push_back(id);
+  return out;
+}
+
+std::unique_ptr<VecEnv> make_env(const std::string& id, const VecEnvConfig& config) {
+  const EnvEntry& entry = Registry::global().at(id);
+  if (config.num_envs < 1)
+    throw std::invalid_argument(id + ": num_envs must be at least 1, got " + std::to_string(config.num_envs));
+  if (config.threads < 0)
+    throw std::invalid_argument(id + ": threads must be 0 (all) or more, got " + std::to_string(config.threads));
+  auto it = entry.makers.find(config.device);
+  if (it == entry.makers.end()) {
+    if (config.device == Device::kCuda && !built_with_cuda())
+      throw std::invalid_argument(id + ": this build of Apiary has no CUDA back end (configure with APIARY_CUDA=ON)");
+    throw std::invalid_argument(id + ": no " + to_string(config.device) + " back end for this environment");
+  }
+  if (config.device == Device::kCuda && cuda_device_count() == 0)
+    throw std::invalid_argument(id + ": device cuda requested but no CUDA device is available");
+  return it->second(config);
+}
+
+std::unique_ptr<VecEnv> make_env(const std::string& id, std::int32_t num_envs, Device device,
+                                 const EnvOptions& options) {
+  VecEnvConfig config;
+  config.num_envs = num_envs;
+  config.device = device;
+  config.options = options;
+  return make_env(id, config);
+}
+
+EnvSpec env_spec(const std::string& id, const EnvOptions& options) { return Registry::global().at(id).spec(options); }
+
+#ifndef APIARY_WITH_CUDA
+int cuda_device_count() { return 0; }
+bool built_with_cuda() { return false; }
+#endif
+
+}  // namespace apiary::envs

@@ -1,0 +1,64 @@
+// Environment ids to factories. Built-in envs are registered on first use; custom envs (and, later,
+// plugins) add theirs with Registry::add. `make_env` is the one way to build a batched env.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "envs/env_spec.h"
+#include "envs/vec_env.h"
+
+namespace apiary::envs {
+
+using VecEnvMaker = std::function<std::unique_ptr<VecEnv>(const VecEnvConfig&)>;
+
+struct EnvEntry {
+  std::string id;
+  std::function<EnvSpec(const EnvOptions&)> spec;  // the spec with options applied (validates them)
+  std::map<Device, VecEnvMaker> makers;            // one per device this build can run it on
+  std::string origin = "builtin";                  // "builtin", or the plugin that registered it
+};
+
+class Registry {
+ public:
+  // The process-wide registry, with the built-in envs registered.
+  static Registry& global();
+
+  // Adds an id; throws std::invalid_argument if the id is taken (naming both origins).
+  void add(EnvEntry entry);
+  // Adds a device back end to an id registered already.
+  void add_maker(const std::string& id, Device device, VecEnvMaker maker);
+  // nullptr when unknown.
+  const EnvEntry* find(const std::string& id) const;
+  // Throws std::invalid_argument naming the id and listing the registered ones.
+  const EnvEntry& at(const std::string& id) const;
+  std::vector<std::string> ids() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, EnvEntry> entries_;
+};
+
+// Builds `config.num_envs` lanes of env `id` on `config.device`; `config.options` override the env's
+// parameters by name. Throws std::invalid_argument for an unknown id, a bad option, num_envs < 1,
+// or a device this build or machine cannot run.
+std::unique_ptr<VecEnv> make_env(const std::string& id, const VecEnvConfig& config);
+std::unique_ptr<VecEnv> make_env(const std::string& id, std::int32_t num_envs, Device device = Device::kCpu,
+                                 const EnvOptions& options = {});
+// The spec of `id` with `options` applied.
+EnvSpec env_spec(const std::string& id, const EnvOptions& options = {});
+
+// Number of CUDA devices usable by the env back end: 0 when built without CUDA or with no GPU.
+int cuda_device_count();
+// Whether this build contains the CUDA back end at all.
+bool built_with_cuda();
+
+// Called by Registry::global() to register the built-in envs.
+void register_classic_cpu(Registry& registry);
+void register_classic_cuda(Registry& registry);  // only in CUDA builds
+
+}  // namespace apiary::envs

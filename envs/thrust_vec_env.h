@@ -1,0 +1,283 @@
+// The batched back end for environments written as __host__ __device__ functions (DESIGN.md): one
+// template, run by Thrust on a `System` (envs/cpu_system.h: OpenMP or C++ threads on the host;
+// envs/cuda_system.cuh: CUDA). This file holds the only loop over lanes of such environments.
+//
+// The CPU systems step lanes in blocks: a first pass over a block steps every lane and writes its
+// row with no branches on `done`, so the compiler vectorises it; a second pass, only where a lane
+// finished, saves the final observation and resets the lane. The GPU runs blocks of one lane.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "envs/env.h"
+#include "envs/rng.h"
+#include "envs/vec_env.h"
+
+namespace apiary::envs {
+
+namespace detail {
+
+// The raw pointers a kernel needs; copied by value into every Thrust functor.
+template <class Env>
+struct LaneArrays {
+  using State = typename Env::State;
+  using Action = typename Env::Action;
+  State* state;
+  const Action* actions;
+  std::uint64_t* draws;  // Philox blocks each lane has drawn
+  BatchBuffers out;
+};
+
+template <class Env>
+struct StepBlocks {
+  typename Env::Params params;
+  LaneArrays<Env> a;
+  std::uint64_t seed;
+  std::int32_t max_episode_steps;  // 0: no limit
+  std::int64_t num_envs;
+  std::int64_t block;
+
+  APIARY_HD void operator()(std::int64_t b) const {
+    const std::int64_t lo = b * block;
+    const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
+    // Pass 1: step, count, observe every lane of the block; no branches on the outcome.
+    bool any_done = false;
+    for (std::int64_t lane = lo; lane < hi; ++lane) {
+      LaneRng rng{seed, static_cast<std::uint64_t>(lane), 0};
+      if constexpr (Env::kStepUsesRng) rng.draws = a.draws[lane];
+      const StepOut r = Env::step(params, a.state[lane], a.actions + lane * Env::kActionDim, rng);
+      if constexpr (Env::kStepUsesRng) a.draws[lane] = rng.draws;
+      const std::int32_t t = a.out.elapsed[lane] + 1;
+      a.out.elapsed[lane] = t;
+      a.out.episode_return[lane] = a.out.episode_return[lane] + r.reward;
+      const bool truncated = (max_episode_steps > 0) & (t >= max_episode_steps);
+      a.out.reward[lane] = r.reward;
+      a.out.terminated[lane] = r.terminated;
+      a.out.truncated[lane] = truncated;
+      Env::observe(params, a.state[lane], a.out.obs + lane * Env::kObsDim);
+      any_done |= r.terminated | truncated;
+    }
+    if (!any_done) return;
+    // Pass 2: same-step auto-reset of the lanes that finished.
+    for (std::int64_t lane = lo; lane < hi; ++lane) {
+      if (!(a.out.terminated[lane] | a.out.truncated[lane])) continue;
+      float* obs = a.out.obs + lane * Env::kObsDim;
+      float* final_obs = a.out.final_obs + lane * Env::kObsDim;
+      for (int i = 0; i < Env::kObsDim; ++i) final_obs[i] = obs[i];
+      a.out.final_return[lane] = a.out.episode_return[lane];
+      a.out.final_length[lane] = a.out.elapsed[lane];
+      LaneRng rng{seed, static_cast<std::uint64_t>(lane), a.draws[lane]};
+      Env::reset(params, a.state[lane], rng);
+      a.draws[lane] = rng.draws;
+      a.out.elapsed[lane] = 0;
+      a.out.episode_return[lane] = 0.0f;
+      Env::observe(params, a.state[lane], obs);
+    }
+  }
+};
+
+template <class Env>
+struct ResetBlocks {
+  typename Env::Params params;
+  LaneArrays<Env> a;
+  std::uint64_t seed;
+  std::int64_t num_envs;
+  std::int64_t block;
+
+  APIARY_HD void operator()(std::int64_t b) const {
+    const std::int64_t lo = b * block;
+    const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
+    for (std::int64_t lane = lo; lane < hi; ++lane) {
+      LaneRng rng{seed, static_cast<std::uint64_t>(lane), 0};
+      Env::reset(params, a.state[lane], rng);
+      a.draws[lane] = rng.draws;
+      a.out.elapsed[lane] = 0;
+      a.out.episode_return[lane] = 0.0f;
+      a.out.reward[lane] = 0.0f;
+      a.out.terminated[lane] = 0;
+      a.out.truncated[lane] = 0;
+      Env::observe(params, a.state[lane], a.out.obs + lane * Env::kObsDim);
+    }
+  }
+};
+
+template <class Env>
+struct ObserveBlocks {
+  typename Env::Params params;
+  LaneArrays<Env> a;
+  std::int64_t num_envs;
+  std::int64_t block;
+  APIARY_HD void operator()(std::int64_t b) const {
+    const std::int64_t lo = b * block;
+    const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
+    for (std::int64_t lane = lo; lane < hi; ++lane)
+      Env::observe(params, a.state[lane], a.out.obs + lane * Env::kObsDim);
+  }
+};
+
+// Predicates for action validation (first offending element).
+template <int kNumActions>
+struct DiscreteActionInvalid {
+  APIARY_HD bool operator()(std::int32_t a) const { return a < 0 || a >= kNumActions; }
+};
+struct ContinuousActionInvalid {
+  APIARY_HD bool operator()(float a) const { return !(a - a == 0.0f); }  // NaN or infinite
+};
+
+}  // namespace detail
+
+template <class Env, class System>
+class ThrustVecEnv final : public VecEnv {
+ public:
+  using Params = typename Env::Params;
+  using State = typename Env::State;
+  using Action = typename Env::Action;
+  static_assert(sizeof(State) == sizeof(float) * Env::kStateDim, "State must be kStateDim floats");
+
+  ThrustVecEnv(const Params& params, std::int32_t max_episode_steps, const EnvSpec& spec, std::int32_t num_envs,
+               std::int32_t threads)
+      : VecEnv(spec, num_envs, System::kDevice, threads), params_(params), max_episode_steps_(max_episode_steps) {
+    const auto n = static_cast<std::size_t>(num_envs);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    state_.allocate(n, State{});
+    actions_.allocate(n * Env::kActionDim, Action{});
+    draws_.allocate(n, 0);
+    obs_.allocate(n * Env::kObsDim, nan);  // NaN until written: reads of unwritten data show
+    final_obs_.allocate(n * Env::kObsDim, nan);
+    reward_.allocate(n, nan);
+    terminated_.allocate(n, 0);
+    truncated_.allocate(n, 0);
+    elapsed_.allocate(n, 0);
+    episode_return_.allocate(n, 0.0f);
+    final_return_.allocate(n, nan);
+    final_length_.allocate(n, -1);
+    buffers_ = BatchBuffers{obs_.data(),      final_obs_.data(),      reward_.data(),
+                            terminated_.data(), truncated_.data(),      elapsed_.data(),
+                            episode_return_.data(), final_return_.data(), final_length_.data()};
+  }
+
+  void set_threads(std::int32_t threads) override { threads_ = threads; }
+
+  void reset(std::uint64_t seed) override {
+    seed_ = seed;
+    const std::int64_t block = System::block_size(num_envs_, threads_);
+    System::for_each_block(num_blocks(block), threads_,
+                           detail::ResetBlocks<Env>{params_, arrays(actions_.data()), seed_, num_envs_, block});
+  }
+
+  void step(const ActionBatch& batch) override {
+    const Action* actions = validate(batch);
+    const std::int64_t block = System::block_size(num_envs_, threads_);
+    System::for_each_block(num_blocks(block), threads_,
+                           detail::StepBlocks<Env>{params_, arrays(actions), seed_, max_episode_steps_, num_envs_, block});
+  }
+
+  void copy_to_host(HostBatch& out) const override {
+    const std::size_t n = static_cast<std::size_t>(num_envs_), d = n * Env::kObsDim;
+    download(obs_, d, out.obs);
+    download(final_obs_, d, out.final_obs);
+    download(reward_, n, out.reward);
+    download(terminated_, n, out.terminated);
+    download(truncated_, n, out.truncated);
+    download(elapsed_, n, out.elapsed);
+    download(episode_return_, n, out.episode_return);
+    download(final_return_, n, out.final_return);
+    download(final_length_, n, out.final_length);
+  }
+
+  std::int32_t state_dim() const override { return Env::kStateDim; }
+
+  std::vector<float> get_states() const override {
+    std::vector<State> host(static_cast<std::size_t>(num_envs_));
+    System::download(state_.data(), host.size(), host.data());
+    std::vector<float> flat(host.size() * Env::kStateDim);
+    std::memcpy(flat.data(), host.data(), flat.size() * sizeof(float));
+    return flat;
+  }
+
+  void set_states(const std::vector<float>& states) override {
+    const std::size_t n = static_cast<std::size_t>(num_envs_);
+    if (states.size() != n * Env::kStateDim) {
+      std::ostringstream os;
+      os << spec_.id << ": set_states expects " << n << " x " << Env::kStateDim << " floats, got " << states.size();
+      throw std::invalid_argument(os.str());
+    }
+    std::vector<State> host(n);
+    std::memcpy(host.data(), states.data(), states.size() * sizeof(float));
+    System::upload(host.data(), n, state_.data());
+    const std::int64_t block = System::block_size(num_envs_, threads_);
+    System::for_each_block(num_blocks(block), threads_,
+                           detail::ObserveBlocks<Env>{params_, arrays(actions_.data()), num_envs_, block});
+  }
+
+ private:
+  std::int64_t num_blocks(std::int64_t block) const { return (num_envs_ + block - 1) / block; }
+
+  detail::LaneArrays<Env> arrays(const Action* actions) {
+    return detail::LaneArrays<Env>{state_.data(), actions, draws_.data(), buffers_};
+  }
+
+  template <class T, class Array>
+  static void download(const Array& from, std::size_t n, std::vector<T>& to) {
+    to.resize(n);
+    System::download(from.data(), n, to.data());
+  }
+
+  // Checks shape, dtype and values; returns the actions on this env's device.
+  const Action* validate(const ActionBatch& batch) {
+    const bool discrete = Env::kDiscrete;
+    const DType want = discrete ? DType::kInt32 : DType::kFloat32;
+    if (batch.data == nullptr) throw std::invalid_argument(spec_.id + ": step() got no action data");
+    if (batch.dtype != want)
+      throw std::invalid_argument(spec_.id + ": actions must be " + (discrete ? "int32" : "float32") + " for " +
+                                  spec_.action_space.to_string());
+    if (batch.rows != num_envs_ || batch.cols != Env::kActionDim) {
+      std::ostringstream os;
+      os << spec_.id << ": action batch of shape [" << batch.rows << ", " << batch.cols << "], expected ["
+         << num_envs_ << ", " << Env::kActionDim << "]";
+      throw std::invalid_argument(os.str());
+    }
+    const Action* actions = static_cast<const Action*>(batch.data);
+    if (batch.device != System::kDevice) {
+      if (batch.device != Device::kCpu)
+        throw std::invalid_argument(spec_.id + ": actions on " + to_string(batch.device) + " for an env on " +
+                                    to_string(System::kDevice));
+      System::upload(actions, actions_.size(), actions_.data());  // host actions for a device env
+      actions = actions_.data();
+    }
+    const std::int64_t count = num_envs_ * static_cast<std::int64_t>(Env::kActionDim);
+    std::int64_t bad;
+    if constexpr (Env::kDiscrete)
+      bad = System::find_first(actions, count, detail::DiscreteActionInvalid<Env::kNumActions>{});
+    else
+      bad = System::find_first(actions, count, detail::ContinuousActionInvalid{});
+    if (bad >= 0) {
+      Action value{};
+      System::download(actions + bad, 1, &value);
+      std::ostringstream os;
+      os << spec_.id << ": action " << value << " at lane " << bad / Env::kActionDim << " is "
+         << (discrete ? "outside " : "not finite for ") << spec_.action_space.to_string();
+      throw std::out_of_range(os.str());
+    }
+    return actions;
+  }
+
+  Params params_;
+  std::int32_t max_episode_steps_;
+  std::uint64_t seed_ = 0;
+  typename System::template Array<State> state_;
+  typename System::template Array<Action> actions_;  // staging for host actions on a device env
+  typename System::template Array<std::uint64_t> draws_;
+  typename System::template Array<float> obs_, final_obs_, reward_, episode_return_, final_return_;
+  typename System::template Array<std::uint8_t> terminated_, truncated_;
+  typename System::template Array<std::int32_t> elapsed_, final_length_;
+};
+
+}  // namespace apiary::envs

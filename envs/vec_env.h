@@ -1,0 +1,113 @@
+// A batched environment: `num_envs` lanes of one env id on one device, stepped together. The batch
+// buffers are structure-of-arrays by field, contiguous [num_envs, ...], allocated once by the back end
+// on its device and written in place by every step (DESIGN.md, "The environment contract").
+//
+// Semantics are Gymnasium 1.x with same-step auto-reset: after step(), a lane whose episode ended
+// (terminated or truncated) has already been reset; `obs` holds the new episode's first observation and
+// `final_obs` the last observation of the episode that ended. `truncated` is set when the time limit is
+// reached, also on a step that terminated (as Gymnasium's TimeLimit does): a learner bootstraps only
+// where truncated && !terminated.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "envs/env_spec.h"
+#include "envs/params.h"
+
+namespace apiary::envs {
+
+enum class Device : std::uint8_t { kCpu, kCuda };
+std::string to_string(Device device);
+// "cpu" or "cuda"; throws std::invalid_argument naming the value otherwise.
+Device parse_device(const std::string& name);
+
+enum class DType : std::uint8_t { kInt32, kFloat32 };
+
+// A view of one step's actions: discrete envs take int32 [num_envs] (or [num_envs, 1]), continuous
+// ones float32 [num_envs, action_dim]. `device` says where `data` lives.
+struct ActionBatch {
+  const void* data = nullptr;
+  DType dtype = DType::kInt32;
+  std::int64_t rows = 0;  // must equal num_envs
+  std::int64_t cols = 1;  // must equal the action space's flat size
+  Device device = Device::kCpu;
+
+  static ActionBatch discrete(const std::int32_t* actions, std::int64_t num_envs, Device device = Device::kCpu) {
+    return ActionBatch{actions, DType::kInt32, num_envs, 1, device};
+  }
+  static ActionBatch continuous(const float* actions, std::int64_t num_envs, std::int64_t action_dim,
+                                Device device = Device::kCpu) {
+    return ActionBatch{actions, DType::kFloat32, num_envs, action_dim, device};
+  }
+};
+
+// Pointers into the env's buffers on its device, valid for the env's lifetime. Fields marked "where
+// done" are written only for lanes whose episode ended on the last step and keep older values (NaN
+// before any episode ended) elsewhere.
+struct BatchBuffers {
+  float* obs = nullptr;                  // [N, obs_dim]
+  float* final_obs = nullptr;            // [N, obs_dim], where done
+  float* reward = nullptr;               // [N]
+  std::uint8_t* terminated = nullptr;    // [N] 0 or 1
+  std::uint8_t* truncated = nullptr;     // [N] 0 or 1
+  std::int32_t* elapsed = nullptr;       // [N] steps into the current episode (0 after a reset)
+  float* episode_return = nullptr;       // [N] undiscounted return of the current episode so far
+  float* final_return = nullptr;         // [N] return of the episode that ended, where done
+  std::int32_t* final_length = nullptr;  // [N] length of the episode that ended, where done
+};
+
+// Host copies of every buffer, for tests, tools and device back ends.
+struct HostBatch {
+  std::vector<float> obs, final_obs, reward, episode_return, final_return;
+  std::vector<std::uint8_t> terminated, truncated;
+  std::vector<std::int32_t> elapsed, final_length;
+};
+
+struct VecEnvConfig {
+  std::int32_t num_envs = 1;
+  Device device = Device::kCpu;
+  std::int32_t threads = 0;  // CPU worker threads; 0: all hardware threads
+  EnvOptions options;        // the env's Params by name, and max_episode_steps
+};
+
+class VecEnv {
+ public:
+  virtual ~VecEnv() = default;
+  VecEnv(const VecEnv&) = delete;
+  VecEnv& operator=(const VecEnv&) = delete;
+
+  const EnvSpec& spec() const { return spec_; }
+  std::int32_t num_envs() const { return num_envs_; }
+  Device device() const { return device_; }
+  std::int32_t threads() const { return threads_; }
+  virtual void set_threads(std::int32_t threads) = 0;
+
+  // Seeds every lane's stream from (seed, lane), resets all lanes and writes `obs`.
+  virtual void reset(std::uint64_t seed) = 0;
+  // Steps every lane once. Throws std::invalid_argument (wrong shape, dtype or device) or
+  // std::out_of_range (a discrete action outside the space, a non-finite continuous action) before
+  // any lane moves. Continuous actions are clipped by the env as Gymnasium's envs clip them.
+  virtual void step(const ActionBatch& actions) = 0;
+  const BatchBuffers& buffers() const { return buffers_; }
+  virtual void copy_to_host(HostBatch& out) const = 0;
+
+  // The raw physics state, kStateDim floats per lane, for tests, painters and tools.
+  virtual std::int32_t state_dim() const = 0;
+  virtual std::vector<float> get_states() const = 0;
+  // Overwrites every lane's state ([N, state_dim]) and its observation; leaves counters alone.
+  virtual void set_states(const std::vector<float>& states) = 0;
+
+ protected:
+  VecEnv(EnvSpec spec, std::int32_t num_envs, Device device, std::int32_t threads)
+      : spec_(std::move(spec)), num_envs_(num_envs), device_(device), threads_(threads) {}
+  EnvSpec spec_;
+  std::int32_t num_envs_;
+  Device device_;
+  std::int32_t threads_;
+  BatchBuffers buffers_;
+};
+
+}  // namespace apiary::envs
