@@ -21,7 +21,10 @@
 
 namespace apiary::envs {
 
-struct CpuSystem {
+// kIsa tells apart builds of the same code for different instruction sets (0: the baseline, 1: AVX2),
+// which must be distinct template instances so that the linker never mixes them.
+template <int kIsa>
+struct CpuSystemT {
   static constexpr Device kDevice = Device::kCpu;
 
   // An owning, 64-byte aligned, fixed-size host array (no per-step allocation ever happens).
@@ -89,5 +92,7 @@ struct CpuSystem {
     return thrust::find_if(thrust::cpp::par, data, data + n, pred) - data;
   }
 };
+
+using CpuSystem = CpuSystemT<0>;
 
 }  // namespace apiary::envs

@@ -7,3 +7,7 @@
 #else
 #define APIARY_HD inline __attribute__((always_inline))
 #endif
+
+// No-alias promise for the buffers a kernel writes: byte-sized stores (the flags) could otherwise alias
+// everything, forcing reloads that stop the compiler from vectorising the lane loop.
+#define APIARY_RESTRICT __restrict__

@@ -13,6 +13,16 @@ Device parse_device(const std::string& name) {
   throw std::invalid_argument("unknown device '" + name + "'; expected cpu or cuda");
 }
 
+void register_classic_cpu(Registry& registry) {
+#ifdef APIARY_HAVE_AVX2_BUILD
+  if (__builtin_cpu_supports("avx2")) {
+    register_classic_cpu_avx2(registry);
+    return;
+  }
+#endif
+  register_classic_cpu_baseline(registry);
+}
+
 Registry& Registry::global() {
   static Registry* registry = [] {
     auto* r = new Registry();  // never destroyed: plugins may hold entries until exit

@@ -58,7 +58,9 @@ int cuda_device_count();
 bool built_with_cuda();
 
 // Called by Registry::global() to register the built-in envs.
-void register_classic_cpu(Registry& registry);
+void register_classic_cpu(Registry& registry);  // picks the widest build the CPU runs
+void register_classic_cpu_baseline(Registry& registry);
+void register_classic_cpu_avx2(Registry& registry);  // only in x86-64 builds (APIARY_HAVE_AVX2_BUILD)
 void register_classic_cuda(Registry& registry);  // only in CUDA builds
 
 }  // namespace apiary::envs

@@ -35,6 +35,38 @@ struct LaneArrays {
   BatchBuffers out;
 };
 
+// Pass 1 of a block: step, count and observe lanes [lo, hi) with no branches on the outcome, so the
+// compiler vectorises it. Restrict parameters: byte-sized flag stores could otherwise alias every
+// other buffer. Returns how many lanes finished an episode.
+template <class Env>
+APIARY_HD std::int32_t step_lanes(const typename Env::Params& params, std::int64_t lo, std::int64_t hi,
+                                  std::uint64_t seed, std::int32_t limit,
+                                  typename Env::State* APIARY_RESTRICT state,
+                                  const typename Env::Action* APIARY_RESTRICT actions,
+                                  std::uint64_t* APIARY_RESTRICT draws, float* APIARY_RESTRICT obs,
+                                  float* APIARY_RESTRICT reward, float* APIARY_RESTRICT episode_return,
+                                  std::uint8_t* APIARY_RESTRICT terminated, std::uint8_t* APIARY_RESTRICT truncated,
+                                  std::int32_t* APIARY_RESTRICT elapsed) {
+  const typename Env::Params p = params;
+  std::int32_t num_done = 0;  // an integer sum vectorises; a bool OR reduction does not
+  for (std::int64_t lane = lo; lane < hi; ++lane) {
+    LaneRng rng{seed, static_cast<std::uint64_t>(lane), 0};
+    if constexpr (Env::kStepUsesRng) rng.draws = draws[lane];
+    StepOut r = Env::step(p, state[lane], actions + lane * Env::kActionDim, rng);
+    if constexpr (Env::kStepUsesRng) draws[lane] = rng.draws;
+    const std::int32_t t = elapsed[lane] + 1;
+    elapsed[lane] = t;
+    episode_return[lane] = episode_return[lane] + r.reward;
+    const bool trunc = t >= limit;
+    reward[lane] = r.reward;
+    terminated[lane] = r.terminated;
+    truncated[lane] = trunc;
+    Env::observe(p, state[lane], obs + lane * Env::kObsDim);
+    num_done += static_cast<std::int32_t>(r.terminated | trunc);
+  }
+  return num_done;
+}
+
 template <class Env>
 struct StepBlocks {
   typename Env::Params params;
@@ -47,30 +79,17 @@ struct StepBlocks {
   APIARY_HD void operator()(std::int64_t b) const {
     const std::int64_t lo = b * block;
     const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
-    // Pass 1: step, count, observe every lane of the block; no branches on the outcome.
-    bool any_done = false;
-    for (std::int64_t lane = lo; lane < hi; ++lane) {
-      LaneRng rng{seed, static_cast<std::uint64_t>(lane), 0};
-      if constexpr (Env::kStepUsesRng) rng.draws = a.draws[lane];
-      const StepOut r = Env::step(params, a.state[lane], a.actions + lane * Env::kActionDim, rng);
-      if constexpr (Env::kStepUsesRng) a.draws[lane] = rng.draws;
-      const std::int32_t t = a.out.elapsed[lane] + 1;
-      a.out.elapsed[lane] = t;
-      a.out.episode_return[lane] = a.out.episode_return[lane] + r.reward;
-      const bool truncated = (max_episode_steps > 0) & (t >= max_episode_steps);
-      a.out.reward[lane] = r.reward;
-      a.out.terminated[lane] = r.terminated;
-      a.out.truncated[lane] = truncated;
-      Env::observe(params, a.state[lane], a.out.obs + lane * Env::kObsDim);
-      any_done |= r.terminated | truncated;
-    }
-    if (!any_done) return;
+    const std::int32_t limit = max_episode_steps > 0 ? max_episode_steps : 0x7fffffff;
+    const std::int32_t num_done =
+        step_lanes<Env>(params, lo, hi, seed, limit, a.state, a.actions, a.draws, a.out.obs, a.out.reward,
+                        a.out.episode_return, a.out.terminated, a.out.truncated, a.out.elapsed);
+    if (num_done == 0) return;
     // Pass 2: same-step auto-reset of the lanes that finished.
     for (std::int64_t lane = lo; lane < hi; ++lane) {
       if (!(a.out.terminated[lane] | a.out.truncated[lane])) continue;
-      float* obs = a.out.obs + lane * Env::kObsDim;
+      float* lane_obs = a.out.obs + lane * Env::kObsDim;
       float* final_obs = a.out.final_obs + lane * Env::kObsDim;
-      for (int i = 0; i < Env::kObsDim; ++i) final_obs[i] = obs[i];
+      for (int i = 0; i < Env::kObsDim; ++i) final_obs[i] = lane_obs[i];
       a.out.final_return[lane] = a.out.episode_return[lane];
       a.out.final_length[lane] = a.out.elapsed[lane];
       LaneRng rng{seed, static_cast<std::uint64_t>(lane), a.draws[lane]};
@@ -78,7 +97,7 @@ struct StepBlocks {
       a.draws[lane] = rng.draws;
       a.out.elapsed[lane] = 0;
       a.out.episode_return[lane] = 0.0f;
-      Env::observe(params, a.state[lane], obs);
+      Env::observe(params, a.state[lane], lane_obs);
     }
   }
 };

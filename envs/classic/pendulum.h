@@ -1,5 +1,10 @@
 // Pendulum-v1 as in Gymnasium 1.x gymnasium/envs/classic_control/pendulum.py: swing up and balance an
-// inverted pendulum; the angle theta is 0 upright and is not wrapped in the state.
+// inverted pendulum; the angle theta is 0 upright.
+//
+// One deliberate difference in the internal state: Gymnasium lets theta grow without bound as the
+// pendulum spins (float64 keeps it precise), while Apiary stores it in float32 and so keeps it in
+// [-pi, pi), where a float32 angle is precise to 2e-7 rad. The two states are equal modulo 2 pi, and
+// observations and rewards (functions of cos, sin and the normalised angle) are the same.
 #pragma once
 
 #include <cstdint>
@@ -58,11 +63,14 @@ struct Pendulum {
     s = State{u.v[0] * math::kPi, u.v[1]};
   }
 
-  // ((x + pi) mod 2 pi) - pi with Python's floored modulo.
+  // Gymnasium's angle_normalize, ((x + pi) mod 2 pi) - pi with Python's floored modulo, but exact
+  // (x itself) for x already in [-pi, pi), where the general formula would round x to the ulp of pi.
   APIARY_HD static float angle_normalize(float x) {
     const float two_pi = 2.0f * math::kPi;
     const float y = x + math::kPi;
-    return y - two_pi * math::floor(y / two_pi) - math::kPi;
+    const float general = y - two_pi * math::floor(y / two_pi) - math::kPi;
+    const bool inside = (x >= -math::kPi) & (x < math::kPi);
+    return inside ? x : general;
   }
 
   APIARY_HD static StepOut step(const Params& p, State& s, const Action* action, LaneRng&) {
@@ -71,7 +79,7 @@ struct Pendulum {
     const float costs = th * th + 0.1f * s.theta_dot * s.theta_dot + 0.001f * (u * u);
     float thdot = s.theta_dot + (3.0f * p.g / (2.0f * p.l) * math::sin(s.theta) + 3.0f / (p.m * p.l * p.l) * u) * p.dt;
     thdot = math::clamp(thdot, -p.max_speed, p.max_speed);
-    s.theta = s.theta + thdot * p.dt;
+    s.theta = angle_normalize(s.theta + thdot * p.dt);
     s.theta_dot = thdot;
     return StepOut{-costs, false};
   }

@@ -1,0 +1,51 @@
+// CPU and CUDA back ends run the same __host__ __device__ physics; with FMA contraction off on both,
+// their trajectories agree lane for lane, bit for bit. Skips itself, saying so, where no GPU exists.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "envs/random_actions.h"
+#include "envs/registry.h"
+
+namespace apiary::envs {
+namespace {
+
+class CpuCudaAgreement : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CpuCudaAgreement, TrajectoriesMatchLaneForLane) {
+  if (!built_with_cuda()) GTEST_SKIP() << "SKIPPED: this build has no CUDA back end (APIARY_CUDA=OFF or no nvcc)";
+  if (cuda_device_count() == 0) GTEST_SKIP() << "SKIPPED: no CUDA device on this machine; CPU/GPU agreement not checked";
+  const std::string id = GetParam();
+  constexpr std::int32_t kLanes = 1000;
+  auto cpu = make_env(id, kLanes, Device::kCpu);
+  auto gpu = make_env(id, kLanes, Device::kCuda);
+  RandomActions random(cpu->spec(), kLanes, 3);
+  cpu->reset(3);
+  gpu->reset(3);
+  HostBatch a, b;
+  for (int t = 0; t < 600; ++t) {
+    const ActionBatch actions = random.next();  // host actions: the CUDA env stages them on the device
+    cpu->step(actions);
+    gpu->step(actions);
+    cpu->copy_to_host(a);
+    gpu->copy_to_host(b);
+    ASSERT_EQ(a.obs, b.obs) << id << " step " << t;
+    ASSERT_EQ(a.reward, b.reward) << id << " step " << t;
+    ASSERT_EQ(a.terminated, b.terminated) << id << " step " << t;
+    ASSERT_EQ(a.truncated, b.truncated) << id << " step " << t;
+    ASSERT_EQ(a.elapsed, b.elapsed) << id << " step " << t;
+  }
+  EXPECT_EQ(cpu->get_states(), gpu->get_states());
+}
+
+INSTANTIATE_TEST_SUITE_P(Classic, CpuCudaAgreement,
+                         ::testing::Values("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
+                                           "Pendulum-v1"),
+                         [](const auto& param_info) {
+                           std::string id = param_info.param;
+                           for (auto& c : id) if (c == '-') c = '_';
+                           return id;
+                         });
+
+}  // namespace
+}  // namespace apiary::envs

@@ -1,0 +1,131 @@
+// Determinism is a tested contract (STYLE.md): a fixed-seed rollout of every env hashes to a golden
+// value, the same for 1 and 2 threads, and the same for the baseline and the AVX2 builds of the CPU
+// back end. A change to any env's physics, reset, random streams or auto-reset shows here.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "envs/classic/classic.h"
+#include "envs/cpu_system.h"
+#include "envs/random_actions.h"
+#include "envs/registry.h"
+
+namespace apiary::envs {
+namespace {
+
+constexpr std::int32_t kLanes = 512;     // two blocks of the CPU back end, so two threads share them
+constexpr std::int64_t kSteps = 10000;   // batched steps
+constexpr std::uint64_t kSeed = 20261126;
+
+// FNV-1a over bytes.
+struct Fnv1a {
+  std::uint64_t h = 1469598103934665603ull;
+  void add(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  template <class T>
+  void add(const std::vector<T>& v) { add(v.data(), v.size() * sizeof(T)); }
+};
+
+// Hash of every observation, reward, flag, and final observation of finished lanes.
+std::uint64_t rollout_hash(VecEnv& env, std::uint64_t seed) {
+  RandomActions random(env.spec(), env.num_envs(), seed);
+  env.reset(seed);
+  HostBatch host;
+  Fnv1a hash;
+  env.copy_to_host(host);
+  hash.add(host.obs);
+  const std::int64_t dim = env.spec().obs_dim();
+  for (std::int64_t t = 0; t < kSteps; ++t) {
+    env.step(random.next());
+    env.copy_to_host(host);
+    hash.add(host.obs);
+    hash.add(host.reward);
+    hash.add(host.terminated);
+    hash.add(host.truncated);
+    for (std::int32_t lane = 0; lane < env.num_envs(); ++lane)
+      if (host.terminated[lane] || host.truncated[lane]) {
+        hash.add(&host.final_obs[static_cast<std::size_t>(lane * dim)], static_cast<std::size_t>(dim) * sizeof(float));
+        hash.add(&host.final_length[lane], sizeof(std::int32_t));
+      }
+  }
+  return hash.h;
+}
+
+std::uint64_t registry_hash(const std::string& id, std::int32_t threads) {
+  VecEnvConfig config;
+  config.num_envs = kLanes;
+  config.threads = threads;
+  auto env = make_env(id, config);
+  return rollout_hash(*env, kSeed);
+}
+
+// Golden values, recorded from this implementation on 2026-11-26 (x86-64, gcc 12, baseline and AVX2
+// builds alike). They change only when an env's behaviour changes on purpose: then record the new value
+// and say why in the commit.
+const std::map<std::string, std::uint64_t> kGolden = {
+    {"CartPole-v1", 0xf875a5170d9cbb15ull},
+    {"Acrobot-v1", 0xfa58a7d782dbc8cdull},
+    {"MountainCar-v0", 0x4927a6a4533f64eaull},
+    {"MountainCarContinuous-v0", 0xbab51fd3d9de5d9full},
+    {"Pendulum-v1", 0x50a642c70e15c7d4ull},
+};
+
+class Determinism : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Determinism, GoldenHashForOneAndTwoThreads) {
+  const std::string id = GetParam();
+  const std::uint64_t one = registry_hash(id, 1);
+  const std::uint64_t two = registry_hash(id, 2);
+  EXPECT_EQ(one, two) << id << ": 1 and 2 threads differ";
+  EXPECT_EQ(one, kGolden.at(id)) << id << ": rollout hash 0x" << std::hex << one << " differs from the golden value";
+}
+
+TEST_P(Determinism, SeedChangesTheRollout) {
+  const std::string id = GetParam();
+  auto env = make_env(id, 64);
+  RandomActions random(env->spec(), 64, 1);
+  env->reset(1);
+  HostBatch a, b;
+  env->copy_to_host(a);
+  env->reset(2);
+  env->copy_to_host(b);
+  EXPECT_NE(a.obs, b.obs) << id << ": different seeds gave the same reset";
+  env->reset(1);
+  env->copy_to_host(b);
+  EXPECT_EQ(a.obs, b.obs) << id << ": the same seed gave a different reset";
+}
+
+template <class Env>
+std::uint64_t baseline_hash() {
+  VecEnvConfig config;
+  config.num_envs = kLanes;
+  config.threads = 2;
+  auto env = make_thrust_env<Env, CpuSystemT<0>>(config);
+  return rollout_hash(*env, kSeed);
+}
+
+// The registry runs the AVX2 build where the CPU has it; the baseline build must give the same bits.
+TEST(Determinism, BaselineAndWideBuildsAgree) {
+  EXPECT_EQ(baseline_hash<CartPole>(), registry_hash("CartPole-v1", 2));
+  EXPECT_EQ(baseline_hash<Acrobot>(), registry_hash("Acrobot-v1", 2));
+  EXPECT_EQ(baseline_hash<MountainCar>(), registry_hash("MountainCar-v0", 2));
+  EXPECT_EQ(baseline_hash<MountainCarContinuous>(), registry_hash("MountainCarContinuous-v0", 2));
+  EXPECT_EQ(baseline_hash<Pendulum>(), registry_hash("Pendulum-v1", 2));
+}
+
+INSTANTIATE_TEST_SUITE_P(Classic, Determinism,
+                         ::testing::Values("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
+                                           "Pendulum-v1"),
+                         [](const auto& param_info) {
+                           std::string id = param_info.param;
+                           for (auto& c : id) if (c == '-') c = '_';
+                           return id;
+                         });
+
+}  // namespace
+}  // namespace apiary::envs
