@@ -16,5 +16,6 @@ void add_envs_command(CLI::App& app);
 void add_rollout_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_doctor_command(CLI::App& app);
+void add_train_command(CLI::App& app);  // train and eval
 
 }  // namespace apiary::app

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "app/commands.h"
+#include "core/config.h"
 #include "core/version.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   apiary::app::add_rollout_command(app);
   apiary::app::add_bench_command(app);
   apiary::app::add_doctor_command(app);
+  apiary::app::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -25,6 +27,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "apiary: " << e.what() << "\n(run 'apiary --help' for usage)\n";
+    return 2;
+  } catch (const apiary::core::ConfigError& e) {
+    std::cerr << "apiary: " << e.what() << "\n";
     return 2;
   } catch (const apiary::app::UsageError& e) {
     std::cerr << "apiary: " << e.what() << "\n";

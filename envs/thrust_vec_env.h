@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "envs/env.h"
@@ -236,7 +237,72 @@ class ThrustVecEnv final : public VecEnv {
                            detail::ObserveBlocks<Env>{params_, arrays(actions_.data()), num_envs_, block});
   }
 
+  std::vector<std::uint8_t> save_snapshot() const override {
+    std::vector<std::uint8_t> out;
+    auto put_bytes = [&](const void* p, std::size_t n) {
+      const auto* b = static_cast<const std::uint8_t*>(p);
+      out.insert(out.end(), b, b + n);
+    };
+    const std::uint64_t header[4] = {kSnapshotMagic, id_hash(spec_.id),
+                                     static_cast<std::uint64_t>(num_envs_), seed_};
+    put_bytes(header, sizeof(header));
+    for_each_array([&](auto& array) {
+      using T = std::remove_reference_t<decltype(*array.data())>;
+      std::vector<T> host(array.size());
+      System::download(array.data(), host.size(), host.data());
+      put_bytes(host.data(), host.size() * sizeof(T));
+    });
+    return out;
+  }
+
+  void load_snapshot(const std::vector<std::uint8_t>& bytes) override {
+    std::size_t expected = 4 * sizeof(std::uint64_t);
+    for_each_array([&](auto& array) { expected += array.size() * sizeof(*array.data()); });
+    std::uint64_t header[4] = {};
+    if (bytes.size() >= sizeof(header)) std::memcpy(header, bytes.data(), sizeof(header));
+    if (bytes.size() != expected || header[0] != kSnapshotMagic || header[1] != id_hash(spec_.id) ||
+        header[2] != static_cast<std::uint64_t>(num_envs_)) {
+      std::ostringstream os;
+      os << spec_.id << ": env snapshot does not match this env (" << bytes.size() << " bytes, expected " << expected
+         << " for " << num_envs_ << " lanes)";
+      throw std::invalid_argument(os.str());
+    }
+    seed_ = header[3];
+    std::size_t offset = sizeof(header);
+    for_each_array([&](auto& array) {
+      using T = std::remove_const_t<std::remove_reference_t<decltype(*array.data())>>;
+      std::vector<T> host(array.size());
+      std::memcpy(static_cast<void*>(host.data()), bytes.data() + offset, host.size() * sizeof(T));
+      offset += host.size() * sizeof(T);
+      System::upload(host.data(), host.size(), array.data());
+    });
+  }
+
  private:
+  static constexpr std::uint64_t kSnapshotMagic = 0x41504941525953ull;  // "APIARYS"
+  static std::uint64_t id_hash(const std::string& id) {  // FNV-1a: stable across builds
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : id) h = (h ^ c) * 1099511628211ull;
+    return h;
+  }
+
+  // Every per-lane array, in a fixed order (snapshots).
+  template <class F>
+  void for_each_array(F&& f) const {
+    auto& self = const_cast<ThrustVecEnv&>(*this);
+    f(self.state_);
+    f(self.draws_);
+    f(self.obs_);
+    f(self.final_obs_);
+    f(self.reward_);
+    f(self.episode_return_);
+    f(self.final_return_);
+    f(self.terminated_);
+    f(self.truncated_);
+    f(self.elapsed_);
+    f(self.final_length_);
+  }
+
   std::int64_t num_blocks(std::int64_t block) const { return (num_envs_ + block - 1) / block; }
 
   detail::LaneArrays<Env> arrays(const Action* actions) {

@@ -100,6 +100,13 @@ class VecEnv {
   // Overwrites every lane's state ([N, state_dim]) and its observation; leaves counters alone.
   virtual void set_states(const std::vector<float>& states) = 0;
 
+  // Everything that decides the lanes' future: physics states, random-stream counters, episode
+  // counters and the buffers, as bytes (for checkpoints: a resumed run continues exactly).
+  virtual std::vector<std::uint8_t> save_snapshot() const = 0;
+  // Restores save_snapshot()'s bytes; throws std::invalid_argument if they are for another env id,
+  // lane count or layout.
+  virtual void load_snapshot(const std::vector<std::uint8_t>& bytes) = 0;
+
  protected:
   VecEnv(EnvSpec spec, std::int32_t num_envs, Device device, std::int32_t threads)
       : spec_(std::move(spec)), num_envs_(num_envs), device_(device), threads_(threads) {}

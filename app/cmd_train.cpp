@@ -1,0 +1,89 @@
+// `apiary train CONFIG [--set key=value ...] [--resume RUN_DIR]` and `apiary eval CHECKPOINT`.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "core/config.h"
+#include "learner/trainer.h"
+
+namespace apiary::app {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+struct TrainFlags {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string resume_dir;
+  bool quiet = false;
+};
+
+void run_train(const TrainFlags& flags) {
+  learner::TrainConfig config;
+  learner::TrainOptions options;
+  if (flags.resume_dir.empty()) {
+    if (flags.config_path.empty()) throw UsageError("train: give a CONFIG file (or --resume RUN_DIR)");
+    core::load_config(config, flags.config_path);
+    options.config_source = flags.config_path;
+  } else if (!flags.overrides.empty()) {
+    throw UsageError("train: --set cannot be combined with --resume (the run keeps its config)");
+  }
+  core::apply_overrides(config, flags.overrides);
+  options.resume_dir = flags.resume_dir;
+  options.quiet = flags.quiet;
+  options.stop_flag = &g_stop;
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  const learner::TrainResult r = learner::train(config, options);
+  std::printf("profile: env %.2f s, inference %.2f s, learning %.2f s, evaluation and checkpoints %.2f s\n",
+              r.env_seconds, r.inference_seconds, r.learning_seconds, r.other_seconds);
+  if (r.interrupted) std::printf("interrupted: checkpoint written to %s/checkpoints/latest.pt\n", r.run_dir.c_str());
+  std::printf(
+      "eval_mean_return: %.3f eval_std_return: %.3f best_eval_mean_return: %.3f steps: %lld wall_seconds: %.3f "
+      "steps_per_second: %.1f solved_wall_seconds: %.3f solved_steps: %lld run_dir: %s\n",
+      r.eval_mean_return, r.eval_std_return, r.best_eval_mean_return, static_cast<long long>(r.steps),
+      r.wall_seconds, static_cast<double>(r.steps) / std::max(r.wall_seconds, 1e-9), r.solved_wall_seconds,
+      static_cast<long long>(r.solved_steps), r.run_dir.c_str());
+}
+
+struct EvalFlags {
+  std::string checkpoint;
+  std::int32_t episodes = 100;
+  std::uint64_t seed = 12345;
+  std::int32_t num_envs = 0;
+};
+
+void run_eval(const EvalFlags& flags) {
+  const learner::EvalCheckpointResult r =
+      learner::evaluate_checkpoint(flags.checkpoint, flags.episodes, flags.seed, flags.num_envs);
+  std::printf("%s: %d episodes, mean length %.1f\n", r.env_id.c_str(), r.episodes, r.mean_length);
+  std::printf("mean_return: %.3f std: %.3f\n", r.mean_return, r.std_return);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  auto* cmd = app.add_subcommand("train", "Train an agent from a YAML config (writes runs/<name>/)");
+  cmd->add_option("config", flags->config_path, "YAML experiment file (see configs/)");
+  cmd->add_option("--set", flags->overrides, "Override a config key: --set ppo.learning_rate=3e-4 (repeatable)");
+  cmd->add_option("--resume", flags->resume_dir, "Continue the run in this folder from its latest checkpoint");
+  cmd->add_flag("--quiet", flags->quiet, "Print only the final summary");
+  cmd->callback([flags] { run_train(*flags); });
+
+  auto eflags = std::make_shared<EvalFlags>();
+  auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint's deterministic policy");
+  eval->add_option("checkpoint", eflags->checkpoint, "Checkpoint file (runs/<name>/checkpoints/*.pt)")->required();
+  eval->add_option("--episodes", eflags->episodes, "Episodes to play")->capture_default_str()->check(CLI::PositiveNumber);
+  eval->add_option("--seed", eflags->seed, "Seed of the evaluation lanes")->capture_default_str();
+  eval->add_option("--num-envs", eflags->num_envs, "Lanes (0: min(episodes, 64))")->capture_default_str();
+  eval->callback([eflags] { run_eval(*eflags); });
+}
+
+}  // namespace apiary::app

@@ -1,0 +1,57 @@
+// The serial runner (Sample Factory's serial mode): one actor and the learner in one process, chunks
+// and weights handed over by reference. It owns the run folder: the resolved config, metrics.csv,
+// TensorBoard events, checkpoints (latest and best, written atomically) and train.log.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "learner/train_config.h"
+
+namespace apiary::learner {
+
+struct TrainOptions {
+  std::string config_source = "config";  // the file the config came from (messages)
+  std::string resume_dir;                // continue this run folder from its latest checkpoint
+  bool progress = true;                  // draw a progress line when stderr is a terminal
+  bool quiet = false;                    // no per-evaluation lines on stdout
+  const std::atomic<bool>* stop_flag = nullptr;  // set (e.g. by SIGINT) to end the run with a checkpoint
+};
+
+struct TrainResult {
+  std::string run_dir;
+  std::int64_t steps = 0;            // env steps trained on
+  std::int64_t updates = 0;          // policy updates
+  double wall_seconds = 0.0;         // since the start of this process's training
+  double eval_mean_return = 0.0;     // the last evaluation
+  double eval_std_return = 0.0;
+  double best_eval_mean_return = 0.0;
+  double solved_wall_seconds = -1.0; // first time an evaluation reached stop.mean_return (-1: never)
+  std::int64_t solved_steps = -1;
+  bool stopped_early = false;        // stop.mean_return reached
+  bool interrupted = false;          // stop_flag was raised
+  double env_seconds = 0, inference_seconds = 0, learning_seconds = 0, other_seconds = 0;
+};
+
+// Trains as `config` says; writes the run folder; returns the summary. Throws std::invalid_argument
+// for configuration problems (naming the key) and std::runtime_error for the rest.
+TrainResult train(const TrainConfig& config, const TrainOptions& options = {});
+
+struct EvalCheckpointResult {
+  std::string env_id;
+  double mean_return = 0.0;
+  double std_return = 0.0;
+  double mean_length = 0.0;
+  std::int32_t episodes = 0;
+};
+
+// Loads a checkpoint written by train() and evaluates its deterministic policy.
+EvalCheckpointResult evaluate_checkpoint(const std::string& path, std::int32_t episodes, std::uint64_t seed,
+                                         std::int32_t num_envs = 0);
+
+// The config stored in a checkpoint (YAML text) and its env id; throws std::runtime_error naming the
+// file when it is not an Apiary checkpoint.
+TrainConfig read_checkpoint_config(const std::string& path);
+
+}  // namespace apiary::learner
