@@ -22,6 +22,7 @@ struct TrainFlags {
   std::vector<std::string> overrides;
   std::string resume_dir;
   bool quiet = false;
+  std::int64_t session_steps = 0;
 };
 
 void run_train(const TrainFlags& flags) {
@@ -37,13 +38,14 @@ void run_train(const TrainFlags& flags) {
   core::apply_overrides(config, flags.overrides);
   options.resume_dir = flags.resume_dir;
   options.quiet = flags.quiet;
+  options.session_steps = flags.session_steps;
   options.stop_flag = &g_stop;
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   const learner::TrainResult r = learner::train(config, options);
   std::printf("profile: env %.2f s, inference %.2f s, learning %.2f s, evaluation and checkpoints %.2f s\n",
               r.env_seconds, r.inference_seconds, r.learning_seconds, r.other_seconds);
-  if (r.interrupted) std::printf("interrupted: checkpoint written to %s/checkpoints/latest.pt\n", r.run_dir.c_str());
+  if (r.interrupted) std::printf("stopped early: checkpoint written to %s/checkpoints/latest.pt\n", r.run_dir.c_str());
   std::printf(
       "eval_mean_return: %.3f eval_std_return: %.3f best_eval_mean_return: %.3f steps: %lld wall_seconds: %.3f "
       "steps_per_second: %.1f solved_wall_seconds: %.3f solved_steps: %lld run_dir: %s\n",
@@ -75,6 +77,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--set", flags->overrides, "Override a config key: --set ppo.learning_rate=3e-4 (repeatable)");
   cmd->add_option("--resume", flags->resume_dir, "Continue the run in this folder from its latest checkpoint");
   cmd->add_flag("--quiet", flags->quiet, "Print only the final summary");
+  cmd->add_option("--session-steps", flags->session_steps,
+                  "Stop after this many env steps, with a checkpoint to --resume from (0: no limit)");
   cmd->callback([flags] { run_train(*flags); });
 
   auto eflags = std::make_shared<EvalFlags>();

@@ -66,7 +66,10 @@ struct RunCounters {
   std::int64_t next_checkpoint = 0;
   double best_eval = -std::numeric_limits<double>::infinity();
   double previous_wall_seconds = 0;  // wall time of earlier sessions of this run
+  std::deque<agents::EpisodeStat> recent;  // the last kRecentEpisodes training episodes (mean_return)
 };
+
+constexpr std::size_t kRecentEpisodes = 100;
 
 void save_checkpoint(const std::string& path, const TrainConfig& config, const RunCounters& c, Algorithm& algo,
                      const envs::VecEnv& env) {
@@ -80,6 +83,12 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const R
   archive.write("run.next_checkpoint", scalar_i64(c.next_checkpoint));
   archive.write("run.best_eval", scalar_f64(c.best_eval));
   archive.write("run.wall_seconds", scalar_f64(c.previous_wall_seconds));
+  torch::Tensor recent = torch::empty({static_cast<std::int64_t>(c.recent.size()), 2}, torch::kFloat64);
+  for (std::size_t i = 0; i < c.recent.size(); ++i) {
+    recent[static_cast<std::int64_t>(i)][0] = c.recent[i].episode_return;
+    recent[static_cast<std::int64_t>(i)][1] = c.recent[i].episode_length;
+  }
+  archive.write("run.recent_episodes", recent);
   const auto snapshot = env.save_snapshot();
   archive.write("run.env_snapshot",
                 torch::from_blob(const_cast<std::uint8_t*>(snapshot.data()), {static_cast<std::int64_t>(snapshot.size())},
@@ -239,6 +248,11 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
     counters.next_checkpoint = read_i64(archive, "run.next_checkpoint");
     counters.best_eval = read_f64(archive, "run.best_eval");
     counters.previous_wall_seconds = read_f64(archive, "run.wall_seconds");
+    torch::Tensor recent;
+    archive.read("run.recent_episodes", recent);
+    for (std::int64_t i = 0; i < recent.size(0); ++i)
+      counters.recent.push_back(agents::EpisodeStat{static_cast<float>(recent[i][0].item<double>()),
+                                                    static_cast<std::int32_t>(recent[i][1].item<double>())});
     torch::Tensor snapshot, rng;
     archive.read("run.env_snapshot", snapshot);
     const std::string snap = tensor_to_bytes(snapshot);
@@ -290,7 +304,7 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
   TrainResult result;
   result.run_dir = run_dir;
   result.best_eval_mean_return = counters.best_eval;
-  std::deque<agents::EpisodeStat> recent;  // the last 100 training episodes
+  std::deque<agents::EpisodeStat>& recent = counters.recent;
   auto mean_recent = [&](bool lengths) {
     if (recent.empty()) return std::nan("");
     double s = 0;
@@ -340,7 +354,8 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
 
   const std::int32_t rollout_steps = algo->rollout_steps();
   while (counters.steps < config.total_steps && !result.stopped_early) {
-    if (options.stop_flag && options.stop_flag->load()) {
+    if ((options.stop_flag && options.stop_flag->load()) ||
+        (options.session_steps > 0 && counters.steps - session_start_steps >= options.session_steps)) {
       result.interrupted = true;
       break;
     }
@@ -349,7 +364,7 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
     counters.steps += chunk.env_steps();
     for (const auto& e : chunk.episodes) {
       recent.push_back(e);
-      if (recent.size() > 100) recent.pop_front();
+      if (recent.size() > kRecentEpisodes) recent.pop_front();
       ++counters.episodes;
       tb.add_scalar("charts/episodic_return", e.episode_return, counters.steps);
       tb.add_scalar("charts/episodic_length", static_cast<float>(e.episode_length), counters.steps);
@@ -395,7 +410,7 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
   }
   progress.finish();
   // A final evaluation unless the last step just had one, then the last checkpoint.
-  if (!result.stopped_early && last_eval_step != counters.steps) run_eval();
+  if (!result.stopped_early && !result.interrupted && last_eval_step != counters.steps) run_eval();
   RunCounters saved = counters;
   saved.previous_wall_seconds += wall();
   save_checkpoint((fs::path(checkpoints) / "latest.pt").string(), config, saved, *algo, actor.env());

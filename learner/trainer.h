@@ -17,6 +17,9 @@ struct TrainOptions {
   bool progress = true;                  // draw a progress line when stderr is a terminal
   bool quiet = false;                    // no per-evaluation lines on stdout
   const std::atomic<bool>* stop_flag = nullptr;  // set (e.g. by SIGINT) to end the run with a checkpoint
+  // End this session, as an interruption would, once it has trained this many env steps (0: no limit);
+  // `apiary train --session-steps` and the resume tests use it.
+  std::int64_t session_steps = 0;
 };
 
 struct TrainResult {

@@ -1,0 +1,261 @@
+// Runs the `apiary` program as a user would and checks what it prints, the exit status (0, 2 for
+// usage and configuration errors, 1 otherwise) and the files it writes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/tensorboard.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CmdResult {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+  std::string last_line() const {
+    std::istringstream in(output);
+    std::string line, last;
+    while (std::getline(in, line))
+      if (!line.empty()) last = line;
+    return last;
+  }
+};
+
+CmdResult apiary(const std::string& args) {
+  const std::string cmd = std::string(APIARY_BINARY_DIR) + "/apiary " + args + " 2>&1";
+  CmdResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// `key: value` pairs of a summary line.
+std::map<std::string, std::string> parse_pairs(const std::string& line) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(line);
+  std::string key, value;
+  while (in >> key >> value)
+    if (!key.empty() && key.back() == ':') out[key.substr(0, key.size() - 1)] = value;
+  return out;
+}
+
+class Scratch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("apiary_cli_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  fs::path dir_;
+};
+
+const char* kTinyPpo = R"(name: tiny
+algo: ppo
+seed: 3
+total_steps: 4096
+threads: 1
+checkpoint_interval_steps: 2048
+env: {id: CartPole-v1, num_envs: 4}
+ppo: {rollout_steps: 64, update_epochs: 2, num_minibatches: 2}
+eval: {interval_steps: 2048, episodes: 4, num_envs: 4}
+)";
+
+TEST(Cli, EnvsListsTheFiveClassicEnvs) {
+  const CmdResult r = apiary("envs");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* id : {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1"})
+    EXPECT_NE(r.output.find(id), std::string::npos) << id;
+  EXPECT_NE(r.output.find("Discrete(2)"), std::string::npos);
+  EXPECT_NE(r.output.find("Box(-2, 2, (1,), float32)"), std::string::npos);
+  EXPECT_EQ(r.last_line(), "envs: 5");
+}
+
+TEST(Cli, RolloutReportsEpisodes) {
+  const CmdResult r = apiary("rollout --env CartPole-v1 --num-envs 8 --steps 500 --seed 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  EXPECT_EQ(kv.at("env"), "CartPole-v1");
+  EXPECT_EQ(kv.at("steps"), "4000");
+  EXPECT_GT(std::stoi(kv.at("episodes")), 50);                 // random CartPole episodes last ~22 steps
+  EXPECT_GT(std::stod(kv.at("mean_return")), 10.0);
+  EXPECT_LT(std::stod(kv.at("mean_return")), 60.0);
+}
+
+TEST(Cli, BenchPrintsStepsPerSecondLast) {
+  const CmdResult r = apiary("bench envs --env Pendulum-v1 --num-envs 64 --threads 1 --seconds 0.05 --repeats 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  EXPECT_EQ(r.last_line().rfind("steps_per_second:"), r.last_line().find("steps_per_second:"));
+  EXPECT_GT(std::stod(kv.at("steps_per_second")), 1e5);
+}
+
+TEST(Cli, DoctorFindsAFastBlas) {
+  const CmdResult r = apiary("doctor");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  EXPECT_GE(std::stoi(kv.at("cores")), 1);
+  EXPECT_FALSE(kv.at("torch").empty());
+  // The project installs OpenBLAS; the reference BLAS would make LibTorch about ten times slower.
+  EXPECT_NE(kv.at("blas"), "reference") << r.output;
+}
+
+TEST(Cli, UsageErrorsExitWithTwoAndNameTheCulprit) {
+  CmdResult r = apiary("rollout --env NoSuchEnv-v0");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("NoSuchEnv-v0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("CartPole-v1"), std::string::npos) << "the message lists the known ids: " << r.output;
+  r = apiary("rollout --num-envs 0");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("--num-envs"), std::string::npos) << r.output;
+  r = apiary("rollout --option gravity");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("NAME=VALUE"), std::string::npos) << r.output;
+  r = apiary("rollout --option masspole=-1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("masspole"), std::string::npos) << r.output;
+  r = apiary("no-such-command");
+  EXPECT_EQ(r.status, 2);
+  r = apiary("train");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("CONFIG"), std::string::npos) << r.output;
+}
+
+TEST_F(Scratch, ConfigErrorsNameTheFileAndKey) {
+  struct Case {
+    std::string yaml, expect_key, expect_text;
+  };
+  const std::vector<Case> cases = {
+      {"algo: ppo\nppo: {learnig_rate: 0.1}\n", "ppo.learnig_rate", "learning_rate"},  // suggests the real key
+      {"total_steps: lots\n", "total_steps", "integer"},
+      {"ppo: {clip_coef: -1}\n", "ppo.clip_coef", "range"},
+      {"algo: a2c\n", "algo", "ppo"},
+      {"env: {num_envs: [1, 2]}\n", "env.num_envs", ""},
+      {"env: {id: CartPole-v1\n", "", "YAML"},
+  };
+  int i = 0;
+  for (const auto& c : cases) {
+    const std::string path = write("bad" + std::to_string(i++) + ".yaml", c.yaml + "out_dir: " + dir_.string() + "\n");
+    const CmdResult r = apiary("train " + path);
+    EXPECT_EQ(r.status, 2) << c.yaml << r.output;
+    EXPECT_NE(r.output.find(path), std::string::npos) << "names the file: " << r.output;
+    EXPECT_NE(r.output.find(c.expect_key), std::string::npos) << "names the key: " << r.output;
+    EXPECT_NE(r.output.find(c.expect_text), std::string::npos) << r.output;
+  }
+  // Unknown env option, --set errors and impossible combinations are refused before any work.
+  const std::string good = write("good.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
+  CmdResult r = apiary("train " + good + " --set ppo.nope=1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("ppo.nope"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--set"), std::string::npos) << r.output;
+  r = apiary("train " + good + " --set env.options={gravity: -3}");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("gravity"), std::string::npos) << r.output;
+  r = apiary("train " + good + " --set algo=dqn --set env.id=Pendulum-v1");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("Pendulum-v1"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "tiny")) << "nothing is written for a refused config";
+}
+
+TEST_F(Scratch, TrainWritesTheRunFolderAndEvalReadsItsCheckpoint) {
+  const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
+  const CmdResult r = apiary("train " + config);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  EXPECT_EQ(kv.at("steps"), "4096");
+  EXPECT_TRUE(kv.count("eval_mean_return"));
+  EXPECT_GT(std::stod(kv.at("wall_seconds")), 0.0);
+  const fs::path run = dir_ / "tiny";
+  for (const char* f : {"config.yaml", "metrics.csv", "train.log", "checkpoints/latest.pt", "checkpoints/best.pt"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  // TensorBoard reads the event file: records framed with valid CRCs, scalars by tag.
+  bool found_eval = false, found_return = false;
+  for (const auto& entry : fs::directory_iterator(run)) {
+    if (entry.path().filename().string().rfind("events.out.tfevents.", 0) != 0) continue;
+    for (const auto& e : apiary::core::read_event_file(entry.path().string())) {
+      found_eval |= e.tag == "eval/mean_return";
+      found_return |= e.tag == "charts/episodic_return";
+    }
+  }
+  EXPECT_TRUE(found_eval);
+  EXPECT_TRUE(found_return);
+  // A second run with the same name gets its own folder: nothing is overwritten.
+  ASSERT_EQ(apiary("train " + config + " --set total_steps=256 --quiet").status, 0);
+  EXPECT_TRUE(fs::exists(dir_ / "tiny_2" / "config.yaml"));
+
+  const CmdResult e = apiary("eval " + (run / "checkpoints" / "latest.pt").string() + " --episodes 5");
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_EQ(e.last_line().rfind("mean_return: ", 0), 0u) << e.last_line();
+  EXPECT_NE(e.last_line().find(" std: "), std::string::npos);
+
+  const std::string junk = write("junk.pt", "not a checkpoint");
+  const CmdResult bad = apiary("eval " + junk);
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.output.find(junk), std::string::npos) << bad.output;
+}
+
+// Metrics rows as text, without the columns that measure time.
+std::vector<std::string> metric_rows(const fs::path& csv) {
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> columns;
+  std::stringstream header(line);
+  for (std::string c; std::getline(header, c, ',');) columns.push_back(c);
+  std::vector<std::string> rows;
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::string cell, kept;
+    for (std::size_t i = 0; std::getline(ss, cell, ','); ++i) {
+      const std::string& c = columns[i];
+      if (c.find("seconds") != std::string::npos || c == "steps_per_second") continue;
+      kept += c + "=" + cell + ",";
+    }
+    rows.push_back(kept);
+  }
+  return rows;
+}
+
+TEST_F(Scratch, ResumeContinuesExactly) {
+  const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
+  ASSERT_EQ(apiary("train " + config + " --quiet --set name=straight").status, 0);
+  const CmdResult first = apiary("train " + config + " --quiet --set name=resumed --session-steps 2048");
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_EQ(parse_pairs(first.last_line()).at("steps"), "2048");
+  const CmdResult second = apiary("train --resume " + (dir_ / "resumed").string() + " --quiet");
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_EQ(parse_pairs(second.last_line()).at("steps"), "4096");
+  const auto straight = metric_rows(dir_ / "straight" / "metrics.csv");
+  const auto resumed = metric_rows(dir_ / "resumed" / "metrics.csv");
+  ASSERT_GT(straight.size(), 4u);
+  EXPECT_EQ(straight, resumed) << "losses, returns and counters continue as if never stopped";
+  const CmdResult ea = apiary("eval " + (dir_ / "straight" / "checkpoints" / "latest.pt").string() + " --episodes 8");
+  const CmdResult eb = apiary("eval " + (dir_ / "resumed" / "checkpoints" / "latest.pt").string() + " --episodes 8");
+  EXPECT_EQ(ea.last_line(), eb.last_line());
+  // --resume of a folder that is not a run is refused.
+  const CmdResult bad = apiary("train --resume " + dir_.string());
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.output.find("config.yaml"), std::string::npos) << bad.output;
+}
+
+}  // namespace
