@@ -32,9 +32,9 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The main job. Until training lands it is a random-action rollout of CartPole-v1.
+# The main job: PPO on CartPole-v1 with the default config, then its evaluation.
 run: build
-	./$(BUILD_DIR)/apiary rollout --env CartPole-v1 --num-envs 16 --steps 2000 --seed 1
+	./$(BUILD_DIR)/apiary train configs/cartpole_ppo.yaml
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
