@@ -1,5 +1,6 @@
 #include "learner/trainer.h"
 
+#include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,6 +215,11 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
 
   const int threads = config.threads > 0 ? config.threads : static_cast<int>(std::thread::hardware_concurrency());
   torch::set_num_threads(threads);
+  // Debian's LibTorch leaves OpenBLAS's own thread pool at every core, spinning between the small
+  // matrix products of RL networks; hold it to the same count where OpenBLAS is the BLAS.
+  using SetThreads = void (*)(int);
+  if (auto set_blas_threads = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set_blas_threads(threads);
   torch::manual_seed(static_cast<std::uint64_t>(config.seed));
 
   envs::VecEnvConfig env_config;

@@ -1,0 +1,408 @@
+#include "learner/ppo.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "agents/actor_critic.h"
+#include "learner/gae.h"
+#include "learner/loss_scaler.h"
+#include "learner/losses.h"
+
+namespace apiary::learner {
+
+namespace {
+
+// A rollout flattened to B = T * N samples on the learner's device: what the epochs draw from.
+struct RolloutBatch {
+  torch::Tensor obs;         // [B, obs...]
+  torch::Tensor actions;     // [B] int64 (Discrete) or [B, A] (Box)
+  torch::Tensor log_probs;   // [B] behaviour log pi(a|s) (CleanRL b_logprobs)
+  torch::Tensor values;      // [B] behaviour V(s) (b_values)
+  torch::Tensor advantages;  // [B] GAE advantages (b_advantages)
+  torch::Tensor returns;     // [B] advantages + values (b_returns)
+
+  std::int64_t size() const { return obs.size(0); }
+  RolloutBatch index_select(const torch::Tensor& indices) const {
+    return RolloutBatch{obs.index_select(0, indices),       actions.index_select(0, indices),
+                        log_probs.index_select(0, indices), values.index_select(0, indices),
+                        advantages.index_select(0, indices), returns.index_select(0, indices)};
+  }
+  RolloutBatch slice(std::int64_t begin, std::int64_t end) const {
+    return RolloutBatch{obs.slice(0, begin, end),        actions.slice(0, begin, end),
+                        log_probs.slice(0, begin, end),  values.slice(0, begin, end),
+                        advantages.slice(0, begin, end), returns.slice(0, begin, end)};
+  }
+};
+
+// V of the observations GAE bootstraps from, both from one batched forward pass.
+struct BootstrapValues {
+  torch::Tensor next_values;   // [N] V(obs[T])
+  torch::Tensor final_values;  // [T, N] V(next_obs[t]) where truncated and not terminated, 0 elsewhere
+};
+
+// The per-minibatch diagnostics, in this order, stacked into one detached fp32 tensor so that an
+// update sums them on the device and reads them once (no .item() in the minibatch loop).
+constexpr const char* kMinibatchStatNames[] = {"pg_loss", "v_loss", "entropy", "old_approx_kl", "approx_kl",
+                                               "clipfrac"};
+constexpr std::int64_t kNumMinibatchStats = 6;
+constexpr std::int64_t kApproxKlStat = 4;
+
+// One gradient step on a minibatch.
+struct MinibatchResult {
+  torch::Tensor stats;   // [kNumMinibatchStats] detached fp32, on the device
+  bool stepped = false;  // false: the fp16 gradients were not finite and the step was skipped
+};
+
+// What ppo_update did, still on the device where it can be.
+struct PpoUpdateResult {
+  torch::Tensor stat_sums;         // [kNumMinibatchStats] sums over the minibatches that ran
+  std::int64_t minibatches = 0;    // minibatches that ran
+  std::int32_t epochs_run = 0;     // passes over the rollout (early stop: fewer than update_epochs)
+  std::int64_t steps_taken = 0;    // optimizer steps applied
+  std::int64_t steps_skipped = 0;  // optimizer steps skipped for non-finite gradients (fp16)
+};
+
+// Every parameter of a module as a view into one contiguous buffer, and every gradient as a view into
+// a second one. LibTorch's per-call overhead dominates on small networks; this way zeroing the
+// gradients, the norm clip and Adam's step are a handful of kernels on one tensor instead of that
+// many per parameter (a dozen for CleanRL's actor-critic). Backward accumulates in place into the
+// gradient views (they stay defined). A parameter that never gets a gradient (requires_grad false
+// from the start) keeps zero Adam moments and so never moves.
+class FlatParameters {
+ public:
+  // Allocates the buffers for `module`'s parameters (all of one dtype and device) and binds them.
+  explicit FlatParameters(torch::nn::Module& module) {
+    std::int64_t total = 0;
+    const auto params = module.parameters();
+    TORCH_CHECK(!params.empty(), "PPO: the network has no parameters");
+    for (const auto& p : params) total += p.numel();
+    values_ = torch::empty({total}, params.front().options().requires_grad(false));
+    grads_ = torch::zeros({total}, values_.options());
+    values_.mutable_grad() = grads_;
+    bind(module);
+  }
+
+  // Copies the module's current parameter values into the buffer and points each parameter and its
+  // gradient at its slice. Called again after anything re-seats the parameters' storage
+  // (Module::load does).
+  void bind(torch::nn::Module& module) {
+    torch::NoGradGuard no_grad;
+    std::int64_t offset = 0;
+    for (auto& p : module.parameters()) {
+      const std::int64_t n = p.numel();
+      TORCH_CHECK(offset + n <= values_.numel(), "PPO: the network's parameters changed shape");
+      const auto slice = values_.narrow(0, offset, n);
+      slice.copy_(p.reshape({n}));
+      p.set_(values_.storage(), values_.storage_offset() + offset, p.sizes());  // contiguous strides
+      p.mutable_grad() = grads_.narrow(0, offset, n).view(p.sizes());
+      offset += n;
+    }
+    TORCH_CHECK(offset == values_.numel(), "PPO: the network's parameters changed shape");
+  }
+
+  const torch::Tensor& values() const { return values_; }  // [P], what Adam steps
+  const torch::Tensor& grads() const { return grads_; }    // [P], values().grad()
+
+ private:
+  torch::Tensor values_;
+  torch::Tensor grads_;
+};
+
+// torch::nn::utils::clip_grad_norm_ returns the norm as a double, a host synchronisation per call in
+// LibTorch; this one keeps the clip coefficient on the device. Scales all gradients (flattened into
+// one tensor) in place so that their global L2 norm is at most max_norm.
+void clip_grad_norm(const torch::Tensor& flat_grads, double max_norm) {
+  torch::NoGradGuard no_grad;
+  const auto clip_coef = (max_norm / (flat_grads.norm() + 1e-6)).clamp_max(1.0);
+  flat_grads.mul_(clip_coef);
+}
+
+class Ppo final : public Algorithm {
+ public:
+  explicit Ppo(const AlgorithmInit& init);
+
+  std::shared_ptr<agents::Policy> policy() override { return policy_; }
+  std::int64_t policy_version() const override { return policy_version_; }
+  std::int32_t rollout_steps() const override { return config_.rollout_steps; }
+  bool needs_log_probs() const override { return true; }
+
+  Metrics update(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) override;
+
+  void save(torch::serialize::OutputArchive& archive) override;
+  void load(torch::serialize::InputArchive& archive) override;
+
+ private:
+  // CleanRL's `frac = 1 - (iteration - 1) / num_iterations`: the share of the budget left before
+  // this chunk, so the first update runs at the full learning rate. Sets Adam's step size; returns it.
+  double anneal_learning_rate(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx);
+  BootstrapValues bootstrap_values(const agents::TrajectoryChunk& chunk);
+  GaeOut compute_advantages(const agents::TrajectoryChunk& chunk);
+  RolloutBatch flatten_rollout(const agents::TrajectoryChunk& chunk, const GaeOut& gae) const;
+  PpoUpdateResult ppo_update(const RolloutBatch& batch);
+  MinibatchResult minibatch_step(const RolloutBatch& minibatch);
+
+  PpoConfig config_;
+  torch::Device device_;
+  Precision precision_;
+  agents::ActorCritic net_{nullptr};
+  std::shared_ptr<agents::ActorCriticPolicy> policy_;  // wraps net_ (the same module)
+  std::unique_ptr<FlatParameters> flat_;               // net_'s parameters and gradients, flattened
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  LossScaler scaler_;
+  at::Generator minibatch_gen_;  // CPU; shuffles the minibatch indices
+  std::int64_t policy_version_ = 0;
+  std::int64_t skipped_steps_total_ = 0;  // over the run, for checkpoints
+};
+
+LossScalerOptions scaler_options(Precision precision) {
+  LossScalerOptions options;
+  options.enabled = precision == Precision::kFp16;
+  return options;
+}
+
+Ppo::Ppo(const AlgorithmInit& init)
+    : config_(init.config.ppo),
+      device_(init.device),
+      precision_(init.precision),
+      scaler_(scaler_options(init.precision)),
+      minibatch_gen_(at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(init.config.seed))) {
+  check_precision_supported(precision_, device_);
+  if (config_.rollout_steps < 1)
+    throw std::invalid_argument("ppo.rollout_steps must be >= 1, got " + std::to_string(config_.rollout_steps));
+  if (config_.num_minibatches < 1)
+    throw std::invalid_argument("ppo.num_minibatches must be >= 1, got " + std::to_string(config_.num_minibatches));
+  if (config_.update_epochs < 1)
+    throw std::invalid_argument("ppo.update_epochs must be >= 1, got " + std::to_string(config_.update_epochs));
+  if (!(config_.learning_rate > 0.0))
+    throw std::invalid_argument("ppo.learning_rate must be > 0, got " + std::to_string(config_.learning_rate));
+
+  net_ = agents::ActorCritic(init.spec.obs_dim(), init.spec.action_space, to_policy_config(init.config.policy));
+  net_->to(device_);
+  policy_ = std::make_shared<agents::ActorCriticPolicy>(net_);
+  flat_ = std::make_unique<FlatParameters>(*net_);
+  // eps 1e-5 as CleanRL (PyTorch's default is 1e-8). Adam is elementwise, so stepping the flat buffer
+  // is the same as stepping each parameter.
+  optimizer_ = std::make_unique<torch::optim::Adam>(
+      std::vector<torch::Tensor>{flat_->values()}, torch::optim::AdamOptions(config_.learning_rate).eps(1e-5));
+}
+
+double Ppo::anneal_learning_rate(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) {
+  double lr = config_.learning_rate;
+  if (config_.anneal_lr && ctx.total_steps > 0) {
+    const auto steps_before = std::max<std::int64_t>(0, ctx.global_step - chunk.env_steps());
+    const double frac = 1.0 - static_cast<double>(steps_before) / static_cast<double>(ctx.total_steps);
+    lr = config_.learning_rate * std::clamp(frac, 0.0, 1.0);
+  }
+  for (auto& group : optimizer_->param_groups()) {
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  }
+  return lr;
+}
+
+BootstrapValues Ppo::bootstrap_values(const agents::TrajectoryChunk& chunk) {
+  torch::NoGradGuard no_grad;
+  const auto steps = chunk.num_steps();
+  const auto lanes = chunk.num_envs();
+  // Only a truncated, non-terminated step bootstraps from its final observation (terminated wins).
+  const auto bootstraps = chunk.truncated.to(device_, torch::kBool)
+                              .logical_and(chunk.terminated.to(device_, torch::kBool).logical_not())
+                              .flatten();
+  const auto last_obs = chunk.obs[steps].to(device_);  // [N, obs...]
+  torch::Tensor inputs = last_obs;
+  torch::Tensor final_obs;
+  if (chunk.next_obs.defined()) {
+    // Boolean indexing reads the number of selected rows on the host: one sync per update.
+    final_obs = chunk.next_obs.to(device_).flatten(0, 1).index({bootstraps});
+    inputs = torch::cat({last_obs, final_obs}, 0);
+  } else {
+    TORCH_CHECK(!bootstraps.any().item<bool>(),
+                "PPO: the chunk has truncated steps but no next_obs to bootstrap them from");
+  }
+  const auto values = net_->value(inputs);  // fp32 [N + k]
+
+  BootstrapValues out;
+  out.next_values = values.slice(0, 0, lanes);
+  out.final_values = torch::zeros({steps * lanes}, values.options());
+  if (final_obs.defined()) out.final_values.index_put_({bootstraps}, values.slice(0, lanes));
+  out.final_values = out.final_values.view({steps, lanes});
+  return out;
+}
+
+GaeOut Ppo::compute_advantages(const agents::TrajectoryChunk& chunk) {
+  const BootstrapValues boot = bootstrap_values(chunk);
+  GaeIn in;
+  in.rewards = chunk.rewards.to(device_);
+  in.values = chunk.values.to(device_, torch::kFloat);
+  in.next_values = boot.next_values;
+  in.terminated = chunk.terminated.to(device_);
+  in.truncated = chunk.truncated.to(device_);
+  in.final_values = boot.final_values;
+  in.gamma = config_.gamma;
+  in.gae_lambda = config_.gae_lambda;
+  return compute_gae(in);
+}
+
+RolloutBatch Ppo::flatten_rollout(const agents::TrajectoryChunk& chunk, const GaeOut& gae) const {
+  const auto steps = chunk.num_steps();
+  RolloutBatch batch;
+  batch.obs = chunk.obs.slice(0, 0, steps).to(device_).flatten(0, 1);
+  batch.actions = chunk.actions.to(device_).flatten(0, 1);
+  batch.log_probs = chunk.log_probs.to(device_, torch::kFloat).flatten();
+  batch.values = chunk.values.to(device_, torch::kFloat).flatten();
+  batch.advantages = gae.advantages.flatten();
+  batch.returns = gae.returns.flatten();
+  return batch;
+}
+
+MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
+  PpoLossOut loss;
+  {
+    // Reduced precision for the forward pass and the loss only; backward runs outside autocast.
+    AutocastGuard autocast(precision_, device_);
+    const agents::EvalOut now = net_->evaluate(minibatch.obs, minibatch.actions);
+    PpoLossIn in;
+    in.new_logprob = now.log_prob;
+    in.old_logprob = minibatch.log_probs;
+    in.advantages = minibatch.advantages;
+    in.new_values = now.value;
+    in.old_values = minibatch.values;
+    in.returns = minibatch.returns;
+    in.entropy = now.entropy;
+    in.clip_coef = config_.clip_coef;
+    in.norm_adv = config_.norm_adv;
+    in.clip_vloss = config_.clip_vloss;
+    in.ent_coef = config_.ent_coef;
+    in.vf_coef = config_.vf_coef;
+    loss = ppo_loss(in);
+  }
+
+  flat_->grads().zero_();
+  scaler_.scale(loss.loss).backward();
+  const bool finite = scaler_.unscale_({flat_->values()});  // disabled (fp32, bf16): true, no sync
+  if (finite) {
+    if (config_.max_grad_norm > 0.0) clip_grad_norm(flat_->grads(), config_.max_grad_norm);
+    optimizer_->step();
+  }
+  scaler_.update(/*found_inf=*/!finite);
+
+  torch::NoGradGuard no_grad;
+  MinibatchResult out;
+  out.stats = torch::stack({loss.pg_loss.detach(), loss.v_loss.detach(), loss.entropy_loss.detach(),
+                            loss.old_approx_kl, loss.approx_kl, loss.clipfrac});
+  out.stepped = finite;
+  return out;
+}
+
+PpoUpdateResult Ppo::ppo_update(const RolloutBatch& batch) {
+  const std::int64_t batch_size = batch.size();
+  const std::int64_t num_minibatches = config_.num_minibatches;
+  if (num_minibatches > batch_size)
+    throw std::invalid_argument("ppo.num_minibatches (" + std::to_string(num_minibatches) +
+                                ") exceeds the samples per rollout, rollout_steps * num_envs = " +
+                                std::to_string(batch_size));
+  PpoUpdateResult result;
+  result.stat_sums = torch::zeros({kNumMinibatchStats}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  MinibatchResult last;
+  for (std::int32_t epoch = 0; epoch < config_.update_epochs; ++epoch) {
+    // One shuffle per epoch, then contiguous minibatches of the shuffled rollout (CleanRL's b_inds).
+    const auto permutation = torch::randperm(batch_size, minibatch_gen_, torch::kLong).to(device_);
+    const RolloutBatch shuffled = batch.index_select(permutation);
+    for (std::int64_t i = 0; i < num_minibatches; ++i) {
+      const auto begin = i * batch_size / num_minibatches;
+      const auto end = (i + 1) * batch_size / num_minibatches;
+      last = minibatch_step(shuffled.slice(begin, end));
+      result.stat_sums.add_(last.stats);
+      result.minibatches += 1;
+      (last.stepped ? result.steps_taken : result.steps_skipped) += 1;
+    }
+    result.epochs_run = epoch + 1;
+    // CleanRL checks the approx KL of the epoch's last minibatch: one host read per epoch.
+    if (config_.target_kl > 0.0) {
+      const double approx_kl = last.stats[kApproxKlStat].item<double>();
+      if (approx_kl > config_.target_kl) break;
+    }
+  }
+  return result;
+}
+
+Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) {
+  TORCH_CHECK(chunk.num_steps() > 0 && chunk.num_envs() > 0, "PPO: empty trajectory chunk");
+  TORCH_CHECK(chunk.log_probs.defined() && chunk.values.defined(),
+              "PPO: the chunk must carry log_probs and values (needs_log_probs() is true)");
+  const double lr = anneal_learning_rate(chunk, ctx);
+  const GaeOut gae = compute_advantages(chunk);
+  const RolloutBatch batch = flatten_rollout(chunk, gae);
+  const PpoUpdateResult result = ppo_update(batch);
+
+  if (result.steps_taken > 0) policy_version_ += 1;
+  skipped_steps_total_ += result.steps_skipped;
+
+  // The one host read of the update's diagnostics.
+  const auto means = (result.stat_sums / static_cast<double>(result.minibatches)).to(torch::kCPU, torch::kDouble);
+  const double* mean = means.data_ptr<double>();
+  Metrics metrics;
+  for (std::int64_t i = 0; i < kNumMinibatchStats; ++i) metrics.emplace_back(kMinibatchStatNames[i], mean[i]);
+  metrics.emplace_back("explained_var", explained_variance(batch.values, batch.returns));
+  metrics.emplace_back("learning_rate", lr);
+  if (scaler_.enabled()) metrics.emplace_back("loss_scale", scaler_.scale_value());
+  metrics.emplace_back("skipped_steps", static_cast<double>(result.steps_skipped));
+  metrics.emplace_back("epochs_run", static_cast<double>(result.epochs_run));
+  return metrics;
+}
+
+void Ppo::save(torch::serialize::OutputArchive& archive) {
+  torch::serialize::OutputArchive model;
+  net_->save(model);
+  archive.write("model", model);
+  torch::serialize::OutputArchive optimizer;
+  optimizer_->save(optimizer);
+  archive.write("optimizer", optimizer);
+  const auto i64 = [](std::int64_t v) { return torch::tensor(v, torch::kLong); };
+  archive.write("scaler_scale", torch::tensor(scaler_.scale_value(), torch::kDouble));
+  archive.write("scaler_growth_tracker", i64(scaler_.growth_tracker()));
+  archive.write("skipped_steps", i64(skipped_steps_total_));
+  archive.write("policy_version", i64(policy_version_));
+  archive.write("minibatch_generator", minibatch_gen_.get_state());
+}
+
+void Ppo::load(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive model;
+  archive.read("model", model);
+  net_->load(model);   // re-seats the parameters' storage...
+  flat_->bind(*net_);  // ...so copy them back into the flat buffer Adam steps
+  torch::serialize::InputArchive optimizer;
+  archive.read("optimizer", optimizer);
+  optimizer_->load(optimizer);
+
+  torch::Tensor scale, growth_tracker, skipped, version, gen_state;
+  archive.read("scaler_scale", scale);
+  archive.read("scaler_growth_tracker", growth_tracker);
+  archive.read("skipped_steps", skipped);
+  archive.read("policy_version", version);
+  archive.read("minibatch_generator", gen_state);
+
+  // LossScaler has no setter for its run of finite steps; it starts from the saved scale and the run
+  // is replayed (fewer than growth_interval finite steps, so the scale cannot grow while replaying).
+  LossScalerOptions options = scaler_options(precision_);
+  options.init_scale = scale.item<double>();
+  scaler_ = LossScaler(options);
+  if (scaler_.enabled()) {
+    for (std::int64_t i = growth_tracker.item<std::int64_t>(); i > 0; --i) scaler_.update(/*found_inf=*/false);
+  }
+  skipped_steps_total_ = skipped.item<std::int64_t>();
+  policy_version_ = version.item<std::int64_t>();
+  minibatch_gen_.set_state(gen_state);
+}
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_ppo(const AlgorithmInit& init) { return std::make_unique<Ppo>(init); }
+
+}  // namespace apiary::learner

@@ -1,0 +1,319 @@
+// PPO as an Algorithm: one update on a fixed chunk, bit-exact resume from a checkpoint, the target-KL
+// early stop, and CartPole-v1 learning smoke runs in fp32 and bf16 (CleanRL's "tiny budget" test of
+// the whole loop).
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include "actors/actor.h"
+#include "envs/registry.h"
+#include "learner/algorithm.h"
+#include "learner/ppo.h"
+
+namespace apiary::learner {
+namespace {
+
+envs::EnvSpec cartpole_spec() { return envs::env_spec("CartPole-v1"); }
+
+std::map<std::string, double> as_map(const Metrics& metrics) {
+  std::map<std::string, double> out;
+  for (const auto& [name, value] : metrics) out[name] = value;
+  return out;
+}
+
+// A small PPO on CartPole's spaces, its weights drawn from `init_seed`.
+std::unique_ptr<Algorithm> make_small_ppo(PpoConfig ppo, std::uint64_t init_seed) {
+  AlgorithmInit init;
+  init.config.seed = 7;
+  init.config.ppo = ppo;
+  init.spec = cartpole_spec();
+  torch::manual_seed(init_seed);
+  return make_ppo(init);
+}
+
+// A fixed T x N chunk on CartPole's spaces: random observations, actions and rewards, the behaviour
+// log-probs and values of `policy` (so the first ratio is 1), one termination and one truncation.
+agents::TrajectoryChunk synthetic_chunk(agents::Policy& policy, std::uint64_t seed, std::int64_t steps = 16,
+                                        std::int64_t lanes = 4) {
+  torch::manual_seed(seed);
+  agents::TrajectoryChunk chunk;
+  chunk.obs = torch::randn({steps + 1, lanes, 4});
+  chunk.next_obs = chunk.obs.slice(0, 1).clone();
+  const auto flat = chunk.obs.slice(0, 0, steps).reshape({steps * lanes, 4});
+  const agents::PolicyAct act = policy.act(flat, agents::ActContext{});
+  chunk.actions = act.action.view({steps, lanes});
+  chunk.log_probs = act.log_prob.view({steps, lanes});
+  chunk.values = act.value.view({steps, lanes});
+  chunk.rewards = torch::rand({steps, lanes});
+  chunk.terminated = torch::zeros({steps, lanes});
+  chunk.truncated = torch::zeros({steps, lanes});
+  chunk.terminated[3][1] = 1.0f;
+  chunk.truncated[9][2] = 1.0f;
+  chunk.next_obs[9][2] = torch::randn({4});  // the final observation, not obs[10]
+  return chunk;
+}
+
+std::vector<torch::Tensor> snapshot(torch::nn::Module& module) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : module.parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+class PpoTest : public ::testing::Test {
+ protected:
+  void SetUp() override { torch::set_num_threads(1); }
+};
+
+TEST_F(PpoTest, OneUpdateChangesWeightsAndReportsFiniteMetrics) {
+  auto ppo = make_small_ppo(PpoConfig{}, /*init_seed=*/1);
+  EXPECT_EQ(ppo->rollout_steps(), PpoConfig{}.rollout_steps);
+  EXPECT_TRUE(ppo->needs_log_probs());
+  EXPECT_EQ(ppo->policy_version(), 0);
+  const auto chunk = synthetic_chunk(*ppo->policy(), /*seed=*/3);
+  const auto before = snapshot(ppo->policy()->module());
+
+  const Metrics metrics = ppo->update(chunk, UpdateContext{chunk.env_steps(), 1000});
+
+  EXPECT_EQ(ppo->policy_version(), 1);
+  const auto after = snapshot(ppo->policy()->module());
+  ASSERT_EQ(before.size(), after.size());
+  for (std::size_t i = 0; i < before.size(); ++i) EXPECT_FALSE(torch::equal(before[i], after[i])) << "param " << i;
+
+  const std::set<std::string> expected{"pg_loss",       "v_loss",        "entropy",       "old_approx_kl",
+                                       "approx_kl",     "clipfrac",      "explained_var", "learning_rate",
+                                       "skipped_steps", "epochs_run"};
+  std::set<std::string> names;
+  for (const auto& [name, value] : metrics) {
+    names.insert(name);
+    EXPECT_TRUE(std::isfinite(value)) << name << " = " << value;
+  }
+  EXPECT_EQ(names, expected);
+  const auto m = as_map(metrics);
+  EXPECT_DOUBLE_EQ(m.at("learning_rate"), PpoConfig{}.learning_rate);  // first update: full rate
+  EXPECT_EQ(m.at("epochs_run"), PpoConfig{}.update_epochs);
+  EXPECT_EQ(m.at("skipped_steps"), 0.0);
+  EXPECT_GT(m.at("approx_kl"), 0.0);
+  EXPECT_NEAR(m.at("entropy"), std::log(2.0), 0.05);  // near-uniform initial policy (small actor gain)
+}
+
+TEST_F(PpoTest, LearningRateAnnealsLinearlyOverTheBudget) {
+  auto ppo = make_small_ppo(PpoConfig{}, 1);
+  const auto chunk = synthetic_chunk(*ppo->policy(), 3);
+  const std::int64_t total = 4 * chunk.env_steps();
+  // Third chunk of four: half of the budget was spent before it.
+  const auto m = as_map(ppo->update(chunk, UpdateContext{3 * chunk.env_steps(), total}));
+  EXPECT_DOUBLE_EQ(m.at("learning_rate"), 0.5 * PpoConfig{}.learning_rate);
+}
+
+TEST_F(PpoTest, ResumeFromCheckpointIsExact) {
+  PpoConfig config;
+  config.num_minibatches = 4;
+  auto original = make_small_ppo(config, /*init_seed=*/1);
+  const auto chunk1 = synthetic_chunk(*original->policy(), 3);
+  original->update(chunk1, UpdateContext{chunk1.env_steps(), 1000});
+
+  std::stringstream stream;
+  {
+    torch::serialize::OutputArchive archive;
+    original->save(archive);
+    archive.save_to(stream);
+  }
+  auto resumed = make_small_ppo(config, /*init_seed=*/99);  // different initial weights
+  {
+    torch::serialize::InputArchive archive;
+    archive.load_from(stream);
+    resumed->load(archive);
+  }
+  EXPECT_EQ(resumed->policy_version(), original->policy_version());
+
+  agents::ActContext deterministic;
+  deterministic.deterministic = true;
+  const auto probe = torch::randn({64, 4});
+  const auto a = original->policy()->act(probe, deterministic);
+  const auto b = resumed->policy()->act(probe, deterministic);
+  EXPECT_TRUE(torch::equal(a.action, b.action));
+  EXPECT_TRUE(torch::equal(a.value, b.value));
+  EXPECT_TRUE(torch::equal(a.log_prob, b.log_prob));
+
+  // The same next update: same Adam moments, same minibatch shuffles, same weights after.
+  const auto chunk2 = synthetic_chunk(*original->policy(), 5);
+  const Metrics ma = original->update(chunk2, UpdateContext{2 * chunk2.env_steps(), 1000});
+  const Metrics mb = resumed->update(chunk2, UpdateContext{2 * chunk2.env_steps(), 1000});
+  ASSERT_EQ(ma.size(), mb.size());
+  for (std::size_t i = 0; i < ma.size(); ++i) {
+    EXPECT_EQ(ma[i].first, mb[i].first);
+    if (std::isnan(ma[i].second)) {
+      EXPECT_TRUE(std::isnan(mb[i].second)) << ma[i].first;
+    } else {
+      EXPECT_EQ(ma[i].second, mb[i].second) << ma[i].first;
+    }
+  }
+  const auto wa = snapshot(original->policy()->module());
+  const auto wb = snapshot(resumed->policy()->module());
+  for (std::size_t i = 0; i < wa.size(); ++i) EXPECT_TRUE(torch::equal(wa[i], wb[i])) << "param " << i;
+  EXPECT_EQ(resumed->policy_version(), 2);
+}
+
+// The final observation of a truncated step is bootstrapped from; that of a terminated step, or the
+// next_obs of a step that did not end, is not read.
+TEST_F(PpoTest, BootstrapsOnlyThroughTruncation) {
+  const auto run = [](const std::function<void(agents::TrajectoryChunk&)>& edit) {
+    auto ppo = make_small_ppo(PpoConfig{}, 1);
+    auto chunk = synthetic_chunk(*ppo->policy(), 3);
+    edit(chunk);
+    return as_map(ppo->update(chunk, UpdateContext{chunk.env_steps(), 1000})).at("v_loss");
+  };
+  const double base = run([](agents::TrajectoryChunk&) {});
+  EXPECT_NE(run([](agents::TrajectoryChunk& c) { c.next_obs[9][2] = torch::full({4}, 3.0f); }), base);
+  EXPECT_EQ(run([](agents::TrajectoryChunk& c) { c.next_obs[3][1] = torch::full({4}, 3.0f); }), base);
+  EXPECT_EQ(run([](agents::TrajectoryChunk& c) { c.next_obs[5][0] = torch::full({4}, 3.0f); }), base);
+  // Terminated and truncated together: terminated wins, no bootstrap.
+  EXPECT_EQ(run([](agents::TrajectoryChunk& c) {
+              c.truncated[3][1] = 1.0f;
+              c.next_obs[3][1] = torch::full({4}, 3.0f);
+            }),
+            run([](agents::TrajectoryChunk& c) { c.truncated[3][1] = 1.0f; }));
+}
+
+TEST_F(PpoTest, TinyTargetKlStopsAfterOneEpoch) {
+  PpoConfig config;
+  config.update_epochs = 10;
+  config.num_minibatches = 4;  // the epoch's last minibatch sees weights moved by the first three
+  config.target_kl = 1e-12;
+  auto ppo = make_small_ppo(config, 1);
+  const auto chunk = synthetic_chunk(*ppo->policy(), 3);
+  const auto m = as_map(ppo->update(chunk, UpdateContext{chunk.env_steps(), 1000}));
+  EXPECT_EQ(m.at("epochs_run"), 1.0);
+  EXPECT_EQ(ppo->policy_version(), 1);
+}
+
+TEST_F(PpoTest, RejectsMoreMinibatchesThanSamples) {
+  PpoConfig config;
+  config.num_minibatches = 1000;
+  auto ppo = make_small_ppo(config, 1);
+  const auto chunk = synthetic_chunk(*ppo->policy(), 3);  // 64 samples
+  EXPECT_THROW(ppo->update(chunk, UpdateContext{chunk.env_steps(), 1000}), std::invalid_argument);
+}
+
+TEST_F(PpoTest, Fp16ScalesTheLossWhereSupported) {
+  AlgorithmInit init;
+  init.spec = cartpole_spec();
+  init.precision = Precision::kFp16;
+#if TORCH_VERSION_MAJOR < 2
+  // LibTorch 1.13's CPU autocast has no fp16: refused at construction, naming the precision.
+  EXPECT_THROW(make_ppo(init), std::invalid_argument);
+#else
+  torch::manual_seed(1);
+  auto ppo = make_ppo(init);
+  const auto chunk = synthetic_chunk(*ppo->policy(), 3);
+  const auto m = as_map(ppo->update(chunk, UpdateContext{chunk.env_steps(), 1000}));
+  ASSERT_TRUE(m.count("loss_scale"));
+  EXPECT_GT(m.at("loss_scale"), 0.0);
+  EXPECT_TRUE(std::isfinite(m.at("pg_loss")));
+#endif
+}
+
+// ---- CartPole-v1 smoke runs -----------------------------------------------------------------------
+
+struct SmokeResult {
+  double eval_mean_return = 0.0;  // the last evaluation: deterministic policy, kEvalEpisodes episodes
+  double train_seconds = 0.0;     // wall-clock of collecting and updating (evaluations excluded)
+  std::int64_t env_steps = 0;     // env steps (all lanes) trained on
+};
+
+// PPO settings that solve CartPole-v1 in about a second on one core: RL Zoo's tuned set (gamma 0.98,
+// gae_lambda 0.8, no entropy bonus, 8 lanes x 32 steps) with a higher annealed learning rate and 10
+// epochs of one 256-sample minibatch, since LibTorch's per-call cost dominates on a 64x64 network
+// and gradient steps are what costs. Measured (5 seeds, eval over 100 episodes every 2560 steps)
+// to reach a mean return >= 475 in 7.7k-20k env steps, 0.5-1.5 s of training.
+TrainConfig fast_cartpole_config() {
+  TrainConfig config;
+  config.seed = 1;
+  config.env.num_envs = 8;
+  config.total_steps = 100000;
+  config.ppo.rollout_steps = 32;
+  config.ppo.learning_rate = 2.5e-3;
+  config.ppo.gamma = 0.98;
+  config.ppo.gae_lambda = 0.8;
+  config.ppo.num_minibatches = 1;
+  config.ppo.update_epochs = 10;
+  config.ppo.ent_coef = 0.0;
+  return config;
+}
+
+// Trains until an evaluation every kEvalIntervalUpdates updates reaches `target_return` or the
+// budget (config.total_steps) is spent. The tests aim at 475 (the project's bar) and require 195
+// (CartPole-v0's "solved"), so a LibTorch whose numerics take another path does not make them flaky.
+SmokeResult train_cartpole(const TrainConfig& config, Precision precision, double target_return) {
+  constexpr std::int32_t kEvalEpisodes = 20;
+  constexpr std::int32_t kEvalIntervalUpdates = 10;
+  torch::set_num_threads(1);
+  AlgorithmInit init;
+  init.config = config;
+  init.spec = cartpole_spec();
+  init.precision = precision;
+  torch::manual_seed(static_cast<std::uint64_t>(config.seed));
+  auto ppo = make_ppo(init);
+
+  envs::VecEnvConfig env_config;
+  env_config.num_envs = config.env.num_envs;
+  env_config.threads = 1;
+  actors::Actor actor(envs::make_env(config.env.id, env_config), ppo->policy(), actors::ActorOptions{});
+  actor.reset(static_cast<std::uint64_t>(config.seed));
+  envs::VecEnvConfig eval_config;
+  eval_config.num_envs = kEvalEpisodes;
+  eval_config.threads = 1;
+  auto eval_env = envs::make_env(config.env.id, eval_config);
+  const auto eval_seed = static_cast<std::uint64_t>(config.seed) + 1000;
+
+  SmokeResult result;
+  std::int64_t updates = 0;
+  while (actor.env_steps() < config.total_steps) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto& chunk = actor.collect(ppo->rollout_steps(), agents::ActContext{}, ppo->policy_version());
+    ppo->update(chunk, UpdateContext{actor.env_steps(), config.total_steps});
+    result.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (++updates % kEvalIntervalUpdates == 0) {
+      result.eval_mean_return = actors::evaluate(*eval_env, *ppo->policy(), kEvalEpisodes, eval_seed).mean_return;
+      if (result.eval_mean_return >= target_return) break;
+    }
+  }
+  result.env_steps = actor.env_steps();
+  return result;
+}
+
+TEST_F(PpoTest, SolvesCartPoleFp32) {
+  const auto start = std::chrono::steady_clock::now();
+  const SmokeResult r = train_cartpole(fast_cartpole_config(), Precision::kFp32, /*target_return=*/475.0);
+  const double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "[ PPO fp32 ] eval mean return " << r.eval_mean_return << " after " << r.env_steps
+            << " env steps, " << r.train_seconds << " s training, " << total_seconds << " s in all\n";
+  EXPECT_GE(r.eval_mean_return, 195.0);
+  EXPECT_LT(total_seconds, 60.0);
+}
+
+// bf16 autocast is slow on CPUs without native bf16 matmuls; the same settings still solve it well
+// within the limit.
+TEST_F(PpoTest, SolvesCartPoleBf16) {
+  const auto start = std::chrono::steady_clock::now();
+  const SmokeResult r = train_cartpole(fast_cartpole_config(), Precision::kBf16, /*target_return=*/475.0);
+  const double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "[ PPO bf16 ] eval mean return " << r.eval_mean_return << " after " << r.env_steps
+            << " env steps, " << r.train_seconds << " s training, " << total_seconds << " s in all\n";
+  EXPECT_GE(r.eval_mean_return, 195.0);
+  EXPECT_LT(total_seconds, 60.0);
+}
+
+}  // namespace
+}  // namespace apiary::learner
