@@ -49,10 +49,12 @@ typename Env::Params make_params(const EnvOptions& options, std::int32_t& max_ep
     bool found = false;
     for (const auto& field : Env::kParamFields) {
       if (name != field.name) continue;
-      const bool below = field.low_open ? !(value > field.low) : !(value >= field.low);
-      if (below || !(value <= field.high))
+      // Checked as the float the env will use: 1e-50 passes (0, 100] as a double but is 0 as a float.
+      const float f = static_cast<float>(value);
+      const bool below = field.low_open ? !(f > field.low) : !(f >= field.low);
+      if (below || !(f <= field.high))
         throw_option_out_of_range(Env::kId, name, value, field.low, field.high, field.low_open);
-      params.*field.member = static_cast<float>(value);
+      params.*field.member = f;
       found = true;
     }
     if (!found) {

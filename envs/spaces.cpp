@@ -1,6 +1,8 @@
 #include "envs/spaces.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -48,22 +50,29 @@ bool Space::contains(const float* row) const {
 }
 
 namespace {
-std::string bound_string(const std::vector<float>& v) {
-  // Gymnasium prints a single number when every element shares it.
-  bool same = true;
-  for (float x : v) same = same && (x == v[0] || (std::isnan(x) && std::isnan(v[0])));
-  std::ostringstream os;
-  auto put = [&](float x) {
-    if (std::isinf(x)) os << (x > 0 ? "inf" : "-inf"); else os << x;
-  };
-  if (same && !v.empty()) {
-    put(v[0]);
-  } else {
-    os << "[";
-    for (std::size_t i = 0; i < v.size(); ++i) { if (i) os << " "; put(v[i]); }
-    os << "]";
+// A float32 as numpy's str() prints it: the shortest text that reads back to the same float, with
+// ".0" on whole numbers ("-2.0", "0.07", "inf").
+std::string float_string(float x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  char buf[32];
+  for (int precision = 1; precision <= 9; ++precision) {
+    std::snprintf(buf, sizeof(buf), "%.*g", precision, static_cast<double>(x));
+    if (std::strtof(buf, nullptr) == x) break;
   }
-  return os.str();
+  std::string out(buf);
+  if (out.find_first_of(".e") == std::string::npos) out += ".0";
+  return out;
+}
+
+// Gymnasium prints one number when every element shares it, else the array.
+std::string bound_string(const std::vector<float>& v) {
+  bool same = !v.empty();
+  for (float x : v) same = same && (x == v[0] || (std::isnan(x) && std::isnan(v[0])));
+  if (same) return float_string(v[0]);
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + float_string(v[i]);
+  return out + "]";
 }
 }  // namespace
 

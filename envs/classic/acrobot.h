@@ -93,11 +93,14 @@ struct Acrobot {
     return State{y.theta1 + h * k.theta1, y.theta2 + h * k.theta2, y.dtheta1 + h * k.dtheta1, y.dtheta2 + h * k.dtheta2};
   }
 
-  // Gymnasium's wrap(): shift by 2 pi until within [-pi, pi].
+  // Gymnasium's wrap(): shift by 2 pi until within [-pi, pi]. One RK4 step moves an angle by less
+  // than 2 pi, so a single shift is the rule; far-off values (only from set_states) are reduced first,
+  // and the loops are bounded so that no value, inf and NaN included, can hang a step.
   APIARY_HD static float wrap(float x) {
     const float diff = 2.0f * math::kPi;
-    while (x > math::kPi) x = x - diff;
-    while (x < -math::kPi) x = x + diff;
+    if (x > 3.0f * math::kPi || x < -3.0f * math::kPi) x = x - diff * math::floor((x + math::kPi) / diff);
+    for (int i = 0; i < 4 && x > math::kPi; ++i) x = x - diff;
+    for (int i = 0; i < 4 && x < -math::kPi; ++i) x = x + diff;
     return x;
   }
 

@@ -87,7 +87,7 @@ TEST(Cli, EnvsListsTheFiveClassicEnvs) {
   for (const char* id : {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1"})
     EXPECT_NE(r.output.find(id), std::string::npos) << id;
   EXPECT_NE(r.output.find("Discrete(2)"), std::string::npos);
-  EXPECT_NE(r.output.find("Box(-2, 2, (1,), float32)"), std::string::npos);
+  EXPECT_NE(r.output.find("Box(-2.0, 2.0, (1,), float32)"), std::string::npos);
   EXPECT_EQ(r.last_line(), "envs: 5");
 }
 
