@@ -6,6 +6,7 @@
 
 #include "envs/random_actions.h"
 #include "envs/registry.h"
+#include "tests/envs/reference.h"
 
 namespace apiary::envs {
 namespace {
@@ -41,11 +42,7 @@ TEST_P(CpuCudaAgreement, TrajectoriesMatchLaneForLane) {
 INSTANTIATE_TEST_SUITE_P(Classic, CpuCudaAgreement,
                          ::testing::Values("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
                                            "Pendulum-v1"),
-                         [](const auto& param_info) {
-                           std::string id = param_info.param;
-                           for (auto& c : id) if (c == '-') c = '_';
-                           return id;
-                         });
+                         testing::EnvIdName());
 
 }  // namespace
 }  // namespace apiary::envs

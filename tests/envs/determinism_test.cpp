@@ -12,6 +12,7 @@
 #include "envs/cpu_system.h"
 #include "envs/random_actions.h"
 #include "envs/registry.h"
+#include "tests/envs/reference.h"
 
 namespace apiary::envs {
 namespace {
@@ -121,11 +122,7 @@ TEST(Determinism, BaselineAndWideBuildsAgree) {
 INSTANTIATE_TEST_SUITE_P(Classic, Determinism,
                          ::testing::Values("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
                                            "Pendulum-v1"),
-                         [](const auto& param_info) {
-                           std::string id = param_info.param;
-                           for (auto& c : id) if (c == '-') c = '_';
-                           return id;
-                         });
+                         testing::EnvIdName());
 
 }  // namespace
 }  // namespace apiary::envs

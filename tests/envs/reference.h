@@ -40,6 +40,16 @@ struct Table {
   }
 };
 
+// "CartPole-v1" -> "CartPole_v1": env ids as GoogleTest parameter names.
+struct EnvIdName {
+  template <class ParamInfo>
+  std::string operator()(const ParamInfo& param_info) const {
+    std::string id = param_info.param;
+    for (auto& c : id) if (c == '-') c = '_';
+    return id;
+  }
+};
+
 inline Table read_table(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open reference file " + path + " (set APIARY_REFERENCE_DIR)");
