@@ -15,6 +15,12 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
   if (config_.dueling)
     throw std::invalid_argument("PolicyConfig.dueling applies to QNetwork only; an ActorCritic has no dueling head");
   if (obs_dim_ <= 0) throw std::invalid_argument("ActorCritic: obs_dim must be > 0, got " + std::to_string(obs_dim_));
+  if (!config_.obs_low.empty()) {
+    if (static_cast<std::int64_t>(config_.obs_low.size()) != obs_dim_)
+      throw std::invalid_argument("ActorCritic: PolicyConfig.obs_low has " + std::to_string(config_.obs_low.size()) +
+                                  " entries, expected obs_dim " + std::to_string(obs_dim_));
+    obs_scaling_ = register_module("obs_scaling", ObsScaling(config_.obs_low, config_.obs_high));
+  }
   action_dim_ = discrete_ ? action_space.n : action_space.flat_size();
   if (action_dim_ <= 0)
     throw std::invalid_argument("ActorCritic: action space " + action_space.to_string() + " has no actions");
@@ -38,7 +44,7 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
 }
 
 PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs) {
-  const torch::Tensor x = flatten_obs(obs, obs_dim_, "ActorCritic");
+  const torch::Tensor x = scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic"));
   torch::Tensor actor_features;
   torch::Tensor critic_features;
   if (config_.shared_trunk) {
@@ -94,7 +100,7 @@ EvalOut ActorCriticImpl::evaluate(const torch::Tensor& obs, const torch::Tensor&
 }
 
 torch::Tensor ActorCriticImpl::value(const torch::Tensor& obs) {
-  const torch::Tensor x = flatten_obs(obs, obs_dim_, "ActorCritic");
+  const torch::Tensor x = scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic"));
   const torch::Tensor features = run_mlp(config_.shared_trunk ? trunk_ : critic_body_, x);
   return critic_head_->forward(features).to(torch::kFloat).squeeze(-1);
 }

@@ -20,6 +20,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "agents/layers.h"
 #include "agents/policy_config.h"
 #include "envs/spaces.h"
 
@@ -77,6 +78,9 @@ class ActorCriticImpl : public torch::nn::Module {
   const torch::Tensor& log_std() const { return log_std_; }
 
  private:
+  // Applies the observation scaling where the config asks for it.
+  torch::Tensor scale_obs(const torch::Tensor& x) { return obs_scaling_ ? obs_scaling_->forward(x) : x; }
+  ObsScaling obs_scaling_{nullptr};
   PolicyConfig config_;
   std::int64_t obs_dim_;
   std::int64_t action_dim_;

@@ -1,5 +1,8 @@
 #include "agents/layers.h"
 
+#include <cmath>
+#include <stdexcept>
+
 #include <torch/nn/init.h>
 #include <torch/nn/modules/activation.h>
 
@@ -42,6 +45,22 @@ torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const 
   TORCH_CHECK(flat.size(1) == obs_dim, who, ": expected observations [B, ", obs_dim, "], got shape ",
               obs.sizes());
   return flat;
+}
+
+ObsScalingImpl::ObsScalingImpl(const std::vector<float>& low, const std::vector<float>& high) {
+  if (low.size() != high.size())
+    throw std::invalid_argument("PolicyConfig.obs_low and obs_high differ in size");
+  std::vector<float> offset(low.size(), 0.0f), scale(low.size(), 1.0f);
+  for (std::size_t i = 0; i < low.size(); ++i) {
+    const float half = 0.5f * (high[i] - low[i]);
+    if (std::isfinite(low[i]) && std::isfinite(high[i]) && half > 0.0f && half <= 5e5f) {
+      offset[i] = 0.5f * (high[i] + low[i]);
+      scale[i] = 1.0f / half;
+    }
+  }
+  const auto n = static_cast<std::int64_t>(low.size());
+  offset_ = register_buffer("offset", torch::from_blob(offset.data(), {n}, torch::kFloat).clone());
+  scale_ = register_buffer("scale", torch::from_blob(scale.data(), {n}, torch::kFloat).clone());
 }
 
 }  // namespace apiary::agents

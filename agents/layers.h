@@ -29,4 +29,16 @@ void layer_init(torch::nn::Linear& layer, double gain);
 // and checks the width; `who` names the caller in the error.
 torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const char* who);
 
+// (x - offset) * scale per observation element, mapping bounded elements onto [-1, 1]; the affine
+// map lives in two buffers ("offset", "scale") so that it is exported with the weights.
+class ObsScalingImpl : public torch::nn::Module {
+ public:
+  ObsScalingImpl(const std::vector<float>& low, const std::vector<float>& high);
+  torch::Tensor forward(const torch::Tensor& x) { return (x - offset_) * scale_; }
+
+ private:
+  torch::Tensor offset_, scale_;
+};
+TORCH_MODULE(ObsScaling);
+
 }  // namespace apiary::agents

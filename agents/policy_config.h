@@ -34,6 +34,10 @@ struct PolicyConfig {
   double actor_output_gain = 0.01;
   // Orthogonal gain of the critic's output layer and of every QNetwork output layer. Finite, >= 0.
   double critic_output_gain = 1.0;
+  // Observation bounds to map onto [-1, 1] before the first layer (empty: no scaling). One entry per
+  // observation element; an element whose bounds are not both finite and at most 1e6 apart passes
+  // unchanged. Kept as buffers of the network, so they travel with its weights and checkpoints.
+  std::vector<float> obs_low, obs_high;
 };
 
 // The non-linearity named by PolicyConfig::activation, parsed once at construction.

@@ -12,6 +12,12 @@ QNetworkImpl::QNetworkImpl(std::int64_t obs_dim, std::int64_t num_actions, Polic
     : config_(std::move(config)), obs_dim_(obs_dim), num_actions_(num_actions) {
   validate(config_);
   if (obs_dim_ <= 0) throw std::invalid_argument("QNetwork: obs_dim must be > 0, got " + std::to_string(obs_dim_));
+  if (!config_.obs_low.empty()) {
+    if (static_cast<std::int64_t>(config_.obs_low.size()) != obs_dim_)
+      throw std::invalid_argument("QNetwork: PolicyConfig.obs_low has " + std::to_string(config_.obs_low.size()) +
+                                  " entries, expected obs_dim " + std::to_string(obs_dim_));
+    obs_scaling_ = register_module("obs_scaling", ObsScaling(config_.obs_low, config_.obs_high));
+  }
   if (num_actions_ <= 0)
     throw std::invalid_argument("QNetwork: num_actions must be > 0, got " + std::to_string(num_actions_));
   const std::int64_t features = mlp_out_dim(obs_dim_, config_);
@@ -31,12 +37,12 @@ QNetworkImpl::QNetworkImpl(std::int64_t obs_dim, std::int64_t num_actions, Polic
 
 torch::Tensor QNetworkImpl::forward(const torch::Tensor& obs) {
   if (config_.dueling) return forward_dueling(obs).q;
-  return q_head_->forward(run_mlp(trunk_, flatten_obs(obs, obs_dim_, "QNetwork")));
+  return q_head_->forward(run_mlp(trunk_, scale_obs(flatten_obs(obs, obs_dim_, "QNetwork"))));
 }
 
 DuelingOut QNetworkImpl::forward_dueling(const torch::Tensor& obs) {
   TORCH_CHECK(config_.dueling, "QNetwork::forward_dueling needs PolicyConfig.dueling = true");
-  const torch::Tensor features = run_mlp(trunk_, flatten_obs(obs, obs_dim_, "QNetwork"));
+  const torch::Tensor features = run_mlp(trunk_, scale_obs(flatten_obs(obs, obs_dim_, "QNetwork")));
   DuelingOut out;
   out.value = value_head_->forward(features);
   out.advantage = advantage_head_->forward(features);

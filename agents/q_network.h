@@ -17,6 +17,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "agents/layers.h"
 #include "agents/policy_config.h"
 
 namespace apiary::agents {
@@ -62,6 +63,9 @@ class QNetworkImpl : public torch::nn::Module {
   const PolicyConfig& config() const { return config_; }
 
  private:
+  // Applies the observation scaling where the config asks for it.
+  torch::Tensor scale_obs(const torch::Tensor& x) { return obs_scaling_ ? obs_scaling_->forward(x) : x; }
+  ObsScaling obs_scaling_{nullptr};
   PolicyConfig config_;
   std::int64_t obs_dim_;
   std::int64_t num_actions_;

@@ -7,13 +7,17 @@
 
 namespace apiary::learner {
 
-agents::PolicyConfig to_policy_config(const PolicySection& section) {
+agents::PolicyConfig to_policy_config(const PolicySection& section, const envs::EnvSpec& spec) {
   agents::PolicyConfig config;
   config.hidden_sizes.assign(section.hidden_sizes.begin(), section.hidden_sizes.end());
   config.activation = section.activation;
   config.shared_trunk = section.shared_trunk;
   config.init_log_std = section.init_log_std;
   config.dueling = section.dueling;
+  if (section.scale_obs) {
+    config.obs_low = spec.observation_space.low;
+    config.obs_high = spec.observation_space.high;
+  }
   return config;
 }
 

@@ -61,7 +61,7 @@ struct AlgorithmInit {
 // when the combination cannot work (e.g. DQN on a continuous action space).
 std::unique_ptr<Algorithm> make_algorithm(const AlgorithmInit& init);
 
-// The PolicyConfig that `section` describes.
-agents::PolicyConfig to_policy_config(const PolicySection& section);
+// The PolicyConfig that `section` describes for an env with `spec` (scale_obs takes its bounds).
+agents::PolicyConfig to_policy_config(const PolicySection& section, const envs::EnvSpec& spec);
 
 }  // namespace apiary::learner

@@ -77,7 +77,7 @@ Dqn::Dqn(const AlgorithmInit& init)
   check_config(config_);
   check_precision_supported(precision_, device_);
 
-  const auto policy_config = to_policy_config(init.config.policy);
+  const auto policy_config = to_policy_config(init.config.policy, init.spec);
   const auto obs_dim = init.spec.obs_dim();
   const auto num_actions = init.spec.action_space.n;
   online_ = agents::QNetwork(obs_dim, num_actions, policy_config);

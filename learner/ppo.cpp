@@ -183,7 +183,7 @@ Ppo::Ppo(const AlgorithmInit& init)
   if (!(config_.learning_rate > 0.0))
     throw std::invalid_argument("ppo.learning_rate must be > 0, got " + std::to_string(config_.learning_rate));
 
-  net_ = agents::ActorCritic(init.spec.obs_dim(), init.spec.action_space, to_policy_config(init.config.policy));
+  net_ = agents::ActorCritic(init.spec.obs_dim(), init.spec.action_space, to_policy_config(init.config.policy, init.spec));
   net_->to(device_);
   policy_ = std::make_shared<agents::ActorCriticPolicy>(net_);
   flat_ = std::make_unique<FlatParameters>(*net_);

@@ -31,6 +31,7 @@ struct PolicySection {
   bool shared_trunk = false;              // one trunk for actor and critic
   double init_log_std = 0.0;              // Gaussian policies: initial log standard deviation
   bool dueling = false;                   // DQN: dueling head
+  bool scale_obs = false;                 // map bounded observation elements onto [-1, 1]
   template <class V>
   void visit(V& v) {
     v.field("hidden_sizes", hidden_sizes, "units per hidden layer", Range::closed(1, 65536));
@@ -38,6 +39,7 @@ struct PolicySection {
     v.field("shared_trunk", shared_trunk, "actor and critic share one trunk");
     v.field("init_log_std", init_log_std, "initial log-std of Gaussian policies", Range::closed(-10, 5));
     v.field("dueling", dueling, "DQN: dueling value/advantage head");
+    v.field("scale_obs", scale_obs, "map bounded observation elements onto [-1, 1] with the space's bounds");
   }
 };
 

@@ -148,3 +148,27 @@ TEST(Weights, CopyAndPolyak) {
 
 }  // namespace
 }  // namespace apiary::agents
+
+// Observation scaling maps bounded elements onto [-1, 1], leaves unbounded ones alone, and its buffers
+// travel with the weights.
+TEST(ObsScaling, MapsBoundsOntoUnitIntervalAndTravelsWithWeights) {
+  apiary::agents::PolicyConfig config;
+  config.obs_low = {-1.2f, -0.07f, -std::numeric_limits<float>::infinity()};
+  config.obs_high = {0.6f, 0.07f, std::numeric_limits<float>::infinity()};
+  apiary::agents::ObsScaling scaling(config.obs_low, config.obs_high);
+  const auto y = scaling->forward(torch::tensor({{-1.2f, 0.07f, 5.0f}, {0.6f, 0.0f, -3.0f}}));
+  EXPECT_NEAR(y[0][0].item<float>(), -1.0f, 1e-6f);
+  EXPECT_NEAR(y[0][1].item<float>(), 1.0f, 1e-6f);
+  EXPECT_EQ(y[0][2].item<float>(), 5.0f);
+  EXPECT_NEAR(y[1][0].item<float>(), 1.0f, 1e-6f);
+  EXPECT_NEAR(y[1][1].item<float>(), 0.0f, 1e-6f);
+  EXPECT_EQ(y[1][2].item<float>(), -3.0f);
+
+  apiary::agents::QNetwork scaled(3, 3, config), plain(3, 3, apiary::agents::PolicyConfig{});
+  EXPECT_EQ(apiary::agents::weights_nbytes(*scaled), apiary::agents::weights_nbytes(*plain) + 2 * 3 * sizeof(float));
+  apiary::agents::QNetwork other(3, 3, config);
+  apiary::agents::import_weights(*other, apiary::agents::export_weights(*scaled, 1));
+  const auto obs = torch::tensor({{-0.5f, 0.01f, 2.0f}});
+  EXPECT_TRUE(torch::equal(scaled->forward(obs), other->forward(obs)));
+  EXPECT_THROW(apiary::agents::import_weights(*plain, apiary::agents::export_weights(*scaled, 1)), std::invalid_argument);
+}
