@@ -18,19 +18,43 @@ struct MountainCarPhysics {
   struct State {
     float position, velocity;
   };
+  // The track and the goal, shared by both adapters; each adapter's Params derives from it and adds
+  // what its actions need (Gymnasium's constants differ only in the goal position).
+  struct Track {
+    float gravity = 0.0025f;    // scale of the slope's pull
+    float max_speed = 0.07f;    // |velocity| limit
+    float min_position = -1.2f;
+    float max_position = 0.6f;
+    float goal_position = 0.5f;
+    float goal_velocity = 0.0f;
+  };
   // One step under acceleration `push` (already scaled by force or power): Gymnasium's update with
   // its velocity and position clipping and the inelastic left wall. Returns whether the goal is reached.
-  APIARY_HD static bool advance(State& s, float push, float gravity, float max_speed, float min_position,
-                                float max_position, float goal_position, float goal_velocity) {
-    float velocity = s.velocity + push - gravity * math::cos(3.0f * s.position);
-    velocity = math::clamp(velocity, -max_speed, max_speed);
-    float position = math::clamp(s.position + velocity, min_position, max_position);
-    if (position == min_position && velocity < 0.0f) velocity = 0.0f;
+  APIARY_HD static bool advance(const Track& t, State& s, float push) {
+    float velocity = s.velocity + push - t.gravity * math::cos(3.0f * s.position);
+    velocity = math::clamp(velocity, -t.max_speed, t.max_speed);
+    float position = math::clamp(s.position + velocity, t.min_position, t.max_position);
+    if (position == t.min_position && velocity < 0.0f) velocity = 0.0f;
     s = State{position, velocity};
-    return (position >= goal_position) & (velocity >= goal_velocity);
+    return (position >= t.goal_position) & (velocity >= t.goal_velocity);
   }
   APIARY_HD static void reset(State& s, LaneRng& rng) {
     s = State{rng.uniform4(-0.6f, -0.4f).v[0], 0.0f};
+  }
+  APIARY_HD static void observe(const State& s, float* obs) {
+    obs[0] = s.position;
+    obs[1] = s.velocity;
+  }
+  // The spec both adapters share: observation bounds from the track.
+  static EnvSpec spec(const char* id, const Track& t, Space action_space, std::int32_t max_episode_steps,
+                      double reward_threshold) {
+    EnvSpec s;
+    s.id = id;
+    s.observation_space = Space::box({t.min_position, -t.max_speed}, {t.max_position, t.max_speed});
+    s.action_space = std::move(action_space);
+    s.max_episode_steps = max_episode_steps;
+    s.reward_threshold = reward_threshold;
+    return s;
   }
 };
 
@@ -46,14 +70,9 @@ struct MountainCar {
   using Action = std::int32_t;
   using State = MountainCarPhysics::State;
 
-  struct Params {
-    float force = 0.001f;       // velocity change per step of a push
-    float gravity = 0.0025f;    // scale of the slope's pull
-    float max_speed = 0.07f;    // |velocity| limit
-    float min_position = -1.2f;
-    float max_position = 0.6f;
-    float goal_position = 0.5f;
-    float goal_velocity = 0.0f;
+  struct Params : MountainCarPhysics::Track {
+    float force = 0.001f;  // velocity change per step of a push
+    APIARY_HD Params() { goal_position = 0.5f; }
   };
   static constexpr ParamField<Params> kParamFields[] = {
       {"force", &Params::force, 0.0f, 1.0f, false, "velocity change of a push"},
@@ -62,24 +81,15 @@ struct MountainCar {
   };
 
   static EnvSpec spec(const Params& p) {
-    EnvSpec s;
-    s.id = kId;
-    s.observation_space = Space::box({p.min_position, -p.max_speed}, {p.max_position, p.max_speed});
-    s.action_space = Space::discrete(kNumActions);
-    s.max_episode_steps = kMaxEpisodeSteps;
-    s.reward_threshold = -110.0;
-    return s;
+    return MountainCarPhysics::spec(kId, p, Space::discrete(kNumActions), kMaxEpisodeSteps, -110.0);
   }
   APIARY_HD static void reset(const Params&, State& s, LaneRng& rng) { MountainCarPhysics::reset(s, rng); }
   APIARY_HD static StepOut step(const Params& p, State& s, const Action* action, LaneRng&) {
     const float push = static_cast<float>(action[0] - 1) * p.force;
-    const bool terminated = MountainCarPhysics::advance(s, push, p.gravity, p.max_speed, p.min_position,
-                                                        p.max_position, p.goal_position, p.goal_velocity);
-    return StepOut{-1.0f, terminated};
+    return StepOut{-1.0f, MountainCarPhysics::advance(p, s, push)};
   }
   APIARY_HD static void observe(const Params&, const State& s, float* obs) {
-    obs[0] = s.position;
-    obs[1] = s.velocity;
+    MountainCarPhysics::observe(s, obs);
   }
 };
 
@@ -95,14 +105,9 @@ struct MountainCarContinuous {
   using Action = float;
   using State = MountainCarPhysics::State;
 
-  struct Params {
-    float power = 0.0015f;      // velocity change per unit of action
-    float gravity = 0.0025f;    // scale of the slope's pull
-    float max_speed = 0.07f;
-    float min_position = -1.2f;
-    float max_position = 0.6f;
-    float goal_position = 0.45f;
-    float goal_velocity = 0.0f;
+  struct Params : MountainCarPhysics::Track {
+    float power = 0.0015f;  // velocity change per unit of action
+    APIARY_HD Params() { goal_position = 0.45f; }
   };
   static constexpr ParamField<Params> kParamFields[] = {
       {"power", &Params::power, 0.0f, 1.0f, false, "velocity change per unit of action"},
@@ -111,26 +116,18 @@ struct MountainCarContinuous {
   };
 
   static EnvSpec spec(const Params& p) {
-    EnvSpec s;
-    s.id = kId;
-    s.observation_space = Space::box({p.min_position, -p.max_speed}, {p.max_position, p.max_speed});
-    s.action_space = Space::box({-1.0f}, {1.0f});
-    s.max_episode_steps = kMaxEpisodeSteps;
-    s.reward_threshold = 90.0;
-    return s;
+    return MountainCarPhysics::spec(kId, p, Space::box({-1.0f}, {1.0f}), kMaxEpisodeSteps, 90.0);
   }
   APIARY_HD static void reset(const Params&, State& s, LaneRng& rng) { MountainCarPhysics::reset(s, rng); }
   // The push uses the action clipped to [-1, 1]; the action cost, as in Gymnasium, the action given.
   APIARY_HD static StepOut step(const Params& p, State& s, const Action* action, LaneRng&) {
     const float force = math::clamp(action[0], -1.0f, 1.0f);
-    const bool terminated = MountainCarPhysics::advance(s, force * p.power, p.gravity, p.max_speed, p.min_position,
-                                                        p.max_position, p.goal_position, p.goal_velocity);
+    const bool terminated = MountainCarPhysics::advance(p, s, force * p.power);
     const float reward = (terminated ? 100.0f : 0.0f) - action[0] * action[0] * 0.1f;
     return StepOut{reward, terminated};
   }
   APIARY_HD static void observe(const Params&, const State& s, float* obs) {
-    obs[0] = s.position;
-    obs[1] = s.velocity;
+    MountainCarPhysics::observe(s, obs);
   }
 };
 
