@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -137,12 +138,11 @@ struct EvalSection {
 };
 
 struct StopSection {
-  bool enabled = false;       // stop when an evaluation's mean return reaches mean_return
-  double mean_return = 0.0;   // threshold for `enabled`
+  // End the run at the first evaluation whose mean return reaches this (.inf: never stop early).
+  double mean_return = std::numeric_limits<double>::infinity();
   template <class V>
   void visit(V& v) {
-    v.field("enabled", enabled, "stop at an evaluation mean return");
-    v.field("mean_return", mean_return, "evaluation mean return that ends the run");
+    v.field("mean_return", mean_return, "evaluation mean return that ends the run (.inf: never)");
   }
 };
 

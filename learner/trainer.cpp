@@ -349,7 +349,7 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
       result.best_eval_mean_return = e.mean_return;
       save_checkpoint((fs::path(checkpoints) / "best.pt").string(), config, counters, *algo, actor.env());
     }
-    if (config.stop.enabled && e.mean_return >= config.stop.mean_return) {
+    if (e.mean_return >= config.stop.mean_return) {
       if (result.solved_wall_seconds < 0) {
         result.solved_wall_seconds = wall();
         result.solved_steps = counters.steps;

@@ -259,3 +259,23 @@ TEST_F(Scratch, ResumeContinuesExactly) {
 }
 
 }  // namespace
+
+namespace {
+
+// stop.mean_return ends the run at the first evaluation that reaches it; the summary says when.
+TEST_F(Scratch, StopMeanReturnEndsTheRunAtTheFirstEvaluationReachingIt) {
+  const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
+  const CmdResult r = apiary("train " + config + " --quiet --set stop.mean_return=1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  EXPECT_EQ(kv.at("steps"), "2048");  // the first evaluation, at eval.interval_steps
+  EXPECT_EQ(kv.at("solved_steps"), "2048");
+  EXPECT_GE(std::stod(kv.at("eval_mean_return")), 1.0);
+  // Unreachable: the run goes to total_steps and reports no solve.
+  const CmdResult full = apiary("train " + config + " --quiet --set stop.mean_return=1e9 --set name=full");
+  ASSERT_EQ(full.status, 0) << full.output;
+  EXPECT_EQ(parse_pairs(full.last_line()).at("steps"), "4096");
+  EXPECT_EQ(parse_pairs(full.last_line()).at("solved_steps"), "-1");
+}
+
+}  // namespace
