@@ -279,3 +279,23 @@ TEST_F(Scratch, StopMeanReturnEndsTheRunAtTheFirstEvaluationReachingIt) {
 }
 
 }  // namespace
+
+namespace {
+
+// The shipped configs learn: PPO with a Gaussian policy on Pendulum-v1 and the default `make run`
+// config on CartPole-v1, each within seconds on one core.
+TEST_F(Scratch, ShippedConfigsLearnContinuousAndDiscreteControl) {
+  const std::string configs = std::string(APIARY_SOURCE_DIR) + "/configs/";
+  CmdResult r = apiary("train " + configs + "pendulum_ppo.yaml --quiet --set out_dir=" + dir_.string() +
+                       " --set stop.mean_return=-400");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto kv = parse_pairs(r.last_line());
+  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), -400.0) << r.last_line();  // random policy: about -1200
+  EXPECT_NE(kv.at("solved_steps"), "-1");
+  r = apiary("train " + configs + "cartpole_ppo.yaml --quiet --set out_dir=" + dir_.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  kv = parse_pairs(r.last_line());
+  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.last_line();
+}
+
+}  // namespace
