@@ -1,5 +1,6 @@
 #include "learner/dqn.h"
 
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -7,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "agents/weights.h"
+#include "learner/archive.h"
 #include "learner/precision.h"
 
 namespace apiary::learner {
@@ -272,36 +274,23 @@ Metrics Dqn::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
 // ---- checkpoints -----------------------------------------------------------------------------------
 
 void Dqn::save(torch::serialize::OutputArchive& archive) {
-  torch::serialize::OutputArchive online_archive;
-  online_->save(online_archive);
-  archive.write("online", online_archive);
-  torch::serialize::OutputArchive target_archive;
-  target_->save(target_archive);
-  archive.write("target", target_archive);
-  torch::serialize::OutputArchive optimizer_archive;
-  optimizer_->save(optimizer_archive);
-  archive.write("optimizer", optimizer_archive);
-
+  write_part(archive, "online", *online_);
+  write_part(archive, "target", *target_);
+  write_part(archive, "optimizer", *optimizer_);
+  write_part(archive, "scaler", scaler_);
   archive.write("env_steps", c10::IValue(env_steps_));
   archive.write("gradient_steps", c10::IValue(gradient_steps_));
   archive.write("last_target_update", c10::IValue(last_target_update_));
   archive.write("policy_version", c10::IValue(policy_version_));
-  archive.write("scaler_scale", c10::IValue(scaler_.scale_value()));
-  archive.write("scaler_growth_tracker", c10::IValue(scaler_.growth_tracker()));
   archive.write("replay_generator", generator_.get_state(), /*is_buffer=*/true);
 }
 
 void Dqn::load(torch::serialize::InputArchive& archive) {
-  torch::serialize::InputArchive online_archive;
-  archive.read("online", online_archive);
-  online_->load(online_archive);
-  torch::serialize::InputArchive target_archive;
-  archive.read("target", target_archive);
-  target_->load(target_archive);
+  read_part(archive, "online", *online_);
+  read_part(archive, "target", *target_);
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
-  torch::serialize::InputArchive optimizer_archive;
-  archive.read("optimizer", optimizer_archive);
-  optimizer_->load(optimizer_archive);
+  read_part(archive, "optimizer", *optimizer_);
+  read_part(archive, "scaler", scaler_);
 
   const auto read_int = [&](const char* key) {
     c10::IValue value;
@@ -312,17 +301,6 @@ void Dqn::load(torch::serialize::InputArchive& archive) {
   gradient_steps_ = read_int("gradient_steps");
   last_target_update_ = read_int("last_target_update");
   policy_version_ = read_int("policy_version");
-
-  // LossScaler has no setters: rebuild it at the saved scale and replay its run of finite steps,
-  // which is shorter than growth_interval and so never grows the scale.
-  c10::IValue scale;
-  archive.read("scaler_scale", scale);
-  LossScalerOptions scaler_options;
-  scaler_options.enabled = precision_ == Precision::kFp16;
-  scaler_options.init_scale = scale.toDouble();
-  scaler_ = LossScaler(scaler_options);
-  const auto growth_tracker = read_int("scaler_growth_tracker");
-  for (std::int64_t i = 0; i < growth_tracker; ++i) scaler_.update(/*found_inf=*/false);
 
   torch::Tensor generator_state;
   archive.read("replay_generator", generator_state, /*is_buffer=*/true);

@@ -64,4 +64,20 @@ bool LossScaler::update(bool found_inf) {
   return true;
 }
 
+void LossScaler::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("scale", torch::tensor(scale_, torch::kDouble));
+  archive.write("growth_tracker", torch::tensor(good_steps_, torch::kLong));
+  archive.write("skipped_steps", torch::tensor(skipped_, torch::kLong));
+}
+
+void LossScaler::load(torch::serialize::InputArchive& archive) {
+  torch::Tensor scale, growth_tracker, skipped;
+  archive.read("scale", scale);
+  archive.read("growth_tracker", growth_tracker);
+  archive.read("skipped_steps", skipped);
+  scale_ = scale.item<double>();
+  good_steps_ = growth_tracker.item<std::int64_t>();
+  skipped_ = skipped.item<std::int64_t>();
+}
+
 }  // namespace apiary::learner

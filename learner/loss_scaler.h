@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include <torch/serialize/archive.h>
 #include <torch/torch.h>
 
 namespace apiary::learner {
@@ -48,6 +49,10 @@ class LossScaler {
   double scale_value() const { return scale_; }            // current multiplier
   std::int64_t growth_tracker() const { return good_steps_; }  // finite steps since the last change
   std::int64_t skipped_steps() const { return skipped_; }  // steps skipped for inf/NaN so far
+
+  // The scale and both counters, for checkpoints (options are the owner's to rebuild).
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
 
  private:
   LossScalerOptions options_;

@@ -1,5 +1,6 @@
 #include "learner/ppo.h"
 
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "agents/actor_critic.h"
+#include "learner/archive.h"
 #include "learner/gae.h"
 #include "learner/loss_scaler.h"
 #include "learner/losses.h"
@@ -358,44 +360,23 @@ Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
 }
 
 void Ppo::save(torch::serialize::OutputArchive& archive) {
-  torch::serialize::OutputArchive model;
-  net_->save(model);
-  archive.write("model", model);
-  torch::serialize::OutputArchive optimizer;
-  optimizer_->save(optimizer);
-  archive.write("optimizer", optimizer);
-  const auto i64 = [](std::int64_t v) { return torch::tensor(v, torch::kLong); };
-  archive.write("scaler_scale", torch::tensor(scaler_.scale_value(), torch::kDouble));
-  archive.write("scaler_growth_tracker", i64(scaler_.growth_tracker()));
-  archive.write("skipped_steps", i64(skipped_steps_total_));
-  archive.write("policy_version", i64(policy_version_));
+  write_part(archive, "model", *net_);
+  write_part(archive, "optimizer", *optimizer_);
+  write_part(archive, "scaler", scaler_);
+  archive.write("skipped_steps", torch::tensor(skipped_steps_total_, torch::kLong));
+  archive.write("policy_version", torch::tensor(policy_version_, torch::kLong));
   archive.write("minibatch_generator", minibatch_gen_.get_state());
 }
 
 void Ppo::load(torch::serialize::InputArchive& archive) {
-  torch::serialize::InputArchive model;
-  archive.read("model", model);
-  net_->load(model);   // re-seats the parameters' storage...
-  flat_->bind(*net_);  // ...so copy them back into the flat buffer Adam steps
-  torch::serialize::InputArchive optimizer;
-  archive.read("optimizer", optimizer);
-  optimizer_->load(optimizer);
-
-  torch::Tensor scale, growth_tracker, skipped, version, gen_state;
-  archive.read("scaler_scale", scale);
-  archive.read("scaler_growth_tracker", growth_tracker);
+  read_part(archive, "model", *net_);  // re-seats the parameters' storage...
+  flat_->bind(*net_);                  // ...so copy them back into the flat buffer Adam steps
+  read_part(archive, "optimizer", *optimizer_);
+  read_part(archive, "scaler", scaler_);
+  torch::Tensor skipped, version, gen_state;
   archive.read("skipped_steps", skipped);
   archive.read("policy_version", version);
   archive.read("minibatch_generator", gen_state);
-
-  // LossScaler has no setter for its run of finite steps; it starts from the saved scale and the run
-  // is replayed (fewer than growth_interval finite steps, so the scale cannot grow while replaying).
-  LossScalerOptions options = scaler_options(precision_);
-  options.init_scale = scale.item<double>();
-  scaler_ = LossScaler(options);
-  if (scaler_.enabled()) {
-    for (std::int64_t i = growth_tracker.item<std::int64_t>(); i > 0; --i) scaler_.update(/*found_inf=*/false);
-  }
   skipped_steps_total_ = skipped.item<std::int64_t>();
   policy_version_ = version.item<std::int64_t>();
   minibatch_gen_.set_state(gen_state);

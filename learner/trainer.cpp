@@ -27,6 +27,7 @@
 #include "core/tensorboard.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
+#include "learner/archive.h"
 
 namespace apiary::learner {
 
@@ -96,7 +97,7 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const R
                                  torch::kUInt8)
                     .clone());
   archive.write("run.torch_rng", at::detail::getDefaultCPUGenerator().get_state());
-  torch::serialize::OutputArchive algo_archive;
+  torch::serialize::OutputArchive algo_archive;  // Algorithm::save is not const: no write_part
   algo.save(algo_archive);
   archive.write("algorithm", algo_archive);
   // Written beside the target, then renamed over it: a crash never leaves half a checkpoint.
@@ -266,9 +267,7 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
     archive.read("run.torch_rng", rng);
     at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle on the shared generator
     generator.set_state(rng);
-    torch::serialize::InputArchive algo_archive;
-    archive.read("algorithm", algo_archive);
-    algo->load(algo_archive);
+    read_part(archive, "algorithm", *algo);
     actor.set_env_steps(counters.steps);
   } else {
     run_dir = unique_run_dir(config);
@@ -447,9 +446,7 @@ EvalCheckpointResult evaluate_checkpoint(const std::string& path, std::int32_t e
   AlgorithmInit init{config, spec, device, Precision::kFp32};
   std::unique_ptr<Algorithm> algo = make_algorithm(init);
   auto archive = open_checkpoint(path);
-  torch::serialize::InputArchive algo_archive;
-  archive.read("algorithm", algo_archive);
-  algo->load(algo_archive);
+  read_part(archive, "algorithm", *algo);
   envs::VecEnvConfig env_config;
   env_config.num_envs = num_envs > 0 ? num_envs : std::min<std::int32_t>(episodes, 64);
   env_config.threads = config.threads;

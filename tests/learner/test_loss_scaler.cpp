@@ -1,4 +1,5 @@
 // Dynamic loss scaling: scale, unscale with the finiteness check, and the grow / back-off / skip rule.
+#include <sstream>
 #include <limits>
 
 #include <gtest/gtest.h>
@@ -103,3 +104,32 @@ TEST(LossScaler, RejectsBadOptions) {
 
 }  // namespace
 }  // namespace apiary::learner
+
+// A checkpoint keeps the scale and both counters, so a resumed fp16 run grows and backs off on the
+// same steps as one never stopped.
+TEST(LossScalerCheckpoint, SaveLoadKeepsScaleAndCounters) {
+  apiary::learner::LossScalerOptions options;
+  options.init_scale = 1024.0;
+  options.growth_interval = 4;
+  apiary::learner::LossScaler a(options);
+  a.update(/*found_inf=*/true);   // 512, one skip
+  a.update(/*found_inf=*/false);
+  a.update(/*found_inf=*/false);  // two finite steps in the current run
+  torch::serialize::OutputArchive out;
+  a.save(out);
+  std::stringstream bytes;
+  out.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  apiary::learner::LossScaler b(options);
+  b.load(in);
+  EXPECT_EQ(b.scale_value(), 512.0);
+  EXPECT_EQ(b.growth_tracker(), 2);
+  EXPECT_EQ(b.skipped_steps(), 1);
+  b.update(false);
+  b.update(false);  // the fourth finite step grows the scale, as it would have in `a`
+  a.update(false);
+  a.update(false);
+  EXPECT_EQ(b.scale_value(), a.scale_value());
+  EXPECT_EQ(b.scale_value(), 1024.0);
+}
