@@ -474,6 +474,11 @@ void read_value(const ConfigNode& node, std::map<std::string, double>& out, cons
   if (node.merge) merged = out;
   for (const auto& e : node.entries) {
     const std::string key = where.key + "." + e.key;
+    bool flag = false;  // switches such as `enable_wind: true` are 1 and 0
+    if (e.value.kind == ConfigNode::Kind::kScalar && parse_bool(e.value.scalar, flag)) {
+      merged[e.key] = flag ? 1.0 : 0.0;
+      continue;
+    }
     read_value(e.value, merged[e.key], Where{where.source, key, e.key_line});
   }
   out = std::move(merged);

@@ -14,10 +14,10 @@ void throw_unknown_option(const std::string& env_id, const std::string& name, co
 }
 
 void throw_option_out_of_range(const std::string& env_id, const std::string& name, double value, double low,
-                               double high, bool low_open) {
+                               double high, bool low_open, bool high_open) {
   std::ostringstream os;
   os << env_id << ": option '" << name << "' = " << value << " is out of range " << (low_open ? "(" : "[") << low
-     << ", " << high << "]";
+     << ", " << high << (high_open ? ")" : "]");
   throw std::invalid_argument(os.str());
 }
 

@@ -8,13 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "envs/env_spec.h"
+
 namespace apiary::envs {
 
 // Option name to value, e.g. {"gravity": 9.81, "max_episode_steps": 1000}.
 using EnvOptions = std::map<std::string, double>;
 
-// One overridable float field of an env's Params. The value must lie in [low, high] (or (low, high]
-// when low_open: for masses and lengths that must stay positive).
+// One overridable float field of an env's Params. The value must lie in [low, high]; low_open and
+// high_open exclude an end (masses and lengths that must stay positive; LunarLander's -12 < g < 0).
 template <class Params>
 struct ParamField {
   const char* name;
@@ -23,6 +25,7 @@ struct ParamField {
   float high;
   bool low_open;
   const char* doc;
+  bool high_open = false;
 };
 
 // Options every env accepts besides its own parameters.
@@ -33,7 +36,7 @@ inline constexpr const char* kMaxEpisodeStepsOption = "max_episode_steps";
                                        const std::vector<std::string>& valid);
 // Throws std::invalid_argument naming the env id, the option, the value and the range.
 [[noreturn]] void throw_option_out_of_range(const std::string& env_id, const std::string& name, double value,
-                                            double low, double high, bool low_open);
+                                            double low, double high, bool low_open, bool high_open = false);
 // Validates the generic `max_episode_steps` option (an integer >= 1) and returns it.
 std::int32_t parse_max_episode_steps(const std::string& env_id, double value);
 
@@ -52,8 +55,9 @@ typename Env::Params make_params(const EnvOptions& options, std::int32_t& max_ep
       // Checked as the float the env will use: 1e-50 passes (0, 100] as a double but is 0 as a float.
       const float f = static_cast<float>(value);
       const bool below = field.low_open ? !(f > field.low) : !(f >= field.low);
-      if (below || !(f <= field.high))
-        throw_option_out_of_range(Env::kId, name, value, field.low, field.high, field.low_open);
+      const bool above = field.high_open ? !(f < field.high) : !(f <= field.high);
+      if (below || above)
+        throw_option_out_of_range(Env::kId, name, value, field.low, field.high, field.low_open, field.high_open);
       params.*field.member = f;
       found = true;
     }
@@ -64,6 +68,16 @@ typename Env::Params make_params(const EnvOptions& options, std::int32_t& max_ep
     }
   }
   return params;
+}
+
+// Env's spec with `options` applied (this validates them): the time limit is the option's where given.
+template <class Env>
+EnvSpec spec_with_options(const EnvOptions& options) {
+  std::int32_t max_episode_steps = Env::kMaxEpisodeSteps;
+  const auto params = make_params<Env>(options, max_episode_steps);
+  EnvSpec spec = Env::spec(params);
+  spec.max_episode_steps = max_episode_steps;
+  return spec;
 }
 
 }  // namespace apiary::envs

@@ -1,17 +1,12 @@
 #include "envs/registry.h"
 
+#include "envs/box2d/box2d_envs.h"
+
 #include <sstream>
 #include <stdexcept>
 
 namespace apiary::envs {
 
-std::string to_string(Device device) { return device == Device::kCuda ? "cuda" : "cpu"; }
-
-Device parse_device(const std::string& name) {
-  if (name == "cpu") return Device::kCpu;
-  if (name == "cuda") return Device::kCuda;
-  throw std::invalid_argument("unknown device '" + name + "'; expected cpu or cuda");
-}
 
 void register_classic_cpu(Registry& registry) {
 #ifdef APIARY_HAVE_AVX2_BUILD
@@ -27,6 +22,7 @@ Registry& Registry::global() {
   static Registry* registry = [] {
     auto* r = new Registry();  // never destroyed: plugins may hold entries until exit
     register_classic_cpu(*r);
+    register_box2d(*r);
 #ifdef APIARY_WITH_CUDA
     register_classic_cuda(*r);
 #endif

@@ -317,24 +317,10 @@ class ThrustVecEnv final : public VecEnv {
 
   // Checks shape, dtype and values; returns the actions on this env's device.
   const Action* validate(const ActionBatch& batch) {
-    const bool discrete = Env::kDiscrete;
-    const DType want = discrete ? DType::kInt32 : DType::kFloat32;
-    if (batch.data == nullptr) throw std::invalid_argument(spec_.id + ": step() got no action data");
-    if (batch.dtype != want)
-      throw std::invalid_argument(spec_.id + ": actions must be " + (discrete ? "int32" : "float32") + " for " +
-                                  spec_.action_space.to_string());
-    if (batch.rows != num_envs_ || batch.cols != Env::kActionDim) {
-      std::ostringstream os;
-      os << spec_.id << ": action batch of shape [" << batch.rows << ", " << batch.cols << "], expected ["
-         << num_envs_ << ", " << Env::kActionDim << "]";
-      throw std::invalid_argument(os.str());
-    }
+    check_action_batch(spec_, num_envs_, System::kDevice, batch);
     const Action* actions = static_cast<const Action*>(batch.data);
-    if (batch.device != System::kDevice) {
-      if (batch.device != Device::kCpu)
-        throw std::invalid_argument(spec_.id + ": actions on " + to_string(batch.device) + " for an env on " +
-                                    to_string(System::kDevice));
-      System::upload(actions, actions_.size(), actions_.data());  // host actions for a device env
+    if (batch.device != System::kDevice) {  // host actions for a device env
+      System::upload(actions, actions_.size(), actions_.data());
       actions = actions_.data();
     }
     const std::int64_t count = num_envs_ * static_cast<std::int64_t>(Env::kActionDim);
@@ -346,10 +332,7 @@ class ThrustVecEnv final : public VecEnv {
     if (bad >= 0) {
       Action value{};
       System::download(actions + bad, 1, &value);
-      std::ostringstream os;
-      os << spec_.id << ": action " << value << " at lane " << bad / Env::kActionDim << " is "
-         << (discrete ? "outside " : "not finite for ") << spec_.action_space.to_string();
-      throw std::out_of_range(os.str());
+      throw_invalid_action(spec_, bad, static_cast<double>(value));
     }
     return actions;
   }

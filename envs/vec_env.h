@@ -16,6 +16,7 @@
 
 #include "envs/env_spec.h"
 #include "envs/params.h"
+#include "envs/scene.h"
 
 namespace apiary::envs {
 
@@ -47,6 +48,13 @@ struct ActionBatch {
 // Pointers into the env's buffers on its device, valid for the env's lifetime. Fields marked "where
 // done" are written only for lanes whose episode ended on the last step and keep older values (NaN
 // before any episode ended) elsewhere.
+// Checks an action batch's pointer, dtype, shape and device against an env (the first half of every
+// back end's validation); throws std::invalid_argument naming what is wrong. `env_device` is where
+// the env lives: actions on the host are accepted for any env.
+void check_action_batch(const EnvSpec& spec, std::int32_t num_envs, Device env_device, const ActionBatch& batch);
+// Throws std::out_of_range for the action element `index` (flat), whose value is `value`.
+[[noreturn]] void throw_invalid_action(const EnvSpec& spec, std::int64_t index, double value);
+
 struct BatchBuffers {
   float* obs = nullptr;                  // [N, obs_dim]
   float* final_obs = nullptr;            // [N, obs_dim], where done
@@ -106,6 +114,14 @@ class VecEnv {
   // Restores save_snapshot()'s bytes; throws std::invalid_argument if they are for another env id,
   // lane count or layout.
   virtual void load_snapshot(const std::vector<std::uint8_t>& bytes) = 0;
+
+  // Fills `scene` with what a painter draws for `lane` (envs/scene.h) and returns true; envs whose
+  // painters read get_states() instead return false. Throws std::out_of_range for a bad lane.
+  virtual bool describe(std::int32_t lane, Scene& scene) const {
+    (void)lane;
+    (void)scene;
+    return false;
+  }
 
  protected:
   VecEnv(EnvSpec spec, std::int32_t num_envs, Device device, std::int32_t threads)

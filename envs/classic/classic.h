@@ -12,29 +12,18 @@
 
 namespace apiary::envs {
 
-// The spec of Env with options applied (this also validates them).
-template <class Env>
-EnvSpec thrust_env_spec(const EnvOptions& options) {
-  std::int32_t max_episode_steps = Env::kMaxEpisodeSteps;
-  const auto params = make_params<Env>(options, max_episode_steps);
-  EnvSpec spec = Env::spec(params);
-  spec.max_episode_steps = max_episode_steps;
-  return spec;
-}
-
 template <class Env, class System>
 std::unique_ptr<VecEnv> make_thrust_env(const VecEnvConfig& config) {
   std::int32_t max_episode_steps = Env::kMaxEpisodeSteps;
   const auto params = make_params<Env>(config.options, max_episode_steps);
-  EnvSpec spec = Env::spec(params);
-  spec.max_episode_steps = max_episode_steps;
+  const EnvSpec spec = spec_with_options<Env>(config.options);
   return std::make_unique<ThrustVecEnv<Env, System>>(params, max_episode_steps, spec, config.num_envs,
                                                      config.threads);
 }
 
 template <class Env, class System>
 void register_thrust_env(Registry& registry) {
-  if (!registry.find(Env::kId)) registry.add(EnvEntry{Env::kId, &thrust_env_spec<Env>, {}, "builtin"});
+  if (!registry.find(Env::kId)) registry.add(EnvEntry{Env::kId, &spec_with_options<Env>, {}, "builtin"});
   registry.add_maker(Env::kId, System::kDevice, &make_thrust_env<Env, System>);
 }
 
