@@ -34,7 +34,12 @@ void throw_invalid_action(const EnvSpec& spec, std::int64_t index, double value)
   const bool discrete = spec.action_space.is_discrete();
   const std::int64_t dim = discrete ? 1 : spec.action_dim();
   std::ostringstream os;
-  os << spec.id << ": action " << value << " at lane " << index / dim << " is "
+  os << spec.id << ": action ";
+  if (discrete)
+    os << static_cast<long long>(value);
+  else
+    os << value;
+  os << " at lane " << index / dim << " is "
      << (discrete ? "outside " : "not finite for ") << spec.action_space.to_string();
   throw std::out_of_range(os.str());
 }

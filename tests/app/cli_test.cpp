@@ -81,14 +81,15 @@ ppo: {rollout_steps: 64, update_epochs: 2, num_minibatches: 2}
 eval: {interval_steps: 2048, episodes: 4, num_envs: 4}
 )";
 
-TEST(Cli, EnvsListsTheFiveClassicEnvs) {
+TEST(Cli, EnvsListsTheBundledEnvs) {
   const CmdResult r = apiary("envs");
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* id : {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1"})
+  for (const char* id : {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1",
+                         "LunarLander-v3", "LunarLanderContinuous-v3", "BipedalWalker-v3", "BipedalWalkerHardcore-v3"})
     EXPECT_NE(r.output.find(id), std::string::npos) << id;
   EXPECT_NE(r.output.find("Discrete(2)"), std::string::npos);
   EXPECT_NE(r.output.find("Box(-2.0, 2.0, (1,), float32)"), std::string::npos);
-  EXPECT_EQ(r.last_line(), "envs: 5");
+  EXPECT_EQ(r.last_line(), "envs: 9");
 }
 
 TEST(Cli, RolloutReportsEpisodes) {

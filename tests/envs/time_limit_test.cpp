@@ -55,6 +55,15 @@ bool in_reset_range(const std::string& id, const float* obs) {
     return obs[0] >= -0.6f && obs[0] < -0.4f && obs[1] == 0.0f;
   if (id == "Pendulum-v1")
     return std::fabs(obs[0] * obs[0] + obs[1] * obs[1] - 1.0f) < 1e-5f && obs[2] >= -1.0f && obs[2] < 1.0f;
+  if (id == "LunarLander-v3" || id == "LunarLanderContinuous-v3")  // one no-op step after the spawn at the top
+    return std::fabs(obs[0]) < 0.02f && obs[1] > 1.35f && obs[1] < 1.45f && std::fabs(obs[2]) <= 0.85f &&
+           std::fabs(obs[3]) <= 1.0f && std::fabs(obs[4]) < 0.05f && obs[6] == 0.0f && obs[7] == 0.0f;
+  if (id == "BipedalWalker-v3" || id == "BipedalWalkerHardcore-v3") {  // one no-op step after the spawn
+    if (!(std::fabs(obs[0]) < 0.1f)) return false;                       // hull angle
+    for (int i = 14; i < 24; ++i)
+      if (!(obs[i] >= 0.0f && obs[i] <= 1.0f)) return false;  // lidar fractions
+    return true;
+  }
   ADD_FAILURE() << "no reset range for " << id;
   return false;
 }
@@ -347,7 +356,8 @@ TEST(TimeLimit, ResetGivesObservationsInTheDocumentedRanges) {
       int distinct = 0;
       for (std::int32_t lane = 0; lane < n; ++lane) {
         const float* row = &b.obs[lane * obs_dim];
-        EXPECT_TRUE(in_reset_range(id, row)) << "lane " << lane;
+        EXPECT_TRUE(in_reset_range(id, row)) << "lane " << lane << ": " << ::testing::PrintToString(
+                                                    std::vector<float>(row, row + obs_dim));
         EXPECT_TRUE(env->spec().observation_space.contains(row)) << "lane " << lane;
         if (lane > 0 && std::memcmp(row, row - obs_dim, obs_dim * sizeof(float)) != 0) ++distinct;
       }
@@ -379,9 +389,10 @@ TEST(TimeLimit, ResetMidEpisodeRestartsTheCounters) {
     env->reset(5);
     const bool discrete = env->spec().action_space.is_discrete();
     std::vector<std::int32_t> discrete_actions(4, 1);
-    std::vector<float> continuous_actions(4, 0.0f);
+    const std::int64_t dim = env->spec().action_dim();
+    std::vector<float> continuous_actions(static_cast<std::size_t>(4 * dim), 0.0f);
     const envs::ActionBatch batch = discrete ? envs::ActionBatch::discrete(discrete_actions.data(), 4)
-                                             : envs::ActionBatch::continuous(continuous_actions.data(), 4, 1);
+                                             : envs::ActionBatch::continuous(continuous_actions.data(), 4, dim);
     for (int t = 0; t < 3; ++t) env->step(batch);
     envs::HostBatch b;
     env->copy_to_host(b);
