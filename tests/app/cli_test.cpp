@@ -300,3 +300,29 @@ TEST_F(Scratch, ShippedConfigsLearnContinuousAndDiscreteControl) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every shipped Box2D config parses and trains: a short session of each (2048 steps, one tiny
+// evaluation) exits 0 and reports the env it was written for.
+TEST_F(Scratch, ShippedBox2DConfigsRun) {
+  const std::string configs = std::string(APIARY_SOURCE_DIR) + "/configs/";
+  const std::pair<const char*, const char*> cases[] = {{"lunarlander_ppo", "LunarLander-v3"},
+                                                       {"lunarlander_dqn", "LunarLander-v3"},
+                                                       {"lunarlandercontinuous_ppo", "LunarLanderContinuous-v3"},
+                                                       {"bipedalwalker_ppo", "BipedalWalker-v3"}};
+  for (const auto& [name, id] : cases) {
+    const CmdResult r = apiary("train " + configs + name + ".yaml --quiet --set out_dir=" + dir_.string() +
+                               " --set total_steps=2048 --set eval.interval_steps=0 --set eval.episodes=2" +
+                               " --set eval.num_envs=2 --set env.options.max_episode_steps=200");
+    ASSERT_EQ(r.status, 0) << name << "\n" << r.output;
+    const auto kv = parse_pairs(r.last_line());
+    EXPECT_GE(std::stoll(kv.at("steps")), 2048) << name;
+    std::ifstream config(kv.at("run_dir") + "/config.yaml");
+    std::stringstream text;
+    text << config.rdbuf();
+    EXPECT_NE(text.str().find(id), std::string::npos) << name << " trains " << id;
+  }
+}
+
+}  // namespace
