@@ -1,0 +1,53 @@
+// A trained policy for watching it act (`apiary play --checkpoint`): loads a checkpoint written by
+// train() (learner/trainer.h) into the network its stored config describes, and maps one observation
+// to the deterministic action (argmax of the logits or Q-values, the Gaussian mean) plus what the
+// heads-up display shows of the choice: the action probabilities (PPO, discrete), the Q-values (DQN)
+// or the mean (PPO, continuous).
+//
+// No LibTorch in this header (app/ includes it); the network lives behind a pointer to an
+// implementation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "envs/params.h"
+
+namespace apiary::learner {
+
+struct PlayDecision {
+  // The env's action values: a discrete action as its integer value (index + the space's start), a
+  // continuous one as the Gaussian mean, unclipped (the env clips, as in training and evaluation).
+  std::vector<float> action;
+  std::vector<float> scores;  // one per discrete action, or per element of a continuous action
+  enum class Kind : std::uint8_t { kProbabilities, kQValues, kActionMean } kind = Kind::kProbabilities;
+};
+
+class PlayPolicy {
+ public:
+  // Loads `checkpoint` for env `env_id` (empty: the checkpoint's own env). Throws
+  // std::invalid_argument when the checkpoint was trained on another env id (naming both) or when its
+  // weights do not fit the network its config describes for this env (naming the parameter and both
+  // shapes), and std::runtime_error when the file is not an Apiary checkpoint. Runs on the CPU.
+  static std::unique_ptr<PlayPolicy> load(const std::string& checkpoint, const std::string& env_id = "");
+  ~PlayPolicy();
+  PlayPolicy(const PlayPolicy&) = delete;
+  PlayPolicy& operator=(const PlayPolicy&) = delete;
+
+  const std::string& env_id() const;
+  const std::string& algo() const;          // "ppo" or "dqn"
+  const envs::EnvOptions& env_options() const;  // the env options the policy was trained with
+  std::int64_t obs_dim() const;
+
+  // The decision for one observation of obs_dim() floats. Throws std::invalid_argument for another size.
+  PlayDecision act(const std::vector<float>& obs);
+
+ private:
+  struct Impl;
+  explicit PlayPolicy(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace apiary::learner
