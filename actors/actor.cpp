@@ -57,7 +57,12 @@ void Actor::step_env(const torch::Tensor& action) {
 const agents::TrajectoryChunk& Actor::collect(std::int32_t num_steps, agents::ActContext ctx,
                                               std::int64_t policy_version) {
   if (num_steps < 1) throw std::invalid_argument("Actor::collect: num_steps must be >= 1");
-  if (!chunk_.rewards.defined() || chunk_.num_steps() != num_steps) allocate(num_steps);
+  // Fresh buffers when the last chunk's are still referenced elsewhere (a zero-copy send in flight).
+  bool shared = false;
+  for (const torch::Tensor* t : {&chunk_.obs, &chunk_.next_obs, &chunk_.actions, &chunk_.log_probs, &chunk_.values,
+                                 &chunk_.rewards, &chunk_.terminated, &chunk_.truncated})
+    shared = shared || (t->defined() && t->use_count() > 1);
+  if (!chunk_.rewards.defined() || chunk_.num_steps() != num_steps || shared) allocate(num_steps);
   const std::int64_t n = env_->num_envs(), d = env_->spec().obs_dim();
   const std::size_t obs_bytes = static_cast<std::size_t>(n * d) * sizeof(float);
   const envs::BatchBuffers& buf = env_->buffers();

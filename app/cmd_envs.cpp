@@ -1,16 +1,23 @@
-// `apiary envs`: the registered environment ids with their spaces, limits and devices.
+// `apiary envs [--plugin PATH ...]`: the registered environment ids with their spaces, limits, devices
+// and origin ("builtin", or the plugin that registered them).
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "app/commands.h"
+#include "app/env_flags.h"
 #include "envs/registry.h"
 
 namespace apiary::app {
 
 void add_envs_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("envs", "List the registered environments and their spaces");
-  cmd->callback([] {
+  auto plugins = std::make_shared<std::vector<std::string>>();
+  add_plugin_flag(*cmd, *plugins);
+  cmd->callback([plugins] {
+    load_plugin_flags(*plugins);
     auto& registry = envs::Registry::global();
     const auto ids = registry.ids();
     for (const auto& id : ids) {
@@ -24,7 +31,8 @@ void add_envs_command(CLI::App& app) {
                 << "  max_episode_steps: " << spec.max_episode_steps << "\n"
                 << "  reward_threshold:  "
                 << (spec.reward_threshold ? std::to_string(*spec.reward_threshold) : std::string("none")) << "\n"
-                << "  devices:           " << devices << "\n";
+                << "  devices:           " << devices << "\n"
+                << "  origin:            " << entry.origin << "\n";
     }
     std::cout << "envs: " << ids.size() << "\n";
   });

@@ -1,4 +1,7 @@
-// `apiary train CONFIG [--set key=value ...] [--resume RUN_DIR]` and `apiary eval CHECKPOINT`.
+// `apiary train CONFIG [--set key=value ...] [--resume RUN_DIR] [--plugin PATH ...]` and
+// `apiary eval CHECKPOINT [--plugin PATH ...]`. Plugins given with --plugin join the config's
+// env.plugins, so the run's config.yaml (and its checkpoints) name them; eval and play load a
+// checkpoint's plugins from there unless its env id is registered already.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -7,7 +10,9 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/env_flags.h"
 #include "core/config.h"
+#include "learner/distributed.h"
 #include "learner/trainer.h"
 
 namespace apiary::app {
@@ -23,6 +28,7 @@ struct TrainFlags {
   std::string resume_dir;
   bool quiet = false;
   std::int64_t session_steps = 0;
+  std::vector<std::string> plugins;
 };
 
 void run_train(const TrainFlags& flags) {
@@ -36,15 +42,21 @@ void run_train(const TrainFlags& flags) {
     throw UsageError("train: --set cannot be combined with --resume (the run keeps its config)");
   }
   core::apply_overrides(config, flags.overrides);
+  load_plugin_flags(flags.plugins);  // refused before any work starts
+  if (flags.resume_dir.empty())
+    config.env.plugins.insert(config.env.plugins.end(), flags.plugins.begin(), flags.plugins.end());
   options.resume_dir = flags.resume_dir;
   options.quiet = flags.quiet;
   options.session_steps = flags.session_steps;
   options.stop_flag = &g_stop;
+  learner::check_distributed_config(config, {});  // actors.count > 0 or learner.bind: actor processes
+  options.chunk_source = learner::make_distributed_source({});
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   const learner::TrainResult r = learner::train(config, options);
   std::printf("profile: env %.2f s, inference %.2f s, learning %.2f s, evaluation and checkpoints %.2f s\n",
               r.env_seconds, r.inference_seconds, r.learning_seconds, r.other_seconds);
+  print_transport_summary(r);
   if (r.interrupted) std::printf("stopped early: checkpoint written to %s/checkpoints/latest.pt\n", r.run_dir.c_str());
   std::printf(
       "eval_mean_return: %.3f eval_std_return: %.3f best_eval_mean_return: %.3f steps: %lld wall_seconds: %.3f "
@@ -59,9 +71,11 @@ struct EvalFlags {
   std::int32_t episodes = 100;
   std::uint64_t seed = 12345;
   std::int32_t num_envs = 0;
+  std::vector<std::string> plugins;
 };
 
 void run_eval(const EvalFlags& flags) {
+  load_plugin_flags(flags.plugins);
   const learner::EvalCheckpointResult r =
       learner::evaluate_checkpoint(flags.checkpoint, flags.episodes, flags.seed, flags.num_envs);
   std::printf("%s: %d episodes, mean length %.1f\n", r.env_id.c_str(), r.episodes, r.mean_length);
@@ -79,6 +93,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--quiet", flags->quiet, "Print only the final summary");
   cmd->add_option("--session-steps", flags->session_steps,
                   "Stop after this many env steps, with a checkpoint to --resume from (0: no limit)");
+  add_plugin_flag(*cmd, flags->plugins);
   cmd->callback([flags] { run_train(*flags); });
 
   auto eflags = std::make_shared<EvalFlags>();
@@ -87,6 +102,7 @@ void add_train_command(CLI::App& app) {
   eval->add_option("--episodes", eflags->episodes, "Episodes to play")->capture_default_str()->check(CLI::PositiveNumber);
   eval->add_option("--seed", eflags->seed, "Seed of the evaluation lanes")->capture_default_str();
   eval->add_option("--num-envs", eflags->num_envs, "Lanes (0: min(episodes, 64))")->capture_default_str();
+  add_plugin_flag(*eval, eflags->plugins);
   eval->callback([eflags] { run_eval(*eflags); });
 }
 

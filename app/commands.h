@@ -5,7 +5,14 @@
 
 #include <CLI/CLI.hpp>
 
+namespace apiary::learner {
+struct TrainResult;
+}  // namespace apiary::learner
+
 namespace apiary::app {
+
+// Prints the "transport: ..." line of a multi-process run (app/cmd_actor.cpp); nothing otherwise.
+void print_transport_summary(const learner::TrainResult& result);
 
 // A usage or configuration error (exit status 2); the message names the flag, key or file at fault.
 struct UsageError : std::runtime_error {
@@ -17,5 +24,10 @@ void add_rollout_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_doctor_command(CLI::App& app);
 void add_train_command(CLI::App& app);  // train and eval
+void add_check_env_command(CLI::App& app);  // app/cmd_check_env.cpp
+void add_play_command(CLI::App& app);   // app/cmd_play.cpp
+void add_plot_command(CLI::App& app);   // app/cmd_plot.cpp
+void add_actor_command(CLI::App& app);  // app/cmd_actor.cpp: actor and learner (multi-process runs)
+void add_keys_command(CLI::App& app);   // app/cmd_keys.cpp: CURVE key pairs
 
 }  // namespace apiary::app

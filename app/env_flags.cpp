@@ -3,8 +3,15 @@
 #include <cstdlib>
 
 #include "app/commands.h"
+#include "envs/plugin_loader.h"
 
 namespace apiary::app {
+
+void add_plugin_flag(CLI::App& cmd, std::vector<std::string>& paths) {
+  cmd.add_option("--plugin", paths, "Shared library that registers environments (repeatable; docs/custom-envs.md)");
+}
+
+void load_plugin_flags(const std::vector<std::string>& paths) { envs::load_plugins(paths); }
 
 void EnvFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--env", env_id, "Environment id (see 'apiary envs')")->capture_default_str();
@@ -13,9 +20,11 @@ void EnvFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--threads", threads, "CPU worker threads (0: all cores)")->capture_default_str();
   cmd.add_option("--seed", seed, "Seed of every lane's random stream")->capture_default_str();
   cmd.add_option("--option", options, "Environment parameter NAME=VALUE (repeatable)");
+  add_plugin_flag(cmd, plugins);
 }
 
 envs::VecEnvConfig EnvFlags::to_config() const {
+  load_plugin_flags(plugins);
   envs::VecEnvConfig config;
   if (num_envs < 1) throw UsageError("--num-envs must be at least 1, got " + std::to_string(num_envs));
   if (threads < 0) throw UsageError("--threads must be 0 (all cores) or more, got " + std::to_string(threads));

@@ -1,5 +1,6 @@
 // Flags shared by the commands that build an environment: --env, --num-envs, --device, --threads,
-// --seed and --option NAME=VALUE (the env's parameters by name).
+// --seed, --option NAME=VALUE (the env's parameters by name) and --plugin PATH (a shared library that
+// registers more environment ids; docs/custom-envs.md).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,13 @@
 
 namespace apiary::app {
 
+// `--plugin PATH` (repeatable) on `cmd`, collected into `paths`. Every command that names an env id
+// takes it: envs, rollout, bench, check-env, train, eval, play.
+void add_plugin_flag(CLI::App& cmd, std::vector<std::string>& paths);
+// Loads the plugins named by --plugin (envs/plugin_loader.h): call before the env id is looked up.
+// A refused plugin throws envs::PluginError (exit status 2), naming the plugin and the reason.
+void load_plugin_flags(const std::vector<std::string>& paths);
+
 struct EnvFlags {
   std::string env_id = "CartPole-v1";
   std::int32_t num_envs = 16;
@@ -19,9 +27,11 @@ struct EnvFlags {
   std::int32_t threads = 0;
   std::uint64_t seed = 1;
   std::vector<std::string> options;  // NAME=VALUE
+  std::vector<std::string> plugins;  // shared libraries to load before the env is built
 
   void add_to(CLI::App& cmd);
-  // The VecEnvConfig these flags describe; throws UsageError naming the flag at fault.
+  // Loads --plugin's libraries, then returns the VecEnvConfig these flags describe; throws UsageError
+  // naming the flag at fault.
   envs::VecEnvConfig to_config() const;
 };
 

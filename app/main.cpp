@@ -17,6 +17,11 @@ int main(int argc, char** argv) {
   apiary::app::add_bench_command(app);
   apiary::app::add_doctor_command(app);
   apiary::app::add_train_command(app);
+  apiary::app::add_check_env_command(app);
+  apiary::app::add_play_command(app);
+  apiary::app::add_plot_command(app);
+  apiary::app::add_actor_command(app);
+  apiary::app::add_keys_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,6 +1,7 @@
 // Peer for `apiary bench envs` on LunarLander-v3: one physics core (envs/box2d/lunar_lander.h) stepped
-// in a bare loop on one thread, with random actions drawn in advance and a reset when an episode
-// ends; what the Box2D work alone costs, without the batched back end's buffers, validation and pool.
+// in a bare loop on one thread, with the same actions as `apiary bench envs --num-envs 1 --seed 1`
+// (8 random actions, cycled) and a reset when an episode ends; what the Box2D work alone costs,
+// without the batched back end's buffers, validation, time limit and pool.
 // Prints steps_per_second last, like `apiary bench envs`.
 #include <algorithm>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "envs/box2d/lunar_lander.h"
+#include "envs/random_actions.h"
 
 int main(int argc, char** argv) {
   using namespace apiary::envs;
@@ -18,12 +20,9 @@ int main(int argc, char** argv) {
   LunarLander env(LunarLanderParams{});
   LaneRng rng{1, 0, 0};
   env.reset(rng);
-  std::vector<std::int32_t> actions(4096);
-  LaneRng pick{2, 0, 0};
-  for (std::size_t i = 0; i < actions.size(); i += 4) {
-    const Uniform4 u = pick.uniform4(0.0f, 4.0f);
-    for (int j = 0; j < 4; ++j) actions[i + j] = std::min(3, static_cast<int>(u.v[j]));
-  }
+  RandomActions random(LunarLander::spec(LunarLanderParams{}), 1, 1);
+  std::vector<std::int32_t> actions;
+  for (int i = 0; i < 8; ++i) actions.push_back(*static_cast<const std::int32_t*>(random.next().data));
   std::vector<double> rates;
   float obs[8];
   for (int r = 0; r < repeats; ++r) {

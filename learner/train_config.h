@@ -18,11 +18,17 @@ struct EnvSection {
   std::string id = "CartPole-v1";             // Gymnasium id (see `apiary envs`)
   std::int32_t num_envs = 8;                  // lanes stepped together by the actor
   std::map<std::string, double> options;      // env parameters by name (gravity, ...)
+  // Shared libraries that register environment ids (docs/custom-envs.md), loaded before `id` is looked
+  // up; relative paths are taken from the working directory, and the run's config.yaml stores them
+  // absolute. The config carries them so that every process of a run loads the same plugins (the
+  // actor processes of multi-process runs will read them from here).
+  std::vector<std::string> plugins;
   template <class V>
   void visit(V& v) {
     v.field("id", id, "environment id");
     v.field("num_envs", num_envs, "lanes stepped together", Range::closed(1, 1 << 24));
     v.field("options", options, "environment parameters by name, e.g. {gravity: 9.81}");
+    v.field("plugins", plugins, "shared libraries that register environments (paths), e.g. [build/libmyenv.so]");
   }
 };
 
@@ -146,6 +152,45 @@ struct StopSection {
   }
 };
 
+// Multi-process runs (docs/distributed.md): actor processes stream trajectory chunks to the learner
+// over ZeroMQ and receive its weights. count 0 keeps the in-process fast path.
+struct ActorsSection {
+  std::int32_t count = 0;              // actor processes `apiary train` starts (0: one actor in-process)
+  std::int32_t max_policy_lag = 16;    // chunks acted by weights more than this many versions old are dropped
+  // Where actors connect: empty means the learner's endpoint (ipc:// in the run folder, or learner.bind).
+  std::string connect;
+  // Learner's public CURVE key file (`apiary keys`): actors need it for a tcp:// learner off loopback.
+  std::string curve_server_key;
+  double restart_backoff_seconds = 0.5;      // first restart delay of a dead actor; doubles per quick death
+  double max_restart_backoff_seconds = 10.0; // cap on that delay
+  std::int64_t max_message_bytes = 1LL << 28;  // larger messages are refused (ZMQ_MAXMSGSIZE and decoder)
+  template <class V>
+  void visit(V& v) {
+    v.field("count", count, "actor processes (0: in-process actor)", Range::closed(0, 4096));
+    v.field("max_policy_lag", max_policy_lag, "drop chunks more than this many policy versions old",
+            Range::closed(1, 1 << 30));
+    v.field("connect", connect, "endpoint actors connect to (empty: the learner's)");
+    v.field("curve_server_key", curve_server_key, "learner's public CURVE key file (apiary keys)");
+    v.field("restart_backoff_seconds", restart_backoff_seconds, "first restart delay of a dead actor",
+            Range::closed(0, 3600));
+    v.field("max_restart_backoff_seconds", max_restart_backoff_seconds, "cap on the restart delay",
+            Range::closed(0, 3600));
+    v.field("max_message_bytes", max_message_bytes, "largest message accepted", Range::closed(1024, 1LL << 40));
+  }
+};
+
+struct LearnerSection {
+  // Where the learner listens: empty for ipc:// in the run folder; tcp://ADDR:PORT uses PORT (control),
+  // PORT+1 (chunks) and PORT+2 (weights). A non-loopback ADDR needs curve_secret_key.
+  std::string bind;
+  std::string curve_secret_key;  // learner's secret CURVE key file (`apiary keys`); empty: no CURVE
+  template <class V>
+  void visit(V& v) {
+    v.field("bind", bind, "learner endpoint, e.g. tcp://127.0.0.1:5555 (empty: ipc in the run folder)");
+    v.field("curve_secret_key", curve_secret_key, "learner's secret CURVE key file (apiary keys)");
+  }
+};
+
 struct TrainConfig {
   std::string name = "run";          // run folder name under out_dir
   std::string out_dir = "runs";      // where run folders go
@@ -163,6 +208,8 @@ struct TrainConfig {
   DqnConfig dqn;
   EvalSection eval;
   StopSection stop;
+  ActorsSection actors;
+  LearnerSection learner;
   template <class V>
   void visit(V& v) {
     v.field("name", name, "run folder name");
@@ -182,6 +229,8 @@ struct TrainConfig {
     v.section("dqn", dqn, "DQN hyperparameters (algo: dqn)");
     v.section("eval", eval, "periodic evaluation with the deterministic policy");
     v.section("stop", stop, "early stop");
+    v.section("actors", actors, "actor processes (multi-process runs)");
+    v.section("learner", learner, "learner endpoint (multi-process runs)");
   }
 };
 

@@ -25,6 +25,7 @@
 #include "core/profiler.h"
 #include "core/progress.h"
 #include "core/tensorboard.h"
+#include "envs/plugin_loader.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
 #include "learner/archive.h"
@@ -179,6 +180,20 @@ class RunLog {
   std::ofstream out_;
 };
 
+// Environment plugins (envs/plugin_loader.h): loads config.env.plugins and rewrites them as absolute
+// paths, so that the run's config.yaml (and every checkpoint's copy) names the same files from any
+// working directory. A refusal names the config's source and key.
+void load_env_plugins(EnvSection& env, const std::string& source) {
+  for (std::string& path : env.plugins) {
+    if (!path.empty()) path = fs::absolute(path).lexically_normal().string();
+    try {
+      envs::load_plugin(path);
+    } catch (const envs::PluginError& e) {
+      throw envs::PluginError(source + ": env.plugins: " + e.what());
+    }
+  }
+}
+
 }  // namespace
 
 TrainConfig read_checkpoint_config(const std::string& path) {
@@ -187,6 +202,8 @@ TrainConfig read_checkpoint_config(const std::string& path) {
   archive.read("apiary.config", text);
   TrainConfig config;
   core::load_config_string(config, tensor_to_bytes(text), path + " (stored config)");
+  // The env's plugins, unless its id is registered already (e.g. by --plugin: a rebuilt plugin elsewhere).
+  if (!envs::Registry::global().find(config.env.id)) load_env_plugins(config.env, path + " (stored config)");
   return config;
 }
 
@@ -206,6 +223,7 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
   }
 
   // Everything that can be refused is checked before any work starts.
+  load_env_plugins(config.env, options.resume_dir.empty() ? options.config_source : options.resume_dir + "/config.yaml");
   const envs::EnvSpec spec = envs::env_spec(config.env.id, config.env.options);
   const torch::Device device = resolve_device(config.device);
   const Precision precision = parse_precision(config.precision);
@@ -276,6 +294,12 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
     core::write_file_atomic((fs::path(run_dir) / "config.yaml").string(), core::dump_config(config));
   }
   const std::string checkpoints = (fs::path(run_dir) / "checkpoints").string();
+  // Multi-process runs: chunks from actor processes (learner/distributed.h), weights broadcast back.
+  std::unique_ptr<ChunkSource> source;
+  if (options.chunk_source) {
+    source = options.chunk_source(config, run_dir, profiler);
+    if (source) source->publish(*algo->policy(), algo->policy_version());
+  }
 
   // Metrics: CSV (keeping the rows of earlier sessions up to the checkpoint) and TensorBoard.
   const std::string csv_path = (fs::path(run_dir) / "metrics.csv").string();
@@ -365,7 +389,14 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
       break;
     }
     agents::ActContext ctx;
-    const agents::TrajectoryChunk& chunk = actor.collect(rollout_steps, ctx, algo->policy_version());
+    const agents::TrajectoryChunk* next_chunk =
+        source ? source->next(algo->policy_version(), options.stop_flag)
+               : &actor.collect(rollout_steps, ctx, algo->policy_version());
+    if (next_chunk == nullptr) {
+      result.interrupted = true;
+      break;
+    }
+    const agents::TrajectoryChunk& chunk = *next_chunk;
     counters.steps += chunk.env_steps();
     for (const auto& e : chunk.episodes) {
       recent.push_back(e);
@@ -380,6 +411,7 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
       metrics = algo->update(chunk, UpdateContext{counters.steps, config.total_steps});
     }
     if (!metrics.empty()) ++counters.updates;
+    if (source && !metrics.empty()) source->publish(*algo->policy(), algo->policy_version());
     progress.update(counters.steps, mean_recent(false));
 
     if (!metrics.empty() && counters.updates % config.log_interval_updates == 0) {
@@ -396,6 +428,8 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
                                   {"inference_seconds", report[core::ProfileCategory::kInference].seconds},
                                   {"learning_seconds", report[core::ProfileCategory::kLearning].seconds}};
       for (const auto& kv : metrics) row.push_back(kv);
+      if (source)
+        for (const auto& kv : source->metrics()) row.push_back(kv);
       write_row(row);
       tb.add_scalar("charts/SPS", static_cast<float>(sps), counters.steps);
       for (const auto& [k, v] : metrics) tb.add_scalar("losses/" + k, static_cast<float>(v), counters.steps);
@@ -421,6 +455,10 @@ TrainResult train(const TrainConfig& input_config, const TrainOptions& options) 
   save_checkpoint((fs::path(checkpoints) / "latest.pt").string(), config, saved, *algo, actor.env());
   tb.flush();
 
+  if (source) {
+    result.transport = source->metrics();
+    source.reset();  // stops the actor processes
+  }
   const core::ProfileReport report = profiler.report();
   result.steps = counters.steps;
   result.updates = counters.updates;

@@ -5,11 +5,38 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "learner/train_config.h"
 
+namespace apiary::agents {
+struct TrajectoryChunk;
+class Policy;
+}  // namespace apiary::agents
+namespace apiary::core {
+class Profiler;
+}  // namespace apiary::core
+
 namespace apiary::learner {
+
+// Where chunks come from when they do not come from the in-process actor: the multi-process runner
+// (learner/distributed.h) receives them from actor processes and broadcasts the weights back.
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;  // stops whatever the source started (actor processes)
+  // The next chunk to learn from (valid until the next call), or nullptr once `stop` is raised.
+  virtual const agents::TrajectoryChunk* next(std::int64_t policy_version, const std::atomic<bool>* stop) = 0;
+  // The policy has new weights (after an update, and once before the first chunk).
+  virtual void publish(agents::Policy& policy, std::int64_t policy_version) = 0;
+  // Transport counters and timings for the metrics rows and the summary.
+  virtual std::vector<std::pair<std::string, double>> metrics() = 0;
+};
+using ChunkSourceFactory = std::function<std::unique_ptr<ChunkSource>(
+    const TrainConfig& config, const std::string& run_dir, core::Profiler& profiler)>;
 
 struct TrainOptions {
   std::string config_source = "config";  // the file the config came from (messages)
@@ -20,6 +47,7 @@ struct TrainOptions {
   // End this session, as an interruption would, once it has trained this many env steps (0: no limit);
   // `apiary train --session-steps` and the resume tests use it.
   std::int64_t session_steps = 0;
+  ChunkSourceFactory chunk_source;  // set: chunks come from it (multi-process runs), not the in-process actor
 };
 
 struct TrainResult {
@@ -35,6 +63,7 @@ struct TrainResult {
   bool stopped_early = false;        // stop.mean_return reached
   bool interrupted = false;          // stop_flag was raised
   double env_seconds = 0, inference_seconds = 0, learning_seconds = 0, other_seconds = 0;
+  std::vector<std::pair<std::string, double>> transport;  // ChunkSource::metrics() at the end (multi-process)
 };
 
 // Trains as `config` says; writes the run folder; returns the summary. Throws std::invalid_argument

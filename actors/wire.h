@@ -1,0 +1,167 @@
+// The wire format between actor processes and the learner (DESIGN.md, "Trajectories and weights").
+// A message is a ZeroMQ multipart: frame 0 is a small versioned header that describes every tensor
+// (dtype and shape), then one frame per tensor holding its raw bytes, C-contiguous little-endian, so a
+// tensor goes out and comes in without a copy. This file knows nothing of LibTorch or ZeroMQ (the
+// libFuzzer target builds it alone with clang); actors/codec.h maps chunks and weights onto it.
+//
+// Header frame layout (little-endian, no padding beyond what is listed):
+//   offset  size  field
+//   0       4     magic 0x59524141 ("AARY")
+//   4       2     protocol version (kProtocolVersion)
+//   6       2     kind (MessageKind)
+//   8       4     actor_id (int32)
+//   12      4     num_tensors (uint32, <= kMaxTensors)
+//   16      8     sequence (int64)
+//   24      8     policy_version (int64)
+//   32      8     session (uint64: which learner run the weights came from)
+//   40      32    stats: 4 x float64, cumulative seconds the sender reports (kinds define them)
+//   72      40 x num_tensors  tensor descriptors: dtype (u8), ndim (u8), 6 bytes zero, 4 x int64 dims
+// The header frame is exactly 72 + 40 * num_tensors bytes.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace apiary::actors::wire {
+
+inline constexpr std::uint32_t kMagic = 0x59524141u;  // "AARY" read little-endian
+inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kMaxTensors = 16;
+inline constexpr int kMaxDims = 4;
+inline constexpr std::size_t kFixedHeaderBytes = 72;
+inline constexpr std::size_t kTensorDescBytes = 40;
+
+enum class MessageKind : std::uint16_t {
+  kChunk = 1,    // actor -> learner: a trajectory chunk (tensors in ChunkTensor order)
+  kWeights = 2,  // learner -> actors: one uint8 tensor of agents::Weights bytes
+  kHello = 3,    // actor -> learner: asks for the run's config (no tensors)
+  kWelcome = 4,  // learner -> actor: config YAML (uint8), weights (uint8); actor_id assigned
+};
+
+enum class DType : std::uint8_t { kFloat32 = 1, kInt64 = 2, kUInt8 = 3, kInt32 = 4 };
+std::size_t dtype_size(DType dtype);  // 0 for an unknown value
+const char* dtype_name(DType dtype);
+
+// Tensors of a kChunk message, in this order; log_probs and values only when the algorithm records
+// them (PPO), so a chunk has 7 or 9 tensors. T steps, N lanes, D observation elements, A action dims.
+enum ChunkTensor : int {
+  kObs = 0,         // float32 [T+1, N, D]
+  kActions = 1,     // int64 [T, N] (Discrete) or float32 [T, N, A] (Box)
+  kRewards = 2,     // float32 [T, N]
+  kTerminated = 3,  // float32 [T, N]
+  kTruncated = 4,   // float32 [T, N]
+  kNextObs = 5,     // float32 [T, N, D]
+  kEpisodes = 6,    // float32 [E, 2]: return, length of the episodes that ended in the chunk
+  kLogProbs = 7,    // float32 [T, N]
+  kValues = 8,      // float32 [T, N]
+};
+inline constexpr std::uint32_t kChunkTensorsNoLogProbs = 7;
+inline constexpr std::uint32_t kChunkTensorsWithLogProbs = 9;
+
+// What a kChunk sender reports in stats[] (cumulative seconds in that actor process).
+enum ActorStat : int { kEnvSeconds = 0, kInferenceSeconds = 1, kSendWaitSeconds = 2, kWeightsSeconds = 3 };
+
+struct TensorDesc {
+  DType dtype = DType::kFloat32;
+  std::uint8_t ndim = 0;
+  std::array<std::int64_t, kMaxDims> shape{};
+  std::size_t numel() const;   // product of the dims (1 for ndim 0); only meaningful once validated
+  std::size_t nbytes() const { return numel() * dtype_size(dtype); }
+};
+
+struct Header {
+  MessageKind kind = MessageKind::kChunk;
+  std::int32_t actor_id = 0;
+  std::int64_t sequence = 0;
+  std::int64_t policy_version = 0;
+  std::uint64_t session = 0;
+  std::array<double, 4> stats{};
+  std::vector<TensorDesc> tensors;
+};
+
+// Serialises `header` into its frame (exactly 72 + 40 * tensors bytes). Throws std::invalid_argument
+// for more than kMaxTensors tensors or more than kMaxDims dims.
+std::vector<std::uint8_t> encode_header(const Header& header);
+
+// A received frame: bytes owned elsewhere (a zmq::message_t, a fuzzer input).
+struct FrameView {
+  const void* data = nullptr;
+  std::size_t size = 0;
+};
+
+// An outgoing frame: bytes that `owner` keeps alive until the transport has sent them (zero copy).
+struct OutFrame {
+  const void* data = nullptr;
+  std::size_t size = 0;
+  std::shared_ptr<const void> owner;
+};
+
+// Why a message was refused. kOk is 0; the rest index DecodeStats.
+enum class DecodeError : int {
+  kOk = 0,
+  kNoFrames,        // an empty multipart
+  kShortHeader,     // header frame shorter than the fixed part
+  kBadMagic,
+  kBadVersion,      // another protocol version
+  kBadKind,         // unknown message kind, or a kind the receiver does not take
+  kTooManyTensors,  // num_tensors > kMaxTensors
+  kHeaderSize,      // header frame size disagrees with num_tensors
+  kFrameCount,      // frames other than 1 + num_tensors
+  kBadDType,        // unknown dtype
+  kBadShape,        // ndim > kMaxDims, a negative dim, or an element count that overflows
+  kFrameSize,       // a tensor frame whose size is not its shape's bytes
+  kOversize,        // total bytes above the limit (ZMQ_MAXMSGSIZE)
+  kSchema,          // tensors that disagree with the env spec (a chunk of another env, wrong dtypes...)
+};
+inline constexpr int kNumDecodeErrors = 14;
+const char* decode_error_name(DecodeError error);
+
+// The shapes a kChunk must have, from the env spec; a zero field is not checked.
+struct ChunkSchema {
+  std::int64_t num_envs = 0;     // N
+  std::int64_t obs_dim = 0;      // D
+  std::int64_t action_dim = 0;   // 0: Discrete (int64 [T, N]); A > 0: Box (float32 [T, N, A])
+  bool log_probs = false;        // 9 tensors (PPO) rather than 7
+  std::int64_t max_steps = 1 << 20;  // T limit
+};
+
+struct DecodeLimits {
+  std::size_t max_message_bytes = std::size_t{1} << 28;  // header and tensor frames together
+  // The kind the receiver expects (kinds other than this one are kBadKind); 0 accepts any known kind.
+  std::uint16_t expected_kind = 0;
+  const ChunkSchema* chunk_schema = nullptr;  // checked for kChunk messages when set
+};
+
+// Checks `frames` completely and fills `header` (tensor i lives in frames[i + 1]). Never reads past a
+// frame, never allocates more than kMaxTensors descriptors, never throws for bad input.
+DecodeError decode(const FrameView* frames, std::size_t num_frames, const DecodeLimits& limits, Header& header);
+
+// Counts refused messages by reason and logs them rate-limited (at most one line per `interval` per
+// counter, with the number suppressed since); thread-safe.
+class DecodeStats {
+ public:
+  explicit DecodeStats(std::chrono::milliseconds interval = std::chrono::milliseconds(1000)) : interval_(interval) {}
+  // Counts `error` (kOk is ignored) and returns the line to log, or "" when rate-limited.
+  std::string record(DecodeError error, const std::string& peer);
+  std::int64_t count(DecodeError error) const { return counts_[static_cast<std::size_t>(error)].load(); }
+  std::int64_t total() const;  // all refusals
+
+ private:
+  std::chrono::milliseconds interval_;
+  std::array<std::atomic<std::int64_t>, kNumDecodeErrors> counts_{};
+  std::array<std::atomic<std::int64_t>, kNumDecodeErrors> last_log_ms_{};
+  std::array<std::atomic<std::int64_t>, kNumDecodeErrors> suppressed_{};
+};
+
+// The fuzzer's and the seed corpus's framing of a multipart in one byte string: u32 frame count, then
+// per frame u32 size and its bytes. split_frames returns false when `data` is not in that form.
+std::vector<std::uint8_t> join_frames(const std::vector<std::vector<std::uint8_t>>& frames);
+bool split_frames(const std::uint8_t* data, std::size_t size, std::vector<FrameView>& frames);
+
+}  // namespace apiary::actors::wire

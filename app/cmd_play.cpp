@@ -1,0 +1,158 @@
+// `apiary play`: watch a checkpoint's policy (or random actions, or yourself) play one env in an SDL2
+// window, or render it off-screen with --headless; --record DIR keeps every frame as PNG.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "app/env_flags.h"
+#include "envs/registry.h"
+#include "learner/play_policy.h"
+#include "render/player.h"
+#include "render/window.h"
+
+namespace apiary::app {
+
+namespace {
+
+struct PlayFlags {
+  std::string env_id;
+  std::string checkpoint;
+  std::int32_t episodes = -1;  // -1: until quit in a window, 1 headless
+  double fps = 0.0;
+  std::uint64_t seed = 1;
+  std::string record_dir;
+  bool headless = false;
+  bool human = false;
+  bool no_hud = false;
+  std::int64_t max_steps = 0;
+  std::vector<std::string> options;  // NAME=VALUE
+  std::vector<std::string> plugins;  // --plugin: shared libraries that register envs
+};
+
+envs::EnvOptions parse_options(const std::vector<std::string>& options, envs::EnvOptions into) {
+  for (const auto& option : options) {
+    const auto eq = option.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--option '" + option + "': expected NAME=VALUE");
+    const std::string name = option.substr(0, eq), text = option.substr(eq + 1);
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0') throw UsageError("--option " + name + ": '" + text + "' is not a number");
+    into[name] = value;
+  }
+  return into;
+}
+
+render::ScoreKind to_score_kind(learner::PlayDecision::Kind kind) {
+  switch (kind) {
+    case learner::PlayDecision::Kind::kProbabilities: return render::ScoreKind::kProbabilities;
+    case learner::PlayDecision::Kind::kQValues: return render::ScoreKind::kQValues;
+    case learner::PlayDecision::Kind::kActionMean: return render::ScoreKind::kActionMean;
+  }
+  return render::ScoreKind::kNone;
+}
+
+void run_play(const PlayFlags& flags) {
+  if (flags.fps < 0 || !std::isfinite(flags.fps)) throw UsageError("--fps must be 0 (the env's own) or more");
+  if (flags.episodes < -1) throw UsageError("--episodes must be 0 (until you quit) or more");
+  if (flags.max_steps < 0) throw UsageError("--max-steps must be 0 (no limit) or more");
+  // Everything that can be refused is checked before a window opens.
+  load_plugin_flags(flags.plugins);  // a checkpoint's own plugins load from its config (env.plugins)
+  std::unique_ptr<learner::PlayPolicy> policy;
+  envs::EnvOptions options;
+  std::string env_id = flags.env_id;
+  if (!flags.checkpoint.empty()) {
+    if (!std::filesystem::is_regular_file(flags.checkpoint))
+      throw UsageError("--checkpoint " + flags.checkpoint + ": no such file");
+    policy = learner::PlayPolicy::load(flags.checkpoint, flags.env_id);
+    env_id = policy->env_id();
+    options = policy->env_options();
+  } else if (env_id.empty()) {
+    throw UsageError("play: give --env ID (random actions) or --checkpoint PATH (a trained policy)");
+  }
+  options = parse_options(flags.options, options);
+  envs::VecEnvConfig env_config;
+  env_config.num_envs = 1;
+  env_config.threads = 1;
+  env_config.options = options;
+  auto env = envs::make_env(env_id, env_config);
+
+  render::PlayerOptions po;
+  po.episodes = flags.episodes >= 0 ? flags.episodes : (flags.headless ? 1 : 0);
+  po.fps = flags.fps;
+  po.seed = flags.seed;
+  po.record_dir = flags.record_dir;
+  po.hud = !flags.no_hud;
+  po.agent_name = policy ? policy->algo() + " checkpoint" : "random";
+  po.start_human = flags.human;
+  po.env_options = options;
+  po.max_steps = flags.max_steps;
+  if (flags.headless && po.episodes == 0 && po.max_steps == 0)
+    throw UsageError("--headless needs --episodes N (N >= 1) or --max-steps N: there is no window to quit from");
+
+  render::Agent agent;
+  if (policy) {
+    learner::PlayPolicy* p = policy.get();
+    agent = [p](const std::vector<float>& obs) {
+      const learner::PlayDecision d = p->act(obs);
+      return render::AgentDecision{d.action, d.scores, to_score_kind(d.kind)};
+    };
+  }
+
+  std::unique_ptr<render::Display> display;
+  const render::Size size = render::frame_size(env_id, po.hud);
+  if (flags.headless) {
+    try {  // SDL's offscreen driver: the window code path, with no display
+      display = std::make_unique<render::Window>("Apiary", size.width, size.height, render::Window::Kind::kOffScreen);
+    } catch (const render::DisplayUnavailable&) {
+      display = std::make_unique<render::HeadlessDisplay>();  // an SDL built without offscreen and dummy
+    }
+  } else {
+    try {
+      display = std::make_unique<render::Window>("Apiary: " + env_id + " (" + po.agent_name + ")", size.width,
+                                                 size.height);
+    } catch (const render::DisplayUnavailable& e) {
+      throw std::runtime_error(std::string("play: ") + e.what());
+    }
+  }
+  std::cout << "Playing " << env_id << " with " << po.agent_name << (flags.headless ? ", headless" : "")
+            << (po.record_dir.empty() ? "" : ", recording frames to " + po.record_dir) << "\n"
+            << std::flush;
+  render::Player player(*env, *display, agent, po, std::cout);
+  const render::PlayResult r = player.run();
+  std::printf("env: %s episodes: %d mean_return: %.3f steps: %lld frames: %lld frames_written: %lld quit: %d "
+              "wall_seconds: %.3f\n",
+              env_id.c_str(), r.episodes, r.mean_return, static_cast<long long>(r.steps),
+              static_cast<long long>(r.frames), static_cast<long long>(r.frames_written), r.quit ? 1 : 0,
+              r.wall_seconds);
+}
+
+}  // namespace
+
+void add_play_command(CLI::App& app) {
+  auto flags = std::make_shared<PlayFlags>();
+  auto* cmd = app.add_subcommand("play", "Watch a policy (or random actions, or yourself) play an env");
+  cmd->add_option("--env", flags->env_id, "Environment id (default: the checkpoint's)");
+  cmd->add_option("--checkpoint", flags->checkpoint, "Checkpoint to play (runs/<name>/checkpoints/*.pt); "
+                                                     "without one, random actions");
+  cmd->add_option("--episodes", flags->episodes, "Episodes to play (default: until q in a window, 1 headless)");
+  cmd->add_option("--fps", flags->fps, "Frames per second in the window (default: the env's own)");
+  cmd->add_option("--seed", flags->seed, "Seed of the env's reset and of random actions")->capture_default_str();
+  cmd->add_option("--record", flags->record_dir, "Write every frame as DIR/frame_NNNNNN.png");
+  cmd->add_flag("--headless", flags->headless, "Render off-screen: no window, no display needed");
+  cmd->add_flag("--human", flags->human, "Start under keyboard control (h toggles it)");
+  cmd->add_flag("--no-hud", flags->no_hud, "Show only the env, without the side panel");
+  cmd->add_option("--max-steps", flags->max_steps, "Stop after this many steps in all (0: no limit)");
+  cmd->add_option("--option", flags->options, "Environment parameter NAME=VALUE (repeatable)");
+  add_plugin_flag(*cmd, flags->plugins);
+  cmd->footer(
+      "Keys: space pause, n one step, + and - speed, r reset, h human control (arrow keys), q or Escape quit.");
+  cmd->callback([flags] { run_play(*flags); });
+}
+
+}  // namespace apiary::app
