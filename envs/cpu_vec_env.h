@@ -136,17 +136,7 @@ class CpuVecEnv final : public VecEnv {
     for_lanes([&](std::int64_t lane) { step_lane(lane, actions + lane * Env::kActionDim, limit); });
   }
 
-  void copy_to_host(HostBatch& out) const override {
-    out.obs = obs_;
-    out.final_obs = final_obs_;
-    out.reward = reward_;
-    out.terminated = terminated_;
-    out.truncated = truncated_;
-    out.elapsed = elapsed_;
-    out.episode_return = episode_return_;
-    out.final_return = final_return_;
-    out.final_length = final_length_;
-  }
+  void copy_to_host(HostBatch& out) const override { copy_host_buffers(buffers_, num_envs_, Env::kObsDim, out); }
 
   std::int32_t state_dim() const override {
     if constexpr (detail::HasState<Env>::value) return Env::kStateDim;

@@ -44,4 +44,17 @@ void throw_invalid_action(const EnvSpec& spec, std::int64_t index, double value)
   throw std::out_of_range(os.str());
 }
 
+void copy_host_buffers(const BatchBuffers& b, std::int32_t num_envs, std::int64_t obs_dim, HostBatch& out) {
+  const auto n = static_cast<std::size_t>(num_envs), d = n * static_cast<std::size_t>(obs_dim);
+  out.obs.assign(b.obs, b.obs + d);
+  out.final_obs.assign(b.final_obs, b.final_obs + d);
+  out.reward.assign(b.reward, b.reward + n);
+  out.terminated.assign(b.terminated, b.terminated + n);
+  out.truncated.assign(b.truncated, b.truncated + n);
+  out.elapsed.assign(b.elapsed, b.elapsed + n);
+  out.episode_return.assign(b.episode_return, b.episode_return + n);
+  out.final_return.assign(b.final_return, b.final_return + n);
+  out.final_length.assign(b.final_length, b.final_length + n);
+}
+
 }  // namespace apiary::envs

@@ -74,6 +74,9 @@ struct HostBatch {
   std::vector<std::int32_t> elapsed, final_length;
 };
 
+// Copies buffers that live in host memory into `out` (host back ends' copy_to_host).
+void copy_host_buffers(const BatchBuffers& buffers, std::int32_t num_envs, std::int64_t obs_dim, HostBatch& out);
+
 struct VecEnvConfig {
   std::int32_t num_envs = 1;
   Device device = Device::kCpu;

@@ -330,8 +330,6 @@ void LunarLanderPhysics::describe(Scene& scene) const {
   scene.values["wind"] = m.wind;
 }
 
-namespace {
-
 EnvSpec lunar_lander_spec(const char* id, const LunarLanderParams& p, Space action_space) {
   if (p.enable_wind != 0.0f && p.enable_wind != 1.0f)
     throw std::invalid_argument(std::string(id) + ": option 'enable_wind' = " + std::to_string(p.enable_wind) +
@@ -347,13 +345,9 @@ EnvSpec lunar_lander_spec(const char* id, const LunarLanderParams& p, Space acti
   return s;
 }
 
-}  // namespace
+Space LunarLanderDiscreteActions::action_space() { return Space::discrete(kNumActions); }
 
-EnvSpec LunarLander::spec(const Params& params) {
-  return lunar_lander_spec(kId, params, Space::discrete(kNumActions));
-}
-
-EngineCommand LunarLander::command(const Action* action) {
+EngineCommand LunarLanderDiscreteActions::command(const Action* action) {
   EngineCommand c;
   const std::int32_t a = action[0];
   if (a == 2) c.main_power = 1.0f;
@@ -364,11 +358,9 @@ EngineCommand LunarLander::command(const Action* action) {
   return c;
 }
 
-EnvSpec LunarLanderContinuous::spec(const Params& params) {
-  return lunar_lander_spec(kId, params, Space::box({-1.0f, -1.0f}, {1.0f, 1.0f}));
-}
+Space LunarLanderContinuousActions::action_space() { return Space::box({-1.0f, -1.0f}, {1.0f, 1.0f}); }
 
-EngineCommand LunarLanderContinuous::command(const Action* action) {
+EngineCommand LunarLanderContinuousActions::command(const Action* action) {
   EngineCommand c;
   const float main = std::clamp(action[0], -1.0f, 1.0f);
   const float lateral = std::clamp(action[1], -1.0f, 1.0f);

@@ -3,8 +3,8 @@
 //   - LunarLanderPhysics: the physics core, one b2World per lane (built again on every reset, as v3
 //     does), the engines, wind, observation, reward and termination. It takes engine commands, not
 //     actions, and its accessors let tests and tools read the physics.
-//   - LunarLander / LunarLanderContinuous: the thin adapters from Gymnasium's actions to engine
-//     commands, which satisfy the CPU env contract (envs/cpu_vec_env.h).
+//   - LunarLander / LunarLanderContinuous: one adapter template over the two action mappings from
+//     Gymnasium's actions to engine commands; it satisfies the CPU env contract (envs/cpu_vec_env.h).
 //   - The painter lives in render/ and reads describe()'s Scene: "sky" polygons (one per terrain chunk,
 //     the region above the ground), "lander", "leg" 0/1, "flame_main" and "flame_side" (only while
 //     that engine fired on the last step), values helipad_x1/x2/y, leg0_contact, leg1_contact,
@@ -47,6 +47,9 @@ struct EngineCommand {
   float side_power = 0.0f;
   float side_direction = 0.0f;
 };
+
+// The spec of either version: v3's observation bounds, 1000 steps, threshold 200; validates params.
+EnvSpec lunar_lander_spec(const char* id, const LunarLanderParams& params, Space action_space);
 
 class LunarLanderPhysics {
  public:
@@ -93,50 +96,43 @@ class LunarLanderPhysics {
   std::unique_ptr<Impl> impl_;
 };
 
-// Discrete(4): 0 noop, 1 left orientation engine, 2 main engine, 3 right orientation engine.
-struct LunarLander {
+// Gymnasium's actions as engine commands. Discrete(4): 0 noop, 1 left orientation engine, 2 main
+// engine, 3 right orientation engine.
+struct LunarLanderDiscreteActions {
   static constexpr const char* kId = "LunarLander-v3";
-  static constexpr int kObsDim = 8;
   static constexpr int kActionDim = 1;
   static constexpr bool kDiscrete = true;
   static constexpr int kNumActions = 4;
-  static constexpr std::int32_t kMaxEpisodeSteps = 1000;
   using Action = std::int32_t;
-  using Params = LunarLanderParams;
-  static constexpr const auto& kParamFields = kLunarLanderParamFields;
-
-  static EnvSpec spec(const Params& params);
+  static Space action_space();
   static EngineCommand command(const Action* action);
-
-  explicit LunarLander(const Params& params) : physics_(params) {}
-  void reset(LaneRng& rng) { physics_.reset(rng); }
-  StepOut step(const Action* action, LaneRng& rng) { return physics_.step(command(action), rng); }
-  void observe(float* obs) const { physics_.observe(obs); }
-  void describe(Scene& scene) const { physics_.describe(scene); }
-  const LunarLanderPhysics& physics() const { return physics_; }
-
- private:
-  LunarLanderPhysics physics_;
 };
 
 // Box(-1, 1, (2,)): main throttle (off at <= 0, else 50%..100%) and lateral (fires past |0.5|).
-struct LunarLanderContinuous {
+struct LunarLanderContinuousActions {
   static constexpr const char* kId = "LunarLanderContinuous-v3";
-  static constexpr int kObsDim = 8;
   static constexpr int kActionDim = 2;
   static constexpr bool kDiscrete = false;
   static constexpr int kNumActions = 0;
-  static constexpr std::int32_t kMaxEpisodeSteps = 1000;
   using Action = float;
+  static Space action_space();
+  static EngineCommand command(const Action* action);
+};
+
+// The adapter that satisfies the CPU env contract: the physics core driven through `Actions`.
+template <class Actions>
+struct LunarLanderEnv : Actions {
+  static constexpr int kObsDim = 8;
+  static constexpr std::int32_t kMaxEpisodeSteps = 1000;
+  using Action = typename Actions::Action;
   using Params = LunarLanderParams;
   static constexpr const auto& kParamFields = kLunarLanderParamFields;
 
-  static EnvSpec spec(const Params& params);
-  static EngineCommand command(const Action* action);
+  static EnvSpec spec(const Params& params) { return lunar_lander_spec(Actions::kId, params, Actions::action_space()); }
 
-  explicit LunarLanderContinuous(const Params& params) : physics_(params) {}
+  explicit LunarLanderEnv(const Params& params) : physics_(params) {}
   void reset(LaneRng& rng) { physics_.reset(rng); }
-  StepOut step(const Action* action, LaneRng& rng) { return physics_.step(command(action), rng); }
+  StepOut step(const Action* action, LaneRng& rng) { return physics_.step(Actions::command(action), rng); }
   void observe(float* obs) const { physics_.observe(obs); }
   void describe(Scene& scene) const { physics_.describe(scene); }
   const LunarLanderPhysics& physics() const { return physics_; }
@@ -144,5 +140,8 @@ struct LunarLanderContinuous {
  private:
   LunarLanderPhysics physics_;
 };
+
+using LunarLander = LunarLanderEnv<LunarLanderDiscreteActions>;
+using LunarLanderContinuous = LunarLanderEnv<LunarLanderContinuousActions>;
 
 }  // namespace apiary::envs

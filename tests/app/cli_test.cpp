@@ -14,60 +14,20 @@
 #include <vector>
 
 #include "core/tensorboard.h"
+#include "tests/common/cli.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct CmdResult {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-  std::string last_line() const {
-    std::istringstream in(output);
-    std::string line, last;
-    while (std::getline(in, line))
-      if (!line.empty()) last = line;
-    return last;
-  }
-};
+using apiary::testing::CmdResult;
+using apiary::testing::parse_pairs;
 
-CmdResult apiary(const std::string& args) {
-  const std::string cmd = std::string(APIARY_BINARY_DIR) + "/apiary " + args + " 2>&1";
-  CmdResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CmdResult apiary(const std::string& args) { return apiary::testing::run_apiary(args); }
 
-// `key: value` pairs of a summary line.
-std::map<std::string, std::string> parse_pairs(const std::string& line) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(line);
-  std::string key, value;
-  while (in >> key >> value)
-    if (!key.empty() && key.back() == ':') out[key.substr(0, key.size() - 1)] = value;
-  return out;
-}
-
-class Scratch : public ::testing::Test {
+class Scratch : public apiary::testing::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("apiary_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& text) {
-    const fs::path p = dir_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  fs::path dir_;
+  Scratch() : ScratchTest("apiary_cli_") {}
 };
 
 const char* kTinyPpo = R"(name: tiny

@@ -25,6 +25,7 @@
 #include "core/config.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
+#include "tests/common/cli.h"
 #include "learner/play_policy.h"
 #include "learner/train_config.h"
 #include "render/image_io.h"
@@ -41,51 +42,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct CmdResult {
-  int status = -1;      // exit status, or -1 when killed by a signal
-  std::string output;   // stdout and stderr together
-  std::string last_line() const {
-    std::istringstream in(output);
-    std::string line, last;
-    while (std::getline(in, line))
-      if (!line.empty()) last = line;
-    return last;
-  }
-};
+using apiary::testing::CmdResult;
+using apiary::testing::parse_pairs;
 
 // Runs `prefix apiary args` through the shell (prefix: environment settings, `timeout`, ...).
-CmdResult run(const std::string& args, const std::string& prefix = "") {
-  const std::string cmd = prefix + " " + std::string(APIARY_BINARY_DIR) + "/apiary " + args + " 2>&1";
-  CmdResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::map<std::string, std::string> parse_pairs(const std::string& line) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(line);
-  std::string key, value;
-  while (in >> key >> value)
-    if (!key.empty() && key.back() == ':') out[key.substr(0, key.size() - 1)] = value;
-  return out;
-}
+CmdResult run(const std::string& args, const std::string& prefix = "") { return apiary::testing::run_apiary(args, prefix); }
 
 bool have_tool(const std::string& name) { return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0; }
 
-class PlayCli : public ::testing::Test {
+class PlayCli : public apiary::testing::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("apiary_play_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  PlayCli() : ScratchTest("apiary_play_") {}
   // Trains a tiny run (seconds) and returns its best checkpoint.
   std::string train(const std::string& name, const std::string& algo, const std::string& env_id,
                     const std::string& extra = "") {
@@ -100,7 +67,6 @@ class PlayCli : public ::testing::Test {
     EXPECT_EQ(r.status, 0) << r.output;
     return (dir_ / name / "checkpoints" / "best.pt").string();
   }
-  fs::path dir_;
 };
 
 // ---- headless, every env -------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/envs/fnv1a.h"
 #include "envs/box2d/bipedal_walker.h"
 #include "envs/cpu_vec_env.h"
 #include "envs/registry.h"
@@ -30,16 +31,7 @@ namespace bw = box2d::bipedal;
 constexpr const char* kNormalId = "BipedalWalker-v3";
 constexpr const char* kHardcoreId = "BipedalWalkerHardcore-v3";
 
-// FNV-1a over bytes.
-struct Fnv1a {
-  std::uint64_t h = 1469598103934665603ull;
-  void add(const void* data, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  }
-  template <class T>
-  void add(const std::vector<T>& v) { add(v.data(), v.size() * sizeof(T)); }
-};
+using apiary::testing::Fnv1a;
 
 // Actions of batched step t: uniform in [-1.25, 1.25) per (lane, t), so some lie outside the box and
 // exercise the clipping. A pure function of (t, lane): a replay after a snapshot draws the same ones.

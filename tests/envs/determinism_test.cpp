@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "tests/envs/fnv1a.h"
 #include "envs/classic/classic.h"
 #include "envs/cpu_system.h"
 #include "envs/random_actions.h"
@@ -21,16 +22,7 @@ constexpr std::int32_t kLanes = 512;     // two blocks of the CPU back end, so t
 constexpr std::int64_t kSteps = 10000;   // batched steps
 constexpr std::uint64_t kSeed = 20261126;
 
-// FNV-1a over bytes.
-struct Fnv1a {
-  std::uint64_t h = 1469598103934665603ull;
-  void add(const void* data, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  }
-  template <class T>
-  void add(const std::vector<T>& v) { add(v.data(), v.size() * sizeof(T)); }
-};
+using apiary::testing::Fnv1a;
 
 // Hash of every observation, reward, flag, and final observation of finished lanes.
 std::uint64_t rollout_hash(VecEnv& env, std::uint64_t seed) {

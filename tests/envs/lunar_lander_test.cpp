@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/envs/fnv1a.h"
 #include "envs/box2d/lunar_lander.h"
 #include "envs/cpu_vec_env.h"
 #include "envs/random_actions.h"
@@ -18,14 +19,7 @@
 namespace apiary::envs {
 namespace {
 
-struct Fnv1a {
-  std::uint64_t h = 1469598103934665603ull;
-  template <class T>
-  void add(const std::vector<T>& v) {
-    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
-    for (std::size_t i = 0; i < v.size() * sizeof(T); ++i) h = (h ^ p[i]) * 1099511628211ull;
-  }
-};
+using apiary::testing::Fnv1a;
 
 std::uint64_t rollout_hash(const std::string& id, std::int32_t threads, const EnvOptions& options = {},
                            std::int32_t lanes = 16, int steps = 400) {
@@ -364,10 +358,11 @@ TEST(LunarLander, ObservationsStayWithinTheDeclaredBounds) {
       // Every element within v3's bounds except the angle, which is Box2D's unwrapped angle exactly as
       // in Gymnasium: a lander that spins past a full turn reports more than 2 pi there too.
       const float* o = &host.obs[lane * 8];
-      for (int i = 0; i < 8; ++i)
-        if (i != 4)
-          ASSERT_TRUE(o[i] >= space.low[i] && o[i] <= space.high[i]) << "lane " << lane << " step " << t << " obs[" << i
-                                                                    << "] = " << o[i];
+      for (int i = 0; i < 8; ++i) {
+        if (i == 4) continue;
+        ASSERT_TRUE(o[i] >= space.low[i] && o[i] <= space.high[i])
+            << "lane " << lane << " step " << t << " obs[" << i << "] = " << o[i];
+      }
       for (int i = 0; i < 8; ++i) ASSERT_TRUE(std::isfinite(host.obs[lane * 8 + i]));
       EXPECT_TRUE(host.obs[lane * 8 + 6] == 0.0f || host.obs[lane * 8 + 6] == 1.0f);
     }

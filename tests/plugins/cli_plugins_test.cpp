@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/version.h"
+#include "tests/common/cli.h"
 #include "test_paths.h"
 
 namespace fs = std::filesystem;
@@ -22,42 +23,17 @@ namespace {
 
 using plugin_test::canonical;
 
-struct CmdResult {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-  bool has(const std::string& s) const { return output.find(s) != std::string::npos; }
-};
+using apiary::testing::CmdResult;
 
 CmdResult apiary(const std::string& args, const std::string& cwd = "") {
-  const std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + std::string(APIARY_BINARY_DIR) +
-                          "/apiary " + args + " 2>&1";
-  CmdResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return apiary::testing::run_apiary(args, "", cwd);
 }
 
 std::string plugin(const char* path) { return " --plugin " + std::string(path); }
 
-class PluginCli : public ::testing::Test {
+class PluginCli : public apiary::testing::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("apiary_plugin_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& text) {
-    const fs::path p = dir_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  fs::path dir_;
+  PluginCli() : ScratchTest("apiary_plugin_cli_") {}
 };
 
 TEST_F(PluginCli, EnvsListsAPluginsIdsWithItsPath) {

@@ -129,15 +129,7 @@ class NoAutoReset final : public VecEnv {
     }
   }
   void copy_to_host(HostBatch& out) const override {
-    out.obs = obs_;
-    out.final_obs = final_obs_;
-    out.reward = reward_;
-    out.terminated = terminated_;
-    out.truncated = truncated_;
-    out.elapsed = elapsed_;
-    out.episode_return = episode_return_;
-    out.final_return = final_return_;
-    out.final_length = final_length_;
+    copy_host_buffers(buffers_, num_envs_, static_cast<std::int64_t>(obs_.size()) / num_envs_, out);
   }
   std::int32_t state_dim() const override { return 0; }
   std::vector<float> get_states() const override { return {}; }
