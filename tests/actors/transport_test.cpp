@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <stdexcept>
 #include <future>
 #include <map>
 #include <thread>
@@ -31,8 +32,11 @@ using namespace std::chrono_literals;
 
 struct TempDir {
   TempDir() {
-    std::string pattern = "/tmp/apiary-transport-XXXXXX";
-    path = ::mkdtemp(pattern.data());
+    // Under the system's temp folder (TMPDIR); ipc:// paths must stay short, as there.
+    std::string pattern = (fs::temp_directory_path() / "apiary-transport-XXXXXX").string();
+    const char* made = ::mkdtemp(pattern.data());
+    if (made == nullptr) throw std::runtime_error("mkdtemp " + pattern + " failed");
+    path = made;
   }
   ~TempDir() { fs::remove_all(path); }
   std::string path;
