@@ -104,14 +104,17 @@ void record(const HostBatch& h, std::int64_t obs_dim, bool after_step, Trace& tr
   }
 }
 
-// Checks one observation row; returns "" or what is wrong with the first bad element.
-std::string bad_observation(const Space& space, const float* row, std::int64_t dim, const char* name) {
+// Checks one observation row; returns "" or what is wrong with the first bad element. Elements the
+// spec lists as unbounded (EnvSpec::unbounded_obs) need only be finite.
+std::string bad_observation(const EnvSpec& spec, const float* row, std::int64_t dim, const char* name) {
+  const Space& space = spec.observation_space;
   for (std::int64_t i = 0; i < dim; ++i) {
     const float v = row[i];
     const std::string element = std::string(name) + "[" + std::to_string(i) + "] = " + num(v);
     if (!std::isfinite(v)) return element + " is not finite";
     const auto k = static_cast<std::size_t>(i);
-    if (!(v >= space.low[k] && v <= space.high[k]))
+    const bool unbounded = std::find(spec.unbounded_obs.begin(), spec.unbounded_obs.end(), i) != spec.unbounded_obs.end();
+    if (!unbounded && !(v >= space.low[k] && v <= space.high[k]))
       return element + " is outside the observation space [" + num(space.low[k]) + ", " + num(space.high[k]) + "]";
   }
   return "";
@@ -129,7 +132,6 @@ struct RunOptions {
 Trace run(VecEnv& env, std::uint64_t seed, std::uint64_t action_seed, std::int64_t steps, Checker& c,
           const RunOptions& ro) {
   const EnvSpec& spec = env.spec();
-  const Space& obs_space = spec.observation_space;
   const std::int64_t dim = spec.obs_dim();
   const std::int32_t n = env.num_envs();
   const std::int32_t limit = spec.max_episode_steps;
@@ -143,7 +145,7 @@ Trace run(VecEnv& env, std::uint64_t seed, std::uint64_t action_seed, std::int64
   record(h, dim, false, trace);
   if (ro.validate) {
     for (std::int32_t lane = 0; lane < n; ++lane) {
-      const std::string bad = bad_observation(obs_space, h.obs.data() + lane * dim, dim, "obs");
+      const std::string bad = bad_observation(spec, h.obs.data() + lane * dim, dim, "obs");
       if (!bad.empty()) c.fail("reset", 0, lane, bad);
       if (h.elapsed[lane] != 0) c.fail("reset", 0, lane, "elapsed is " + std::to_string(h.elapsed[lane]) + ", expected 0");
       if (h.episode_return[lane] != 0.0f) c.fail("reset", 0, lane, "episode_return is " + num(h.episode_return[lane]) + ", expected 0");
@@ -164,7 +166,7 @@ Trace run(VecEnv& env, std::uint64_t seed, std::uint64_t action_seed, std::int64
     if (!ro.validate) continue;
     for (std::int32_t lane = 0; lane < n; ++lane) {
       const auto l = static_cast<std::size_t>(lane);
-      const std::string bad = bad_observation(obs_space, h.obs.data() + lane * dim, dim, "obs");
+      const std::string bad = bad_observation(spec, h.obs.data() + lane * dim, dim, "obs");
       if (!bad.empty()) c.fail("observations", t, lane, bad);
       const float r = h.reward[l];
       if (!std::isfinite(r)) c.fail("rewards", t, lane, "reward = " + num(r) + " is not finite");
@@ -200,7 +202,7 @@ Trace run(VecEnv& env, std::uint64_t seed, std::uint64_t action_seed, std::int64
         else if (h.episode_return[l] != 0.0f)
           c.fail("auto_reset", t, lane, "the episode ended but episode_return is " + num(h.episode_return[l]) +
                                             ", expected 0 after the reset");
-        const std::string bad_final = bad_observation(obs_space, h.final_obs.data() + lane * dim, dim, "final_obs");
+        const std::string bad_final = bad_observation(spec, h.final_obs.data() + lane * dim, dim, "final_obs");
         if (!bad_final.empty()) c.fail("auto_reset", t, lane, bad_final + " (final_obs is written where a lane ends)");
         if (h.final_length[l] != len)
           c.fail("auto_reset", t, lane, "final_length is " + std::to_string(h.final_length[l]) + ", the episode took " +

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "envs/spaces.h"
 
@@ -16,6 +17,10 @@ struct EnvSpec {
   Space action_space;                   // Discrete (int32 actions) or Box (float32 actions)
   std::int32_t max_episode_steps = 0;   // steps after which a lane is truncated (0: no limit)
   std::optional<double> reward_threshold;  // mean return that counts as solved, where defined
+  // Observation elements whose declared bounds the reference env itself does not keep, reported as
+  // they are (LunarLander's angle: Box2D's unwrapped angle, past +-2 pi after a full spin, exactly as
+  // in Gymnasium). Checkers require them finite but not within the bounds.
+  std::vector<std::int32_t> unbounded_obs;
   std::int64_t obs_dim() const { return observation_space.flat_size(); }
   std::int64_t action_dim() const { return action_space.flat_size(); }
 };

@@ -342,6 +342,7 @@ EnvSpec lunar_lander_spec(const char* id, const LunarLanderParams& p, Space acti
   s.action_space = std::move(action_space);
   s.max_episode_steps = 1000;
   s.reward_threshold = 200.0;
+  s.unbounded_obs = {4};  // the angle: see EnvSpec::unbounded_obs
   return s;
 }
 

@@ -356,7 +356,9 @@ TEST(LunarLander, ObservationsStayWithinTheDeclaredBounds) {
     env->copy_to_host(host);
     for (int lane = 0; lane < 32; ++lane) {
       // Every element within v3's bounds except the angle, which is Box2D's unwrapped angle exactly as
-      // in Gymnasium: a lander that spins past a full turn reports more than 2 pi there too.
+      // in Gymnasium (a lander that spins past a full turn reports more than 2 pi there too); the spec
+      // says so.
+      ASSERT_EQ(env->spec().unbounded_obs, std::vector<std::int32_t>{4});
       const float* o = &host.obs[lane * 8];
       for (int i = 0; i < 8; ++i) {
         if (i == 4) continue;
