@@ -1,5 +1,5 @@
 // LunarLander-v3 and LunarLanderContinuous-v3: the physics and rules of
-// ../shared/reference/box2d_envs.md, each checked on the physics core or through the batched env, and
+// tests/data/reference/box2d_envs.md, each checked on the physics core or through the batched env, and
 // a golden hash that holds for any thread count.
 #include <gtest/gtest.h>
 
