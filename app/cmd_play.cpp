@@ -141,8 +141,8 @@ void add_play_command(CLI::App& app) {
   cmd->add_option("--env", flags->env_id, "Environment id (default: the checkpoint's)");
   cmd->add_option("--checkpoint", flags->checkpoint, "Checkpoint to play (runs/<name>/checkpoints/*.pt); "
                                                      "without one, random actions");
-  cmd->add_option("--episodes", flags->episodes, "Episodes to play (default: until q in a window, 1 headless)")
-      ->check(in_range(core::Range::closed(1, 1 << 24)));
+  cmd->add_option("--episodes", flags->episodes, "Episodes to play (0: until q in a window; default: that, 1 headless)")
+      ->check(in_range(core::Range::closed(0, 1 << 24)));
   cmd->add_option("--fps", flags->fps, "Frames per second in the window (default: the env's own)")
       ->check(in_range(core::Range::open_closed(0, 1000)));
   cmd->add_option("--seed", flags->seed, "Seed of the env's reset and of random actions")->capture_default_str();

@@ -88,14 +88,6 @@ void run_eval(const EvalFlags& flags) {
 }  // namespace
 
 void add_train_command(CLI::App& app) {
-  auto xflags = std::make_shared<std::pair<std::string, std::string>>();
-  auto* xport = app.add_subcommand("export", "Write a checkpoint's policy alone (config and network): a zoo entry");
-  xport->add_option("checkpoint", xflags->first, "Checkpoint file or zoo:NAME")->required();
-  xport->add_option("out", xflags->second, "Output file (.pt)")->required();
-  xport->callback([xflags] {
-    runner::export_policy(xflags->first, xflags->second);
-    std::printf("exported: %s\n", xflags->second.c_str());
-  });
 
   auto flags = std::make_shared<TrainFlags>();
   auto* cmd = app.add_subcommand("train", "Train an agent from a YAML config (writes runs/<name>/)");
@@ -123,6 +115,15 @@ void add_train_command(CLI::App& app) {
       ->check(in_range(core::Range::closed(0, kMaxNumEnvs)));
   add_plugin_flag(*eval, eflags->plugins);
   eval->callback([eflags] { run_eval(*eflags); });
+
+  auto xflags = std::make_shared<std::pair<std::string, std::string>>();
+  auto* xport = app.add_subcommand("export", "Write a checkpoint's policy alone (config and network): a zoo entry");
+  xport->add_option("checkpoint", xflags->first, "Checkpoint file or zoo:NAME")->required();
+  xport->add_option("out", xflags->second, "Output file (.pt)")->required();
+  xport->callback([xflags] {
+    runner::export_policy(xflags->first, xflags->second);
+    std::printf("exported: %s\n", xflags->second.c_str());
+  });
 }
 
 }  // namespace apiary::app

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -97,44 +98,34 @@ TEST(BadChunks, ALearnerUnderAttackStillLearnsAndNeverWritesNonFiniteWeights) {
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   int status = -1;
   bool exited = false;
+  // One bad chunk per turn, the kinds in rotation, so that every kind reaches the learner even while
+  // its queue is full (a send that would block is dropped by the peer, as a real actor would retry).
+  const std::int32_t id = welcome.actor_id;
+  std::vector<std::function<void()>> kinds = {
+      [&] { auto c = good_chunk(id, ++seq, 0); c.actions[3][1] = 7; send(c, welcome.session); },  // outside Discrete(2)
+      [&] { auto c = good_chunk(id, ++seq, 0); c.actions[0][0] = -1; send(c, welcome.session); },
+      [&] { auto c = good_chunk(id, ++seq, 0); c.rewards[5][2] = nan; send(c, welcome.session); },
+      [&] { auto c = good_chunk(id, ++seq, 0); c.obs[1][1][1] = std::numeric_limits<float>::infinity(); send(c, welcome.session); },
+      [&] { auto c = good_chunk(id, ++seq, 0); c.log_probs[2][2] = nan; send(c, welcome.session); },
+      [&] { auto c = good_chunk(id, ++seq, 0); c.terminated[4][4] = 2; send(c, welcome.session); },  // a flag of 2
+      [&] { auto c = good_chunk(id, ++seq, 0); c.truncated[4][4] = 0.5f; send(c, welcome.session); },
+      [&] { send(good_chunk(id, ++seq, 1000000000000000LL), welcome.session); },  // a version from the future
+      [&] { send(good_chunk(999, ++seq, 0), welcome.session); },                  // an id never assigned
+      [&] { send(good_chunk(-5, ++seq, 0), welcome.session); },
+      [&] { send(good_chunk(id, 1, 0), welcome.session); },                       // a replayed sequence number
+      [&] {
+        auto c = good_chunk(id, ++seq, 0);
+        c.terminated[7][0] = 1;
+        c.episodes.push_back(agents::EpisodeStat{nan, 8});  // an impossible episode
+        send(c, welcome.session);
+      },
+      [&] { send(good_chunk(id, ++seq, 0), welcome.session, {nan, 0, 0, 0}); },  // NaN timing stats
+      [&] { send(good_chunk(id, ++seq, 0), welcome.session + 1); },               // another learner's session
+  };
+  std::size_t turn = 0;
   while (!exited && std::chrono::steady_clock::now() < deadline) {
-    const std::int32_t id = welcome.actor_id;
-    auto c = good_chunk(id, ++seq, 0);
-    c.actions[3][1] = 7;  // outside Discrete(2)
-    send(c, welcome.session);
-    c = good_chunk(id, ++seq, 0);
-    c.actions[0][0] = -1;
-    send(c, welcome.session);
-    c = good_chunk(id, ++seq, 0);
-    c.rewards[5][2] = nan;
-    send(c, welcome.session);
-    c = good_chunk(id, ++seq, 0);
-    c.obs[1][1][1] = std::numeric_limits<float>::infinity();
-    send(c, welcome.session);
-    c = good_chunk(id, ++seq, 0);
-    c.log_probs[2][2] = nan;
-    send(c, welcome.session);
-    c = good_chunk(id, ++seq, 0);
-    c.terminated[4][4] = 2;  // a flag of 2
-    send(c, welcome.session);
-    c = good_chunk(id, ++seq, 0);
-    c.truncated[4][4] = 0.5f;
-    send(c, welcome.session);
-    send(good_chunk(id, ++seq, 1000000000000000LL), welcome.session);  // a policy version from the future
-    send(good_chunk(999, ++seq, 0), welcome.session);                  // an id never assigned
-    send(good_chunk(-5, ++seq, 0), welcome.session);
-    send(good_chunk(id, 1, 0), welcome.session);                       // a replayed sequence number
-    c = good_chunk(id, ++seq, 0);
-    c.terminated[7][0] = 1;
-    c.episodes.push_back(agents::EpisodeStat{nan, 8});  // an impossible episode
-    send(c, welcome.session);
-    c = good_chunk(id, ++seq, 0);
-    c.terminated[7][1] = 1;
-    c.episodes.push_back(agents::EpisodeStat{3.0f, -4});
-    send(c, welcome.session);
-    send(good_chunk(id, ++seq, 0), welcome.session, {nan, 0, 0, 0});  // NaN timing stats
-    send(good_chunk(id, ++seq, 0), welcome.session + 1);               // another learner's session
-    std::this_thread::sleep_for(20ms);
+    kinds[turn++ % kinds.size()]();
+    std::this_thread::sleep_for(5ms);
     exited = ::waitpid(learner, &status, WNOHANG) == learner;
   }
   if (!exited) {

@@ -393,7 +393,7 @@ TEST_F(Scratch, ConfigListsEveryKeyAndTheValuesAFileResolvesTo) {
   CmdResult r = apiary("config");
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* part : {"ppo.learning_rate", "(0, 1]", "Adam step size", "env.num_envs", "[1, 16777216]",
-                           "stop.mean_return", ".inf", "one of: ppo, dqn", "actors.max_policy_lag"})
+                           "stop.mean_return", ".inf", "one of: dqn, ppo, sac", "actors.max_policy_lag"})
     EXPECT_TRUE(r.has(part)) << part;
   const auto kv = parse_pairs(r.last_line());
   EXPECT_GT(std::stoi(kv.at("keys")), 60);
