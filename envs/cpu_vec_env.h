@@ -379,7 +379,7 @@ std::unique_ptr<VecEnv> make_cpu_env(const VecEnvConfig& config) {
 // Registers Env's id with its CPU back end; `origin` names who registered it (a plugin's path).
 template <class Env>
 void register_cpu_env(Registry& registry, const std::string& origin = "builtin") {
-  registry.add(EnvEntry{Env::kId, &spec_with_options<Env>, {{Device::kCpu, &make_cpu_env<Env>}}, origin});
+  registry.add(EnvEntry{Env::kId, &spec_with_options<Env>, {{Device::kCpu, &make_cpu_env<Env>}}, origin, &option_infos<Env>});
 }
 
 }  // namespace apiary::envs

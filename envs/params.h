@@ -70,6 +70,28 @@ typename Env::Params make_params(const EnvOptions& options, std::int32_t& max_ep
   return params;
 }
 
+// One option as `apiary.envs()` lists it: its name, default, valid range and meaning.
+struct OptionInfo {
+  std::string name;
+  double default_value = 0.0;
+  double low = 0.0, high = 0.0;
+  bool low_open = false, high_open = false;  // an open end is excluded from the range
+  std::string doc;
+};
+
+// Env's options: max_episode_steps first, then its Params fields in declaration order.
+template <class Env>
+std::vector<OptionInfo> option_infos() {
+  std::vector<OptionInfo> out;
+  out.push_back({kMaxEpisodeStepsOption, static_cast<double>(Env::kMaxEpisodeSteps), 1.0, 1e9, false, false,
+                 "steps after which an episode is truncated"});
+  const typename Env::Params defaults{};
+  for (const auto& field : Env::kParamFields)
+    out.push_back({field.name, static_cast<double>(defaults.*field.member), field.low, field.high, field.low_open,
+                   field.high_open, field.doc});
+  return out;
+}
+
 // Env's spec with `options` applied (this validates them): the time limit is the option's where given.
 template <class Env>
 EnvSpec spec_with_options(const EnvOptions& options) {

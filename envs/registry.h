@@ -21,6 +21,7 @@ struct EnvEntry {
   std::function<EnvSpec(const EnvOptions&)> spec;  // the spec with options applied (validates them)
   std::map<Device, VecEnvMaker> makers;            // one per device this build can run it on
   std::string origin = "builtin";                  // "builtin", or the plugin that registered it
+  std::function<std::vector<OptionInfo>()> options;  // the options it accepts (empty: not listed)
 };
 
 class Registry {

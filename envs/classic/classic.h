@@ -23,7 +23,7 @@ std::unique_ptr<VecEnv> make_thrust_env(const VecEnvConfig& config) {
 
 template <class Env, class System>
 void register_thrust_env(Registry& registry) {
-  if (!registry.find(Env::kId)) registry.add(EnvEntry{Env::kId, &spec_with_options<Env>, {}, "builtin"});
+  if (!registry.find(Env::kId)) registry.add(EnvEntry{Env::kId, &spec_with_options<Env>, {}, "builtin", &option_infos<Env>});
   registry.add_maker(Env::kId, System::kDevice, &make_thrust_env<Env, System>);
 }
 
