@@ -95,13 +95,13 @@ class VectorEnv(_Base):
 
     def __init__(self, env_id: str, num_envs: int, seed: int | None = None, threads: int = 1,
                  options: Mapping[str, float] | None = None, copy: bool = False, episode_stats: bool = True):
+        self.closed = True  # until the core exists, so that __del__ of a half-built env does nothing
         if not isinstance(env_id, str):
             raise TypeError(f"env_id must be a str, got {type(env_id).__name__}")
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"{env_id}: num_envs must be an int >= 1, got {num_envs!r}")
         if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
             raise TypeError(f"{env_id}: threads must be an int (0: every core), got {threads!r}")
-        self.closed = True  # until the core exists, so that __del__ of a half-built env does nothing
         self._core = _apiary.VecCore(env_id, int(num_envs), seed, int(threads),
                                      None if options is None else dict(options), bool(copy), bool(episode_stats))
         spec = self._core.spec
@@ -132,7 +132,9 @@ class VectorEnv(_Base):
         return self._core.step(actions)
 
     def close_extras(self, **kwargs: Any) -> None:
-        self._core.close()
+        core = getattr(self, "_core", None)
+        if core is not None:
+            core.close()
 
     def render(self):
         raise NotImplementedError(f"{self.env_id}: render() is not supported from Python; "

@@ -431,14 +431,15 @@ class VecCore {
   std::optional<std::uint64_t> initial_seed_, last_seed_;
 };
 
-// For the parity tests: `steps` steps of env_id driven straight through the C++ VecEnv (no binding
-// code in between), from reset(seed), with the given actions [steps, num_envs, ...]; returns every
-// buffer after every step, copied with VecEnv::copy_to_host.
+// For the parity tests: env_id driven straight through the C++ VecEnv (none of VecCore's code in
+// between) from reset(seed), with the given actions [steps, num_envs, ...] (int32 or float32 as the
+// env takes them); returns every buffer after every step, copied with VecEnv::copy_to_host.
 py::dict cpp_rollout(const std::string& env_id, std::int32_t num_envs, std::uint64_t seed, std::int32_t threads,
-                     const py::array& actions) {
+                     const py::array& actions, const py::object& options) {
   envs::VecEnvConfig config;
   config.num_envs = num_envs;
   config.threads = threads;
+  config.options = parse_options(env_id, options);
   auto env = envs::make_env(env_id, config);
   const EnvSpec& spec = env->spec();
   const bool discrete = spec.action_space.is_discrete();
@@ -590,7 +591,7 @@ PYBIND11_MODULE(_apiary, m) {
     return p.env_ids;
   }, py::arg("path"), "Loads an env plugin (docs/custom-envs.md); returns the env ids it registered");
   m.def("cpp_rollout", &cpp_rollout, py::arg("env_id"), py::arg("num_envs"), py::arg("seed"), py::arg("threads"),
-        py::arg("actions"), "For the tests: a rollout straight through the C++ VecEnv");
+        py::arg("actions"), py::arg("options") = py::none(), "For the tests: a rollout straight through the C++ VecEnv");
   m.def("cpp_step_seconds", &cpp_step_seconds, py::arg("env_id"), py::arg("num_envs"), py::arg("threads"),
         py::arg("seconds"), py::arg("seed") = 0, "For the benchmark: seconds per step of the C++ VecEnv alone");
   m.def("hardware_threads", &envs::ThreadPool::hardware_threads);
