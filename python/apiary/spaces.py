@@ -15,13 +15,21 @@ import numpy as np
 __all__ = ["Space", "Box", "Discrete", "MultiDiscrete", "gymnasium_spaces"]
 
 
-def gymnasium_spaces():
-    """``gymnasium.spaces`` if gymnasium can be imported, else None."""
+def _import_gymnasium_spaces():
     try:
         from gymnasium import spaces  # noqa: PLC0415 (optional dependency)
     except ImportError:
         return None
     return spaces
+
+
+# Decided once, when apiary is imported (as the VectorEnv base class is, apiary/vector.py).
+_GYMNASIUM_SPACES = _import_gymnasium_spaces()
+
+
+def gymnasium_spaces():
+    """``gymnasium.spaces`` if gymnasium could be imported when apiary was, else None."""
+    return _GYMNASIUM_SPACES
 
 
 class Space:
