@@ -395,3 +395,20 @@ def test_threads_property():
     assert env.threads == 2
     with pytest.raises(ValueError, match="threads"):
         env.threads = -1
+
+
+def test_any_array_like_is_an_action_batch():
+    class Tensorish:  # what torch tensors and other array libraries offer numpy
+        def __init__(self, values):
+            self.values = values
+
+        def __array__(self, dtype=None):
+            return np.asarray(self.values, dtype=dtype)
+
+    env = apiary.make_vec("CartPole-v1", 3, seed=0, copy=True)
+    twin = apiary.make_vec("CartPole-v1", 3, seed=0, copy=True)
+    env.reset(), twin.reset()
+    for actions in ([0, 1, 1], (1, 0, 1), Tensorish([1, 1, 0]), np.array([0, 0, 1], np.uint8),
+                    np.array([1, 0, 0, 1, 1, 1])[::2], np.array([[1], [0], [1]], np.int16)):
+        np.testing.assert_array_equal(env.step(actions)[0],
+                                      twin.step(np.asarray(actions, np.int64).reshape(3))[0])
