@@ -44,21 +44,24 @@ def parse_args():
 
 
 def timed_steps(step, batches, seconds):
-    """Steps through `step` with the batches cycled for about `seconds`; returns seconds per step."""
+    """Steps through `step` with the batches cycled for about `seconds`; returns (wall, cpu) seconds
+    per step, cpu being the process's CPU time (time.process_time), which other processes on a
+    shared machine do not inflate."""
     for b in batches:  # warm-up
         step(b)
-    count, start = 0, time.perf_counter()
+    count, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while True:
         for b in batches:
             step(b)
         count += len(batches)
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return elapsed / count
+            return elapsed / count, (time.process_time() - cpu_start) / count
 
 
-def median_step_seconds(step, batches, seconds, repeats):
-    return statistics.median(timed_steps(step, batches, seconds) for _ in range(repeats))
+def medians(runs):
+    """Median wall and median cpu of [(wall, cpu), ...]."""
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def random_batches(action_space_n, lanes, seed=0):
@@ -172,10 +175,11 @@ def main():
     thread_counts = [int(t) for t in args.threads.split(",")]
     peer, peer_name = (load_gymnasium_cartpole(args.gymnasium, args.peer_loader) if args.gymnasium else (None, None))
 
-    print(f"# {platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}, "
-          f"{time.strftime('%Y-%m-%d %H:%M')}; {args.repeats} runs of {args.seconds} s per cell, medians")
-    print("| env | lanes | threads | Python steps/s | C++ steps/s | Python overhead per step() |")
-    print("|---|---|---|---|---|---|")
+    print(f"# {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}, "
+          f"{time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.1f}; "
+          f"{args.repeats} runs of {args.seconds} s per cell, medians")
+    print("\n| env | lanes | threads | Python steps/s | C++ steps/s | overhead per step(), wall | overhead, CPU time |")
+    print("|---|---|---|---|---|---|---|")
     figures = {}
     for env_id in env_ids:
         for n in lanes:
@@ -185,39 +189,52 @@ def main():
                 env = apiary.make_vec(env_id, n, seed=0, threads=threads)
                 env.reset()
                 batches = random_batches(int(env.single_action_space.n), n)
-                py = median_step_seconds(env.step, batches, args.seconds, args.repeats)
+                py_runs, cpp_runs = [], []
+                for _ in range(args.repeats):  # interleaved, so that both see the same machine
+                    py_runs.append(timed_steps(env.step, batches, args.seconds))
+                    c = _apiary.cpp_step_seconds(env_id, n, threads, args.seconds, 0)
+                    cpp_runs.append((c["wall"], c["cpu"]))
                 env.close()
-                cpp = statistics.median(_apiary.cpp_step_seconds(env_id, n, threads, args.seconds, 0)
-                                        for _ in range(args.repeats))
-                figures[(env_id, n, threads)] = (py, cpp)
-                print(f"| {env_id} | {n} | {threads} | {n / py:.3g} | {n / cpp:.3g} | {(py - cpp) * 1e6:.2f} us |",
-                      flush=True)
+                py, cpp = medians(py_runs), medians(cpp_runs)
+                figures[(env_id, n, threads)] = py
+                # CPU time per step counts every thread, so the CPU-time overhead is for 1 thread only.
+                cpu_overhead = f"{(py[1] - cpp[1]) * 1e6:.2f} us" if threads == 1 else "-"
+                print(f"| {env_id} | {n} | {threads} | {n / py[0]:.3g} | {n / cpp[0]:.3g} | "
+                      f"{(py[0] - cpp[0]) * 1e6:.2f} us | {cpu_overhead} |", flush=True)
+                if (env_id, n, threads) == ("CartPole-v1", 1, 1):
+                    figures["overhead"] = (py[0] - cpp[0], py[1] - cpp[1])
 
+    ratio_4096 = None
     if peer is not None:
-        print(f"\nPeer: {peer_name}, CartPoleVectorEnv (numpy), same actions\n")
-        print("| lanes | Gymnasium steps/s | Apiary 1 thread steps/s | ratio | Apiary best steps/s | ratio |")
-        print("|---|---|---|---|---|---|")
+        print(f"\nPeer: {peer_name}, CartPoleVectorEnv (numpy), the same actions, runs interleaved with "
+              "Apiary's (1 thread)\n")
+        print("| lanes | Gymnasium steps/s | Apiary steps/s | ratio (wall) | ratio (CPU time) |")
+        print("|---|---|---|---|---|")
         for n in lanes:
-            env = peer(num_envs=n)
-            env.reset(seed=0)
+            gym_env = peer(num_envs=n)
+            gym_env.reset(seed=0)
+            ours = apiary.make_vec("CartPole-v1", n, seed=0, threads=1)
+            ours.reset()
             batches = random_batches(2, n)
-            gym = median_step_seconds(env.step, batches, args.seconds, args.repeats)
-            env.close()
-            one = figures.get(("CartPole-v1", n, 1))
-            best = min((v[0] for k, v in figures.items() if k[0] == "CartPole-v1" and k[1] == n), default=None)
-            if one is None or best is None:
-                continue
-            print(f"| {n} | {n / gym:.3g} | {n / one[0]:.3g} | {gym / one[0]:.1f}x | {n / best:.3g} | {gym / best:.1f}x |",
+            gym_runs, our_runs = [], []
+            for _ in range(args.repeats):
+                gym_runs.append(timed_steps(gym_env.step, batches, args.seconds))
+                our_runs.append(timed_steps(ours.step, batches, args.seconds))
+            gym_env.close()
+            ours.close()
+            gym, our = medians(gym_runs), medians(our_runs)
+            print(f"| {n} | {n / gym[0]:.3g} | {n / our[0]:.3g} | {gym[0] / our[0]:.1f}x | {gym[1] / our[1]:.1f}x |",
                   flush=True)
-            figures[("gymnasium", n, 1)] = (gym, None)
+            if n == 4096:
+                ratio_4096 = gym[0] / our[0]
 
-    one_lane = figures.get(("CartPole-v1", 1, 1))
     summary = []
-    if one_lane:
-        summary.append(f"cartpole_1_lane_overhead_us: {(one_lane[0] - one_lane[1]) * 1e6:.2f}")
-    if ("gymnasium", 4096, 1) in figures and ("CartPole-v1", 4096, 1) in figures:
-        summary.append(f"cartpole_4096_ratio_1_thread: {figures[('gymnasium', 4096, 1)][0] / figures[('CartPole-v1', 4096, 1)][0]:.2f}")
-    print(" ".join(summary))
+    if "overhead" in figures:
+        wall, cpu = figures["overhead"]
+        summary.append(f"cartpole_1_lane_overhead_us_wall: {wall * 1e6:.2f} cartpole_1_lane_overhead_us_cpu: {cpu * 1e6:.2f}")
+    if ratio_4096 is not None:
+        summary.append(f"cartpole_4096_lanes_ratio_to_gymnasium: {ratio_4096:.2f}")
+    print("\n" + " ".join(summary))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@
 // C++ env, so its memory outlives close() for as long as a view exists, but its contents are those of
 // the latest step. No LibTorch in this file (the policy and training binding is _apiary_torch).
 #include <dlfcn.h>
+#include <time.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -101,7 +103,12 @@ class Views {
   std::vector<py::ssize_t> obs_shape_;
 };
 
-py::array copy_of(const py::array& a) { return py::array::ensure(a.attr("copy")()); }
+// A fresh C-contiguous copy of `a` (a view of a buffer, or a mask).
+py::array copy_of(const py::array& a) {
+  py::array out(a.dtype(), std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+  std::memcpy(out.mutable_data(), a.data(), static_cast<std::size_t>(a.nbytes()));
+  return out;
+}
 
 py::dict space_dict(const Space& space) {
   py::dict d;
@@ -175,6 +182,7 @@ class VecCore {
     else
       continuous_.assign(n * static_cast<std::size_t>(spec_.action_dim()), 0.0f);
     episode_start_.assign(n, now_seconds());
+    done_.assign(n, 0);
     action_shape_ = {static_cast<py::ssize_t>(num_envs)};
     if (!spec_.action_space.is_discrete())
       for (auto d : spec_.action_space.shape) action_shape_.push_back(static_cast<py::ssize_t>(d));
@@ -322,21 +330,29 @@ class VecCore {
   template <class T>
   void read_discrete(const py::array& a) {
     auto c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
-    const T* p = c.data();
+    const T* __restrict p = c.data();
+    std::int32_t* __restrict out = discrete_.data();
     const std::size_t n = discrete_.size();
-    const std::int64_t lo = spec_.action_space.start, hi = lo + spec_.action_space.n;
+    const std::int64_t lo = spec_.action_space.start, count = spec_.action_space.n;
+    // Offsets from the space's start: valid when every one is below 2^31 (no bit above 30 set in
+    // any, as uint64) and the largest, read as int32, is below n. Both reductions vectorise on the
+    // baseline instruction set, where 64-bit integer min/max would not.
+    std::uint64_t high_bits = 0;
+    std::int32_t largest = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t offset = static_cast<std::uint64_t>(static_cast<std::int64_t>(p[i])) - static_cast<std::uint64_t>(lo);
+      high_bits |= offset >> 31;
+      largest = std::max(largest, static_cast<std::int32_t>(offset));
+      out[i] = static_cast<std::int32_t>(p[i]);
+    }
+    const std::int64_t hi = lo + count;
     auto outside = [&](T v) {
       if constexpr (std::is_unsigned_v<T>)
         return static_cast<std::uint64_t>(v) >= static_cast<std::uint64_t>(hi) || static_cast<std::int64_t>(v) < lo;
       else
         return static_cast<std::int64_t>(v) < lo || static_cast<std::int64_t>(v) >= hi;
     };
-    bool bad = false;
-    for (std::size_t i = 0; i < n; ++i) {
-      bad |= outside(p[i]);
-      discrete_[i] = static_cast<std::int32_t>(p[i]);
-    }
-    if (bad)
+    if (high_bits != 0 || largest >= count)
       for (std::size_t i = 0; i < n; ++i)
         if (outside(p[i])) translate_invalid(static_cast<std::int64_t>(i), static_cast<double>(p[i]));
   }
@@ -356,18 +372,28 @@ class VecCore {
   py::dict info() {
     const envs::BatchBuffers& b = env_->buffers();
     const std::size_t n = episode_start_.size();
+    const std::uint8_t* __restrict terminated = b.terminated;
+    const std::uint8_t* __restrict truncated = b.truncated;
     std::uint8_t any = 0;
-    for (std::size_t i = 0; i < n; ++i) any |= b.terminated[i] | b.truncated[i];
+    for (std::size_t i = 0; i < n; ++i) any |= terminated[i] | truncated[i];
     py::dict info;
     if (!any) return info;
-    done_.clear();
-    for (std::size_t i = 0; i < n; ++i)
-      if (b.terminated[i] | b.truncated[i]) done_.push_back(static_cast<std::int32_t>(i));
+    // The finished lanes, listed without a branch per lane.
+    std::int32_t* __restrict done = done_.data();
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      done[count] = static_cast<std::int32_t>(i);
+      count += (terminated[i] | truncated[i]) != 0;
+    }
+    done_count_ = count;
     const Keys& k = keys();
+    py::array_t<bool> mask(static_cast<py::ssize_t>(n));
+    bool* __restrict m = mask.mutable_data();
+    for (std::size_t i = 0; i < n; ++i) m[i] = (terminated[i] | truncated[i]) != 0;
     info[k.final_obs] = out(views_->final_obs);
-    info[k.final_obs_mask] = done_mask();
+    info[k.final_obs_mask] = mask;
     info[k.final_info] = py::dict();
-    info[k.final_info_mask] = done_mask();
+    info[k.final_info_mask] = copy_of(mask);
     if (episode_stats_) {
       const auto ns = static_cast<py::ssize_t>(n);
       py::array_t<double> r = zeros<double>(ns), t = zeros<double>(ns);
@@ -376,7 +402,8 @@ class VecCore {
       double* tp = t.mutable_data();
       std::int64_t* lp = l.mutable_data();
       const double now = now_seconds();
-      for (const std::int32_t i : done_) {
+      for (std::size_t j = 0; j < count; ++j) {
+        const std::int32_t i = done[j];
         rp[i] = b.final_return[i];
         lp[i] = b.final_length[i];
         tp[i] = std::round((now - episode_start_[i]) * 1e6) / 1e6;  // as RecordEpisodeStatistics rounds
@@ -387,7 +414,7 @@ class VecCore {
       episode[k.l] = l;
       episode[k.t] = t;
       info[k.episode] = episode;
-      info[k.episode_mask] = done_mask();
+      info[k.episode_mask] = copy_of(mask);
     }
     return info;
   }
@@ -397,14 +424,6 @@ class VecCore {
     py::array_t<T> a(n);
     std::memset(a.mutable_data(), 0, static_cast<std::size_t>(n) * sizeof(T));
     return a;
-  }
-
-  // A fresh bool [num_envs], true at the lanes in done_.
-  py::array_t<bool> done_mask() const {
-    py::array_t<bool> mask = zeros<bool>(static_cast<py::ssize_t>(episode_start_.size()));
-    bool* m = mask.mutable_data();
-    for (const std::int32_t i : done_) m[i] = true;
-    return mask;
   }
 
   // The info keys, made once.
@@ -426,7 +445,8 @@ class VecCore {
   std::vector<std::int32_t> discrete_;
   std::vector<float> continuous_;
   std::vector<double> episode_start_;  // steady-clock seconds at each lane's episode start
-  std::vector<std::int32_t> done_;     // lanes that finished on the last step
+  std::vector<std::int32_t> done_;     // [num_envs]: the lanes that finished on the last step first
+  std::size_t done_count_ = 0;         // how many of done_ are set
   std::vector<py::ssize_t> action_shape_;
   std::optional<std::uint64_t> initial_seed_, last_seed_;
 };
@@ -490,36 +510,51 @@ py::dict cpp_rollout(const std::string& env_id, std::int32_t num_envs, std::uint
   return d;
 }
 
-// For bench/python_envs.py: seconds per step() of the C++ VecEnv alone, stepped for about `seconds`
-// with 8 batches of uniform random actions prepared in advance and cycled (as `apiary bench envs`).
-double cpp_step_seconds(const std::string& env_id, std::int32_t num_envs, std::int32_t threads, double seconds,
-                        std::uint64_t seed) {
-  py::gil_scoped_release release;
-  envs::VecEnvConfig config;
-  config.num_envs = num_envs;
-  config.threads = threads;
-  auto env = envs::make_env(env_id, config);
-  envs::RandomActions random(env->spec(), num_envs, seed);
-  std::vector<std::vector<std::uint8_t>> batches;
-  std::vector<ActionBatch> views;
-  const std::size_t bytes = static_cast<std::size_t>(num_envs) * static_cast<std::size_t>(env->spec().action_dim()) * 4;
-  for (int i = 0; i < 8; ++i) {
-    ActionBatch b = random.next();
-    batches.emplace_back(static_cast<const std::uint8_t*>(b.data), static_cast<const std::uint8_t*>(b.data) + bytes);
-    b.data = batches.back().data();
-    views.push_back(b);
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// For bench/python_envs.py: the C++ VecEnv stepped alone for about `seconds`, with 8 batches of
+// uniform random actions prepared in advance and cycled (as `apiary bench envs`); returns
+// {"wall": seconds per step, "cpu": the process's CPU seconds per step}.
+py::dict cpp_step_seconds(const std::string& env_id, std::int32_t num_envs, std::int32_t threads, double seconds,
+                          std::uint64_t seed) {
+  double wall = 0.0, cpu = 0.0;
+  {
+    py::gil_scoped_release release;
+    envs::VecEnvConfig config;
+    config.num_envs = num_envs;
+    config.threads = threads;
+    auto env = envs::make_env(env_id, config);
+    envs::RandomActions random(env->spec(), num_envs, seed);
+    std::vector<std::vector<std::uint8_t>> batches;
+    std::vector<ActionBatch> views;
+    const std::size_t bytes =
+        static_cast<std::size_t>(num_envs) * static_cast<std::size_t>(env->spec().action_dim()) * 4;
+    for (int i = 0; i < 8; ++i) {
+      ActionBatch b = random.next();
+      batches.emplace_back(static_cast<const std::uint8_t*>(b.data), static_cast<const std::uint8_t*>(b.data) + bytes);
+      b.data = batches.back().data();
+      views.push_back(b);
+    }
+    env->reset(seed);
+    for (int i = 0; i < 8; ++i) env->step(views[i]);  // warm-up
+    std::int64_t steps = 0;
+    const double start = now_seconds(), cpu_start = process_cpu_seconds();
+    do {
+      for (int i = 0; i < 8; ++i) env->step(views[i]);
+      steps += 8;
+      wall = now_seconds() - start;
+    } while (wall < seconds);
+    cpu = (process_cpu_seconds() - cpu_start) / static_cast<double>(steps);
+    wall /= static_cast<double>(steps);
   }
-  env->reset(seed);
-  for (int i = 0; i < 8; ++i) env->step(views[i]);  // warm-up
-  std::int64_t steps = 0;
-  const double start = now_seconds();
-  double elapsed = 0.0;
-  do {
-    for (int i = 0; i < 8; ++i) env->step(views[i]);
-    steps += 8;
-    elapsed = now_seconds() - start;
-  } while (elapsed < seconds);
-  return elapsed / static_cast<double>(steps);
+  py::dict out;
+  out["wall"] = wall;
+  out["cpu"] = cpu;
+  return out;
 }
 
 py::dict list_envs() {
@@ -593,6 +628,6 @@ PYBIND11_MODULE(_apiary, m) {
   m.def("cpp_rollout", &cpp_rollout, py::arg("env_id"), py::arg("num_envs"), py::arg("seed"), py::arg("threads"),
         py::arg("actions"), py::arg("options") = py::none(), "For the tests: a rollout straight through the C++ VecEnv");
   m.def("cpp_step_seconds", &cpp_step_seconds, py::arg("env_id"), py::arg("num_envs"), py::arg("threads"),
-        py::arg("seconds"), py::arg("seed") = 0, "For the benchmark: seconds per step of the C++ VecEnv alone");
+        py::arg("seconds"), py::arg("seed") = 0, "For the benchmark: wall and CPU seconds per step of the C++ VecEnv alone");
   m.def("hardware_threads", &envs::ThreadPool::hardware_threads);
 }
