@@ -1,4 +1,4 @@
-// The learner's side of the transport (learner/distributed.h) with a hand-driven actor: chunks round-trip
+// The learner's side of the transport (runner/remote_actors.h) with a hand-driven actor: chunks round-trip
 // without losing a value, chunks older than actors.max_policy_lag (or from an earlier learner session)
 // are dropped and counted (also those an actor process acted before its learner restarted), malformed
 // ones are counted, and CURVE keeps a peer with the wrong key out.
@@ -21,11 +21,17 @@
 #include "agents/policy.h"
 #include "core/profiler.h"
 #include "envs/registry.h"
+#include "actors/actor_process.h"
 #include "learner/algorithm.h"
-#include "learner/distributed.h"
+#include "learner/ppo/ppo_config.h"
+#include "runner/remote_actors.h"
 
-namespace apiary::learner {
+namespace apiary::runner {
 namespace {
+
+using actors::ActorProcessOptions;
+using actors::run_actor_process;
+using learner::to_policy_config;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -48,7 +54,7 @@ TrainConfig cartpole_config(const std::string& bind) {
   TrainConfig c;
   c.env.id = "CartPole-v1";
   c.env.num_envs = kN;
-  c.ppo.rollout_steps = kT;
+  c.section<learner::PpoConfig>("ppo").rollout_steps = kT;
   c.actors.count = 0;  // the test is the actor
   c.actors.max_policy_lag = 3;
   c.learner.bind = bind;
@@ -265,4 +271,4 @@ TEST(TransportTest, CurvePeerWithTheWrongKeyGetsNothingInOrOut) {
 }
 
 }  // namespace
-}  // namespace apiary::learner
+}  // namespace apiary::runner

@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "tests/envs/fnv1a.h"
+#include "envs/fnv1a.h"
 #include "envs/classic/classic.h"
 #include "envs/cpu_system.h"
 #include "envs/random_actions.h"
@@ -22,7 +22,7 @@ constexpr std::int32_t kLanes = 512;     // two blocks of the CPU back end, so t
 constexpr std::int64_t kSteps = 10000;   // batched steps
 constexpr std::uint64_t kSeed = 20261126;
 
-using apiary::testing::Fnv1a;
+using apiary::envs::Fnv1a;
 
 // Hash of every observation, reward, flag, and final observation of finished lanes.
 std::uint64_t rollout_hash(VecEnv& env, std::uint64_t seed) {
