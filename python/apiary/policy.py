@@ -31,6 +31,21 @@ def _package_dir() -> str:
     return os.path.dirname(os.path.abspath(__file__))
 
 
+def _zoo_dir() -> str | None:
+    """The zoo next to this package, where the `apiary` program finds its own: the build tree's
+    (build/python/apiary/ -> build/zoo) or the installed one (PREFIX/share/apiary/zoo)."""
+    package = _package_dir()
+    candidates = [os.path.join(package, "..", "..", "zoo")]
+    parts = package.split(os.sep)
+    if "lib" in parts:
+        prefix = os.sep.join(parts[:len(parts) - 1 - parts[::-1].index("lib")])
+        candidates.append(os.path.join(prefix, "share", "apiary", "zoo"))
+    for c in candidates:
+        if os.path.isfile(os.path.join(c, "index.tsv")):
+            return os.path.realpath(c)
+    return None
+
+
 def _program() -> str:
     """The `apiary` executable, for runs with actor processes: $APIARY_PROGRAM, the build tree's
     (build/python/apiary/ -> build/apiary), the installed one (PREFIX/lib/pythonX/.../apiary/ ->
@@ -72,7 +87,18 @@ class Policy:
         (``runs/NAME/checkpoints/best.pt``), or a zoo entry (``"zoo:lunarlander_ppo"``,
         ``"zoo:LunarLander-v3"``). With ``env_id``, a checkpoint of another env is refused. The
         plugins a checkpoint's env needs (its config's env.plugins) are loaded."""
-        return cls(_torch_module().PolicyCore(os.fspath(checkpoint_or_zoo_id), env_id or ""))
+        name = os.fspath(checkpoint_or_zoo_id)
+        module = _torch_module()
+        zoo = _zoo_dir() if name.startswith("zoo:") and not os.environ.get("APIARY_ZOO_DIR") else None
+        if zoo is None:
+            return cls(module.PolicyCore(name, env_id or ""))
+        # The C++ side searches $APIARY_ZOO_DIR first, then next to the running program (python3 here):
+        # point it at the zoo next to this package for the call.
+        os.environ["APIARY_ZOO_DIR"] = zoo
+        try:
+            return cls(module.PolicyCore(name, env_id or ""))
+        finally:
+            del os.environ["APIARY_ZOO_DIR"]
 
     def __call__(self, obs, deterministic: bool = True):
         """Actions for ``obs`` (``[batch, *obs_shape]``, or one observation ``[*obs_shape]``):
@@ -111,7 +137,10 @@ def _yaml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, np.integer, np.floating)):
-        return repr(value.item() if isinstance(value, np.generic) else value)
+        value = value.item() if isinstance(value, np.generic) else value
+        if isinstance(value, float) and not np.isfinite(value):
+            return ".nan" if np.isnan(value) else (".inf" if value > 0 else "-.inf")  # YAML's spelling
+        return repr(value)
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping):

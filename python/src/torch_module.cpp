@@ -236,6 +236,14 @@ py::dict train(const TrainArgs& args) {
 PYBIND11_MODULE(_apiary_torch, m) {
   using namespace apiary::python;  // NOLINT: the module's own names
   m.doc() = "Apiary's policies and training (docs/python.md); use the `apiary` package, not this module";
+  // A configuration error is a bad input (`apiary train` exits with status 2 for it): ValueError.
+  py::register_local_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const apiary::core::ConfigError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
 
   py::class_<PolicyCore>(m, "PolicyCore")
       .def(py::init<const std::string&, const std::string&>(), py::arg("checkpoint"), py::arg("env_id") = "")

@@ -33,9 +33,13 @@ def test_install_goes_where_python_looks():
         clean["PYTHONPATH"] = destdir + site
         script = ("import apiary, numpy as np; print(apiary.__file__); "
                   "e = apiary.make_vec('CartPole-v1', 2, seed=0); e.reset(); "
-                  "print(e.step(np.array([0, 1]))[1])")
+                  "print(e.step(np.array([0, 1]))[1]); "
+                  "import importlib.util; spec = importlib.util.find_spec('apiary._apiary_torch'); "
+                  "print('torch part:', spec.origin if spec else None)")
         result = subprocess.run([sys.executable, "-c", script], env=clean, capture_output=True, text=True,
                                 cwd=destdir)
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[0].startswith(package)
         assert "[1. 1.]" in result.stdout
+        if any(m.startswith("_apiary_torch.") for m in modules):  # built where runner/ is
+            assert f"torch part: {package}/_apiary_torch." in result.stdout
