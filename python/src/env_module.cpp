@@ -16,7 +16,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -89,18 +88,18 @@ class Views {
     // The owner: a capsule holding a reference to the env, the base of every view.
     auto* keep = new std::shared_ptr<VecEnv>(env);
     py::capsule owner(keep, [](void* p) { delete static_cast<std::shared_ptr<VecEnv>*>(p); });
-    obs_shape_ = {n};
-    for (auto d : spec.observation_space.shape) obs_shape_.push_back(static_cast<py::ssize_t>(d));
+    obs_shape = {n};
+    for (auto d : spec.observation_space.shape) obs_shape.push_back(static_cast<py::ssize_t>(d));
     const envs::BatchBuffers& b = env->buffers();
-    obs = py::array(py::dtype::of<float>(), obs_shape_, b.obs, owner);
-    final_obs = py::array(py::dtype::of<float>(), obs_shape_, b.final_obs, owner);
+    obs = py::array(py::dtype::of<float>(), obs_shape, b.obs, owner);
+    final_obs = py::array(py::dtype::of<float>(), obs_shape, b.final_obs, owner);
     reward = py::array(py::dtype::of<float>(), {n}, b.reward, owner);
     // uint8 0/1 read as numpy bool (one byte, 0 or 1): the same memory, no conversion.
     terminated = py::array(py::dtype("bool"), {n}, b.terminated, owner);
     truncated = py::array(py::dtype("bool"), {n}, b.truncated, owner);
   }
   py::array obs, final_obs, reward, terminated, truncated;
-  std::vector<py::ssize_t> obs_shape_;
+  std::vector<py::ssize_t> obs_shape;
 };
 
 // A fresh C-contiguous copy of `a` (a view of a buffer, or a mask).

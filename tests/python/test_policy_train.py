@@ -245,3 +245,14 @@ def test_policy_example(cartpole_run):
     summary = result.stdout.strip().splitlines()[-1]
     assert "env: CartPole-v1 episodes: 16" in summary
     assert float(re.search(r"mean_return: ([-0-9.]+)", summary).group(1)) >= 475
+
+
+def test_train_with_actor_processes(runs):
+    """actors.count > 0 from Python: the actors are the `apiary` program (found next to the package),
+    not python3; without it the run is refused before it starts."""
+    s = apiary.train(CARTPOLE, out_dir=str(runs), name="with_actors", actors__count=1, total_steps=2048,
+                     stop__mean_return=float("inf"), eval__interval_steps=2048, eval__episodes=2, eval__num_envs=2,
+                     quiet=True, progress=False)
+    assert s["steps"] >= 2048 and s["transport"]["transport_chunks"] > 0
+    with pytest.raises(ValueError, match="actors.count > 0 runs actor processes of the `apiary` program"):
+        apiary.train(CARTPOLE, out_dir=str(runs), name="no_program", actors__count=1, program="")
