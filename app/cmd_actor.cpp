@@ -9,6 +9,7 @@
 #include <string>
 
 #include "actors/actor_process.h"
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "core/config.h"
@@ -73,8 +74,11 @@ void run_learner(const LearnerFlags& flags) {
   }
   core::apply_overrides(config, flags.overrides);
   load_plugin_flags(flags.plugins);
-  if (flags.resume_dir.empty())
+  if (flags.resume_dir.empty()) {
     config.env.plugins.insert(config.env.plugins.end(), flags.plugins.begin(), flags.plugins.end());
+    check_loaded_config(config, flags.config_path + (flags.overrides.empty() ? "" : " with --set"),
+                        /*always_distributed=*/true, flags.bind);
+  }
   options.resume_dir = flags.resume_dir;
   options.quiet = flags.quiet;
   options.stop_flag = &g_learner_stop;
@@ -108,9 +112,11 @@ void add_actor_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("actor", "Run one actor process that streams trajectories to a learner");
   cmd->add_option("--connect", flags->connect, "Learner endpoint: tcp://HOST:PORT or ipc://PATH")->required();
   cmd->add_option("--id", flags->id, "Actor id (Ape-X epsilon, seeds); -1: the learner assigns one")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(-1, 1 << 20)));
   cmd->add_option("--server-key", flags->server_key, "The learner's public CURVE key file (apiary keys)");
-  cmd->add_option("--max-chunks", flags->max_chunks, "Stop after sending this many chunks (0: until stopped)");
+  cmd->add_option("--max-chunks", flags->max_chunks, "Stop after sending this many chunks (0: until stopped)")
+      ->check(in_range(core::Range::at_least(0)));
   add_plugin_flag(*cmd, flags->plugins);
   cmd->callback([flags] { run_actor(*flags); });
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "envs/device_memory.h"
@@ -81,8 +82,12 @@ void add_bench_command(CLI::App& app) {
   auto* cmd = bench->add_subcommand("envs", "Environment throughput (lane-steps per second)");
   flags->env.num_envs = 4096;
   flags->env.add_to(*cmd);
-  cmd->add_option("--seconds", flags->seconds, "Timed seconds per repeat")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--repeats", flags->repeats, "Timed repeats; the median is reported")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--seconds", flags->seconds, "Timed seconds per repeat")
+      ->capture_default_str()
+      ->check(in_range(core::Range::open_closed(0, 3600)));
+  cmd->add_option("--repeats", flags->repeats, "Timed repeats; the median is reported")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1000)));
   cmd->callback([flags] { run_bench_envs(*flags); });
 }
 

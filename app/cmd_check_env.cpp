@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "envs/env_checker.h"
@@ -64,11 +65,16 @@ void add_check_env_command(CLI::App& app) {
   cmd->add_option("id", flags->env_id, "Environment id (see 'apiary envs')")->required();
   add_plugin_flag(*cmd, flags->plugins);
   cmd->add_option("--option", flags->options, "Environment parameter NAME=VALUE (repeatable)");
-  cmd->add_option("--num-envs", flags->check.num_envs, "Lanes of every env checked")->capture_default_str();
-  cmd->add_option("--steps", flags->check.steps, "Random-action steps per run")->capture_default_str();
+  cmd->add_option("--num-envs", flags->check.num_envs, "Lanes of every env checked")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, kMaxNumEnvs)));
+  cmd->add_option("--steps", flags->check.steps, "Random-action steps per run")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(2, 1e9)));
   cmd->add_option("--seed", flags->check.seed, "Seed (the seeding check also uses seed + 1)")->capture_default_str();
-  cmd->add_option("--time-limit", flags->check.short_time_limit,
-                  "max_episode_steps of the short time-limit run")->capture_default_str();
+  cmd->add_option("--time-limit", flags->check.short_time_limit, "max_episode_steps of the short time-limit run")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1 << 20)));
   cmd->add_flag("--allow-deterministic", flags->check.allow_deterministic,
                 "Pass the seeding check for an env that draws no random numbers at all");
   cmd->callback([flags] { run_check_env(*flags); });

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "envs/registry.h"
@@ -140,14 +141,17 @@ void add_play_command(CLI::App& app) {
   cmd->add_option("--env", flags->env_id, "Environment id (default: the checkpoint's)");
   cmd->add_option("--checkpoint", flags->checkpoint, "Checkpoint to play (runs/<name>/checkpoints/*.pt); "
                                                      "without one, random actions");
-  cmd->add_option("--episodes", flags->episodes, "Episodes to play (default: until q in a window, 1 headless)");
-  cmd->add_option("--fps", flags->fps, "Frames per second in the window (default: the env's own)");
+  cmd->add_option("--episodes", flags->episodes, "Episodes to play (default: until q in a window, 1 headless)")
+      ->check(in_range(core::Range::closed(1, 1 << 24)));
+  cmd->add_option("--fps", flags->fps, "Frames per second in the window (default: the env's own)")
+      ->check(in_range(core::Range::open_closed(0, 1000)));
   cmd->add_option("--seed", flags->seed, "Seed of the env's reset and of random actions")->capture_default_str();
   cmd->add_option("--record", flags->record_dir, "Write every frame as DIR/frame_NNNNNN.png");
   cmd->add_flag("--headless", flags->headless, "Render off-screen: no window, no display needed");
   cmd->add_flag("--human", flags->human, "Start under keyboard control (h toggles it)");
   cmd->add_flag("--no-hud", flags->no_hud, "Show only the env, without the side panel");
-  cmd->add_option("--max-steps", flags->max_steps, "Stop after this many steps in all (0: no limit)");
+  cmd->add_option("--max-steps", flags->max_steps, "Stop after this many steps in all (0: no limit)")
+      ->check(in_range(core::Range::at_least(0)));
   cmd->add_option("--option", flags->options, "Environment parameter NAME=VALUE (repeatable)");
   add_plugin_flag(*cmd, flags->plugins);
   cmd->footer(

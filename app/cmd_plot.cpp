@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "render/image_io.h"
 #include "render/plot.h"
@@ -58,8 +59,12 @@ void add_plot_command(CLI::App& app) {
   cmd->add_option("runs", flags->runs, "Run folders (runs/<name>) or metrics CSV files")->required();
   cmd->add_option("-o,--output", flags->output, "PNG file to write")->required();
   cmd->add_option("--metric", flags->metric, "Column to plot")->capture_default_str();
-  cmd->add_option("--width", flags->width, "Figure width in pixels")->capture_default_str();
-  cmd->add_option("--height", flags->height, "Figure height in pixels")->capture_default_str();
+  cmd->add_option("--width", flags->width, "Figure width in pixels")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(320, 8192)));
+  cmd->add_option("--height", flags->height, "Figure height in pixels")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(200, 8192)));
   cmd->callback([flags] { run_plot(*flags); });
 }
 

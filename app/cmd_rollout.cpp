@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "envs/random_actions.h"
@@ -67,7 +68,9 @@ void add_rollout_command(CLI::App& app) {
   auto flags = std::make_shared<RolloutFlags>();
   auto* cmd = app.add_subcommand("rollout", "Step an environment with random actions and summarise the episodes");
   flags->env.add_to(*cmd);
-  cmd->add_option("--steps", flags->steps, "Batched steps to take")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", flags->steps, "Batched steps to take")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1e12)));
   cmd->callback([flags] { run_rollout(*flags); });
 }
 

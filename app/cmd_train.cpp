@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "core/config.h"
@@ -43,8 +44,10 @@ void run_train(const TrainFlags& flags) {
   }
   core::apply_overrides(config, flags.overrides);
   load_plugin_flags(flags.plugins);  // refused before any work starts
-  if (flags.resume_dir.empty())
+  if (flags.resume_dir.empty()) {
     config.env.plugins.insert(config.env.plugins.end(), flags.plugins.begin(), flags.plugins.end());
+    check_loaded_config(config, flags.config_path + (flags.overrides.empty() ? "" : " with --set"));
+  }
   options.resume_dir = flags.resume_dir;
   options.quiet = flags.quiet;
   options.session_steps = flags.session_steps;
@@ -101,16 +104,23 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--resume", flags->resume_dir, "Continue the run in this folder from its latest checkpoint");
   cmd->add_flag("--quiet", flags->quiet, "Print only the final summary");
   cmd->add_option("--session-steps", flags->session_steps,
-                  "Stop after this many env steps, with a checkpoint to --resume from (0: no limit)");
+                  "Stop after this many env steps, with a checkpoint to --resume from (0: no limit)")
+      ->check(in_range(core::Range::at_least(0)));
   add_plugin_flag(*cmd, flags->plugins);
+  cmd->footer("Config keys: 'apiary config' lists every key with its type, default, allowed values and description\n"
+              "(also in docs/configs.md); 'apiary config CONFIG' shows the values CONFIG resolves to.");
   cmd->callback([flags] { run_train(*flags); });
 
   auto eflags = std::make_shared<EvalFlags>();
   auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint's deterministic policy");
   eval->add_option("checkpoint", eflags->checkpoint, "Checkpoint file (runs/<name>/checkpoints/*.pt)")->required();
-  eval->add_option("--episodes", eflags->episodes, "Episodes to play")->capture_default_str()->check(CLI::PositiveNumber);
+  eval->add_option("--episodes", eflags->episodes, "Episodes to play")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1 << 24)));
   eval->add_option("--seed", eflags->seed, "Seed of the evaluation lanes")->capture_default_str();
-  eval->add_option("--num-envs", eflags->num_envs, "Lanes (0: min(episodes, 64))")->capture_default_str();
+  eval->add_option("--num-envs", eflags->num_envs, "Lanes (0: min(episodes, 64))")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(0, kMaxNumEnvs)));
   add_plugin_flag(*eval, eflags->plugins);
   eval->callback([eflags] { run_eval(*eflags); });
 }

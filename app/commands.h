@@ -32,5 +32,6 @@ void add_play_command(CLI::App& app);   // app/cmd_play.cpp
 void add_plot_command(CLI::App& app);   // app/cmd_plot.cpp
 void add_actor_command(CLI::App& app);  // app/cmd_actor.cpp: actor and learner (multi-process runs)
 void add_keys_command(CLI::App& app);   // app/cmd_keys.cpp: CURVE key pairs
+void add_config_command(CLI::App& app); // app/cmd_config.cpp: every training-config key
 
 }  // namespace apiary::app

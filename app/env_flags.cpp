@@ -1,7 +1,9 @@
 #include "app/env_flags.h"
 
+#include <cmath>
 #include <cstdlib>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "envs/plugin_loader.h"
 
@@ -15,9 +17,13 @@ void load_plugin_flags(const std::vector<std::string>& paths) { envs::load_plugi
 
 void EnvFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--env", env_id, "Environment id (see 'apiary envs')")->capture_default_str();
-  cmd.add_option("--num-envs", num_envs, "Lanes stepped together")->capture_default_str();
+  cmd.add_option("--num-envs", num_envs, "Lanes stepped together")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, kMaxNumEnvs)));
   cmd.add_option("--device", device, "cpu or cuda")->capture_default_str();
-  cmd.add_option("--threads", threads, "CPU worker threads (0: all cores)")->capture_default_str();
+  cmd.add_option("--threads", threads, "CPU worker threads (0: all cores)")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(0, kMaxThreads)));
   cmd.add_option("--seed", seed, "Seed of every lane's random stream")->capture_default_str();
   cmd.add_option("--option", options, "Environment parameter NAME=VALUE (repeatable)");
   add_plugin_flag(cmd, plugins);
@@ -44,6 +50,7 @@ envs::VecEnvConfig EnvFlags::to_config() const {
     const double value = std::strtod(text.c_str(), &end);
     if (text.empty() || *end != '\0')
       throw UsageError("--option " + name + ": '" + text + "' is not a number");
+    if (!std::isfinite(value)) throw UsageError("--option " + name + ": '" + text + "' is not a finite number");
     config.options[name] = value;
   }
   return config;

@@ -4,7 +4,9 @@
 #include <exception>
 #include <iostream>
 #include <stdexcept>
+#include <string>
 
+#include "app/cli_checks.h"
 #include "app/commands.h"
 #include "core/config.h"
 #include "core/version.h"
@@ -23,6 +25,17 @@ int apiary::app::run_cli(int argc, char** argv) {
   apiary::app::add_plot_command(app);
   apiary::app::add_actor_command(app);
   apiary::app::add_keys_command(app);
+  apiary::app::add_config_command(app);
+  // The first word names the command (the program itself takes only --help and --version).
+  if (argc < 2 || argv[1][0] != '-') {
+    const std::string word = argc < 2 ? "" : argv[1];
+    const std::string unknown = apiary::app::unknown_command_message(app, word);
+    if (!unknown.empty()) {
+      std::cerr << "apiary: " << (word.empty() ? "a command is required" + unknown.substr(unknown.find(';')) : unknown)
+                << "\n(run 'apiary --help' for usage)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <unordered_set>
 
 namespace apiary::core {
 
@@ -40,6 +42,8 @@ std::string describe_node(const detail::ConfigNode& node) {
 // Numbers printed in bounds and messages: integers without a fraction, others shortest.
 std::string format_number(double x) {
   if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  // Whole numbers as written in configs (100000000, not 1e+08), up to where exponents read better.
+  if (std::fabs(x) < 1e12 && std::floor(x) == x) return std::to_string(static_cast<long long>(x));
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof(buf), x);
   return std::string(buf, res.ptr);
@@ -206,6 +210,12 @@ void read_list(const detail::ConfigNode& node, std::vector<Elem>& out, const det
 }
 
 void check_number(double x, const Range& range, const detail::Where& where) {
+  if (std::isnan(x) && !range.allows_nan()) {
+    if (range.is_any()) {
+      detail::fail(where, "value nan is not a number: give a number (.inf or -.inf for no bound)");
+    }
+    detail::fail(where, "value nan is out of range " + range.to_string());
+  }
   if (!range.is_any() && !range.contains(x)) {
     detail::fail(where, "value " + format_number(x) + " is out of range " + range.to_string());
   }
@@ -213,7 +223,6 @@ void check_number(double x, const Range& range, const detail::Where& where) {
 
 template <class Elem>
 void check_list(const std::vector<Elem>& values, const Range& range, const detail::Where& where) {
-  if (range.is_any()) return;
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string key = where.key + "[" + std::to_string(i) + "]";
     check_number(static_cast<double>(values[i]), range, detail::Where{where.source, key, where.line});
@@ -283,9 +292,35 @@ std::string closest_key(const std::string& wrong, const std::vector<std::string>
   return best;
 }
 
-detail::ConfigNode convert(const YAML::Node& n, const std::string& source, int parent_line) {
+// What converting one document may cost. yaml-cpp keeps an alias as a reference to its anchor, so
+// a few hundred bytes of nested aliases ("billion laughs") stand for billions of values; converting
+// expands them, so the expansion is counted and refused past limits no hand-written config reaches.
+struct Budget {
+  static constexpr std::size_t kMaxValues = 100000;           // nodes after alias expansion
+  static constexpr std::size_t kMaxScalarBytes = 16u << 20;   // text of all scalars after expansion
+  static constexpr int kMaxDepth = 64;                         // nesting of lists and mappings
+  std::size_t values = 0;
+  std::size_t scalar_bytes = 0;
+};
+
+[[noreturn]] void too_large(const std::string& source, int line, const std::string& what) {
+  throw ConfigError(source, line, "",
+                    what + " after expanding its aliases (aliases that refer to aliases multiply: a few lines "
+                           "can stand for billions of values); refused");
+}
+
+detail::ConfigNode convert(const YAML::Node& n, const std::string& source, int parent_line, Budget& budget,
+                           int depth) {
   detail::ConfigNode out;
   const YAML::Mark mark = n.Mark();
+  if (++budget.values > Budget::kMaxValues)
+    too_large(source, parent_line, "the document holds more than " + std::to_string(Budget::kMaxValues) +
+                                       " values");
+  if (depth > Budget::kMaxDepth) {
+    throw ConfigError(source, parent_line, "",
+                      "the document nests lists and mappings deeper than " + std::to_string(Budget::kMaxDepth) +
+                          " levels (or an alias refers to itself); refused");
+  }
   out.line = mark.line >= 0 && !mark.is_null() ? mark.line + 1 : parent_line;
   switch (n.Type()) {
     case YAML::NodeType::Undefined:
@@ -294,14 +329,19 @@ detail::ConfigNode convert(const YAML::Node& n, const std::string& source, int p
       break;
     case YAML::NodeType::Scalar:
       out.kind = detail::ConfigNode::Kind::kScalar;
+      budget.scalar_bytes += n.Scalar().size();
+      if (budget.scalar_bytes > Budget::kMaxScalarBytes)
+        too_large(source, out.line, "the document holds more than " +
+                                        std::to_string(Budget::kMaxScalarBytes >> 20) + " MiB of text");
       out.scalar = n.Scalar();
       break;
     case YAML::NodeType::Sequence:
       out.kind = detail::ConfigNode::Kind::kSequence;
-      for (const auto& item : n) out.items.push_back(convert(item, source, out.line));
+      for (const auto& item : n) out.items.push_back(convert(item, source, out.line, budget, depth + 1));
       break;
-    case YAML::NodeType::Map:
+    case YAML::NodeType::Map: {
       out.kind = detail::ConfigNode::Kind::kMap;
+      std::unordered_set<std::string> keys;
       for (auto it = n.begin(); it != n.end(); ++it) {
         const YAML::Mark km = it->first.Mark();
         const int key_line = km.line >= 0 && !km.is_null() ? km.line + 1 : out.line;
@@ -311,13 +351,15 @@ detail::ConfigNode convert(const YAML::Node& n, const std::string& source, int p
         detail::ConfigNode::Entry e;
         e.key = it->first.Scalar();
         e.key_line = key_line;
-        if (out.find(e.key) != nullptr) {
+        if (!keys.insert(e.key).second) {
           throw ConfigError(source, key_line, e.key, "duplicate key");
         }
-        e.value = convert(it->second, source, key_line);
+        budget.scalar_bytes += e.key.size();
+        e.value = convert(it->second, source, key_line, budget, depth + 1);
         out.entries.push_back(std::move(e));
       }
       break;
+    }
   }
   return out;
 }
@@ -342,7 +384,7 @@ ConfigError::ConfigError(std::string source, int line, std::string key, const st
 
 bool Range::contains(double x) const {
   if (any_) return true;
-  if (std::isnan(x)) return false;
+  if (std::isnan(x)) return nan_ok_;
   const bool lo_ok = lo_open_ ? x > lo_ : x >= lo_;
   const bool hi_ok = hi_open_ ? x < hi_ : x <= hi_;
   return lo_ok && hi_ok;
@@ -376,10 +418,15 @@ ConfigNode parse_yaml(const std::string& text, const std::string& source) {
     throw ConfigError(source, 0, "", "expected one YAML document, found " +
                                          std::to_string(docs.size()) + " (separated by '---')");
   }
-  return convert(docs[0], source, 0);
+  Budget budget;
+  return convert(docs[0], source, 0, budget, 0);
 }
 
 ConfigNode parse_yaml_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ConfigError(path, 0, "", "is a folder, not a config file (give a YAML file such as configs/cartpole_ppo.yaml)");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ConfigError(path, 0, "", "cannot open config file: " +
@@ -388,7 +435,14 @@ ConfigNode parse_yaml_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw ConfigError(path, 0, "", "cannot read config file");
-  return parse_yaml(text.str(), path);
+  ConfigNode root = parse_yaml(text.str(), path);
+  // A file that sets nothing is a mistake (a wrong path, a file not saved yet), never a default run.
+  if (root.kind == ConfigNode::Kind::kNull) {
+    throw ConfigError(path, root.line, "",
+                      "the config file is empty (or holds only comments or null): expected a mapping of keys "
+                      "such as 'env: {id: CartPole-v1}'");
+  }
+  return root;
 }
 
 ConfigNode parse_override(const std::string& assignment) {

@@ -67,7 +67,9 @@ class ConfigError : public std::runtime_error {
 };
 
 // Allowed interval for a numeric field (or each element of a numeric list). Bounds are doubles;
-// an absent bound is infinite. NaN is outside every range except `any()`.
+// an absent bound is infinite. NaN: `contains` places it outside every interval but `any()`, and
+// loading and validation refuse it for every numeric field, `any()` ones included (a field whose
+// range is any() may be .inf, never .nan), unless the field's range opts in with allow_nan().
 class Range {
  public:
   static Range any() { return Range(); }
@@ -80,7 +82,15 @@ class Range {
   static Range open_closed(double lo, double hi) { return Range(lo, true, hi, false); }   // (lo, hi]
   static Range closed_open(double lo, double hi) { return Range(lo, false, hi, true); }   // [lo, hi)
 
+  // This range with NaN allowed too (a field where NaN means something, e.g. "not set").
+  Range allow_nan() const {
+    Range r = *this;
+    r.nan_ok_ = true;
+    return r;
+  }
+
   bool is_any() const { return any_; }
+  bool allows_nan() const { return nan_ok_; }
   bool contains(double x) const;
   // Interval notation, e.g. "(0, 1]", "[1, inf)"; "any" for any().
   std::string to_string() const;
@@ -94,6 +104,7 @@ class Range {
   bool any_ = true;
   double lo_ = 0, hi_ = 0;
   bool lo_open_ = false, hi_open_ = false;
+  bool nan_ok_ = false;
 };
 
 // One row of describe_fields(): everything a user needs to write the key by hand.
@@ -129,9 +140,9 @@ struct ConfigNode::Entry {
 };
 
 // Parses YAML text (one document). Throws ConfigError naming `source` and the line on a syntax
-// error, a non-scalar map key or a duplicate key.
+// error, a non-scalar map key, a duplicate key, or aliases that expand past the limits above.
 ConfigNode parse_yaml(const std::string& text, const std::string& source);
-// Reads and parses a file; a missing or unreadable file is a ConfigError too.
+// Reads and parses a file; a missing, unreadable or empty file, or a folder, is a ConfigError too.
 ConfigNode parse_yaml_file(const std::string& path);
 // Turns "a.b.c=value" into {a: {b: {c: value}}} (maps marked `merge`), the value parsed as
 // YAML (scalar or flow).
@@ -425,13 +436,16 @@ void apply_node(T& cfg, const ConfigNode& root, const std::string& source) {
 }  // namespace detail
 
 // Loads the YAML file at `yaml_path` onto `cfg`: keys in the file replace the current values,
-// all other fields keep theirs. Throws ConfigError; `cfg` is unchanged on error.
+// all other fields keep theirs. Throws ConfigError; `cfg` is unchanged on error. A folder, an empty
+// file (or one of only comments or null) and a document that is not a mapping are refused, and so is
+// a document whose aliases expand past 100,000 values or 16 MiB of text.
 template <class T>
 void load_config(T& cfg, const std::string& yaml_path) {
   detail::apply_node(cfg, detail::parse_yaml_file(yaml_path), yaml_path);
 }
 
-// As load_config, from text; `source_name` stands for the file in error messages.
+// As load_config, from text; `source_name` stands for the file in error messages. Empty text sets
+// nothing (a config in memory may legitimately be empty; files may not).
 template <class T>
 void load_config_string(T& cfg, const std::string& text, const std::string& source_name) {
   detail::apply_node(cfg, detail::parse_yaml(text, source_name), source_name);

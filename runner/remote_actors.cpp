@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "actors/actor_process.h"
+#include "actors/chunk_check.h"
 #include "actors/codec.h"
 #include "actors/supervisor.h"
 #include "actors/transport.h"
@@ -46,6 +47,22 @@ std::uint64_t new_session_id() {
 
 void log_stderr(const std::string& line) { std::fprintf(stderr, "apiary learner: %s\n", line.c_str()); }
 
+// What every chunk of this run must look like (actors/chunk_check.h).
+actors::ChunkExpectations chunk_expectations(const TrainConfig& config) {
+  const envs::EnvSpec spec = envs::env_spec(config.env.id, config.env.options);
+  actors::ChunkExpectations e;
+  const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
+  e.num_steps = algo.rollout_steps(config);
+  e.num_envs = config.env.num_envs;
+  e.obs_dim = spec.obs_dim();
+  e.num_actions = spec.action_space.is_discrete() ? spec.action_space.n : 0;
+  e.action_dim = spec.action_space.is_discrete() ? 0 : spec.action_dim();
+  e.log_probs = algo.chunk_log_probs;
+  e.max_episode_steps = spec.max_episode_steps;
+  e.validate();
+  return e;
+}
+
 // An ipc base endpoint in a private folder: the run folder when its path is short enough for a Unix
 // socket, else a fresh folder under $TMPDIR that the source removes.
 std::string private_ipc_endpoint(const std::string& run_dir, std::string& temp_dir) {
@@ -71,7 +88,8 @@ class DistributedSource final : public ChunkSource {
         log_(options.log ? options.log : log_stderr),
         session_(new_session_id()),
         config_yaml_(core::dump_config(config)),
-        schema_(actors::chunk_schema(config, envs::env_spec(config.env.id, config.env.options))) {
+        schema_(actors::chunk_schema(config, envs::env_spec(config.env.id, config.env.options))),
+        gate_(chunk_expectations(config), session_) {
     std::string bind = !options.bind.empty() ? options.bind : config.learner.bind;
     if (bind.empty()) bind = private_ipc_endpoint(run_dir, temp_dir_);
     actors::TransportOptions t;
@@ -155,10 +173,12 @@ class DistributedSource final : public ChunkSource {
         {"transport_chunks", static_cast<double>(chunks_)},
         {"transport_dropped_lag", static_cast<double>(dropped_lag_)},
         {"transport_malformed", static_cast<double>(decode_stats_.total())},
+        {"transport_failed", static_cast<double>(failed_)},
         {"transport_wait_data_seconds", wait_seconds_},
         {"transport_bytes_in_per_second", static_cast<double>(bytes_in_) / wall},
         {"transport_bytes_out_per_second", static_cast<double>(bytes_out_) / wall},
         {"actor_restarts", supervisor_ ? static_cast<double>(supervisor_->restarts()) : 0.0}};
+    for (const auto& kv : gate_.metrics()) m.push_back(kv);
     // Policy lag of the chunks accepted since the last call.
     if (!lags_.empty()) {
       std::sort(lags_.begin(), lags_.end());
@@ -193,17 +213,28 @@ class DistributedSource final : public ChunkSource {
       if (!line.empty()) log_(line);
       return false;
     }
+    // Its content, before anything reads it: a chunk that would poison training is dropped and counted.
+    const actors::ChunkVerdict verdict = gate_.check(header, views.data(), views.size(), policy_version);
+    if (!verdict.ok()) {
+      const std::string line = gate_.log_line(verdict, header.actor_id, "an actor on " + endpoint_);
+      if (!line.empty()) log_(line);
+      return false;
+    }
     actor_stats_[header.actor_id] = header.stats;
-    // Chunks acted by an earlier learner session (before a restart) are as stale as it gets.
-    const std::int64_t lag = header.session == session_ ? policy_version - header.policy_version
-                                                        : std::numeric_limits<std::int64_t>::max();
+    const std::int64_t lag = policy_version - header.policy_version;
     if (lag > config_.actors.max_policy_lag) {
       ++dropped_lag_;
       return false;
     }
+    try {
+      chunk_ = actors::decode_chunk(header, std::make_shared<std::vector<zmq::message_t>>(std::move(frames)));
+    } catch (const std::exception& e) {  // never fatal: dropped, counted, logged
+      ++failed_;
+      log_("dropped a chunk from actor " + std::to_string(header.actor_id) + ": " + e.what());
+      return false;
+    }
     lags_.push_back(std::max<std::int64_t>(0, lag));
     ++chunks_;
-    chunk_ = actors::decode_chunk(header, std::make_shared<std::vector<zmq::message_t>>(std::move(frames)));
     return true;
   }
 
@@ -228,6 +259,7 @@ class DistributedSource final : public ChunkSource {
       auto identity = std::make_shared<zmq::message_t>(std::move(frames[0]));
       welcome.insert(welcome.begin(), actors::wire::OutFrame{identity->data(), identity->size(), identity});
       actors::send_frames(sockets_->control(), std::move(welcome), /*dontwait=*/true);
+      gate_.assign(id);
       log_("actor " + std::to_string(id) + " joined");
     }
   }
@@ -247,6 +279,8 @@ class DistributedSource final : public ChunkSource {
   std::string config_yaml_;
   actors::wire::ChunkSchema schema_;
   actors::wire::DecodeLimits limits_;
+  actors::ChunkGate gate_;       // content checks, the actors this session assigned, refusals by reason
+  std::int64_t failed_ = 0;      // chunks whose decoding threw (dropped)
   std::string endpoint_, temp_dir_;
   std::optional<actors::LearnerSockets> sockets_;
   std::optional<actors::Supervisor> supervisor_;

@@ -309,9 +309,17 @@ class TrainingRun {
                                         counters_.steps);
     }
     Metrics metrics;
-    {
+    try {
       core::ScopedTimer t(profiler_, core::ProfileCategory::kLearning);
       metrics = algo_->update(chunk, learner::UpdateContext{counters_.steps, config_.total_steps});
+    } catch (const std::exception& e) {
+      // A chunk from an actor process never ends the run: dropped, counted, logged. (The chunk gate
+      // refuses bad content before this; a local actor's chunk failing is a bug and propagates.)
+      if (!source_) throw;
+      ++failed_updates_;
+      folder_->log("step " + std::to_string(counters_.steps) + ": dropped a chunk from actor " +
+                   std::to_string(chunk.actor_id) + ", its update failed: " + e.what());
+      return {};
     }
     unfreeze_when_due();
     if (!metrics.empty() && metrics.front().first == learner::kNonFiniteUpdate) {
@@ -411,7 +419,8 @@ class TrainingRun {
                                 {"env_seconds", report[core::ProfileCategory::kEnv].seconds},
                                 {"inference_seconds", report[core::ProfileCategory::kInference].seconds},
                                 {"learning_seconds", report[core::ProfileCategory::kLearning].seconds},
-                                {"nonfinite_updates", static_cast<double>(nonfinite_total_)}};
+                                {"nonfinite_updates", static_cast<double>(nonfinite_total_)},
+                                {"failed_updates", static_cast<double>(failed_updates_)}};
     for (const auto& kv : metrics) row.push_back(kv);
     if (source_)
       for (const auto& kv : source_->metrics()) row.push_back(kv);
@@ -478,6 +487,7 @@ class TrainingRun {
   std::int64_t last_eval_step_ = -1;
   int nonfinite_in_a_row_ = 0;
   std::int64_t nonfinite_total_ = 0;
+  std::int64_t failed_updates_ = 0;  // remote chunks whose update threw (dropped)
   std::string last_checkpoint_;  // the latest.pt written last, for messages
   std::vector<std::string> init_lines_;  // transfer and freeze, for the log
   bool frozen_ = false;

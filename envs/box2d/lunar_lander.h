@@ -1,5 +1,5 @@
 // LunarLander-v3 and LunarLanderContinuous-v3 (Gymnasium 1.x, gymnasium/envs/box2d/lunar_lander.py;
-// the facts are in ../shared/reference/box2d_envs.md). Three parts:
+// the facts are in tests/data/reference/box2d_envs.md). Three parts:
 //   - LunarLanderPhysics: the physics core, one b2World per lane (built again on every reset, as v3
 //     does), the engines, wind, observation, reward and termination. It takes engine commands, not
 //     actions, and its accessors let tests and tools read the physics.

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -283,6 +284,155 @@ TEST_F(Scratch, ShippedBox2DConfigsRun) {
     text << config.rdbuf();
     EXPECT_NE(text.str().find(id), std::string::npos) << name << " trains " << id;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// An unknown command is named, with the closest one and the list; no command at all says so.
+TEST(Cli, UnknownCommandsAreNamedWithTheCommandsThereAre) {
+  CmdResult r = apiary("fooo");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("unknown command 'fooo'; commands: envs, rollout, bench, doctor, train, eval")) << r.output;
+  EXPECT_TRUE(r.has("config")) << r.output;
+  EXPECT_FALSE(r.has("A subcommand is required")) << r.output;
+  r = apiary("trian configs/cartpole_ppo.yaml");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("unknown command 'trian' (did you mean 'train'?)")) << r.output;
+  r = apiary("");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("a command is required; commands: envs, rollout")) << r.output;
+  EXPECT_EQ(apiary("--version").status, 0);
+}
+
+// Numbers on the command line are held to ranges as config keys are: refused with the flag, the
+// value and the range (exit status 2), never taken as a default or left to fail later.
+TEST_F(Scratch, CommandLineNumbersAreRangeChecked) {
+  struct Case {
+    std::string args, expect;
+  };
+  const std::vector<Case> cases = {
+      {"rollout --num-envs 100000000", "--num-envs: value 100000000 is out of range [1, 16777216]"},
+      {"rollout --num-envs -3", "--num-envs: value -3 is out of range [1, 16777216]"},
+      {"rollout --threads -1", "--threads: value -1 is out of range [0, 1024]"},
+      {"rollout --steps 0", "--steps: value 0 is out of range [1, 1e+12]"},
+      {"rollout --option gravity=nan", "--option gravity: 'nan' is not a finite number"},
+      {"bench envs --seconds nan", "--seconds: value nan is not a number"},
+      {"bench envs --repeats 0", "--repeats: value 0 is out of range [1, 1000]"},
+      {"check-env CartPole-v1 --num-envs 0", "--num-envs: value 0 is out of range [1, 16777216]"},
+      {"check-env CartPole-v1 --steps 1", "--steps: value 1 is out of range [2, 1000000000]"},
+      {"play --env CartPole-v1 --headless --fps 0", "--fps: value 0 is out of range (0, 1000]"},
+      {"play --env CartPole-v1 --headless --episodes 0", "--episodes: value 0 is out of range [1, 16777216]"},
+      {"plot x -o y.png --width 10", "--width: value 10 is out of range [320, 8192]"},
+      {"train x.yaml --session-steps -1", "--session-steps: value -1 is out of range [0, inf)"},
+      {"actor --connect tcp://127.0.0.1:1 --id -7", "--id: value -7 is out of range [-1, 1048576]"},
+  };
+  for (const Case& c : cases) {
+    const CmdResult r = apiary(c.args);
+    EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
+    EXPECT_TRUE(r.has(c.expect)) << c.args << "\n" << r.output;
+  }
+  // eval checks its numbers before it opens the checkpoint: -5 lanes is not "the default".
+  const std::string ckpt = write("none.pt", "not read");
+  CmdResult r = apiary("eval " + ckpt + " --num-envs -5");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("--num-envs: value -5 is out of range [0, 16777216]")) << r.output;
+  r = apiary("eval " + ckpt + " --num-envs 100000000");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("out of range [0, 16777216]")) << r.output;
+  r = apiary("eval " + ckpt + " --episodes -1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("--episodes: value -1 is out of range")) << r.output;
+}
+
+// Config files that are empty, folders, not mappings, NaN where a number is needed, or a config whose
+// env id, env options or actor settings are impossible: refused naming the file and the key, before
+// any run folder exists.
+TEST_F(Scratch, BadConfigsAreRefusedNamingFileAndKeyBeforeAnyFolder) {
+  const std::string out = "out_dir: " + dir_.string() + "\nname: refused\n";
+  struct Case {
+    std::string name, yaml, expect;
+  };
+  const std::vector<Case> cases = {
+      {"empty.yaml", "", "the config file is empty"},
+      {"comments.yaml", "# nothing yet\n", "the config file is empty"},
+      {"list.yaml", "- env\n", "expected a mapping of keys at the top level"},
+      {"nan.yaml", out + "stop: {mean_return: .nan}\n", "stop.mean_return: value nan is not a number"},
+      {"nan_option.yaml", out + "env: {id: CartPole-v1, options: {gravity: .nan}}\n",
+       "env.options.gravity: value nan is not a number"},
+      {"unknown_env.yaml", out + "env: {id: NoSuchEnv-v0}\n", "env.id: unknown environment id 'NoSuchEnv-v0'"},
+      {"bad_option.yaml", out + "env: {id: LunarLander-v3, options: {gravity: -20}}\n", "env.options: "},
+      {"unknown_option.yaml", out + "env: {id: CartPole-v1, options: {gravty: 9}}\n", "env.options: "},
+      {"bind.yaml", out + "learner: {bind: 'tcp://0.0.0.0:5999'}\n", "learner.bind: tcp://0.0.0.0:5999 is not loopback"},
+      {"nstep.yaml", out + "algo: dqn\ndqn: {n_step: 3}\nactors: {count: 1}\n", "dqn.n_step"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = write(c.name, c.yaml);
+    const CmdResult r = apiary("train " + path + " --quiet");
+    EXPECT_EQ(r.status, 2) << c.name << "\n" << r.output;
+    EXPECT_TRUE(r.has(path)) << "names the file: " << r.output;
+    EXPECT_TRUE(r.has(c.expect)) << c.name << "\n" << r.output;
+  }
+  const CmdResult folder = apiary("train " + dir_.string());
+  EXPECT_EQ(folder.status, 2) << folder.output;
+  EXPECT_TRUE(folder.has(dir_.string() + ": is a folder, not a config file")) << folder.output;
+  // A billion-laughs config is refused at once with a message, not after gigabytes.
+  const std::string laughs = std::string(APIARY_SOURCE_DIR) + "/tests/core/malformed_configs/billion_laughs.yaml";
+  const auto start = std::chrono::steady_clock::now();
+  const CmdResult bomb = apiary("train " + laughs);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+  EXPECT_EQ(bomb.status, 2) << bomb.output;
+  EXPECT_TRUE(bomb.has("more than 100000 values after expanding its aliases")) << bomb.output;
+  EXPECT_FALSE(fs::exists(dir_ / "refused")) << "nothing is created for a refused config";
+}
+
+// `apiary config`: every key with its type, default, range and description, from the parser's own
+// declarations; with a CONFIG, the values it resolves to.
+TEST_F(Scratch, ConfigListsEveryKeyAndTheValuesAFileResolvesTo) {
+  CmdResult r = apiary("config");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* part : {"ppo.learning_rate", "(0, 1]", "Adam step size", "env.num_envs", "[1, 16777216]",
+                           "stop.mean_return", ".inf", "one of: ppo, dqn", "actors.max_policy_lag"})
+    EXPECT_TRUE(r.has(part)) << part;
+  const auto kv = parse_pairs(r.last_line());
+  EXPECT_GT(std::stoi(kv.at("keys")), 60);
+
+  const std::string cfg = write("c.yaml", "algo: ppo\nppo: {learning_rate: 0.001}\nenv: {num_envs: 4}\n");
+  r = apiary("config " + cfg + " --set seed=9");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.has("0.001 *")) << r.output;
+  EXPECT_TRUE(r.has("9 *")) << r.output;
+  const auto resolved = parse_pairs(r.last_line());
+  EXPECT_EQ(resolved.at("changed"), "3");
+  EXPECT_EQ(resolved.at("config"), cfg);
+
+  r = apiary("config " + write("bad.yaml", "ppo: {learning_rate: 7}\n"));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("ppo.learning_rate: value 7 is out of range (0, 1]")) << r.output;
+
+  r = apiary("train --help");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.has("apiary config")) << r.output;
+}
+
+// docs/configs.md is what `apiary config --markdown` prints today.
+TEST_F(Scratch, DocsConfigsMdIsCurrent) {
+  const fs::path generated = dir_ / "configs.md";
+  const CmdResult r = apiary("config --markdown -o " + generated.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const std::string doc = read(fs::path(APIARY_SOURCE_DIR) / "docs" / "configs.md");
+  const std::string now = read(generated);
+  EXPECT_NE(now.find("| `ppo.learning_rate` | double | `0.00025` | (0, 1] | Adam step size |"), std::string::npos)
+      << now;
+  EXPECT_TRUE(doc == now) << "docs/configs.md is stale: regenerate it with\n"
+                          << "  build/apiary config --markdown -o docs/configs.md";
 }
 
 }  // namespace

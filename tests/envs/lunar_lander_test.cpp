@@ -1,5 +1,5 @@
 // LunarLander-v3 and LunarLanderContinuous-v3: the physics and rules of
-// ../shared/reference/box2d_envs.md, each checked on the physics core or through the batched env, and
+// tests/data/reference/box2d_envs.md, each checked on the physics core or through the batched env, and
 // a golden hash that holds for any thread count.
 #include <gtest/gtest.h>
 
@@ -115,9 +115,9 @@ TEST(LunarLander, GoldenHashIsTheSameForOneAndTwoThreads) {
   const std::uint64_t windy = rollout_hash("LunarLander-v3", 1, wind);
   EXPECT_EQ(windy, rollout_hash("LunarLander-v3", 2, wind));
   EXPECT_NE(windy, discrete);
-  EXPECT_EQ(discrete, 8349918519881678931u) << "golden LunarLander-v3";
-  EXPECT_EQ(continuous, 4877146668590961935u) << "golden LunarLanderContinuous-v3";
-  EXPECT_EQ(windy, 7332477902253525266u) << "golden LunarLander-v3 with wind";
+  EXPECT_EQ(discrete, 15733593149021563913u) << "golden LunarLander-v3";
+  EXPECT_EQ(continuous, 6735365744053157741u) << "golden LunarLanderContinuous-v3";
+  EXPECT_EQ(windy, 2680000624750887640u) << "golden LunarLander-v3 with wind";
 }
 
 TEST(LunarLander, ResetObservationIsTheFirstNoOpStep) {

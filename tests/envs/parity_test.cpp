@@ -1,12 +1,16 @@
-// One-step parity with Gymnasium 1.4 on every row of ../shared/reference/classic/*.csv: next state,
+// One-step parity with Gymnasium 1.4 on every row of tests/data/reference/classic/*.csv: next state,
 // observation, reward and terminated, both through the env's own functions and through the batched
 // back end (every row a lane, stepped at once). Apiary computes in float32 and Gymnasium in float64,
 // so values agree to rtol 1e-5 (plus atol 1e-6 for values near zero), and `terminated` must match
 // except where the reference state lies within that tolerance of the threshold.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +23,38 @@
 
 namespace apiary::envs {
 namespace {
+
+// The repository stands alone: the reference data the parity tests read lives inside it, and no file
+// of the project points at a folder beside the repository.
+TEST(ReferenceData, LivesInsideTheRepository) {
+  namespace fs = std::filesystem;
+  const fs::path source = fs::weakly_canonical(APIARY_SOURCE_DIR);
+  const fs::path reference = fs::weakly_canonical(APIARY_DEFAULT_REFERENCE_DIR);
+  const auto [end, _] = std::mismatch(source.begin(), source.end(), reference.begin(), reference.end());
+  EXPECT_TRUE(end == source.end()) << reference << " is outside the repository " << source;
+  for (const char* file : {"README.md", "box2d_envs.md", "classic/CartPole-v1.csv", "classic/Acrobot-v1.csv",
+                           "classic/MountainCar-v0.csv", "classic/MountainCarContinuous-v0.csv",
+                           "classic/Pendulum-v1.csv"})
+    EXPECT_TRUE(fs::is_regular_file(reference / file)) << (reference / file) << " is missing";
+
+  // No source, script, config or document refers to the folder beside the repository. The needle is
+  // built in two parts so that this file does not find itself.
+  const std::string needle = std::string("../") + "shared";
+  std::vector<std::string> offenders;
+  for (auto it = fs::recursive_directory_iterator(source); it != fs::recursive_directory_iterator(); ++it) {
+    const std::string name = it->path().filename().string();
+    if (it->is_directory() && (name.rfind("build", 0) == 0 || name == ".git" || name == "runs" || name == "Testing")) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file() || it->file_size() > (4u << 20)) continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (text.str().find(needle) != std::string::npos) offenders.push_back(it->path().string());
+  }
+  EXPECT_TRUE(offenders.empty()) << "files that refer to " << needle << ": " << ::testing::PrintToString(offenders);
+}
 
 constexpr double kRtol = 1e-5;
 constexpr double kAtol = 1e-6;

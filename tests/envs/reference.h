@@ -1,5 +1,5 @@
-// Reads the Gymnasium reference transitions of ../shared/reference (see its README.md). The folder is
-// found through APIARY_REFERENCE_DIR, or the default next to the repository.
+// Reads the Gymnasium reference transitions of tests/data/reference (see its README.md). The folder is
+// found through APIARY_REFERENCE_DIR, or the default inside the repository (APIARY_DEFAULT_REFERENCE_DIR).
 #pragma once
 
 #include <cstdlib>

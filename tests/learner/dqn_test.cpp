@@ -289,7 +289,7 @@ TrainConfig cartpole_config() {
   config.env.num_envs = 4;
   config.policy.hidden_sizes = {64, 64};
   config.policy.activation = "relu";
-  DqnConfig& d = config.dqn;
+  DqnConfig& d = config.section<DqnConfig>("dqn");
   d.learning_rate = 4e-3;
   d.batch_size = 64;
   d.buffer_size = 100000;
