@@ -10,7 +10,7 @@
 //   int main(int argc, char** argv) {
 //     // ... parse arguments and the config (every rank does this again, with the same arguments)
 //     return runner::parallel::launch_local(config.world_size, [&](const RendezvousInfo& info) {
-//       auto group = ProcessGroup::join(info, {.fingerprint = dumped_config});
+//       auto group = ProcessGroup::join(info, join_options);  // process_group.h
 //       return train(config, group);  // 0 on success
 //     });
 //   }

@@ -181,7 +181,7 @@ ProcessGroup ProcessGroup::join(const RendezvousInfo& info, const JoinOptions& o
   const std::string timeout_text = format_seconds(options.timeout_seconds, "%g s");
   c10d::TCPStoreOptions store_options;
   store_options.port = info.master_port;
-  store_options.isServer = info.rank == 0;
+  store_options.isServer = info.rank == 0 && !info.agent_store;
   store_options.numWorkers = static_cast<std::size_t>(info.world_size);
   store_options.waitWorkers = false;  // the exchange below waits for every rank and names a missing one
   store_options.timeout = impl->timeout;
@@ -195,7 +195,7 @@ ProcessGroup ProcessGroup::join(const RendezvousInfo& info, const JoinOptions& o
       break;
     } catch (const std::exception& e) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (info.rank == 0) {
+      if (store_options.isServer) {
         throw CommError("rank 0 could not open the rendezvous store at " + address +
                         " (MASTER_ADDR, MASTER_PORT): " + short_what(e));
       }
@@ -208,6 +208,11 @@ ProcessGroup ProcessGroup::join(const RendezvousInfo& info, const JoinOptions& o
     }
   }
   impl->store->setTimeout(impl->timeout);  // for every later store call (Gloo's rendezvous)
+  if (info.agent_store) {
+    // torchrun's agent keeps its own keys in the store; the workers' live under this prefix.
+    impl->store =
+        c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(info.restart_count), impl->store);
+  }
 
   // World sizes, then fingerprints: every rank compares each rank's with rank 0's, so that every rank
   // refuses a mismatch with the same message.

@@ -5,7 +5,9 @@
 //
 // Typical use in a data-parallel learner (every rank runs the same code):
 //
-//   auto group = ProcessGroup::join(rendezvous_from_env(), {.fingerprint = dumped_config});
+//   JoinOptions join;
+//   join.fingerprint = dumped_config;               // every rank must have been started alike
+//   auto group = ProcessGroup::join(info, join);    // info: launch_local's, or rendezvous_from_env()
 //   group.broadcast(flat_params, /*root=*/0);       // every replica starts from rank 0's weights
 //   for (update = 1; ...; ++update) {
 //     loss.backward();                              // on this rank's share of the minibatch

@@ -71,6 +71,10 @@ RendezvousInfo rendezvous_from_env(const EnvLookup& env) {
     } else if (slurm_localid) {
       info.local_rank = static_cast<int>(parse_int("SLURM_LOCALID", *slurm_localid, 0, kMaxWorldSize));
     }
+    info.agent_store = non_empty(env, "TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+    if (const auto restarts = non_empty(env, "TORCHELASTIC_RESTART_COUNT"); restarts && info.agent_store) {
+      info.restart_count = static_cast<int>(parse_int("TORCHELASTIC_RESTART_COUNT", *restarts, 0, INT_MAX));
+    }
   } else if (slurm_procid && slurm_ntasks) {
     const long ntasks = parse_int("SLURM_NTASKS", *slurm_ntasks, 1, kMaxWorldSize);
     if (ntasks == 1) return info;  // a one-task job: nothing to join

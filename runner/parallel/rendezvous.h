@@ -12,6 +12,10 @@
 //               to export MASTER_ADDR. Port: MASTER_PORT, else 20000 + SLURM_JOB_ID % 10000 (so that
 //               two jobs sharing a node differ), else 29500.
 //   none        neither set, or a SLURM job of one task: world_size 1, rank 0, no store.
+// Under torchrun with a static rendezvous (--node-rank, --master-addr), torchrun's agent already
+// serves the store at MASTER_ADDR:MASTER_PORT and says so with TORCHELASTIC_USE_AGENT_STORE=True:
+// rank 0 then connects to it like the others, under the key prefix /worker/attempt_<n>/ (n:
+// TORCHELASTIC_RESTART_COUNT), as PyTorch's own env:// initialisation does.
 // Every value must be a whole decimal number in range; an error names the variable and its value.
 #pragma once
 
@@ -45,6 +49,8 @@ struct RendezvousInfo {
   int world_size = 1;             // ranks in the run, >= 1
   int rank = 0;                   // this process, in [0, world_size)
   int local_rank = 0;             // this process among those of its machine (device choice), >= 0
+  bool agent_store = false;       // torchrun's agent serves the store: no rank starts one
+  int restart_count = 0;          // TORCHELASTIC_RESTART_COUNT (agent_store only)
 
   bool distributed() const { return world_size > 1; }
   // "MASTER_ADDR:MASTER_PORT" as used, for messages.

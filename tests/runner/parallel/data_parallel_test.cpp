@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "runner/parallel/launch.h"
 #include "runner/parallel/process_group.h"
@@ -286,6 +287,45 @@ TEST(DataParallelFaults, RankZeroAloneGivesUpWithinTheTimeout) {
     EXPECT_NE(what.find("rank 0"), std::string::npos) << what;
     EXPECT_LT(seconds, 15.0);
   }
+}
+
+// torchrun with a static rendezvous: its agent serves the store and sets
+// TORCHELASTIC_USE_AGENT_STORE=True; both ranks (started by hand here, with the variables torchrun
+// sets) connect to it as clients and keep their keys under /worker/attempt_<restart count>/.
+TEST(DataParallel, JoinsTheStoreOfTorchrunsAgent) {
+  if (in_rank()) {
+    const auto info = rendezvous_from_env();
+    EXPECT_TRUE(info.agent_store);
+    EXPECT_EQ(info.restart_count, 1);
+    auto group = ProcessGroup::join(info, join_options());
+    auto t = torch::full({3}, static_cast<float>(info.rank + 1));
+    group.average_gradients(t);
+    EXPECT_TRUE(torch::equal(t, torch::full({3}, 1.5f)));
+    return;
+  }
+  c10d::TCPStoreOptions agent_options;  // the agent's store
+  agent_options.port = find_free_port();
+  agent_options.isServer = true;
+  agent_options.waitWorkers = false;
+  agent_options.timeout = std::chrono::seconds(30);
+  auto agent_store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", agent_options);
+  const std::string port = std::to_string(agent_options.port);
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.push_back(spawn_this_test({{"MASTER_ADDR", "127.0.0.1"},
+                                     {"MASTER_PORT", port},
+                                     {"WORLD_SIZE", "2"},
+                                     {"RANK", std::to_string(r)},
+                                     {"LOCAL_RANK", std::to_string(r)},
+                                     {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+                                     {"TORCHELASTIC_RESTART_COUNT", "1"}}));
+  }
+  for (const pid_t pid : ranks) {
+    const auto status = wait_child(pid, 120.0);
+    ASSERT_TRUE(status.has_value()) << "rank pid " << pid << " did not finish";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  }
+  EXPECT_TRUE(agent_store->check({"/worker/attempt_1/apiary/fingerprint/0", "/worker/attempt_1/apiary/fingerprint/1"}));
 }
 
 // Two ranks started by hand with torchrun's variables (no agent to stop them): rank 1 is killed (or

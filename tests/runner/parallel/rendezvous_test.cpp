@@ -51,6 +51,21 @@ TEST(Rendezvous, Torchrun) {
   EXPECT_STREQ(rendezvous_source_name(info.source), "torchrun");
 }
 
+TEST(Rendezvous, TorchrunAgentStore) {
+  std::map<std::string, std::string> vars{
+      {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}, {"WORLD_SIZE", "2"}, {"RANK", "0"}};
+  EXPECT_FALSE(rendezvous_from_env(env_of(vars)).agent_store);
+  vars["TORCHELASTIC_USE_AGENT_STORE"] = "False";
+  EXPECT_FALSE(rendezvous_from_env(env_of(vars)).agent_store);
+  vars["TORCHELASTIC_USE_AGENT_STORE"] = "True";
+  vars["TORCHELASTIC_RESTART_COUNT"] = "3";
+  const auto info = rendezvous_from_env(env_of(vars));
+  EXPECT_TRUE(info.agent_store);
+  EXPECT_EQ(info.restart_count, 3);
+  vars["TORCHELASTIC_RESTART_COUNT"] = "x";
+  EXPECT_NE(error_of(vars).find("TORCHELASTIC_RESTART_COUNT='x'"), std::string::npos);
+}
+
 TEST(Rendezvous, TorchrunWinsOverSlurm) {
   const auto info = rendezvous_from_env(env_of({{"MASTER_ADDR", "a"},
                                                 {"MASTER_PORT", "1234"},
