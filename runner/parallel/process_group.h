@@ -73,7 +73,9 @@ struct JoinOptions {
 struct CommStats {
   double allreduce_seconds = 0;  // average_gradients and broadcast
   std::int64_t allreduce_calls = 0;
-  double sendrecv_seconds = 0;  // send (until complete) and recv
+  // send (until complete) and recv, including the wait for the peer (in a pipeline: the time a
+  // stage waits for its neighbours' compute, the pipeline's bubble)
+  double sendrecv_seconds = 0;
   std::int64_t sendrecv_calls = 0;
   double hash_seconds = 0;  // check_weights: hashing and the exchange
   std::int64_t hash_checks = 0;
@@ -91,12 +93,14 @@ struct CommStats {
 
 class ProcessGroup {
  public:
-  // Joins the run that `info` names: rank 0 starts the TCPStore at info.master_addr:master_port and
-  // waits for every rank, the others connect to it; the world sizes and fingerprints are compared;
-  // then the Gloo group connects. A one-rank `info` (world_size 1) joins nothing: every collective is
-  // then the identity. Throws CommError naming the store's address when it cannot be reached (or not
-  // every rank joins) within the timeout, ConfigMismatch as above, std::invalid_argument for a bad
-  // option.
+  // Joins the run that `info` names: rank 0 starts the TCPStore at info.master_addr:master_port (or,
+  // with info.agent_store, connects to torchrun's like the others), the others connect to it (and
+  // retry until the timeout); every rank waits for every other, the world sizes and fingerprints are
+  // compared, then the Gloo group connects. A one-rank `info` (world_size 1) joins nothing: every
+  // collective is then the identity. Throws CommError naming the store's address and the missing rank
+  // when the store cannot be reached or a rank does not join within the timeout, ConfigMismatch as
+  // above, std::invalid_argument for a bad option. The store lives in rank 0's process: rank 0 must
+  // outlive the other ranks' joins and subgroup() calls.
   static ProcessGroup join(const RendezvousInfo& info, const JoinOptions& options = {});
 
   ProcessGroup(ProcessGroup&&) noexcept;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <set>
@@ -211,6 +212,37 @@ TEST(LaunchLocal, NoRankOutlivesTheAgent) {
     }
     EXPECT_TRUE(process_gone(pid)) << "rank pid " << pid << " outlived its agent";
   }
+}
+
+// SIGTERM to the agent reaches the ranks (not in the terminal's process group); ranks that stop
+// cleanly on it make the launch succeed.
+TEST(LaunchLocal, SigtermToTheAgentReachesTheRanks) {
+  const char* role = std::getenv("APIARY_TEST_ROLE");
+  if (role != nullptr && std::string(role) == "agent") {
+    const int rc = launch_local(
+        2,
+        [](const RendezvousInfo& info) -> int {
+          static std::atomic<bool> stop{false};
+          ::signal(SIGTERM, [](int) { stop = true; });
+          write_pid(info.rank);
+          while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          write_file(env_or_empty("APIARY_TEST_DIR") + "/stopped." + std::to_string(info.rank), "1");
+          return 0;
+        },
+        rerun_this_test());
+    EXPECT_EQ(rc, 0);
+    return;
+  }
+  TempDir dir;
+  const pid_t agent = spawn_this_test({{"APIARY_TEST_ROLE", "agent"}, {"APIARY_TEST_DIR", dir.path().string()}});
+  const auto pids = rank_pids(dir.path().string(), 2);
+  ::kill(agent, SIGTERM);
+  const auto status = wait_child(agent, 30.0);
+  ASSERT_TRUE(status.has_value()) << "the agent did not end after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "status " << *status;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("stopped.0")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("stopped.1")));
+  for (const pid_t pid : pids) EXPECT_TRUE(process_gone(pid));
 }
 
 TEST(LaunchLocal, WorldSizeMustMatchTheLauncher) {
