@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -79,6 +80,7 @@ int run_rank(const RendezvousInfo& info, const Args& args, const std::string& ou
   torch::set_num_threads(1);
   auto group = ProcessGroup::join(info, JoinOptions{});
   std::ostringstream out;
+  out.precision(17);  // the agent parses these numbers back
 
   // All-reduce of flat gradients.
   for (const auto& [name, hidden] : std::vector<std::pair<std::string, std::vector<std::int64_t>>>{
