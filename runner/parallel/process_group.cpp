@@ -2,9 +2,14 @@
 // for this file's target only.
 #include "runner/parallel/process_group.h"
 
+#include <arpa/inet.h>
 #include <c10/util/Exception.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -78,7 +83,34 @@ std::string first_difference(const std::string& reference, const std::string& ot
   return "the texts differ in line endings";
 }
 
-bool is_loopback(const std::string& host) { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
+// The address of this machine's interface that routes to `host` (a UDP socket connected to it sends
+// nothing; the kernel picks the source address), or "" when `host` does not resolve or is not
+// reachable. Gloo listens there, so that the other ranks, which reach this machine the same way, can
+// connect: the machine's host name may resolve to 127.0.1.1 (Debian's /etc/hosts).
+std::string local_address_towards(const std::string& host, std::uint16_t port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return "";
+  std::string result;
+  for (addrinfo* a = found; a != nullptr && result.empty(); a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, SOCK_DGRAM, 0);
+    if (fd < 0) continue;
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    char text[INET6_ADDRSTRLEN] = {0};
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      const void* addr = local.ss_family == AF_INET
+                             ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&local)->sin_addr)
+                             : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr);
+      if (::inet_ntop(local.ss_family, addr, text, sizeof(text)) != nullptr) result = text;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return result;
+}
 
 // A host tensor with the same contents (the tensor itself when it is already on the host).
 torch::Tensor to_host(const torch::Tensor& t) { return t.device().is_cpu() ? t : t.to(torch::kCPU); }
@@ -268,13 +300,14 @@ ProcessGroup ProcessGroup::join(const RendezvousInfo& info, const JoinOptions& o
     throw ConfigMismatch(refusal);
   }
 
-  // The Gloo transport: GLOO_SOCKET_IFNAME as in PyTorch, loopback for a loopback store, else the
-  // address this machine's host name resolves to.
+  // The Gloo transport: GLOO_SOCKET_IFNAME as in PyTorch, else the interface that routes to the
+  // store's host (loopback for a loopback store), else the address of this machine's host name.
   try {
+    const std::string towards_store = local_address_towards(info.master_addr, info.master_port);
     if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname != nullptr && *ifname != '\0') {
       impl->device = c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
-    } else if (is_loopback(info.master_addr)) {
-      impl->device = c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+    } else if (!towards_store.empty()) {
+      impl->device = c10d::ProcessGroupGloo::createDeviceForHostname(towards_store);
     } else {
       impl->device = c10d::ProcessGroupGloo::createDefaultDevice();
     }
