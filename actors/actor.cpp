@@ -1,9 +1,13 @@
 #include "actors/actor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
+#include <string>
+
+#include "envs/registry.h"
 
 namespace apiary::actors {
 
@@ -15,6 +19,33 @@ torch::Tensor host_obs_view(envs::VecEnv& env) {
   return torch::from_blob(env.buffers().obs, {env.num_envs(), env.spec().obs_dim()}, torch::kFloat32);
 }
 
+// Finite-only training: the first non-finite observation element or reward of a step stops the run with
+// an error that names the env, the plugin it came from, the lane and the step. It is a scan of
+// num_envs * (obs_dim + 1) floats per step, small next to stepping and acting.
+void check_finite(const envs::VecEnv& env, std::int64_t step, bool rewards = true) {
+  const envs::BatchBuffers& buf = env.buffers();
+  const std::int64_t n = env.num_envs(), d = env.spec().obs_dim();
+  bool finite = true;
+  for (std::int64_t k = 0; k < n * d; ++k) finite &= std::isfinite(buf.obs[k]);
+  if (rewards && buf.reward != nullptr)
+    for (std::int64_t i = 0; i < n; ++i) finite &= std::isfinite(buf.reward[i]);
+  if (finite) return;
+  const envs::EnvEntry* entry = envs::Registry::global().find(env.spec().id);
+  const std::string origin = entry != nullptr && entry->origin != "builtin" ? " (plugin " + entry->origin + ")" : "";
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t j = 0; j < d; ++j)
+      if (!std::isfinite(buf.obs[i * d + j]))
+        throw std::runtime_error("env " + env.spec().id + origin + " wrote a non-finite observation (element " +
+                                 std::to_string(j) + " = " + std::to_string(buf.obs[i * d + j]) + ") in lane " +
+                                 std::to_string(i) + " at step " + std::to_string(step) +
+                                 "; the run stops so that it does not train on it");
+    if (rewards && buf.reward != nullptr && !std::isfinite(buf.reward[i]))
+      throw std::runtime_error("env " + env.spec().id + origin + " gave a non-finite reward (" +
+                               std::to_string(buf.reward[i]) + ") in lane " + std::to_string(i) + " at step " +
+                               std::to_string(step) + "; the run stops so that it does not train on it");
+  }
+}
+
 }  // namespace
 
 Actor::Actor(std::unique_ptr<envs::VecEnv> env, std::shared_ptr<agents::Policy> policy, ActorOptions options)
@@ -24,7 +55,10 @@ Actor::Actor(std::unique_ptr<envs::VecEnv> env, std::shared_ptr<agents::Policy> 
   discrete_actions_.resize(static_cast<std::size_t>(env_->num_envs()));
 }
 
-void Actor::reset(std::uint64_t seed) { env_->reset(seed); }
+void Actor::reset(std::uint64_t seed) {
+  env_->reset(seed);
+  check_finite(*env_, env_steps_ / std::max<std::int64_t>(1, env_->num_envs()), /*rewards=*/false);
+}
 
 void Actor::allocate(std::int32_t num_steps) {
   const std::int64_t n = env_->num_envs(), d = env_->spec().obs_dim(), t = num_steps;
@@ -100,6 +134,7 @@ const agents::TrajectoryChunk& Actor::collect(std::int32_t num_steps, agents::Ac
       step_env(action);
     }
     env_steps_ += n;
+    check_finite(*env_, env_steps_ / n);
     // Rewards, flags and the next observation (the final one where the episode ended).
     float* next = next_obs + t * n * d;
     std::memcpy(next, buf.obs, obs_bytes);

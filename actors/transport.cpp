@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/atomic_file.h"
+
 namespace apiary::actors {
 
 namespace {
@@ -86,19 +88,13 @@ CurveKeys make_curve_keys() {
 
 void write_curve_keys(const CurveKeys& keys, const std::string& path) {
   const std::string secret_path = path + ".key", public_path = path + ".pub";
-  const std::string tmp = secret_path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-    ::chmod(tmp.c_str(), 0600);
-    out << "# Apiary CURVE key pair: keep this file private (learner.curve_secret_key)\n"
-        << "public: " << keys.public_key << "\nsecret: " << keys.secret_key << "\n";
-  }
-  if (std::rename(tmp.c_str(), secret_path.c_str()) != 0) throw std::runtime_error("cannot write " + secret_path);
-  std::ofstream pub(public_path, std::ios::trunc);
-  if (!pub) throw std::runtime_error("cannot write " + public_path);
-  pub << "# Apiary CURVE public key: give it to actors (actors.curve_server_key / --server-key)\n"
-      << "public: " << keys.public_key << "\n";
+  core::write_file_atomic(secret_path,
+                          "# Apiary CURVE key pair: keep this file private (learner.curve_secret_key)\n"
+                          "public: " + keys.public_key + "\nsecret: " + keys.secret_key + "\n",
+                          0600);
+  core::write_file_atomic(public_path,
+                          "# Apiary CURVE public key: give it to actors (actors.curve_server_key / --server-key)\n"
+                          "public: " + keys.public_key + "\n");
 }
 
 CurveKeys read_curve_keys(const std::string& path, bool need_secret) {

@@ -5,6 +5,41 @@
 
 namespace apiary::agents {
 
+PolicyView Policy::view(const torch::Tensor& obs) {
+  torch::NoGradGuard no_grad;
+  ActContext ctx;
+  ctx.deterministic = true;
+  PolicyView v;
+  v.action = act(obs, ctx).action;
+  v.scores = v.action.to(torch::kFloat32).reshape({obs.size(0), -1});
+  return v;
+}
+
+PolicyView ActorCriticPolicy::view(const torch::Tensor& obs) {
+  torch::NoGradGuard no_grad;
+  const PolicyOut out = net_->forward(obs);
+  PolicyView v;
+  if (out.logits.defined()) {
+    v.kind = PolicyView::Kind::kProbabilities;
+    v.scores = torch::softmax(out.logits.to(torch::kFloat32), 1);
+    v.action = out.logits.argmax(1);
+  } else {
+    v.kind = PolicyView::Kind::kActionMean;
+    v.scores = out.mean.to(torch::kFloat32);
+    v.action = v.scores;
+  }
+  return v;
+}
+
+PolicyView EpsilonGreedyPolicy::view(const torch::Tensor& obs) {
+  torch::NoGradGuard no_grad;
+  PolicyView v;
+  v.kind = PolicyView::Kind::kQValues;
+  v.scores = net_->forward(obs).to(torch::kFloat32);
+  v.action = v.scores.argmax(1);
+  return v;
+}
+
 PolicyAct ActorCriticPolicy::act(const torch::Tensor& obs, const ActContext& ctx) {
   ActOut out = net_->act(obs, ctx.deterministic);
   return PolicyAct{out.action, out.log_prob, out.value};

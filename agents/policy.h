@@ -29,10 +29,20 @@ struct PolicyAct {
   torch::Tensor value;     // fp32 [B], undefined for value-based policies
 };
 
+// What a viewer (`apiary play`'s panel) shows of a deterministic choice.
+struct PolicyView {
+  enum class Kind : std::uint8_t { kProbabilities, kQValues, kActionMean };
+  Kind kind = Kind::kActionMean;
+  torch::Tensor action;  // the deterministic action, as act() gives it
+  torch::Tensor scores;  // [B, K] fp32: one per discrete action, or per element of a continuous action
+};
+
 class Policy {
  public:
   virtual ~Policy() = default;
   virtual PolicyAct act(const torch::Tensor& obs, const ActContext& ctx) = 0;
+  // The deterministic action and its scores; by default the action itself (as floats) is the score.
+  virtual PolicyView view(const torch::Tensor& obs);
   // The network whose weights travel to actors (export_weights / import_weights).
   virtual torch::nn::Module& module() = 0;
 };
@@ -42,6 +52,7 @@ class ActorCriticPolicy final : public Policy {
  public:
   explicit ActorCriticPolicy(ActorCritic net) : net_(std::move(net)) {}
   PolicyAct act(const torch::Tensor& obs, const ActContext& ctx) override;
+  PolicyView view(const torch::Tensor& obs) override;  // probabilities, or the Gaussian mean
   torch::nn::Module& module() override { return *net_; }
   ActorCritic& net() { return net_; }
 
@@ -68,6 +79,7 @@ class EpsilonGreedyPolicy final : public Policy {
  public:
   EpsilonGreedyPolicy(QNetwork net, EpsilonSchedule schedule) : net_(std::move(net)), schedule_(schedule) {}
   PolicyAct act(const torch::Tensor& obs, const ActContext& ctx) override;
+  PolicyView view(const torch::Tensor& obs) override;  // the Q-values
   torch::nn::Module& module() override { return *net_; }
   QNetwork& net() { return net_; }
   const EpsilonSchedule& schedule() const { return schedule_; }

@@ -6,8 +6,8 @@
 
 #include "envs/plugin_loader.h"
 #include "envs/registry.h"
-#include "learner/distributed.h"
 #include "learner/train_config.h"
+#include "runner/remote_actors.h"
 
 namespace apiary::app {
 
@@ -76,11 +76,11 @@ void check_loaded_config(learner::TrainConfig& config, const std::string& source
   } catch (const std::exception& e) {
     throw core::ConfigError(source, 0, "env.options", e.what());
   }
-  learner::DistributedOptions d;
+  runner::DistributedOptions d;
   d.always = always_distributed;
   d.bind = bind_flag;
   try {
-    learner::check_distributed_config(config, d);
+    runner::check_distributed_config(config, d);
   } catch (const std::invalid_argument& e) {
     const std::string what = e.what();
     // Its messages start with the key at fault ("learner.bind: ...", "dqn.n_step > 1 ...").

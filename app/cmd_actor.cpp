@@ -8,12 +8,13 @@
 #include <memory>
 #include <string>
 
+#include "actors/actor_process.h"
 #include "app/cli_checks.h"
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "core/config.h"
-#include "learner/distributed.h"
-#include "learner/trainer.h"
+#include "runner/remote_actors.h"
+#include "runner/train.h"
 
 namespace apiary::app {
 
@@ -34,13 +35,13 @@ void run_actor(const ActorFlags& flags) {
   load_plugin_flags(flags.plugins);
   std::signal(SIGINT, on_actor_stop_signal);
   std::signal(SIGTERM, on_actor_stop_signal);
-  learner::ActorProcessOptions o;
+  actors::ActorProcessOptions o;
   o.connect = flags.connect;
   o.actor_id = flags.id;
   o.server_key = flags.server_key;
   o.stop_flag = &g_actor_stop;
   o.max_chunks = flags.max_chunks;
-  const learner::ActorProcessResult r = learner::run_actor_process(o);
+  const actors::ActorProcessResult r = actors::run_actor_process(o);
   std::printf(
       "actor_id: %d chunks_sent: %lld env_steps: %lld weight_updates: %lld send_wait_seconds: %.3f "
       "weights_seconds: %.3f env_seconds: %.3f inference_seconds: %.3f wall_seconds: %.3f\n",
@@ -63,7 +64,7 @@ extern "C" void on_learner_stop_signal(int) { g_learner_stop.store(true); }
 
 void run_learner(const LearnerFlags& flags) {
   learner::TrainConfig config;
-  learner::TrainOptions options;
+  runner::TrainOptions options;
   if (flags.resume_dir.empty()) {
     if (flags.config_path.empty()) throw UsageError("learner: give a CONFIG file (or --resume RUN_DIR)");
     core::load_config(config, flags.config_path);
@@ -81,14 +82,14 @@ void run_learner(const LearnerFlags& flags) {
   options.resume_dir = flags.resume_dir;
   options.quiet = flags.quiet;
   options.stop_flag = &g_learner_stop;
-  learner::DistributedOptions d;
+  runner::DistributedOptions d;
   d.bind = flags.bind;
   d.always = true;
-  if (flags.resume_dir.empty()) learner::check_distributed_config(config, d);
-  options.chunk_source = learner::make_distributed_source(d);
+  if (flags.resume_dir.empty()) runner::check_distributed_config(config, d);
+  options.chunk_source = runner::make_distributed_source(d);
   std::signal(SIGINT, on_learner_stop_signal);
   std::signal(SIGTERM, on_learner_stop_signal);
-  const learner::TrainResult r = learner::train(config, options);
+  const runner::TrainResult r = runner::train(config, options);
   print_transport_summary(r);
   if (r.interrupted) std::printf("stopped early: checkpoint written to %s/checkpoints/latest.pt\n", r.run_dir.c_str());
   std::printf("eval_mean_return: %.3f best_eval_mean_return: %.3f steps: %lld wall_seconds: %.3f "
@@ -99,7 +100,7 @@ void run_learner(const LearnerFlags& flags) {
 
 }  // namespace
 
-void print_transport_summary(const learner::TrainResult& r) {
+void print_transport_summary(const runner::TrainResult& r) {
   if (r.transport.empty()) return;
   std::printf("transport:");
   for (const auto& [k, v] : r.transport) std::printf(" %s %.4g", k.c_str(), v);

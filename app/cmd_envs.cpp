@@ -33,6 +33,14 @@ void add_envs_command(CLI::App& app) {
                 << (spec.reward_threshold ? std::to_string(*spec.reward_threshold) : std::string("none")) << "\n"
                 << "  devices:           " << devices << "\n"
                 << "  origin:            " << entry.origin << "\n";
+      // env.options: name, default, range, meaning.
+      std::cout << "  options:           " << (spec.options.empty() ? "max_episode_steps only" : "") << "\n";
+      for (const envs::EnvOptionInfo& o : spec.options) {
+        char line[256];
+        std::snprintf(line, sizeof(line), "    %-24s default %-10g range %c%g, %g%c  %s\n", o.name.c_str(),
+                      o.default_value, o.low_open ? '(' : '[', o.low, o.high, o.high_open ? ')' : ']', o.doc.c_str());
+        std::cout << line;
+      }
     }
     std::cout << "envs: " << ids.size() << "\n";
   });

@@ -13,7 +13,7 @@
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "envs/registry.h"
-#include "learner/play_policy.h"
+#include "runner/play_policy.h"
 #include "render/player.h"
 #include "render/window.h"
 
@@ -49,11 +49,11 @@ envs::EnvOptions parse_options(const std::vector<std::string>& options, envs::En
   return into;
 }
 
-render::ScoreKind to_score_kind(learner::PlayDecision::Kind kind) {
+render::ScoreKind to_score_kind(runner::PlayDecision::Kind kind) {
   switch (kind) {
-    case learner::PlayDecision::Kind::kProbabilities: return render::ScoreKind::kProbabilities;
-    case learner::PlayDecision::Kind::kQValues: return render::ScoreKind::kQValues;
-    case learner::PlayDecision::Kind::kActionMean: return render::ScoreKind::kActionMean;
+    case runner::PlayDecision::Kind::kProbabilities: return render::ScoreKind::kProbabilities;
+    case runner::PlayDecision::Kind::kQValues: return render::ScoreKind::kQValues;
+    case runner::PlayDecision::Kind::kActionMean: return render::ScoreKind::kActionMean;
   }
   return render::ScoreKind::kNone;
 }
@@ -64,13 +64,13 @@ void run_play(const PlayFlags& flags) {
   if (flags.max_steps < 0) throw UsageError("--max-steps must be 0 (no limit) or more");
   // Everything that can be refused is checked before a window opens.
   load_plugin_flags(flags.plugins);  // a checkpoint's own plugins load from its config (env.plugins)
-  std::unique_ptr<learner::PlayPolicy> policy;
+  std::unique_ptr<runner::PlayPolicy> policy;
   envs::EnvOptions options;
   std::string env_id = flags.env_id;
   if (!flags.checkpoint.empty()) {
     if (!std::filesystem::is_regular_file(flags.checkpoint))
       throw UsageError("--checkpoint " + flags.checkpoint + ": no such file");
-    policy = learner::PlayPolicy::load(flags.checkpoint, flags.env_id);
+    policy = runner::PlayPolicy::load(flags.checkpoint, flags.env_id);
     env_id = policy->env_id();
     options = policy->env_options();
   } else if (env_id.empty()) {
@@ -98,9 +98,9 @@ void run_play(const PlayFlags& flags) {
 
   render::Agent agent;
   if (policy) {
-    learner::PlayPolicy* p = policy.get();
+    runner::PlayPolicy* p = policy.get();
     agent = [p](const std::vector<float>& obs) {
-      const learner::PlayDecision d = p->act(obs);
+      const runner::PlayDecision d = p->act(obs);
       return render::AgentDecision{d.action, d.scores, to_score_kind(d.kind)};
     };
   }

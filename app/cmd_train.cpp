@@ -13,8 +13,8 @@
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "core/config.h"
-#include "learner/distributed.h"
-#include "learner/trainer.h"
+#include "runner/remote_actors.h"
+#include "runner/train.h"
 
 namespace apiary::app {
 
@@ -34,7 +34,7 @@ struct TrainFlags {
 
 void run_train(const TrainFlags& flags) {
   learner::TrainConfig config;
-  learner::TrainOptions options;
+  runner::TrainOptions options;
   if (flags.resume_dir.empty()) {
     if (flags.config_path.empty()) throw UsageError("train: give a CONFIG file (or --resume RUN_DIR)");
     core::load_config(config, flags.config_path);
@@ -52,11 +52,11 @@ void run_train(const TrainFlags& flags) {
   options.quiet = flags.quiet;
   options.session_steps = flags.session_steps;
   options.stop_flag = &g_stop;
-  learner::check_distributed_config(config, {});  // actors.count > 0 or learner.bind: actor processes
-  options.chunk_source = learner::make_distributed_source({});
+  runner::check_distributed_config(config, {});  // actors.count > 0 or learner.bind: actor processes
+  options.chunk_source = runner::make_distributed_source({});
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  const learner::TrainResult r = learner::train(config, options);
+  const runner::TrainResult r = runner::train(config, options);
   std::printf("profile: env %.2f s, inference %.2f s, learning %.2f s, evaluation and checkpoints %.2f s\n",
               r.env_seconds, r.inference_seconds, r.learning_seconds, r.other_seconds);
   print_transport_summary(r);
@@ -79,8 +79,8 @@ struct EvalFlags {
 
 void run_eval(const EvalFlags& flags) {
   load_plugin_flags(flags.plugins);
-  const learner::EvalCheckpointResult r =
-      learner::evaluate_checkpoint(flags.checkpoint, flags.episodes, flags.seed, flags.num_envs);
+  const runner::EvalCheckpointResult r =
+      runner::evaluate_checkpoint(flags.checkpoint, flags.episodes, flags.seed, flags.num_envs);
   std::printf("%s: %d episodes, mean length %.1f\n", r.env_id.c_str(), r.episodes, r.mean_length);
   std::printf("mean_return: %.3f std: %.3f\n", r.mean_return, r.std_return);
 }
@@ -88,6 +88,15 @@ void run_eval(const EvalFlags& flags) {
 }  // namespace
 
 void add_train_command(CLI::App& app) {
+  auto xflags = std::make_shared<std::pair<std::string, std::string>>();
+  auto* xport = app.add_subcommand("export", "Write a checkpoint's policy alone (config and network): a zoo entry");
+  xport->add_option("checkpoint", xflags->first, "Checkpoint file or zoo:NAME")->required();
+  xport->add_option("out", xflags->second, "Output file (.pt)")->required();
+  xport->callback([xflags] {
+    runner::export_policy(xflags->first, xflags->second);
+    std::printf("exported: %s\n", xflags->second.c_str());
+  });
+
   auto flags = std::make_shared<TrainFlags>();
   auto* cmd = app.add_subcommand("train", "Train an agent from a YAML config (writes runs/<name>/)");
   cmd->add_option("config", flags->config_path, "YAML experiment file (see configs/)");

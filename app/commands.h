@@ -5,14 +5,17 @@
 
 #include <CLI/CLI.hpp>
 
-namespace apiary::learner {
+namespace apiary::runner {
 struct TrainResult;
-}  // namespace apiary::learner
+}  // namespace apiary::runner
 
 namespace apiary::app {
 
 // Prints the "transport: ..." line of a multi-process run (app/cmd_actor.cpp); nothing otherwise.
-void print_transport_summary(const learner::TrainResult& result);
+void print_transport_summary(const runner::TrainResult& result);
+
+// Runs the command line `argv` as the `apiary` program does and returns its exit status (app/main.cpp).
+int run_cli(int argc, char** argv);
 
 // A usage or configuration error (exit status 2); the message names the flag, key or file at fault.
 struct UsageError : std::runtime_error {

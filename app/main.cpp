@@ -1,4 +1,5 @@
-// apiary: the command-line program. See `apiary --help` and README.md.
+// The command line of the `apiary` program (app/program.cpp holds its main()): every subcommand, and
+// errors mapped to exit statuses. See `apiary --help` and README.md.
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -10,7 +11,7 @@
 #include "core/config.h"
 #include "core/version.h"
 
-int main(int argc, char** argv) {
+int apiary::app::run_cli(int argc, char** argv) {
   CLI::App app{"Apiary: deep reinforcement learning on batched environments"};
   app.set_version_flag("--version", apiary::kVersion);
   app.require_subcommand(1);

@@ -1,6 +1,7 @@
 # What `cmake --install BUILD --prefix PREFIX` puts under PREFIX (docs/custom-envs.md):
 #   bin/apiary                       the program, exporting the apiary::envs symbols to plugins
 #   include/apiary/{core,envs}/*.h   the public headers a plugin compiles against
+#   share/apiary/zoo/                the zoo of trained policies (runner/zoo.h)
 #   lib/cmake/Apiary/                the CMake package: find_package(Apiary), Apiary::envs,
 #                                    apiary_add_plugin()
 # Included at the end of the top-level CMakeLists.txt.
@@ -18,12 +19,20 @@ endif()
 apiary_export_env_symbols(apiary)
 install(TARGETS apiary RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
+# The zoo of trained policies (runner/zoo.h): next to the installed program as ../share/apiary/zoo, and
+# in the build tree as build/zoo (a link to the sources'), so that `zoo:NAME` works from either.
+if(EXISTS ${PROJECT_SOURCE_DIR}/zoo)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/zoo/ DESTINATION ${CMAKE_INSTALL_DATADIR}/apiary/zoo)
+  file(CREATE_LINK ${PROJECT_SOURCE_DIR}/zoo ${PROJECT_BINARY_DIR}/zoo SYMBOLIC)
+endif()
+
 # The public headers: the env contracts, spaces, registry, both batched back ends, the plugin API
 # (and the headers they include; nothing that needs Box2D or LibTorch).
 set(APIARY_PUBLIC_HEADERS
   core/version.h
   envs/hd.h envs/env.h envs/env_spec.h envs/spaces.h envs/params.h envs/rng.h envs/math.h envs/scene.h
   envs/vec_env.h envs/registry.h envs/row_probe.h envs/thread_pool.h envs/cpu_vec_env.h envs/thrust_vec_env.h
+  envs/fnv1a.h
   envs/cpu_system.h envs/cuda_system.cuh envs/plugin.h envs/plugin_cuda.cuh)
 set(APIARY_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/apiary)
 set(APIARY_INSTALL_BINDIR ${CMAKE_INSTALL_BINDIR})

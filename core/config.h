@@ -38,8 +38,10 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -349,6 +351,71 @@ class Validator {
 };
 
 std::string format_description(const std::vector<FieldInfo>& fields);
+
+}  // namespace detail
+
+// A config section whose struct is chosen at run time: an algorithm's hyperparameters, registered by
+// the algorithm itself (learner/algorithm.h), sit in the training config under the algorithm's name
+// without the config struct naming their type. It has value semantics (copies deep-copy the struct)
+// and visits like the struct it holds, so loading, --set, dumping, describing and validating work on
+// it as on a plain section.
+class AnySection {
+ public:
+  AnySection() = default;
+  template <class T>
+  static AnySection of(T value) {
+    AnySection s;
+    s.impl_ = std::make_unique<Impl<T>>(std::move(value));
+    return s;
+  }
+  AnySection(const AnySection& other) : impl_(other.impl_ ? other.impl_->clone() : nullptr) {}
+  AnySection& operator=(const AnySection& other) {
+    if (this != &other) impl_ = other.impl_ ? other.impl_->clone() : nullptr;
+    return *this;
+  }
+  AnySection(AnySection&&) noexcept = default;
+  AnySection& operator=(AnySection&&) noexcept = default;
+
+  // The struct, or nullptr when it is not a T.
+  template <class T>
+  T* get() {
+    return impl_ && impl_->type() == typeid(T) ? &static_cast<Impl<T>*>(impl_.get())->value : nullptr;
+  }
+  template <class T>
+  const T* get() const {
+    return impl_ && impl_->type() == typeid(T) ? &static_cast<const Impl<T>*>(impl_.get())->value : nullptr;
+  }
+
+  template <class V>
+  void visit(V& v) {
+    if (impl_) impl_->visit(v);
+  }
+
+ private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual std::unique_ptr<Base> clone() const = 0;
+    virtual const std::type_info& type() const = 0;
+    virtual void visit(detail::Loader& v) = 0;
+    virtual void visit(detail::Dumper& v) = 0;
+    virtual void visit(detail::Describer& v) = 0;
+    virtual void visit(detail::Validator& v) = 0;
+  };
+  template <class T>
+  struct Impl final : Base {
+    explicit Impl(T v) : value(std::move(v)) {}
+    std::unique_ptr<Base> clone() const override { return std::make_unique<Impl>(value); }
+    const std::type_info& type() const override { return typeid(T); }
+    void visit(detail::Loader& v) override { value.visit(v); }
+    void visit(detail::Dumper& v) override { value.visit(v); }
+    void visit(detail::Describer& v) override { value.visit(v); }
+    void visit(detail::Validator& v) override { value.visit(v); }
+    T value;
+  };
+  std::unique_ptr<Base> impl_;
+};
+
+namespace detail {
 
 // Applies `root` to a copy of `cfg` and assigns it back only when everything was valid, so a
 // failed load leaves `cfg` untouched.

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "envs/env.h"
+#include "envs/fnv1a.h"
 #include "envs/params.h"
 #include "envs/registry.h"
 #include "envs/rng.h"
@@ -66,12 +67,6 @@ template <class Env>
 struct HasDescribe<Env, std::void_t<decltype(std::declval<const Env&>().describe(std::declval<Scene&>()))>>
     : std::true_type {};
 
-// FNV-1a of an id: stable across builds (snapshot headers).
-inline std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 }  // namespace detail
 
 template <class Env>
@@ -189,7 +184,7 @@ class CpuVecEnv final : public VecEnv {
 
   std::vector<std::uint8_t> save_snapshot() const override {
     std::vector<std::uint8_t> out;
-    const std::uint64_t header[5] = {kSnapshotMagic, detail::fnv1a(spec_.id), static_cast<std::uint64_t>(num_envs_),
+    const std::uint64_t header[5] = {kSnapshotMagic, fnv1a(spec_.id), static_cast<std::uint64_t>(num_envs_),
                                      seed_, static_cast<std::uint64_t>(Env::kObsDim)};
     put(out, header, sizeof(header));
     for_each_array([&](auto& array) { put(out, array.data(), array.size() * sizeof(array[0])); });
@@ -211,7 +206,7 @@ class CpuVecEnv final : public VecEnv {
     };
     std::uint64_t header[5] = {};
     take(header, sizeof(header));
-    if (header[0] != kSnapshotMagic || header[1] != detail::fnv1a(spec_.id) ||
+    if (header[0] != kSnapshotMagic || header[1] != fnv1a(spec_.id) ||
         header[2] != static_cast<std::uint64_t>(num_envs_) || header[4] != static_cast<std::uint64_t>(Env::kObsDim))
       mismatch(bytes.size(), "its header names another env, lane count or layout");
     const std::uint64_t seed = header[3];

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <utility>
 
+#include "envs/fnv1a.h"
 #include "envs/random_actions.h"
 #include "envs/registry.h"
 
@@ -84,23 +85,18 @@ struct Trace {
   std::int64_t steps() const { return num_envs ? static_cast<std::int64_t>(hashes.size()) / num_envs - 1 : 0; }
 };
 
-std::uint64_t fnv(std::uint64_t h, const void* data, std::size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-
 void record(const HostBatch& h, std::int64_t obs_dim, bool after_step, Trace& trace) {
   for (std::int32_t lane = 0; lane < trace.num_envs; ++lane) {
     const std::size_t row = static_cast<std::size_t>(lane * obs_dim), n = static_cast<std::size_t>(obs_dim);
-    std::uint64_t x = fnv(1469598103934665603ull, h.obs.data() + row, n * sizeof(float));
+    Fnv1a x;
+    x.add(h.obs.data() + row, n * sizeof(float));
     if (after_step) {
-      x = fnv(x, &h.reward[lane], sizeof(float));
-      x = fnv(x, &h.terminated[lane], 1);
-      x = fnv(x, &h.truncated[lane], 1);
-      if (h.terminated[lane] | h.truncated[lane]) x = fnv(x, h.final_obs.data() + row, n * sizeof(float));
+      x.add(&h.reward[lane], sizeof(float));
+      x.add(&h.terminated[lane], 1);
+      x.add(&h.truncated[lane], 1);
+      if (h.terminated[lane] | h.truncated[lane]) x.add(h.final_obs.data() + row, n * sizeof(float));
     }
-    trace.hashes.push_back(x);
+    trace.hashes.push_back(x.h);
   }
 }
 

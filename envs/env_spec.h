@@ -11,6 +11,15 @@
 
 namespace apiary::envs {
 
+// One parameter `env.options` can set (envs/params.h ParamField), as `apiary envs` lists it.
+struct EnvOptionInfo {
+  std::string name;
+  double default_value = 0;
+  double low = 0, high = 0;
+  bool low_open = false, high_open = false;
+  std::string doc;
+};
+
 struct EnvSpec {
   std::string id;                       // Gymnasium id, e.g. "CartPole-v1"
   Space observation_space;              // always a Box of float32 here
@@ -21,6 +30,8 @@ struct EnvSpec {
   // they are (LunarLander's angle: Box2D's unwrapped angle, past +-2 pi after a full spin, exactly as
   // in Gymnasium). Checkers require them finite but not within the bounds.
   std::vector<std::int32_t> unbounded_obs;
+  // The parameters env.options can set, with their ranges and defaults (besides max_episode_steps).
+  std::vector<EnvOptionInfo> options;
   std::int64_t obs_dim() const { return observation_space.flat_size(); }
   std::int64_t action_dim() const { return action_space.flat_size(); }
 };

@@ -138,6 +138,10 @@ EnvSpec spec_with_options(const EnvOptions& options) {
   const auto params = make_params<Env>(options, max_episode_steps);
   EnvSpec spec = Env::spec(params);
   spec.max_episode_steps = max_episode_steps;
+  const typename Env::Params defaults{};
+  for (const auto& field : param_fields<Env>())
+    spec.options.push_back(EnvOptionInfo{field.name, static_cast<double>(defaults.*field.member), field.low, field.high,
+                                         field.low_open, field.high_open, field.doc});
   check_spec_sizes<Env>(spec);
   return spec;
 }

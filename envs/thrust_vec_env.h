@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "envs/env.h"
+#include "envs/fnv1a.h"
 #include "envs/rng.h"
 #include "envs/vec_env.h"
 
@@ -280,11 +281,7 @@ class ThrustVecEnv final : public VecEnv {
 
  private:
   static constexpr std::uint64_t kSnapshotMagic = 0x41504941525953ull;  // "APIARYS"
-  static std::uint64_t id_hash(const std::string& id) {  // FNV-1a: stable across builds
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : id) h = (h ^ c) * 1099511628211ull;
-    return h;
-  }
+  static std::uint64_t id_hash(const std::string& id) { return fnv1a(id); }  // stable across builds
 
   // Every per-lane array, in a fixed order (snapshots).
   template <class F>

@@ -1,9 +1,16 @@
 // The learner side of an algorithm: it owns the networks, optimizer and buffers, consumes trajectory
-// chunks and exposes the policy actors act with. PPO (learner/ppo.h) and DQN (learner/dqn.h) implement
-// it; the runner (learner/trainer.h) drives it without knowing which one it has.
+// chunks and exposes the policy actors act with; and the registry through which each algorithm
+// describes itself in one place (AlgorithmSpec). The runner (runner/train.h), the actor process
+// (actors/actor_process.h), `eval` and `play` ask the registry and never name an algorithm.
+//
+// Adding an algorithm (docs/architecture.md): a folder learner/<name>/ whose sources define
+// `AlgorithmSpec <name>_algorithm()` in this namespace; CMake compiles every such folder and registers
+// each spec once, before the registry is first read. Code outside learner/ (a test, a tool) can call
+// register_algorithm() itself.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,6 +29,10 @@ namespace apiary::learner {
 
 // Scalars for the metrics CSV and TensorBoard, by the paper's names (pg_loss, v_loss, approx_kl...).
 using Metrics = std::vector<std::pair<std::string, double>>;
+
+// The one metric of an update that was undone because its losses or weights were not finite
+// (learner/optim.h UpdateGuard): the runner counts these and stops after a few in a row.
+inline constexpr const char* kNonFiniteUpdate = "nonfinite_update";
 
 struct UpdateContext {
   std::int64_t global_step = 0;  // env steps so far, including this chunk
@@ -48,6 +59,14 @@ class Algorithm {
   // Everything needed to resume: networks, optimizer state, scaler, counters.
   virtual void save(torch::serialize::OutputArchive& archive) = 0;
   virtual void load(torch::serialize::InputArchive& archive) = 0;
+
+  // Transfer learning (runner/transfer.h). After weights were copied into policy()->module() from
+  // outside: re-derive what depends on them (DQN: the target network starts as a copy).
+  virtual void weights_loaded() {}
+  // Keeps the parameters of policy()->module() whose names `frozen` selects fixed (no optimizer step,
+  // left out of gradient clipping) until called again; a selector that selects nothing unfreezes.
+  // Returns false when this algorithm cannot freeze parameters (the run is then refused).
+  virtual bool set_frozen(const std::function<bool(const std::string& name)>& frozen) { return false; }
 };
 
 struct AlgorithmInit {
@@ -57,8 +76,56 @@ struct AlgorithmInit {
   Precision precision = Precision::kFp32;
 };
 
-// Builds the algorithm that `config.algo` names. Throws std::invalid_argument naming the config key
-// when the combination cannot work (e.g. DQN on a continuous action space).
+// Where an algorithm is about to run, for its checks.
+struct RunContext {
+  std::string source = "config";  // the config's file (messages)
+  bool actor_processes = false;   // chunks come from actor processes (not one in-process actor)
+};
+
+// Everything the rest of Apiary needs to know about an algorithm.
+struct AlgorithmSpec {
+  std::string name;          // the `algo:` value and its config section's key
+  std::string doc;           // one line for listings
+  core::AnySection config;   // its hyperparameter struct (with visit()), holding the defaults
+  // Refuses what cannot work before any work starts (another action space, a combination of keys),
+  // throwing std::invalid_argument that names ctx.source and the key. Ranges are not checked here:
+  // the config struct declares them once.
+  std::function<void(const TrainConfig&, const envs::EnvSpec&, const RunContext&)> check;
+  // Steps per lane in each chunk (the in-process actor and actor processes alike).
+  std::function<std::int32_t(const TrainConfig&)> rollout_steps;
+  bool chunk_log_probs = false;  // chunks carry behaviour log-probabilities and values
+  std::function<std::unique_ptr<Algorithm>(const AlgorithmInit&)> make;
+  // The policy an actor process acts with (Ape-X epsilons and the like from config.actors), built on
+  // the CPU; its module() receives the learner's weights. `eval` and `play` build it too, and load
+  // its module from the checkpoint's "algorithm/<policy_key>".
+  std::function<std::shared_ptr<agents::Policy>(const TrainConfig&, const envs::EnvSpec&)> make_behaviour_policy;
+  std::string policy_key;
+  std::vector<std::string> metrics;  // the names update() reports (documentation and listings)
+  // Bytes of the algorithm's own buffers for this config (a replay buffer), for the memory check
+  // before a run starts; empty: small.
+  std::function<std::int64_t(const TrainConfig&, const envs::EnvSpec&)> memory_bytes;
+};
+
+// Adds an algorithm; throws std::logic_error for an empty or taken name or a missing function.
+void register_algorithm(AlgorithmSpec spec);
+// The algorithm called `name`; throws std::invalid_argument listing the registered ones.
+const AlgorithmSpec& find_algorithm(const std::string& name);
+// Every registered algorithm, in registration order (the built-in ones first).
+std::vector<const AlgorithmSpec*> registered_algorithms();
+
+// Checks a config section's values against the ranges its visit() declares (for configs built in code;
+// loaded ones were checked while loading). Throws std::invalid_argument naming "<name>.<key>".
+template <class Section>
+void check_declared_ranges(const Section& section, const std::string& name) {
+  try {
+    core::detail::Validator validator(name, name);
+    const_cast<Section&>(section).visit(validator);
+  } catch (const core::ConfigError& e) {
+    throw std::invalid_argument(e.key() + ": " + e.problem());
+  }
+}
+
+// Builds the algorithm that `config.algo` names, after its check (ctx: the in-process runner).
 std::unique_ptr<Algorithm> make_algorithm(const AlgorithmInit& init);
 
 // The PolicyConfig that `section` describes for an env with `spec` (scale_obs takes its bounds).

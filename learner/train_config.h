@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct PolicySection {
   double init_log_std = 0.0;              // Gaussian policies: initial log standard deviation
   bool dueling = false;                   // DQN: dueling head
   bool scale_obs = false;                 // map bounded observation elements onto [-1, 1]
+  // Parts of the network kept fixed (transfer learning): trunk (every hidden layer and the observation
+  // scaling), actor_trunk or critic_trunk (one side's hidden layers).
+  std::vector<std::string> freeze;
+  std::int64_t freeze_steps = 0;          // env steps after which frozen parts learn again (0: the whole run)
   template <class V>
   void visit(V& v) {
     v.field("hidden_sizes", hidden_sizes, "units per hidden layer", Range::closed(1, 65536));
@@ -47,88 +52,21 @@ struct PolicySection {
     v.field("init_log_std", init_log_std, "initial log-std of Gaussian policies", Range::closed(-10, 5));
     v.field("dueling", dueling, "DQN: dueling value/advantage head");
     v.field("scale_obs", scale_obs, "map bounded observation elements onto [-1, 1] with the space's bounds");
+    v.field("freeze", freeze, "network parts kept fixed: trunk, actor_trunk, critic_trunk (transfer learning)");
+    v.field("freeze_steps", freeze_steps, "env steps after which frozen parts learn again (0: never)",
+            Range::closed(0, 1e15));
   }
 };
 
-struct PpoConfig {
-  std::int32_t rollout_steps = 128;   // T: steps per lane per rollout
-  double learning_rate = 2.5e-4;      // Adam step size
-  bool anneal_lr = true;              // linear decay to 0 over total_steps
-  double gamma = 0.99;                // discount
-  double gae_lambda = 0.95;           // GAE lambda
-  std::int32_t num_minibatches = 4;   // minibatches per epoch
-  std::int32_t update_epochs = 4;     // passes over each rollout
-  bool norm_adv = true;               // normalise advantages per minibatch
-  double clip_coef = 0.2;             // surrogate clipping
-  bool clip_vloss = true;             // clip the value loss
-  double ent_coef = 0.01;             // entropy bonus
-  double vf_coef = 0.5;               // value loss weight
-  double max_grad_norm = 0.5;         // global gradient-norm clip
-  double target_kl = 0.0;             // stop the epochs early above this approx KL (0: off)
-  template <class V>
-  void visit(V& v) {
-    v.field("rollout_steps", rollout_steps, "steps per lane per rollout", Range::closed(1, 1 << 20));
-    v.field("learning_rate", learning_rate, "Adam step size", Range::open_closed(0, 1));
-    v.field("anneal_lr", anneal_lr, "linearly anneal the learning rate to 0");
-    v.field("gamma", gamma, "discount factor", Range::closed(0, 1));
-    v.field("gae_lambda", gae_lambda, "GAE lambda", Range::closed(0, 1));
-    v.field("num_minibatches", num_minibatches, "minibatches per epoch", Range::closed(1, 1 << 20));
-    v.field("update_epochs", update_epochs, "passes over each rollout", Range::closed(1, 1000));
-    v.field("norm_adv", norm_adv, "normalise advantages");
-    v.field("clip_coef", clip_coef, "surrogate clipping coefficient", Range::open_closed(0, 10));
-    v.field("clip_vloss", clip_vloss, "clip the value loss");
-    v.field("ent_coef", ent_coef, "entropy bonus coefficient", Range::closed(0, 10));
-    v.field("vf_coef", vf_coef, "value loss coefficient", Range::closed(0, 100));
-    v.field("max_grad_norm", max_grad_norm, "gradient-norm clip (0: off)", Range::closed(0, 1e6));
-    v.field("target_kl", target_kl, "early-stop KL (0: off)", Range::closed(0, 10));
-  }
+// An algorithm's config section as the registry (learner/algorithm.h) declares it.
+struct AlgorithmSection {
+  std::string name;          // the `algo:` value and the section's key
+  std::string doc;           // one line for listings
+  core::AnySection config;   // the algorithm's hyperparameter struct with its defaults
 };
-
-struct DqnConfig {
-  double learning_rate = 2.5e-4;             // Adam step size
-  std::int64_t buffer_size = 10000;          // replay capacity (transitions)
-  double gamma = 0.99;                       // discount
-  double tau = 1.0;                          // target update: 1 copies (hard), < 1 Polyak
-  std::int64_t target_network_frequency = 500;  // env steps between target updates
-  std::int32_t batch_size = 128;             // transitions per gradient step
-  double start_e = 1.0;                      // epsilon at the start
-  double end_e = 0.05;                       // epsilon after the decay
-  double exploration_fraction = 0.5;         // fraction of total_steps over which epsilon decays
-  std::int64_t learning_starts = 10000;      // env steps before learning
-  std::int32_t train_frequency = 10;         // env steps (all lanes) between gradient phases
-  std::int32_t gradient_steps = 1;           // gradient steps per phase
-  std::int32_t n_step = 1;                   // n-step returns
-  bool double_dqn = true;                    // argmax from the online network
-  bool prioritized = false;                  // prioritised replay (sum tree)
-  double per_alpha = 0.6;                    // priority exponent
-  double per_beta = 0.4;                     // importance-sampling exponent at the start (annealed to 1)
-  std::string loss = "huber";                // huber | mse
-  double max_grad_norm = 10.0;               // gradient-norm clip (0: off)
-  template <class V>
-  void visit(V& v) {
-    v.field("learning_rate", learning_rate, "Adam step size", Range::open_closed(0, 1));
-    v.field("buffer_size", buffer_size, "replay capacity", Range::closed(1, 1LL << 32));
-    v.field("gamma", gamma, "discount factor", Range::closed(0, 1));
-    v.field("tau", tau, "target update rate (1: hard copy)", Range::open_closed(0, 1));
-    v.field("target_network_frequency", target_network_frequency, "env steps between target updates",
-            Range::closed(1, 1LL << 40));
-    v.field("batch_size", batch_size, "transitions per gradient step", Range::closed(1, 1 << 20));
-    v.field("start_e", start_e, "initial epsilon", Range::closed(0, 1));
-    v.field("end_e", end_e, "final epsilon", Range::closed(0, 1));
-    v.field("exploration_fraction", exploration_fraction, "fraction of the run spent decaying epsilon",
-            Range::closed(0, 1));
-    v.field("learning_starts", learning_starts, "env steps before learning", Range::closed(0, 1LL << 40));
-    v.field("train_frequency", train_frequency, "env steps between gradient phases", Range::closed(1, 1 << 20));
-    v.field("gradient_steps", gradient_steps, "gradient steps per phase", Range::closed(1, 1 << 20));
-    v.field("n_step", n_step, "n-step returns", Range::closed(1, 1000));
-    v.field("double_dqn", double_dqn, "double DQN targets");
-    v.field("prioritized", prioritized, "prioritised replay");
-    v.field("per_alpha", per_alpha, "priority exponent", Range::closed(0, 1));
-    v.field("per_beta", per_beta, "initial importance-sampling exponent", Range::closed(0, 1));
-    v.choice("loss", loss, {"huber", "mse"}, "TD loss");
-    v.field("max_grad_norm", max_grad_norm, "gradient-norm clip (0: off)", Range::closed(0, 1e6));
-  }
-};
+// The registered algorithms' sections with their defaults, and their names (learner/registry.cpp).
+std::vector<AlgorithmSection> registered_algorithm_sections();
+std::vector<std::string> registered_algorithm_names();
 
 struct EvalSection {
   std::int64_t interval_steps = 10000;  // env steps between evaluations (0: only at the end)
@@ -140,6 +78,27 @@ struct EvalSection {
             Range::closed(0, 1LL << 40));
     v.field("episodes", episodes, "episodes per evaluation", Range::closed(1, 1 << 20));
     v.field("num_envs", num_envs, "evaluation lanes", Range::closed(1, 1 << 20));
+  }
+};
+
+// Transfer learning: where a run's weights start from (docs/transfer.md).
+struct InitSection {
+  // A checkpoint of another run (best.pt, latest.pt) or a zoo entry (zoo:LunarLander-v3,
+  // zoo:lunarlander_ppo); empty: random weights.
+  std::string checkpoint;
+  std::string parts = "all";  // all | trunk | actor | critic: which parameters are taken
+  bool strict = false;        // refuse any parameter that is missing or of another shape
+  bool optimizer = false;     // also take the optimizer's state (same algorithm and network only)
+  // Written by the run, not by hand: FNV-1a (hex) of the checkpoint file it started from; with the
+  // absolute path in `checkpoint`, the run's config.yaml records exactly where it came from.
+  std::string checkpoint_fnv1a;
+  template <class V>
+  void visit(V& v) {
+    v.field("checkpoint", checkpoint, "checkpoint or zoo entry the weights start from (empty: random)");
+    v.choice("parts", parts, {"all", "trunk", "actor", "critic"}, "which parameters are taken from it");
+    v.field("strict", strict, "refuse any parameter that does not match in name and shape");
+    v.field("optimizer", optimizer, "also take its optimizer state (same algorithm and network)");
+    v.field("checkpoint_fnv1a", checkpoint_fnv1a, "recorded by the run: FNV-1a of the checkpoint it started from");
   }
 };
 
@@ -194,7 +153,7 @@ struct LearnerSection {
 struct TrainConfig {
   std::string name = "run";          // run folder name under out_dir
   std::string out_dir = "runs";      // where run folders go
-  std::string algo = "ppo";          // ppo | dqn
+  std::string algo = "ppo";          // a registered algorithm (learner/algorithm.h): ppo, dqn, sac, ...
   std::int64_t seed = 1;             // seeds envs, networks and sampling
   std::int64_t total_steps = 100000; // env steps (all lanes) to train for
   std::string device = "auto";       // auto | cpu | cuda
@@ -204,17 +163,33 @@ struct TrainConfig {
   std::int32_t log_interval_updates = 1;           // updates between metrics rows
   EnvSection env;
   PolicySection policy;
-  PpoConfig ppo;
-  DqnConfig dqn;
+  // Every registered algorithm's hyperparameters, as a section under its name (ppo:, dqn:, ...), in
+  // registration order; the algorithms declare them (learner/<algo>/), this struct never names them.
+  std::vector<AlgorithmSection> algorithms = registered_algorithm_sections();
+  InitSection init;
   EvalSection eval;
   StopSection stop;
   ActorsSection actors;
   LearnerSection learner;
+  // The hyperparameters of algorithm `name` (its config struct T). Throws std::logic_error when no
+  // algorithm of that name is registered or its section is not a T.
+  template <class T>
+  T& section(const std::string& algorithm_name) {
+    for (AlgorithmSection& a : algorithms)
+      if (a.name == algorithm_name)
+        if (T* t = a.config.get<T>()) return *t;
+    throw std::logic_error("no config section '" + algorithm_name + "' of that type is registered");
+  }
+  template <class T>
+  const T& section(const std::string& algorithm_name) const {
+    return const_cast<TrainConfig*>(this)->section<T>(algorithm_name);
+  }
+
   template <class V>
   void visit(V& v) {
     v.field("name", name, "run folder name");
     v.field("out_dir", out_dir, "folder that holds run folders");
-    v.choice("algo", algo, {"ppo", "dqn"}, "algorithm");
+    v.choice("algo", algo, registered_algorithm_names(), "algorithm");
     v.field("seed", seed, "random seed", Range::closed(0, 9.2e18));
     v.field("total_steps", total_steps, "env steps to train for", Range::closed(1, 1e15));
     v.choice("device", device, {"auto", "cpu", "cuda"}, "where networks run");
@@ -225,8 +200,8 @@ struct TrainConfig {
     v.field("log_interval_updates", log_interval_updates, "updates between metrics rows", Range::closed(1, 1 << 20));
     v.section("env", env, "environment");
     v.section("policy", policy, "network");
-    v.section("ppo", ppo, "PPO hyperparameters (algo: ppo)");
-    v.section("dqn", dqn, "DQN hyperparameters (algo: dqn)");
+    for (AlgorithmSection& a : algorithms) v.section(a.name.c_str(), a.config, a.doc.c_str());
+    v.section("init", init, "transfer learning: start from a trained policy");
     v.section("eval", eval, "periodic evaluation with the deterministic policy");
     v.section("stop", stop, "early stop");
     v.section("actors", actors, "actor processes (multi-process runs)");

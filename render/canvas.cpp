@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "envs/fnv1a.h"
 #include "render/font.h"
 
 namespace apiary::render {
@@ -47,15 +48,11 @@ Color Canvas::pixel(int x, int y) const {
 }
 
 std::uint64_t Canvas::checksum() const {
-  std::uint64_t h = 14695981039346656037ull;
-  auto mix = [&h](std::uint8_t byte) {
-    h ^= byte;
-    h *= 1099511628211ull;
-  };
-  for (int shift = 0; shift < 32; shift += 8) mix(static_cast<std::uint8_t>(width_ >> shift));
-  for (int shift = 0; shift < 32; shift += 8) mix(static_cast<std::uint8_t>(height_ >> shift));
-  for (std::uint8_t byte : rgba_) mix(byte);
-  return h;
+  envs::Fnv1a f;
+  for (int shift = 0; shift < 32; shift += 8) f.add_byte(static_cast<std::uint8_t>(width_ >> shift));
+  for (int shift = 0; shift < 32; shift += 8) f.add_byte(static_cast<std::uint8_t>(height_ >> shift));
+  f.add(rgba_);
+  return f.h;
 }
 
 void Canvas::clear(Color color) {

@@ -1,4 +1,4 @@
-// The learner's side of the transport (learner/distributed.h) with a hand-driven actor: chunks round-trip
+// The learner's side of the transport (runner/remote_actors.h) with a hand-driven actor: chunks round-trip
 // without losing a value, chunks older than actors.max_policy_lag (or from an earlier learner session)
 // are dropped and counted (also those an actor process acted before its learner restarted), malformed
 // ones are counted, and CURVE keeps a peer with the wrong key out.
@@ -21,11 +21,17 @@
 #include "agents/policy.h"
 #include "core/profiler.h"
 #include "envs/registry.h"
+#include "actors/actor_process.h"
 #include "learner/algorithm.h"
-#include "learner/distributed.h"
+#include "learner/ppo/ppo_config.h"
+#include "runner/remote_actors.h"
 
-namespace apiary::learner {
+namespace apiary::runner {
 namespace {
+
+using actors::ActorProcessOptions;
+using actors::run_actor_process;
+using learner::to_policy_config;
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -48,17 +54,19 @@ TrainConfig cartpole_config(const std::string& bind) {
   TrainConfig c;
   c.env.id = "CartPole-v1";
   c.env.num_envs = kN;
-  c.ppo.rollout_steps = kT;
+  c.section<learner::PpoConfig>("ppo").rollout_steps = kT;
   c.actors.count = 0;  // the test is the actor
   c.actors.max_policy_lag = 3;
   c.learner.bind = bind;
   return c;
 }
 
-agents::TrajectoryChunk make_chunk(std::int32_t actor_id, std::int64_t version, float fill) {
+// A chunk the learner's chunk gate accepts from `actor_id` (actors/chunk_check.h): one episode, ended
+// by the terminated flag of lane 0 at the last step.
+agents::TrajectoryChunk make_chunk(std::int32_t actor_id, std::int64_t version, float fill, std::int64_t sequence = 5) {
   agents::TrajectoryChunk c;
   c.actor_id = actor_id;
-  c.sequence = 5;
+  c.sequence = sequence;
   c.policy_version = version;
   c.obs = torch::arange((kT + 1) * kN * kD, torch::kFloat32).reshape({kT + 1, kN, kD}) + fill;
   c.actions = torch::ones({kT, kN}, torch::kInt64);
@@ -66,6 +74,7 @@ agents::TrajectoryChunk make_chunk(std::int32_t actor_id, std::int64_t version, 
   c.values = torch::full({kT, kN}, 0.5f);
   c.rewards = torch::ones({kT, kN});
   c.terminated = torch::zeros({kT, kN});
+  c.terminated[kT - 1][0] = 1;
   c.truncated = torch::zeros({kT, kN});
   c.next_obs = c.obs.slice(0, 1).contiguous();
   c.episodes.push_back(agents::EpisodeStat{12.5f, 13});
@@ -126,30 +135,32 @@ TEST(TransportTest, ChunksRoundTripAndStaleOrMalformedOnesAreDroppedAndCounted) 
   EXPECT_EQ(welcome.policy_version, 10);
   EXPECT_GE(welcome.actor_id, 0);
 
-  send_chunk(actor, make_chunk(1, /*version=*/6, 0.f), welcome.session);          // lag 4 > 3: dropped
-  send_chunk(actor, make_chunk(1, /*version=*/10, 0.f), welcome.session + 1);     // another session: dropped
-  std::vector<actors::wire::OutFrame> bad = actors::encode_chunk(make_chunk(1, 10, 0.f), welcome.session, {});
+  const std::int32_t id = welcome.actor_id;  // the gate refuses ids it did not assign
+  send_chunk(actor, make_chunk(id, /*version=*/6, 0.f, 1), welcome.session);       // lag 4 > 3: dropped
+  send_chunk(actor, make_chunk(id, /*version=*/10, 0.f, 2), welcome.session + 1);  // another session: refused
+  std::vector<actors::wire::OutFrame> bad = actors::encode_chunk(make_chunk(id, 10, 0.f, 3), welcome.session, {});
   auto bad_header = std::make_shared<std::vector<std::uint8_t>>(
       static_cast<const std::uint8_t*>(bad[0].data), static_cast<const std::uint8_t*>(bad[0].data) + bad[0].size);
   (*bad_header)[0] ^= 0xff;  // wrong magic
   bad[0] = actors::wire::OutFrame{bad_header->data(), bad_header->size(), bad_header};
   ASSERT_TRUE(actors::send_frames(actor.data(), std::move(bad), false));
-  send_chunk(actor, make_chunk(1, /*version=*/7, 100.f), welcome.session);        // lag 3: accepted
+  send_chunk(actor, make_chunk(id, /*version=*/7, 100.f, 4), welcome.session);     // lag 3: accepted
 
   ASSERT_EQ(next.wait_for(10s), std::future_status::ready);
   const agents::TrajectoryChunk* got = next.get();
   ASSERT_NE(got, nullptr);
   EXPECT_EQ(got->policy_version, 7);
-  EXPECT_EQ(got->actor_id, 1);
-  EXPECT_EQ(got->sequence, 5);
-  const auto sent = make_chunk(1, 7, 100.f);
+  EXPECT_EQ(got->actor_id, id);
+  EXPECT_EQ(got->sequence, 4);
+  const auto sent = make_chunk(id, 7, 100.f, 4);
   EXPECT_TRUE(torch::equal(got->obs, sent.obs));
   EXPECT_TRUE(torch::equal(got->actions, sent.actions));
   EXPECT_TRUE(torch::equal(got->log_probs, sent.log_probs));
   EXPECT_TRUE(torch::equal(got->next_obs, sent.next_obs));
   ASSERT_EQ(got->episodes.size(), 1u);
   EXPECT_EQ(got->episodes[0].episode_length, 13);
-  EXPECT_EQ(metric(*source, "transport_dropped_lag"), 2);
+  EXPECT_EQ(metric(*source, "transport_dropped_lag"), 1);
+  EXPECT_EQ(metric(*source, "chunks_rejected_other_session"), 1);
   EXPECT_EQ(metric(*source, "transport_malformed"), 1);
   EXPECT_EQ(metric(*source, "transport_chunks"), 1);
   bool logged = false;
@@ -202,7 +213,8 @@ TEST(TransportTest, ChunksOfAnEarlierLearnerSessionAreDroppedAfterARestart) {
     ASSERT_NE(got, nullptr);
     EXPECT_EQ(got->policy_version, 2) << "a chunk acted by the first learner's weights was learned from";
   }
-  EXPECT_GE(metric(*second, "transport_dropped_lag"), 1);
+  // The first session's chunks are refused by the second learner's chunk gate (another session).
+  EXPECT_GE(metric(*second, "chunks_rejected_other_session"), 1);
   stop = true;
   ASSERT_EQ(actor.wait_for(10s), std::future_status::ready);
   EXPECT_GE(actor.get().chunks_sent, 4);
@@ -255,14 +267,14 @@ TEST(TransportTest, CurvePeerWithTheWrongKeyGetsNothingInOrOut) {
   zmq::pollitem_t witem{actor.weights().handle(), 0, ZMQ_POLLIN, 0};
   zmq::poll(&witem, 1, 3s);
   EXPECT_TRUE(witem.revents & ZMQ_POLLIN);
-  send_chunk(actor, make_chunk(4, 3, 0.f), welcome.session);
+  send_chunk(actor, make_chunk(welcome.actor_id, 3, 0.f), welcome.session);
   ASSERT_EQ(next.wait_for(10s), std::future_status::ready);
   const agents::TrajectoryChunk* got = next.get();
   ASSERT_NE(got, nullptr);
-  EXPECT_EQ(got->actor_id, 4);
+  EXPECT_EQ(got->actor_id, welcome.actor_id);
   EXPECT_EQ(metric(*source, "transport_chunks"), 1);
   EXPECT_EQ(metric(*source, "transport_malformed"), 0);
 }
 
 }  // namespace
-}  // namespace apiary::learner
+}  // namespace apiary::runner

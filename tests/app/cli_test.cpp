@@ -172,7 +172,7 @@ TEST_F(Scratch, TrainWritesTheRunFolderAndEvalReadsItsCheckpoint) {
 
   const std::string junk = write("junk.pt", "not a checkpoint");
   const CmdResult bad = apiary("eval " + junk);
-  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.status, 2);  // a checkpoint of a wrong format is bad input (issue 11)
   EXPECT_NE(bad.output.find(junk), std::string::npos) << bad.output;
 }
 

@@ -26,7 +26,7 @@
 #include "envs/registry.h"
 #include "learner/algorithm.h"
 #include "tests/common/cli.h"
-#include "learner/play_policy.h"
+#include "runner/play_policy.h"
 #include "learner/train_config.h"
 #include "render/image_io.h"
 #include "render/painters.h"
@@ -130,7 +130,7 @@ TEST_F(PlayCli, BadInputIsRefusedWithAMessage) {
   EXPECT_NE(r.output.find("missing.pt"), std::string::npos) << r.output;
   std::ofstream(dir_ / "junk.pt") << "not a checkpoint";
   r = run("play --checkpoint " + (dir_ / "junk.pt").string() + " --headless");
-  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.status, 2);  // a checkpoint of a wrong format is bad input (issue 11)
   EXPECT_NE(r.output.find("junk.pt"), std::string::npos) << r.output;
   r = run("play --env CartPole-v1 --headless --option nope=1");
   EXPECT_EQ(r.status, 2);
@@ -188,7 +188,7 @@ TEST_F(PlayCli, PlaysTrainedCheckpointsOfEveryKind) {
 
 TEST_F(PlayCli, PolicyFromACheckpointActsDeterministically) {
   const std::string checkpoint = train("ppo_cartpole", "ppo", "CartPole-v1");
-  auto policy = apiary::learner::PlayPolicy::load(checkpoint);
+  auto policy = apiary::runner::PlayPolicy::load(checkpoint);
   EXPECT_EQ(policy->env_id(), "CartPole-v1");
   EXPECT_EQ(policy->algo(), "ppo");
   const std::vector<float> obs = {0.01f, -0.2f, 0.05f, 0.3f};
@@ -239,7 +239,7 @@ TEST_F(PlayCli, RefusesACheckpointForAnotherNetworkShapeNamingTheParameter) {
   EXPECT_NE(r.output.find("[64, 4]"), std::string::npos) << r.output;   // what the checkpoint holds
   EXPECT_NE(r.output.find("[32, 4]"), std::string::npos) << r.output;   // what the config's network wants
   EXPECT_NE(r.output.find("actor_body"), std::string::npos) << r.output;
-  EXPECT_THROW(apiary::learner::PlayPolicy::load(path), std::invalid_argument);
+  EXPECT_THROW(apiary::runner::PlayPolicy::load(path), std::invalid_argument);
 }
 
 // ---- a real window ------------------------------------------------------------------------------

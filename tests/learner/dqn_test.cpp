@@ -17,7 +17,7 @@
 #include "actors/actor.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
-#include "learner/dqn.h"
+#include "learner/dqn/dqn.h"
 
 namespace apiary::learner {
 namespace {
@@ -37,7 +37,7 @@ std::unique_ptr<Dqn> make_small_dqn(const DqnConfig& dqn, std::uint64_t init_see
   init.config.env.num_envs = num_envs;
   init.config.policy.hidden_sizes = {16, 16};
   init.config.policy.activation = "relu";
-  init.config.dqn = dqn;
+  init.config.section<DqnConfig>("dqn") = dqn;
   init.spec = envs::env_spec("CartPole-v1");
   torch::manual_seed(init_seed);
   return std::make_unique<Dqn>(init);
@@ -189,9 +189,9 @@ TEST_F(DqnTest, Bf16ForwardTrainsWithFp32Parameters) {
   init.config.algo = "dqn";
   init.config.env.num_envs = 2;
   init.config.policy.hidden_sizes = {16, 16};
-  init.config.dqn.learning_starts = 0;
-  init.config.dqn.train_frequency = 4;
-  init.config.dqn.batch_size = 8;
+  init.config.section<DqnConfig>("dqn").learning_starts = 0;
+  init.config.section<DqnConfig>("dqn").train_frequency = 4;
+  init.config.section<DqnConfig>("dqn").batch_size = 8;
   init.spec = envs::env_spec("CartPole-v1");
   init.precision = Precision::kBf16;
   torch::manual_seed(7);
@@ -289,7 +289,7 @@ TrainConfig cartpole_config() {
   config.env.num_envs = 4;
   config.policy.hidden_sizes = {64, 64};
   config.policy.activation = "relu";
-  DqnConfig& d = config.dqn;
+  DqnConfig& d = config.section<DqnConfig>("dqn");
   d.learning_rate = 4e-3;
   d.batch_size = 64;
   d.buffer_size = 100000;

@@ -19,7 +19,7 @@
 #include "actors/actor.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
-#include "learner/ppo.h"
+#include "learner/ppo/ppo.h"
 
 namespace apiary::learner {
 namespace {
@@ -36,7 +36,7 @@ std::map<std::string, double> as_map(const Metrics& metrics) {
 std::unique_ptr<Algorithm> make_small_ppo(PpoConfig ppo, std::uint64_t init_seed) {
   AlgorithmInit init;
   init.config.seed = 7;
-  init.config.ppo = ppo;
+  init.config.section<PpoConfig>("ppo") = ppo;
   init.spec = cartpole_spec();
   torch::manual_seed(init_seed);
   return make_ppo(init);
@@ -242,13 +242,13 @@ TrainConfig fast_cartpole_config() {
   config.seed = 1;
   config.env.num_envs = 8;
   config.total_steps = 100000;
-  config.ppo.rollout_steps = 32;
-  config.ppo.learning_rate = 2.5e-3;
-  config.ppo.gamma = 0.98;
-  config.ppo.gae_lambda = 0.8;
-  config.ppo.num_minibatches = 1;
-  config.ppo.update_epochs = 10;
-  config.ppo.ent_coef = 0.0;
+  config.section<PpoConfig>("ppo").rollout_steps = 32;
+  config.section<PpoConfig>("ppo").learning_rate = 2.5e-3;
+  config.section<PpoConfig>("ppo").gamma = 0.98;
+  config.section<PpoConfig>("ppo").gae_lambda = 0.8;
+  config.section<PpoConfig>("ppo").num_minibatches = 1;
+  config.section<PpoConfig>("ppo").update_epochs = 10;
+  config.section<PpoConfig>("ppo").ent_coef = 0.0;
   return config;
 }
 

@@ -1,14 +1,16 @@
-#include "learner/dqn.h"
-
+#include "learner/dqn/dqn.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
 #include <torch/torch.h>
 
+#include "agents/factory.h"
 #include "agents/weights.h"
 #include "learner/archive.h"
+#include "learner/optim.h"
 #include "learner/precision.h"
 
 namespace apiary::learner {
@@ -28,38 +30,26 @@ TdLossKind parse_loss(const std::string& name) {
   throw std::invalid_argument("dqn.loss: '" + name + "' is not one of huber, mse");
 }
 
-void check_config(const DqnConfig& c) {
-  const auto fail = [](const std::string& what) { throw std::invalid_argument("dqn." + what); };
-  if (!(c.tau > 0.0 && c.tau <= 1.0)) fail("tau must be in (0, 1], got " + std::to_string(c.tau));
-  if (c.buffer_size < 1) fail("buffer_size must be >= 1, got " + std::to_string(c.buffer_size));
-  if (c.batch_size < 1) fail("batch_size must be >= 1, got " + std::to_string(c.batch_size));
-  if (c.train_frequency < 1) fail("train_frequency must be >= 1, got " + std::to_string(c.train_frequency));
-  if (c.gradient_steps < 1) fail("gradient_steps must be >= 1, got " + std::to_string(c.gradient_steps));
-  if (c.target_network_frequency < 1)
-    fail("target_network_frequency must be >= 1, got " + std::to_string(c.target_network_frequency));
-  if (c.n_step < 1) fail("n_step must be >= 1, got " + std::to_string(c.n_step));
-}
-
 // The smallest multiple of `period` that is >= value (value >= 0, period >= 1).
 std::int64_t round_up(std::int64_t value, std::int64_t period) { return (value + period - 1) / period * period; }
 
-// Global gradient-norm clipping as torch.nn.utils.clip_grad_norm_, but without reading the norm on the
-// host: the scale factor min(1, max_norm / (norm + 1e-6)) stays a device tensor.
-void clip_grad_norm_on_device(const std::vector<torch::Tensor>& parameters, double max_norm) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> norms;
-  norms.reserve(parameters.size());
-  for (const auto& p : parameters) {
-    if (p.grad().defined()) norms.push_back(p.grad().norm());
-  }
-  if (norms.empty()) return;
-  const auto coef = (torch::stack(norms).norm() + 1e-6).reciprocal_().mul_(max_norm).clamp_max_(1.0);
-  for (const auto& p : parameters) {
-    if (p.grad().defined()) p.grad().mul_(coef);
-  }
+// max(1, train_frequency / num_envs): one gradient phase per chunk when num_envs divides it.
+std::int32_t dqn_rollout_steps(const TrainConfig& config) {
+  return std::max(1, config.section<DqnConfig>("dqn").train_frequency / config.env.num_envs);
 }
 
 }  // namespace
+
+agents::EpsilonSchedule dqn_epsilon_schedule(const TrainConfig& config) {
+  const DqnConfig& dqn = config.section<DqnConfig>("dqn");
+  agents::EpsilonSchedule schedule;
+  schedule.start_e = dqn.start_e;
+  schedule.end_e = dqn.end_e;
+  schedule.exploration_fraction = dqn.exploration_fraction;
+  schedule.total_steps = config.total_steps;
+  schedule.num_actors = std::max(1, config.actors.count);  // Ape-X epsilons across actor processes
+  return schedule;
+}
 
 std::unique_ptr<Algorithm> make_dqn(const AlgorithmInit& init) {
   check_discrete_actions(init.spec);
@@ -67,16 +57,16 @@ std::unique_ptr<Algorithm> make_dqn(const AlgorithmInit& init) {
 }
 
 Dqn::Dqn(const AlgorithmInit& init)
-    : config_(init.config.dqn),
+    : config_(init.config.section<DqnConfig>("dqn")),
       total_steps_(init.config.total_steps),
       device_(init.device),
       precision_(init.precision),
-      loss_kind_(parse_loss(init.config.dqn.loss)),
-      num_envs_(init.config.env.num_envs),
+      loss_kind_(parse_loss(config_.loss)),
+      rollout_steps_(dqn_rollout_steps(init.config)),
       scaler_(LossScalerOptions{/*enabled=*/init.precision == Precision::kFp16}),
       generator_(make_generator(static_cast<std::uint64_t>(init.config.seed))) {
   check_discrete_actions(init.spec);
-  check_config(config_);
+  check_declared_ranges(config_, "dqn");
   check_precision_supported(precision_, device_);
 
   const auto policy_config = to_policy_config(init.config.policy, init.spec);
@@ -89,15 +79,11 @@ Dqn::Dqn(const AlgorithmInit& init)
   agents::copy_weights(*online_, *target_);
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
 
-  agents::EpsilonSchedule schedule;
-  schedule.start_e = config_.start_e;
-  schedule.end_e = config_.end_e;
-  schedule.exploration_fraction = config_.exploration_fraction;
-  schedule.total_steps = total_steps_;
-  policy_ = std::make_shared<agents::EpsilonGreedyPolicy>(online_, schedule);
+  policy_ = std::make_shared<agents::EpsilonGreedyPolicy>(online_, dqn_epsilon_schedule(init.config));
 
   parameters_ = online_->parameters();
   optimizer_ = std::make_unique<torch::optim::Adam>(parameters_, torch::optim::AdamOptions(config_.learning_rate));
+  guard_ = std::make_unique<UpdateGuard>(*optimizer_, target_->parameters());
   reset_replay();
 }
 
@@ -118,7 +104,7 @@ void Dqn::reset_replay() {
   replay_steps_ = 0;
 }
 
-std::int32_t Dqn::rollout_steps() const { return std::max(1, config_.train_frequency / num_envs_); }
+std::int32_t Dqn::rollout_steps() const { return rollout_steps_; }
 
 std::int64_t Dqn::buffer_size() const {
   return prioritized_replay_ ? prioritized_replay_->size() : uniform_replay_->size();
@@ -198,7 +184,7 @@ void Dqn::gradient_step(StepTotals& totals) {
   optimizer_->zero_grad();
   scaler_.scale(td.loss).backward();
   const bool finite = scaler_.unscale_(parameters_);  // true without a check unless fp16
-  if (finite && config_.max_grad_norm > 0.0) clip_grad_norm_on_device(parameters_, config_.max_grad_norm);
+  if (finite && config_.max_grad_norm > 0.0) clip_grad_norm(grads_of(parameters_), config_.max_grad_norm);
   if (scaler_.update(/*found_inf=*/!finite)) {
     optimizer_->step();
     totals.weights_changed = true;
@@ -241,6 +227,7 @@ Metrics Dqn::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
   const std::int64_t start = std::max(first, learn_from);
   StepTotals totals;
   if (start <= last && buffer_size() > 0) {
+    guard_->save();
     std::int64_t next_phase = round_up(start, config_.train_frequency);
     std::int64_t next_target = round_up(start, config_.target_network_frequency);
     while (std::min(next_phase, next_target) <= last) {
@@ -256,13 +243,22 @@ Metrics Dqn::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
       }
     }
   }
-  if (totals.weights_changed) policy_version_ += 1;
-  if (totals.steps == 0) return {};
-
+  if (totals.steps == 0) {
+    if (totals.weights_changed) policy_version_ += 1;
+    return {};
+  }
   const double steps = static_cast<double>(totals.steps);
+  const double td_loss = totals.td_loss.item<double>() / steps;
+  const double q_values = totals.q_taken.item<double>() / steps;
+  // Finite-only training: an update whose losses or weights are not finite is undone and reported.
+  if (!std::isfinite(td_loss) || !std::isfinite(q_values) || !guard_->finite()) {
+    guard_->restore();
+    return {{kNonFiniteUpdate, 1.0}};
+  }
+  if (totals.weights_changed) policy_version_ += 1;
   Metrics metrics;
-  metrics.emplace_back("td_loss", totals.td_loss.item<double>() / steps);
-  metrics.emplace_back("q_values", totals.q_taken.item<double>() / steps);
+  metrics.emplace_back("td_loss", td_loss);
+  metrics.emplace_back("q_values", q_values);
   metrics.emplace_back("epsilon", policy_->schedule().epsilon(ctx.global_step, /*actor_id=*/0));
   metrics.emplace_back("learning_rate", config_.learning_rate);
   metrics.emplace_back("buffer_size", static_cast<double>(buffer_size()));
@@ -278,29 +274,22 @@ void Dqn::save(torch::serialize::OutputArchive& archive) {
   write_part(archive, "target", *target_);
   write_part(archive, "optimizer", *optimizer_);
   write_part(archive, "scaler", scaler_);
-  archive.write("env_steps", c10::IValue(env_steps_));
-  archive.write("gradient_steps", c10::IValue(gradient_steps_));
-  archive.write("last_target_update", c10::IValue(last_target_update_));
-  archive.write("policy_version", c10::IValue(policy_version_));
+  write_scalar(archive, "env_steps", env_steps_);
+  write_scalar(archive, "gradient_steps", gradient_steps_);
+  write_scalar(archive, "last_target_update", last_target_update_);
+  write_scalar(archive, "policy_version", policy_version_);
   archive.write("replay_generator", generator_.get_state(), /*is_buffer=*/true);
 }
 
 void Dqn::load(torch::serialize::InputArchive& archive) {
-  read_part(archive, "online", *online_);
-  read_part(archive, "target", *target_);
-  for (auto& p : target_->parameters()) p.set_requires_grad(false);
+  read_module(archive, "online", *online_);
+  read_module(archive, "target", *target_);
   read_part(archive, "optimizer", *optimizer_);
   read_part(archive, "scaler", scaler_);
-
-  const auto read_int = [&](const char* key) {
-    c10::IValue value;
-    archive.read(key, value);
-    return value.toInt();
-  };
-  env_steps_ = read_int("env_steps");
-  gradient_steps_ = read_int("gradient_steps");
-  last_target_update_ = read_int("last_target_update");
-  policy_version_ = read_int("policy_version");
+  env_steps_ = read_i64(archive, "env_steps");
+  gradient_steps_ = read_i64(archive, "gradient_steps");
+  last_target_update_ = read_i64(archive, "last_target_update");
+  policy_version_ = read_i64(archive, "policy_version");
 
   torch::Tensor generator_state;
   archive.read("replay_generator", generator_state, /*is_buffer=*/true);
@@ -308,6 +297,48 @@ void Dqn::load(torch::serialize::InputArchive& archive) {
 
   // The replay buffer and the open n-step windows are not in the checkpoint: start them afresh.
   reset_replay();
+}
+
+void Dqn::weights_loaded() { agents::copy_weights(*online_, *target_); }
+
+bool Dqn::set_frozen(const std::function<bool(const std::string&)>& frozen) {
+  // A frozen parameter has no gradient: Adam skips it and clipping leaves it out.
+  torch::NoGradGuard no_grad;
+  for (auto& p : online_->named_parameters()) {
+    const bool freeze = frozen(p.key());
+    p.value().set_requires_grad(!freeze);
+    if (freeze) p.value().mutable_grad() = torch::Tensor();
+  }
+  return true;
+}
+
+AlgorithmSpec dqn_algorithm() {
+  AlgorithmSpec spec;
+  spec.name = "dqn";
+  spec.doc = "DQN hyperparameters (algo: dqn)";
+  spec.config = core::AnySection::of(DqnConfig{});
+  spec.check = [](const TrainConfig& config, const envs::EnvSpec& env, const RunContext& ctx) {
+    if (!env.action_space.is_discrete())
+      throw std::invalid_argument(ctx.source + ": algo: dqn needs a discrete action space; " + env.id + " has " +
+                                  env.action_space.to_string() + " (use algo: ppo or sac)");
+    if (ctx.actor_processes && config.section<DqnConfig>("dqn").n_step > 1)
+      throw std::invalid_argument(ctx.source + ": dqn.n_step > 1 needs consecutive chunks of one actor; with actor "
+                                  "processes use dqn.n_step: 1 (or actors.count: 0)");
+  };
+  spec.rollout_steps = dqn_rollout_steps;
+  spec.chunk_log_probs = false;
+  spec.make = make_dqn;
+  spec.make_behaviour_policy = [](const TrainConfig& config, const envs::EnvSpec& env) -> std::shared_ptr<agents::Policy> {
+    return std::make_shared<agents::EpsilonGreedyPolicy>(
+        agents::make_q_network(env, to_policy_config(config.policy, env)), dqn_epsilon_schedule(config));
+  };
+  spec.policy_key = "online";
+  spec.memory_bytes = [](const TrainConfig& config, const envs::EnvSpec& env) {
+    // Preallocated replay: obs and next_obs (fp32), action (int64), reward, discount (fp32) per slot.
+    return config.section<DqnConfig>("dqn").buffer_size * (8 * env.obs_dim() + 16);
+  };
+  spec.metrics = {"td_loss", "q_values", "epsilon", "learning_rate", "buffer_size", "gradient_steps", "loss_scale"};
+  return spec;
 }
 
 }  // namespace apiary::learner

@@ -1,6 +1,8 @@
-// The serial runner (Sample Factory's serial mode): one actor and the learner in one process, chunks
-// and weights handed over by reference. It owns the run folder: the resolved config, metrics.csv,
-// TensorBoard events, checkpoints (latest and best, written atomically) and train.log.
+// The training loop (Sample Factory's serial mode, and its parallel mode through a ChunkSource): one
+// actor and the learner in one process, chunks and weights handed over by reference, or chunks from
+// actor processes (runner/remote_actors.h). It owns the run folder (runner/run_folder.h) and the
+// checkpoints (runner/checkpoint.h). It never names an algorithm: it asks the registry
+// (learner/algorithm.h). No LibTorch in this header (app/ includes it).
 #pragma once
 
 #include <atomic>
@@ -21,10 +23,12 @@ namespace apiary::core {
 class Profiler;
 }  // namespace apiary::core
 
-namespace apiary::learner {
+namespace apiary::runner {
+
+using learner::TrainConfig;
 
 // Where chunks come from when they do not come from the in-process actor: the multi-process runner
-// (learner/distributed.h) receives them from actor processes and broadcasts the weights back.
+// (runner/remote_actors.h) receives them from actor processes and broadcasts the weights back.
 class ChunkSource {
  public:
   virtual ~ChunkSource() = default;  // stops whatever the source started (actor processes)
@@ -78,12 +82,14 @@ struct EvalCheckpointResult {
   std::int32_t episodes = 0;
 };
 
-// Loads a checkpoint written by train() and evaluates its deterministic policy.
+// Loads a checkpoint written by train() and evaluates its deterministic policy on fresh lanes.
 EvalCheckpointResult evaluate_checkpoint(const std::string& path, std::int32_t episodes, std::uint64_t seed,
                                          std::int32_t num_envs = 0);
 
-// The config stored in a checkpoint (YAML text) and its env id; throws std::runtime_error naming the
-// file when it is not an Apiary checkpoint.
-TrainConfig read_checkpoint_config(const std::string& path);
 
-}  // namespace apiary::learner
+// Writes the policy of checkpoint `path` alone (its config and policy network, no optimizer, counters
+// or env snapshot) to `out`, atomically: a zoo entry, a few tens of kilobytes. eval, play and
+// init.checkpoint read it like any checkpoint (runner/checkpoint.cpp).
+void export_policy(const std::string& path, const std::string& out);
+
+}  // namespace apiary::runner

@@ -47,9 +47,11 @@
 #include "agents/policy.h"
 #include "agents/q_network.h"
 #include "learner/algorithm.h"
+#include "learner/dqn/dqn_config.h"
 #include "learner/loss_scaler.h"
 #include "learner/losses.h"
 #include "learner/nstep.h"
+#include "learner/optim.h"
 #include "learner/replay_buffer.h"
 
 namespace apiary::learner {
@@ -59,6 +61,13 @@ namespace apiary::learner {
 // sampling has its own generator seeded from init.config.seed. Throws std::invalid_argument for a Box
 // action space (naming the env and pointing to algo: ppo) and for a precision the device cannot run.
 std::unique_ptr<Algorithm> make_dqn(const AlgorithmInit& init);
+
+// DQN's registry entry (learner/algorithm.h).
+AlgorithmSpec dqn_algorithm();
+
+// The exploration schedule of `config`'s dqn section, with Ape-X epsilons across actors.count actor
+// processes: the learner's policy and every actor process's are built from this one function.
+agents::EpsilonSchedule dqn_epsilon_schedule(const TrainConfig& config);
 
 class Dqn final : public Algorithm {
  public:
@@ -74,6 +83,8 @@ class Dqn final : public Algorithm {
 
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
+  void weights_loaded() override;  // the target network starts as a copy of the loaded online network
+  bool set_frozen(const std::function<bool(const std::string&)>& frozen) override;
 
   // For tests and tools.
   agents::QNetwork& online() { return online_; }
@@ -109,12 +120,13 @@ class Dqn final : public Algorithm {
   torch::Device device_;
   Precision precision_;
   TdLossKind loss_kind_;
-  std::int32_t num_envs_;     // training lanes (config.env.num_envs), for rollout_steps()
+  std::int32_t rollout_steps_;  // dqn_rollout_steps(config)
 
   agents::QNetwork online_{nullptr};  // acts (shared with policy_) and learns
   agents::QNetwork target_{nullptr};  // values the next state; never has gradients
   std::shared_ptr<agents::EpsilonGreedyPolicy> policy_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::unique_ptr<UpdateGuard> guard_;  // undoes non-finite updates
   std::vector<torch::Tensor> parameters_;  // online_'s, in optimizer order
   LossScaler scaler_;
 

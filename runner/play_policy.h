@@ -1,8 +1,7 @@
 // A trained policy for watching it act (`apiary play --checkpoint`): loads a checkpoint written by
-// train() (learner/trainer.h) into the network its stored config describes, and maps one observation
-// to the deterministic action (argmax of the logits or Q-values, the Gaussian mean) plus what the
-// heads-up display shows of the choice: the action probabilities (PPO, discrete), the Q-values (DQN)
-// or the mean (PPO, continuous).
+// train() (runner/train.h) into the behaviour policy its algorithm builds (runner/checkpoint.h), and
+// maps one observation to the deterministic action plus what the heads-up display shows of the choice
+// (agents::PolicyView: action probabilities, Q-values or the Gaussian mean).
 //
 // No LibTorch in this header (app/ includes it); the network lives behind a pointer to an
 // implementation.
@@ -15,7 +14,7 @@
 
 #include "envs/params.h"
 
-namespace apiary::learner {
+namespace apiary::runner {
 
 struct PlayDecision {
   // The env's action values: a discrete action as its integer value (index + the space's start), a
@@ -37,7 +36,7 @@ class PlayPolicy {
   PlayPolicy& operator=(const PlayPolicy&) = delete;
 
   const std::string& env_id() const;
-  const std::string& algo() const;          // "ppo" or "dqn"
+  const std::string& algo() const;          // the registered algorithm's name
   const envs::EnvOptions& env_options() const;  // the env options the policy was trained with
   std::int64_t obs_dim() const;
 
@@ -50,4 +49,4 @@ class PlayPolicy {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace apiary::learner
+}  // namespace apiary::runner

@@ -1,9 +1,9 @@
-#include "learner/ppo.h"
-
+#include "learner/ppo/ppo.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -12,10 +12,12 @@
 #include <torch/torch.h>
 
 #include "agents/actor_critic.h"
+#include "agents/factory.h"
 #include "learner/archive.h"
 #include "learner/gae.h"
 #include "learner/loss_scaler.h"
 #include "learner/losses.h"
+#include "learner/optim.h"
 
 namespace apiary::learner {
 
@@ -71,61 +73,6 @@ struct PpoUpdateResult {
   std::int64_t steps_skipped = 0;  // optimizer steps skipped for non-finite gradients (fp16)
 };
 
-// Every parameter of a module as a view into one contiguous buffer, and every gradient as a view into
-// a second one. LibTorch's per-call overhead dominates on small networks; this way zeroing the
-// gradients, the norm clip and Adam's step are a handful of kernels on one tensor instead of that
-// many per parameter (a dozen for CleanRL's actor-critic). Backward accumulates in place into the
-// gradient views (they stay defined). A parameter that never gets a gradient (requires_grad false
-// from the start) keeps zero Adam moments and so never moves.
-class FlatParameters {
- public:
-  // Allocates the buffers for `module`'s parameters (all of one dtype and device) and binds them.
-  explicit FlatParameters(torch::nn::Module& module) {
-    std::int64_t total = 0;
-    const auto params = module.parameters();
-    TORCH_CHECK(!params.empty(), "PPO: the network has no parameters");
-    for (const auto& p : params) total += p.numel();
-    values_ = torch::empty({total}, params.front().options().requires_grad(false));
-    grads_ = torch::zeros({total}, values_.options());
-    values_.mutable_grad() = grads_;
-    bind(module);
-  }
-
-  // Copies the module's current parameter values into the buffer and points each parameter and its
-  // gradient at its slice. Called again after anything re-seats the parameters' storage
-  // (Module::load does).
-  void bind(torch::nn::Module& module) {
-    torch::NoGradGuard no_grad;
-    std::int64_t offset = 0;
-    for (auto& p : module.parameters()) {
-      const std::int64_t n = p.numel();
-      TORCH_CHECK(offset + n <= values_.numel(), "PPO: the network's parameters changed shape");
-      const auto slice = values_.narrow(0, offset, n);
-      slice.copy_(p.reshape({n}));
-      p.set_(values_.storage(), values_.storage_offset() + offset, p.sizes());  // contiguous strides
-      p.mutable_grad() = grads_.narrow(0, offset, n).view(p.sizes());
-      offset += n;
-    }
-    TORCH_CHECK(offset == values_.numel(), "PPO: the network's parameters changed shape");
-  }
-
-  const torch::Tensor& values() const { return values_; }  // [P], what Adam steps
-  const torch::Tensor& grads() const { return grads_; }    // [P], values().grad()
-
- private:
-  torch::Tensor values_;
-  torch::Tensor grads_;
-};
-
-// torch::nn::utils::clip_grad_norm_ returns the norm as a double, a host synchronisation per call in
-// LibTorch; this one keeps the clip coefficient on the device. Scales all gradients (flattened into
-// one tensor) in place so that their global L2 norm is at most max_norm.
-void clip_grad_norm(const torch::Tensor& flat_grads, double max_norm) {
-  torch::NoGradGuard no_grad;
-  const auto clip_coef = (max_norm / (flat_grads.norm() + 1e-6)).clamp_max(1.0);
-  flat_grads.mul_(clip_coef);
-}
-
 class Ppo final : public Algorithm {
  public:
   explicit Ppo(const AlgorithmInit& init);
@@ -139,6 +86,7 @@ class Ppo final : public Algorithm {
 
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
+  bool set_frozen(const std::function<bool(const std::string&)>& frozen) override;
 
  private:
   // CleanRL's `frac = 1 - (iteration - 1) / num_iterations`: the share of the budget left before
@@ -157,6 +105,8 @@ class Ppo final : public Algorithm {
   std::shared_ptr<agents::ActorCriticPolicy> policy_;  // wraps net_ (the same module)
   std::unique_ptr<FlatParameters> flat_;               // net_'s parameters and gradients, flattened
   std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::unique_ptr<UpdateGuard> guard_;  // undoes non-finite updates
+  torch::Tensor trainable_;             // [P] 1 where a parameter learns, 0 where frozen; undefined: all learn
   LossScaler scaler_;
   at::Generator minibatch_gen_;  // CPU; shuffles the minibatch indices
   std::int64_t policy_version_ = 0;
@@ -170,20 +120,13 @@ LossScalerOptions scaler_options(Precision precision) {
 }
 
 Ppo::Ppo(const AlgorithmInit& init)
-    : config_(init.config.ppo),
+    : config_(init.config.section<PpoConfig>("ppo")),
       device_(init.device),
       precision_(init.precision),
       scaler_(scaler_options(init.precision)),
       minibatch_gen_(at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(init.config.seed))) {
   check_precision_supported(precision_, device_);
-  if (config_.rollout_steps < 1)
-    throw std::invalid_argument("ppo.rollout_steps must be >= 1, got " + std::to_string(config_.rollout_steps));
-  if (config_.num_minibatches < 1)
-    throw std::invalid_argument("ppo.num_minibatches must be >= 1, got " + std::to_string(config_.num_minibatches));
-  if (config_.update_epochs < 1)
-    throw std::invalid_argument("ppo.update_epochs must be >= 1, got " + std::to_string(config_.update_epochs));
-  if (!(config_.learning_rate > 0.0))
-    throw std::invalid_argument("ppo.learning_rate must be > 0, got " + std::to_string(config_.learning_rate));
+  check_declared_ranges(config_, "ppo");
 
   net_ = agents::ActorCritic(init.spec.obs_dim(), init.spec.action_space, to_policy_config(init.config.policy, init.spec));
   net_->to(device_);
@@ -193,6 +136,7 @@ Ppo::Ppo(const AlgorithmInit& init)
   // is the same as stepping each parameter.
   optimizer_ = std::make_unique<torch::optim::Adam>(
       std::vector<torch::Tensor>{flat_->values()}, torch::optim::AdamOptions(config_.learning_rate).eps(1e-5));
+  guard_ = std::make_unique<UpdateGuard>(*optimizer_);
 }
 
 double Ppo::anneal_learning_rate(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) {
@@ -288,8 +232,11 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
   flat_->grads().zero_();
   scaler_.scale(loss.loss).backward();
   const bool finite = scaler_.unscale_({flat_->values()});  // disabled (fp32, bf16): true, no sync
+  // Frozen parameters get no gradient: left out of the clip norm, and Adam (whose moments for them stay
+  // zero) leaves them bitwise unchanged.
+  if (trainable_.defined()) flat_->grads().mul_(trainable_);
   if (finite) {
-    if (config_.max_grad_norm > 0.0) clip_grad_norm(flat_->grads(), config_.max_grad_norm);
+    if (config_.max_grad_norm > 0.0) clip_grad_norm({flat_->grads()}, config_.max_grad_norm);
     optimizer_->step();
   }
   scaler_.update(/*found_inf=*/!finite);
@@ -341,14 +288,21 @@ Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
   const double lr = anneal_learning_rate(chunk, ctx);
   const GaeOut gae = compute_advantages(chunk);
   const RolloutBatch batch = flatten_rollout(chunk, gae);
+  guard_->save();
   const PpoUpdateResult result = ppo_update(batch);
-
-  if (result.steps_taken > 0) policy_version_ += 1;
-  skipped_steps_total_ += result.steps_skipped;
 
   // The one host read of the update's diagnostics.
   const auto means = (result.stat_sums / static_cast<double>(result.minibatches)).to(torch::kCPU, torch::kDouble);
   const double* mean = means.data_ptr<double>();
+  // Finite-only training: an update whose losses or weights are not finite is undone and reported.
+  bool finite = guard_->finite();
+  for (std::int64_t i = 0; i < kNumMinibatchStats; ++i) finite = finite && std::isfinite(mean[i]);
+  if (!finite) {
+    guard_->restore();
+    return {{kNonFiniteUpdate, 1.0}};
+  }
+  if (result.steps_taken > 0) policy_version_ += 1;
+  skipped_steps_total_ += result.steps_skipped;
   Metrics metrics;
   for (std::int64_t i = 0; i < kNumMinibatchStats; ++i) metrics.emplace_back(kMinibatchStatNames[i], mean[i]);
   metrics.emplace_back("explained_var", explained_variance(batch.values, batch.returns));
@@ -363,27 +317,66 @@ void Ppo::save(torch::serialize::OutputArchive& archive) {
   write_part(archive, "model", *net_);
   write_part(archive, "optimizer", *optimizer_);
   write_part(archive, "scaler", scaler_);
-  archive.write("skipped_steps", torch::tensor(skipped_steps_total_, torch::kLong));
-  archive.write("policy_version", torch::tensor(policy_version_, torch::kLong));
+  write_scalar(archive, "skipped_steps", skipped_steps_total_);
+  write_scalar(archive, "policy_version", policy_version_);
   archive.write("minibatch_generator", minibatch_gen_.get_state());
 }
 
 void Ppo::load(torch::serialize::InputArchive& archive) {
-  read_part(archive, "model", *net_);  // re-seats the parameters' storage...
-  flat_->bind(*net_);                  // ...so copy them back into the flat buffer Adam steps
+  read_module(archive, "model", *net_);  // copies into the parameters, which stay views of the flat buffer
   read_part(archive, "optimizer", *optimizer_);
   read_part(archive, "scaler", scaler_);
-  torch::Tensor skipped, version, gen_state;
-  archive.read("skipped_steps", skipped);
-  archive.read("policy_version", version);
+  skipped_steps_total_ = read_i64(archive, "skipped_steps");
+  policy_version_ = read_i64(archive, "policy_version");
+  torch::Tensor gen_state;
   archive.read("minibatch_generator", gen_state);
-  skipped_steps_total_ = skipped.item<std::int64_t>();
-  policy_version_ = version.item<std::int64_t>();
   minibatch_gen_.set_state(gen_state);
 }
 
 }  // namespace
 
+bool Ppo::set_frozen(const std::function<bool(const std::string&)>& frozen) {
+  torch::Tensor mask = torch::ones_like(flat_->values());
+  std::int64_t offset = 0;
+  bool any = false;
+  for (const auto& p : net_->named_parameters()) {
+    const std::int64_t n = p.value().numel();
+    if (frozen(p.key())) {
+      mask.narrow(0, offset, n).zero_();
+      any = true;
+    }
+    offset += n;
+  }
+  trainable_ = any ? mask : torch::Tensor();
+  return true;
+}
+
 std::unique_ptr<Algorithm> make_ppo(const AlgorithmInit& init) { return std::make_unique<Ppo>(init); }
+
+AlgorithmSpec ppo_algorithm() {
+  AlgorithmSpec spec;
+  spec.name = "ppo";
+  spec.doc = "PPO hyperparameters (algo: ppo)";
+  spec.config = core::AnySection::of(PpoConfig{});
+  spec.check = [](const TrainConfig& config, const envs::EnvSpec&, const RunContext& ctx) {
+    const PpoConfig& ppo = config.section<PpoConfig>("ppo");
+    const std::int64_t samples = static_cast<std::int64_t>(ppo.rollout_steps) * config.env.num_envs;
+    if (ppo.num_minibatches > samples)
+      throw std::invalid_argument(ctx.source + ": ppo.num_minibatches (" + std::to_string(ppo.num_minibatches) +
+                                  ") exceeds the samples of one rollout, ppo.rollout_steps x env.num_envs = " +
+                                  std::to_string(samples));
+  };
+  spec.rollout_steps = [](const TrainConfig& config) { return config.section<PpoConfig>("ppo").rollout_steps; };
+  spec.chunk_log_probs = true;
+  spec.make = make_ppo;
+  spec.make_behaviour_policy = [](const TrainConfig& config, const envs::EnvSpec& env) -> std::shared_ptr<agents::Policy> {
+    return std::make_shared<agents::ActorCriticPolicy>(
+        agents::make_actor_critic(env, to_policy_config(config.policy, env)));
+  };
+  spec.policy_key = "model";
+  spec.metrics = {"pg_loss", "v_loss", "entropy", "old_approx_kl", "approx_kl", "clipfrac", "explained_var",
+                  "learning_rate", "loss_scale", "skipped_steps", "epochs_run"};
+  return spec;
+}
 
 }  // namespace apiary::learner

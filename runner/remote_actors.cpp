@@ -1,4 +1,4 @@
-#include "learner/distributed.h"
+#include "runner/remote_actors.h"
 
 #include <unistd.h>
 
@@ -17,7 +17,8 @@
 
 #include <torch/torch.h>
 
-#include "actors/actor.h"
+#include "actors/actor_process.h"
+#include "actors/chunk_check.h"
 #include "actors/codec.h"
 #include "actors/supervisor.h"
 #include "actors/transport.h"
@@ -30,7 +31,7 @@
 #include "envs/registry.h"
 #include "learner/algorithm.h"
 
-namespace apiary::learner {
+namespace apiary::runner {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -46,14 +47,20 @@ std::uint64_t new_session_id() {
 
 void log_stderr(const std::string& line) { std::fprintf(stderr, "apiary learner: %s\n", line.c_str()); }
 
-// The shapes chunks of this run must have.
-actors::wire::ChunkSchema chunk_schema(const TrainConfig& config, const envs::EnvSpec& spec) {
-  actors::wire::ChunkSchema s;
-  s.num_envs = config.env.num_envs;
-  s.obs_dim = spec.obs_dim();
-  s.action_dim = spec.action_space.is_discrete() ? 0 : spec.action_dim();
-  s.log_probs = config.algo == "ppo";
-  return s;
+// What every chunk of this run must look like (actors/chunk_check.h).
+actors::ChunkExpectations chunk_expectations(const TrainConfig& config) {
+  const envs::EnvSpec spec = envs::env_spec(config.env.id, config.env.options);
+  actors::ChunkExpectations e;
+  const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
+  e.num_steps = algo.rollout_steps(config);
+  e.num_envs = config.env.num_envs;
+  e.obs_dim = spec.obs_dim();
+  e.num_actions = spec.action_space.is_discrete() ? spec.action_space.n : 0;
+  e.action_dim = spec.action_space.is_discrete() ? 0 : spec.action_dim();
+  e.log_probs = algo.chunk_log_probs;
+  e.max_episode_steps = spec.max_episode_steps;
+  e.validate();
+  return e;
 }
 
 // An ipc base endpoint in a private folder: the run folder when its path is short enough for a Unix
@@ -72,14 +79,6 @@ std::string private_ipc_endpoint(const std::string& run_dir, std::string& temp_d
   return "ipc://" + pattern + "/learner";
 }
 
-// Bytes of one chunk of this run (about; for the data sockets' kernel buffers).
-int chunk_bytes(const TrainConfig& config, const actors::wire::ChunkSchema& s) {
-  const std::int64_t t = config.algo == "ppo" ? config.ppo.rollout_steps
-                                              : std::max(1, config.dqn.train_frequency / config.env.num_envs);
-  const std::int64_t per_step = s.num_envs * (2 * s.obs_dim + std::max<std::int64_t>(2, s.action_dim) + 5) * 4;
-  return static_cast<int>(std::min<std::int64_t>(per_step * (t + 1) + 4096, 1 << 26));
-}
-
 class DistributedSource final : public ChunkSource {
  public:
   DistributedSource(const TrainConfig& config, const std::string& run_dir, core::Profiler& profiler,
@@ -89,12 +88,13 @@ class DistributedSource final : public ChunkSource {
         log_(options.log ? options.log : log_stderr),
         session_(new_session_id()),
         config_yaml_(core::dump_config(config)),
-        schema_(chunk_schema(config, envs::env_spec(config.env.id, config.env.options))) {
+        schema_(actors::chunk_schema(config, envs::env_spec(config.env.id, config.env.options))),
+        gate_(chunk_expectations(config), session_) {
     std::string bind = !options.bind.empty() ? options.bind : config.learner.bind;
     if (bind.empty()) bind = private_ipc_endpoint(run_dir, temp_dir_);
     actors::TransportOptions t;
     t.max_message_bytes = config.actors.max_message_bytes;
-    t.data_buffer_bytes = chunk_bytes(config, schema_);
+    t.data_buffer_bytes = actors::chunk_bytes(config, schema_);
     t.curve_secret_key_file = config.learner.curve_secret_key;
     sockets_.emplace(bind, t);
     endpoint_ = bind;
@@ -173,10 +173,12 @@ class DistributedSource final : public ChunkSource {
         {"transport_chunks", static_cast<double>(chunks_)},
         {"transport_dropped_lag", static_cast<double>(dropped_lag_)},
         {"transport_malformed", static_cast<double>(decode_stats_.total())},
+        {"transport_failed", static_cast<double>(failed_)},
         {"transport_wait_data_seconds", wait_seconds_},
         {"transport_bytes_in_per_second", static_cast<double>(bytes_in_) / wall},
         {"transport_bytes_out_per_second", static_cast<double>(bytes_out_) / wall},
         {"actor_restarts", supervisor_ ? static_cast<double>(supervisor_->restarts()) : 0.0}};
+    for (const auto& kv : gate_.metrics()) m.push_back(kv);
     // Policy lag of the chunks accepted since the last call.
     if (!lags_.empty()) {
       std::sort(lags_.begin(), lags_.end());
@@ -211,17 +213,28 @@ class DistributedSource final : public ChunkSource {
       if (!line.empty()) log_(line);
       return false;
     }
+    // Its content, before anything reads it: a chunk that would poison training is dropped and counted.
+    const actors::ChunkVerdict verdict = gate_.check(header, views.data(), views.size(), policy_version);
+    if (!verdict.ok()) {
+      const std::string line = gate_.log_line(verdict, header.actor_id, "an actor on " + endpoint_);
+      if (!line.empty()) log_(line);
+      return false;
+    }
     actor_stats_[header.actor_id] = header.stats;
-    // Chunks acted by an earlier learner session (before a restart) are as stale as it gets.
-    const std::int64_t lag = header.session == session_ ? policy_version - header.policy_version
-                                                        : std::numeric_limits<std::int64_t>::max();
+    const std::int64_t lag = policy_version - header.policy_version;
     if (lag > config_.actors.max_policy_lag) {
       ++dropped_lag_;
       return false;
     }
+    try {
+      chunk_ = actors::decode_chunk(header, std::make_shared<std::vector<zmq::message_t>>(std::move(frames)));
+    } catch (const std::exception& e) {  // never fatal: dropped, counted, logged
+      ++failed_;
+      log_("dropped a chunk from actor " + std::to_string(header.actor_id) + ": " + e.what());
+      return false;
+    }
     lags_.push_back(std::max<std::int64_t>(0, lag));
     ++chunks_;
-    chunk_ = actors::decode_chunk(header, std::make_shared<std::vector<zmq::message_t>>(std::move(frames)));
     return true;
   }
 
@@ -246,6 +259,7 @@ class DistributedSource final : public ChunkSource {
       auto identity = std::make_shared<zmq::message_t>(std::move(frames[0]));
       welcome.insert(welcome.begin(), actors::wire::OutFrame{identity->data(), identity->size(), identity});
       actors::send_frames(sockets_->control(), std::move(welcome), /*dontwait=*/true);
+      gate_.assign(id);
       log_("actor " + std::to_string(id) + " joined");
     }
   }
@@ -265,6 +279,8 @@ class DistributedSource final : public ChunkSource {
   std::string config_yaml_;
   actors::wire::ChunkSchema schema_;
   actors::wire::DecodeLimits limits_;
+  actors::ChunkGate gate_;       // content checks, the actors this session assigned, refusals by reason
+  std::int64_t failed_ = 0;      // chunks whose decoding threw (dropped)
   std::string endpoint_, temp_dir_;
   std::optional<actors::LearnerSockets> sockets_;
   std::optional<actors::Supervisor> supervisor_;
@@ -280,31 +296,14 @@ class DistributedSource final : public ChunkSource {
   Clock::time_point start_ = Clock::now(), last_publish_ = Clock::now();
 };
 
-// The policy an actor process acts with, as the learner's algorithm would build it.
-std::shared_ptr<agents::Policy> make_actor_policy(const TrainConfig& config, const envs::EnvSpec& spec) {
-  const agents::PolicyConfig pc = to_policy_config(config.policy, spec);
-  if (config.algo == "ppo") return std::make_shared<agents::ActorCriticPolicy>(agents::make_actor_critic(spec, pc));
-  agents::EpsilonSchedule schedule;  // as learner/dqn.cpp, with Ape-X epsilons across the actors
-  schedule.start_e = config.dqn.start_e;
-  schedule.end_e = config.dqn.end_e;
-  schedule.exploration_fraction = config.dqn.exploration_fraction;
-  schedule.total_steps = config.total_steps;
-  schedule.num_actors = std::max(1, config.actors.count);
-  return std::make_shared<agents::EpsilonGreedyPolicy>(agents::make_q_network(spec, pc), schedule);
-}
-
-std::int32_t actor_chunk_steps(const TrainConfig& config) {
-  if (config.algo == "ppo") return config.ppo.rollout_steps;
-  return std::max(1, config.dqn.train_frequency / config.env.num_envs);  // as Dqn::rollout_steps
-}
-
 }  // namespace
 
 void check_distributed_config(const TrainConfig& config, const DistributedOptions& options) {
   if (!options.always && config.actors.count == 0 && options.bind.empty() && config.learner.bind.empty()) return;
-  if (config.algo == "dqn" && config.dqn.n_step > 1)
-    throw std::invalid_argument("dqn.n_step > 1 needs consecutive chunks of one actor; with actor processes "
-                                "use dqn.n_step: 1 (or actors.count: 0)");
+  const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
+  if (algo.check)
+    algo.check(config, envs::env_spec(config.env.id, config.env.options),
+               learner::RunContext{"config", /*actor_processes=*/true});
   const std::string bind = !options.bind.empty() ? options.bind : config.learner.bind;
   if (bind.empty()) return;
   actors::split_endpoint(bind, options.bind.empty() ? "learner.bind" : "--bind");
@@ -324,128 +323,4 @@ ChunkSourceFactory make_distributed_source(DistributedOptions options) {
   };
 }
 
-ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
-  using namespace actors;
-  const auto start = Clock::now();
-  const auto stopped = [&] { return options.stop_flag != nullptr && options.stop_flag->load(); };
-  TransportOptions t;
-  t.curve_server_key_file = options.server_key;
-  ActorSockets sockets(options.connect, t);
-  ActorProcessResult result;
-
-  // Hello until welcomed; a learner that is not there yet is waited for.
-  std::vector<zmq::message_t> frames;
-  wire::Header welcome;
-  auto last_hello = Clock::now() - std::chrono::seconds(10);
-  for (;;) {
-    if (stopped()) return result;
-    if (seconds_since(last_hello) > 2.0) {
-      sockets.reset_control();
-      send_frames(sockets.control(), encode_hello(options.actor_id), /*dontwait=*/true);
-      last_hello = Clock::now();
-    }
-    zmq::pollitem_t item{sockets.control().handle(), 0, ZMQ_POLLIN, 0};
-    poll_items(&item, 1, std::chrono::milliseconds(100));
-    if (!(item.revents & ZMQ_POLLIN) || !recv_frames(sockets.control(), frames, true)) continue;
-    const auto views = frame_views(frames);
-    wire::DecodeLimits limits;
-    limits.expected_kind = static_cast<std::uint16_t>(wire::MessageKind::kWelcome);
-    if (wire::decode(views.data(), views.size(), limits, welcome) == wire::DecodeError::kOk) break;
-  }
-  TrainConfig config;
-  core::load_config_string(config, frame_string(frames, 1), "the learner's config (" + options.connect + ")");
-  if (!envs::Registry::global().find(config.env.id))
-    for (const auto& path : config.env.plugins) envs::load_plugin(path);
-  result.actor_id = welcome.actor_id;
-  std::uint64_t session = welcome.session;
-  std::int64_t version = welcome.policy_version;
-
-  torch::set_num_threads(std::max(1, config.threads));
-  torch::manual_seed(static_cast<std::uint64_t>(config.seed) + 7919u * static_cast<std::uint64_t>(result.actor_id + 1));
-  const envs::EnvSpec spec = envs::env_spec(config.env.id, config.env.options);
-  auto policy = make_actor_policy(config, spec);
-  agents::Weights weights;
-  weights.version = version;
-  const std::string bytes = frame_string(frames, 2);
-  weights.bytes.assign(bytes.begin(), bytes.end());
-  agents::import_weights(policy->module(), weights);
-
-  core::Profiler profiler;
-  ActorOptions ao;
-  ao.actor_id = result.actor_id;
-  ao.record_log_probs = config.algo == "ppo";
-  ao.profiler = &profiler;
-  envs::VecEnvConfig ec;
-  ec.num_envs = config.env.num_envs;
-  ec.threads = config.threads;
-  ec.options = config.env.options;
-  Actor actor(envs::make_env(config.env.id, ec), policy, ao);
-  actor.reset(static_cast<std::uint64_t>(config.seed) + 1000003u * static_cast<std::uint64_t>(result.actor_id + 1));
-  const std::int32_t steps = actor_chunk_steps(config);
-  sockets.reset_data(chunk_bytes(config, chunk_schema(config, spec)));
-  std::fprintf(stderr, "apiary actor %d: %s on %s, %d lanes x %d steps per chunk, learner %s\n", result.actor_id,
-               config.algo.c_str(), config.env.id.c_str(), config.env.num_envs, steps, options.connect.c_str());
-
-  // Takes the newest weights waiting, without blocking.
-  const auto take_weights = [&] {
-    const auto t0 = Clock::now();
-    std::vector<zmq::message_t> newest, msg;
-    wire::Header h, newest_header;
-    wire::DecodeLimits limits;
-    limits.expected_kind = static_cast<std::uint16_t>(wire::MessageKind::kWeights);
-    limits.max_message_bytes = static_cast<std::size_t>(config.actors.max_message_bytes);
-    while (recv_frames(sockets.weights(), msg, /*dontwait=*/true)) {
-      const auto views = frame_views(msg);
-      if (wire::decode(views.data(), views.size(), limits, h) != wire::DecodeError::kOk) continue;
-      if (h.session == session && h.policy_version <= version) continue;
-      newest = std::move(msg);
-      newest_header = h;
-    }
-    if (newest.empty()) return;
-    if (newest[1].size() != weights.bytes.size()) return;  // another architecture: not for us
-    std::memcpy(weights.bytes.data(), newest[1].data(), newest[1].size());
-    weights.version = newest_header.policy_version;
-    agents::import_weights(policy->module(), weights);
-    session = newest_header.session;
-    version = newest_header.policy_version;
-    ++result.weight_updates;
-    result.weights_seconds += seconds_since(t0);
-  };
-
-  agents::ActContext ctx;
-  ctx.actor_id = result.actor_id;
-  while (!stopped() && (options.max_chunks == 0 || result.chunks_sent < options.max_chunks)) {
-    take_weights();
-    const agents::TrajectoryChunk& chunk = actor.collect(steps, ctx, version);
-    const auto report = profiler.report();
-    const std::array<double, 4> stats = {report[core::ProfileCategory::kEnv].seconds,
-                                         report[core::ProfileCategory::kInference].seconds,
-                                         result.send_wait_seconds, result.weights_seconds};
-    // The session of the weights that acted: weights of a restarted learner taken while this chunk
-    // waits must not relabel it (its policy version counts in the old session; the new one drops it).
-    const std::uint64_t chunk_session = session;
-    auto out = encode_chunk(chunk, chunk_session, stats);
-    const auto t0 = Clock::now();
-    bool sent = false;
-    while (!stopped()) {
-      if (send_frames(sockets.data(), std::move(out), /*dontwait=*/true)) {
-        sent = true;
-        break;
-      }
-      out = encode_chunk(chunk, chunk_session, stats);  // the frames were consumed by the failed attempt
-      zmq::pollitem_t item{sockets.data().handle(), 0, ZMQ_POLLOUT, 0};
-      poll_items(&item, 1, std::chrono::milliseconds(100));
-      take_weights();
-    }
-    result.send_wait_seconds += seconds_since(t0);
-    if (sent) ++result.chunks_sent;
-  }
-  const auto report = profiler.report();
-  result.env_steps = actor.env_steps();
-  result.env_seconds = report[core::ProfileCategory::kEnv].seconds;
-  result.inference_seconds = report[core::ProfileCategory::kInference].seconds;
-  result.wall_seconds = seconds_since(start);
-  return result;
-}
-
-}  // namespace apiary::learner
+}  // namespace apiary::runner

@@ -24,15 +24,19 @@
 #include <memory>
 
 #include "learner/algorithm.h"
+#include "learner/ppo/ppo_config.h"
 
 namespace apiary::learner {
 
-// Builds PPO from init.config.ppo with the network of init.config.policy for init.spec, on init.device
+// Builds PPO from init.config's ppo section with the network of init.config.policy for init.spec, on init.device
 // at init.precision. The initial weights come from LibTorch's default generator (seed it first); the
 // minibatch shuffling has its own CPU generator seeded from init.config.seed. Throws
 // std::invalid_argument naming the field for a config that cannot work, or a precision the device
 // cannot run. update() throws std::invalid_argument when ppo.num_minibatches exceeds the samples of a
 // chunk (rollout_steps * num_envs), naming both.
 std::unique_ptr<Algorithm> make_ppo(const AlgorithmInit& init);
+
+// PPO's registry entry (learner/algorithm.h).
+AlgorithmSpec ppo_algorithm();
 
 }  // namespace apiary::learner

@@ -1,0 +1,134 @@
+#include "learner/optim.h"
+
+#include <torch/torch.h>
+
+namespace apiary::learner {
+
+namespace {
+
+std::vector<torch::Tensor> parameters_of(const std::vector<torch::nn::Module*>& modules) {
+  std::vector<torch::Tensor> out;
+  for (torch::nn::Module* m : modules)
+    for (const auto& p : m->parameters()) out.push_back(p);
+  return out;
+}
+
+}  // namespace
+
+FlatParameters::FlatParameters(torch::nn::Module& module) : FlatParameters(std::vector<torch::nn::Module*>{&module}) {}
+
+FlatParameters::FlatParameters(const std::vector<torch::nn::Module*>& modules) {
+  const auto params = parameters_of(modules);
+  TORCH_CHECK(!params.empty(), "FlatParameters: the network has no parameters");
+  std::int64_t total = 0;
+  for (const auto& p : params) total += p.numel();
+  values_ = torch::empty({total}, params.front().options().requires_grad(false));
+  grads_ = torch::zeros({total}, values_.options());
+  values_.mutable_grad() = grads_;
+  bind(modules);
+}
+
+void FlatParameters::bind(torch::nn::Module& module) { bind(std::vector<torch::nn::Module*>{&module}); }
+
+void FlatParameters::bind(const std::vector<torch::nn::Module*>& modules) {
+  torch::NoGradGuard no_grad;
+  std::int64_t offset = 0;
+  for (auto& p : parameters_of(modules)) {
+    const std::int64_t n = p.numel();
+    TORCH_CHECK(offset + n <= values_.numel(), "FlatParameters: the network's parameters changed shape");
+    const auto slice = values_.narrow(0, offset, n);
+    slice.copy_(p.reshape({n}));
+    p.set_(values_.storage(), values_.storage_offset() + offset, p.sizes());  // contiguous strides
+    p.mutable_grad() = grads_.narrow(0, offset, n).view(p.sizes());
+    offset += n;
+  }
+  TORCH_CHECK(offset == values_.numel(), "FlatParameters: the network's parameters changed shape");
+}
+
+void clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> defined;
+  for (const auto& g : grads)
+    if (g.defined()) defined.push_back(g);
+  if (defined.empty()) return;
+  const torch::Tensor norm = defined.size() == 1 ? defined.front().norm()
+                                                 : torch::stack([&] {
+                                                     std::vector<torch::Tensor> norms;
+                                                     for (const auto& g : defined) norms.push_back(g.norm());
+                                                     return norms;
+                                                   }())
+                                                       .norm();
+  const auto clip_coef = (max_norm / (norm + 1e-6)).clamp_max(1.0);
+  for (const auto& g : defined) g.mul_(clip_coef);
+}
+
+namespace {
+
+template <class F>
+void for_each_param(torch::optim::Adam& optimizer, F&& f) {
+  std::size_t i = 0;
+  for (auto& group : optimizer.param_groups())
+    for (auto& p : group.params()) f(i++, p);
+}
+
+torch::optim::AdamParamState* adam_state(torch::optim::Adam& optimizer, const torch::Tensor& p) {
+  auto& states = optimizer.state();
+  const auto it = states.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+  return it == states.end() ? nullptr : static_cast<torch::optim::AdamParamState*>(it->second.get());
+}
+
+}  // namespace
+
+void UpdateGuard::save() {
+  torch::NoGradGuard no_grad;
+  params_.clear();
+  exp_avg_.clear();
+  exp_avg_sq_.clear();
+  max_exp_avg_sq_.clear();
+  step_.clear();
+  extra_saved_.clear();
+  for (const auto& t : extra_) extra_saved_.push_back(t.detach().clone());
+  for_each_param(optimizer_, [&](std::size_t, torch::Tensor& p) {
+    params_.push_back(p.detach().clone());
+    const auto* s = adam_state(optimizer_, p);
+    step_.push_back(s ? s->step() : -1);
+    exp_avg_.push_back(s ? s->exp_avg().clone() : torch::Tensor());
+    exp_avg_sq_.push_back(s ? s->exp_avg_sq().clone() : torch::Tensor());
+    max_exp_avg_sq_.push_back(s && s->max_exp_avg_sq().defined() ? s->max_exp_avg_sq().clone() : torch::Tensor());
+  });
+}
+
+void UpdateGuard::restore() {
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < extra_saved_.size(); ++i) extra_[i].copy_(extra_saved_[i]);
+  for_each_param(optimizer_, [&](std::size_t i, torch::Tensor& p) {
+    if (i >= params_.size()) return;
+    p.copy_(params_[i]);
+    auto* s = adam_state(optimizer_, p);
+    if (s == nullptr) return;
+    if (step_[i] < 0) {
+      optimizer_.state().erase(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      return;
+    }
+    s->step(step_[i]);
+    s->exp_avg().copy_(exp_avg_[i]);
+    s->exp_avg_sq().copy_(exp_avg_sq_[i]);
+    if (max_exp_avg_sq_[i].defined()) s->max_exp_avg_sq().copy_(max_exp_avg_sq_[i]);
+  });
+}
+
+bool UpdateGuard::finite() const {
+  std::vector<torch::Tensor> flags;
+  for (auto& group : optimizer_.param_groups())
+    for (auto& p : group.params()) flags.push_back(torch::isfinite(p).all());
+  return flags.empty() || torch::stack(flags).all().item<bool>();
+}
+
+std::vector<torch::Tensor> grads_of(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> out;
+  out.reserve(parameters.size());
+  for (const auto& p : parameters) out.push_back(p.grad());
+  return out;
+}
+
+}  // namespace apiary::learner

@@ -1,0 +1,524 @@
+#include "runner/train.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "actors/actor.h"
+#include "core/profiler.h"
+#include "core/progress.h"
+#include "envs/registry.h"
+#include "learner/algorithm.h"
+#include "runner/checkpoint.h"
+#include "runner/run_folder.h"
+#include "runner/transfer.h"
+#include "runner/zoo.h"
+
+namespace apiary::runner {
+
+namespace fs = std::filesystem;
+using learner::Algorithm;
+using learner::Metrics;
+
+namespace {
+
+constexpr std::uint64_t kEvalSeedOffset = 1000003;  // evaluation lanes draw from their own streams
+constexpr std::size_t kRecentEpisodes = 100;        // training episodes behind mean_return
+constexpr int kMaxNonFiniteUpdatesInARow = 5;       // undone updates (learner::kNonFiniteUpdate) before the run stops
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda") {
+    if (!torch::cuda::is_available())
+      throw std::invalid_argument("device: cuda was asked for but LibTorch sees no CUDA device (use auto or cpu)");
+    return torch::kCUDA;
+  }
+  return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+}
+
+// LibTorch's threads, and OpenBLAS's: Debian's LibTorch leaves OpenBLAS's own pool at every core,
+// spinning between the small matrix products of RL networks; hold it to the same count.
+void set_threads(std::int32_t configured) {
+  const int threads = configured > 0 ? configured : static_cast<int>(std::thread::hardware_concurrency());
+  torch::set_num_threads(threads);
+  using SetThreads = void (*)(int);
+  if (auto set_blas_threads = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set_blas_threads(threads);
+}
+
+envs::VecEnvConfig env_config(const TrainConfig& config, std::int32_t num_envs) {
+  envs::VecEnvConfig c;
+  c.num_envs = num_envs;
+  c.threads = config.threads;
+  c.options = config.env.options;
+  return c;
+}
+
+// What a run is, settled before anything is created: every check that can fail runs here.
+struct RunPlan {
+  TrainConfig config;
+  std::string source;        // the config's file (messages)
+  std::string resume_from;   // a checkpoint to continue from (empty: a new run)
+  std::string run_dir;       // the folder (new: not created yet)
+  envs::EnvSpec spec;
+  torch::Device device = torch::kCPU;
+  learner::Precision precision = learner::Precision::kFp32;
+};
+
+// A run name is one plain folder name under out_dir: never a path that leaves it.
+void check_run_name(const std::string& name, const std::string& source) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos)
+    throw std::invalid_argument(source + ": name: '" + name +
+                                "' must be a plain folder name (no '/', not '.' or '..'): runs go to out_dir/name");
+}
+
+// Bytes the run will hold, about: env lanes (training and evaluation), the chunk, the algorithm's own
+// buffers (a replay buffer). Refused beyond 80 % of the machine's memory, naming the numbers.
+void check_memory(const TrainConfig& config, const envs::EnvSpec& spec, const learner::AlgorithmSpec& algo,
+                  const std::string& source) {
+  const double obs = static_cast<double>(spec.obs_dim()), act = static_cast<double>(std::max<std::int64_t>(1, spec.action_dim()));
+  const double per_lane = 4.0 * (3.0 * obs + act + 8.0) + 256.0;  // buffers + state, per lane
+  const double lanes = static_cast<double>(config.env.num_envs) + static_cast<double>(config.eval.num_envs);
+  const double chunk = 4.0 * (static_cast<double>(algo.rollout_steps(config)) + 1.0) *
+                       static_cast<double>(config.env.num_envs) * (2.0 * obs + act + 6.0);
+  const double own = algo.memory_bytes ? static_cast<double>(algo.memory_bytes(config, spec)) : 0.0;
+  const double need = per_lane * lanes + chunk + own;
+  const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  if (have > 0 && need > 0.8 * have) {
+    auto gib = [](double b) {
+      std::ostringstream os;
+      os.precision(3);
+      os << b / (1024.0 * 1024.0 * 1024.0) << " GiB";
+      return os.str();
+    };
+    throw std::invalid_argument(source + ": this run would need about " + gib(need) + " (env.num_envs " +
+                                std::to_string(config.env.num_envs) + ": " + gib(per_lane * lanes + chunk) +
+                                "; " + config.algo + " buffers: " + gib(own) + "), more than 80 % of the machine's " +
+                                gib(have) + "; lower env.num_envs or the buffer sizes");
+  }
+}
+
+RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
+  RunPlan plan;
+  plan.config = input;
+  plan.source = options.config_source;
+  if (!options.resume_dir.empty()) {
+    plan.run_dir = options.resume_dir;
+    plan.source = (fs::path(plan.run_dir) / "config.yaml").string();
+    if (!fs::exists(plan.source))
+      throw std::invalid_argument("--resume " + plan.run_dir + ": no config.yaml in that folder");
+    plan.config = TrainConfig{};
+    core::load_config(plan.config, plan.source);
+    plan.resume_from = (fs::path(plan.run_dir) / "checkpoints" / "latest.pt").string();
+    if (!fs::exists(plan.resume_from))
+      throw std::invalid_argument("--resume " + plan.run_dir + ": no checkpoints/latest.pt to continue from");
+  }
+  TrainConfig& config = plan.config;
+  core::validate_config(config, plan.source);  // ranges, also for configs built in code
+  check_run_name(config.name, plan.source);
+  load_env_plugins(config.env, plan.source);
+  try {
+    plan.spec = envs::env_spec(config.env.id, config.env.options);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(plan.source + ": env: " + e.what());
+  }
+  plan.device = resolve_device(config.device);
+  plan.precision = learner::parse_precision(config.precision);
+  learner::check_precision_supported(plan.precision, plan.device);
+  const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
+  if (algo.check)
+    algo.check(config, plan.spec,
+               learner::RunContext{plan.source, static_cast<bool>(options.chunk_source) && config.actors.count > 0});
+  check_memory(config, plan.spec, algo, plan.source);
+  if (plan.resume_from.empty() && !config.init.checkpoint.empty()) {
+    try {
+      config.init.checkpoint = fs::absolute(resolve_checkpoint(config.init.checkpoint)).lexically_normal().string();
+      open_checkpoint(config.init.checkpoint);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(plan.source + ": init.checkpoint: " + e.what());
+    }
+  }
+  if (plan.resume_from.empty()) {
+    plan.run_dir = RunFolder::unused_path(config.out_dir, config.name);
+    config.name = fs::path(plan.run_dir).filename().string();
+  }
+  return plan;
+}
+
+// One training run: its parts, built from a plan, and the steps of the loop.
+class TrainingRun {
+ public:
+  TrainingRun(RunPlan plan, const TrainOptions& options)
+      : plan_(std::move(plan)), config_(plan_.config), options_(options) {
+    set_threads(config_.threads);
+    torch::manual_seed(static_cast<std::uint64_t>(config_.seed));
+    algo_ = learner::make_algorithm(learner::AlgorithmInit{config_, plan_.spec, plan_.device, plan_.precision});
+    actors::ActorOptions actor_options;
+    actor_options.device = plan_.device;
+    actor_options.record_log_probs = learner::find_algorithm(config_.algo).chunk_log_probs;
+    actor_options.profiler = &profiler_;
+    actor_.emplace(envs::make_env(config_.env.id, env_config(config_, config_.env.num_envs)), algo_->policy(),
+                   actor_options);
+    eval_env_ = envs::make_env(config_.env.id, env_config(config_, config_.eval.num_envs));
+    actor_->reset(static_cast<std::uint64_t>(config_.seed));
+    counters_.next_eval = config_.eval.interval_steps > 0 ? config_.eval.interval_steps : config_.total_steps;
+    counters_.next_checkpoint =
+        config_.checkpoint_interval_steps > 0 ? config_.checkpoint_interval_steps : config_.total_steps;
+    if (resuming()) {
+      counters_ = load_checkpoint(plan_.resume_from, config_, *algo_, actor_->env());
+      actor_->set_env_steps(counters_.steps);
+    } else if (!config_.init.checkpoint.empty()) {
+      start_from_checkpoint();
+    }
+    if (!config_.policy.freeze.empty() && (config_.policy.freeze_steps == 0 || counters_.steps < config_.policy.freeze_steps))
+      freeze();
+  }
+
+  bool resuming() const { return !plan_.resume_from.empty(); }
+
+  // Transfer learning: the policy network (or, with init.optimizer, the algorithm's whole state) from
+  // init.checkpoint; the report lists every parameter as loaded or fresh.
+  void start_from_checkpoint() {
+    learner::InitSection& init = plan_.config.init;
+    if (init.optimizer) {
+      const TrainConfig source = read_checkpoint_config(init.checkpoint);
+      if (source.algo != config_.algo)
+        throw std::invalid_argument(plan_.source + ": init.optimizer: true needs a checkpoint of " + config_.algo +
+                                    ", " + init.checkpoint + " is of " + source.algo);
+      auto archive = open_checkpoint(init.checkpoint);
+      torch::serialize::InputArchive algorithm;
+      archive.read("algorithm", algorithm);
+      try {
+        algo_->load(algorithm);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(plan_.source + ": init.checkpoint " + init.checkpoint +
+                                    " (init.optimizer: true) does not fit: " + e.what());
+      }
+      init_lines_.push_back("init from " + init.checkpoint + ": the whole " + config_.algo + " state (init.optimizer)");
+    } else {
+      try {
+        const TransferReport report = load_init(init, init.checkpoint, algo_->policy()->module());
+        init_lines_ = report.lines();
+        std::ostringstream hash;
+        hash << std::hex << report.checkpoint_hash;
+        init.checkpoint_fnv1a = hash.str();
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(plan_.source + ": " + e.what());
+      }
+      algo_->weights_loaded();
+    }
+  }
+
+  // policy.freeze: the selected parts stay fixed until policy.freeze_steps.
+  void freeze() {
+    const auto names = frozen_names(config_.policy.freeze, algo_->policy()->module());
+    const bool ok = algo_->set_frozen([&names](const std::string& n) {
+      return std::find(names.begin(), names.end(), n) != names.end();
+    });
+    if (!ok)
+      throw std::invalid_argument(plan_.source + ": policy.freeze: algo " + config_.algo + " cannot freeze parameters");
+    frozen_ = true;
+    std::string line = "frozen (" + std::to_string(names.size()) + " parameters, excluded from the optimizer and "
+                       "gradient clipping" +
+                       (config_.policy.freeze_steps > 0 ? " until step " + std::to_string(config_.policy.freeze_steps)
+                                                        : std::string(" for the whole run")) + "):";
+    for (const auto& n : names) line += " " + n;
+    init_lines_.push_back(line);
+  }
+  void unfreeze_when_due() {
+    if (!frozen_ || config_.policy.freeze_steps == 0 || counters_.steps < config_.policy.freeze_steps) return;
+    algo_->set_frozen([](const std::string&) { return false; });
+    frozen_ = false;
+    folder_->log("step " + std::to_string(counters_.steps) + ": policy.freeze_steps reached, every parameter learns");
+  }
+
+  // The run folder (created for a new run), the chunk source of multi-process runs and the metrics.
+  // A new run's folder is removed again when anything here fails: nothing is left half-made.
+  void open() {
+    const bool created = !resuming();
+    if (created) RunFolder::create(plan_.run_dir, core::dump_config(config_));
+    try {
+      folder_.emplace(plan_.run_dir, resuming() ? counters_.steps : -1);
+      if (options_.chunk_source) {
+        source_ = options_.chunk_source(config_, plan_.run_dir, profiler_);
+        if (source_) source_->publish(*algo_->policy(), algo_->policy_version());
+      }
+    } catch (...) {
+      folder_.reset();
+      if (created) {
+        std::error_code ec;
+        fs::remove_all(plan_.run_dir, ec);
+      }
+      throw;
+    }
+    folder_->log((resuming() ? "resume at step " + std::to_string(counters_.steps) + " " : std::string("start ")) +
+                 config_.algo + " on " + config_.env.id + ", device " + plan_.device.str() + ", precision " +
+                 config_.precision);
+    for (const auto& line : init_lines_) {
+      folder_->log(line);
+      if (!options_.quiet) std::printf("%s\n", line.c_str());
+    }
+    result_.run_dir = plan_.run_dir;
+    result_.best_eval_mean_return = counters_.best_eval;
+    session_start_steps_ = counters_.steps;
+    start_ = std::chrono::steady_clock::now();
+  }
+
+  // Whether to take another chunk; marks the run interrupted when told to stop.
+  bool keep_going() {
+    if (counters_.steps >= config_.total_steps || result_.stopped_early) return false;
+    if ((options_.stop_flag && options_.stop_flag->load()) ||
+        (options_.session_steps > 0 && counters_.steps - session_start_steps_ >= options_.session_steps)) {
+      result_.interrupted = true;
+      return false;
+    }
+    return true;
+  }
+
+  // The next chunk, from the in-process actor or the chunk source (nullptr: stopped while waiting).
+  const agents::TrajectoryChunk* next_chunk() {
+    const agents::TrajectoryChunk* chunk =
+        source_ ? source_->next(algo_->policy_version(), options_.stop_flag)
+                : &actor_->collect(learner::find_algorithm(config_.algo).rollout_steps(config_), agents::ActContext{},
+                                   algo_->policy_version());
+    if (chunk == nullptr) result_.interrupted = true;
+    return chunk;
+  }
+
+  // Counts the chunk's steps and episodes, updates the algorithm, publishes new weights.
+  Metrics learn(const agents::TrajectoryChunk& chunk) {
+    counters_.steps += chunk.env_steps();
+    for (const auto& e : chunk.episodes) {
+      counters_.recent.push_back(e);
+      if (counters_.recent.size() > kRecentEpisodes) counters_.recent.pop_front();
+      ++counters_.episodes;
+      folder_->tensorboard().add_scalar("charts/episodic_return", e.episode_return, counters_.steps);
+      folder_->tensorboard().add_scalar("charts/episodic_length", static_cast<float>(e.episode_length),
+                                        counters_.steps);
+    }
+    Metrics metrics;
+    try {
+      core::ScopedTimer t(profiler_, core::ProfileCategory::kLearning);
+      metrics = algo_->update(chunk, learner::UpdateContext{counters_.steps, config_.total_steps});
+    } catch (const std::exception& e) {
+      // A chunk from an actor process never ends the run: dropped, counted, logged. (The chunk gate
+      // refuses bad content before this; a local actor's chunk failing is a bug and propagates.)
+      if (!source_) throw;
+      ++failed_updates_;
+      folder_->log("step " + std::to_string(counters_.steps) + ": dropped a chunk from actor " +
+                   std::to_string(chunk.actor_id) + ", its update failed: " + e.what());
+      return {};
+    }
+    unfreeze_when_due();
+    if (!metrics.empty() && metrics.front().first == learner::kNonFiniteUpdate) {
+      count_nonfinite_update();
+      return {};
+    }
+    nonfinite_in_a_row_ = 0;
+    if (!metrics.empty()) {
+      ++counters_.updates;
+      if (source_) source_->publish(*algo_->policy(), algo_->policy_version());
+    }
+    return metrics;
+  }
+
+  // A metrics row when due, then an evaluation and a checkpoint when due.
+  void record(const Metrics& metrics) {
+    if (!metrics.empty() && counters_.updates % config_.log_interval_updates == 0) write_metrics(metrics);
+    if (counters_.steps >= counters_.next_eval) {
+      counters_.next_eval += config_.eval.interval_steps > 0 ? config_.eval.interval_steps : config_.total_steps;
+      evaluate();
+    }
+    if (counters_.steps >= counters_.next_checkpoint && counters_.steps < config_.total_steps) {
+      counters_.next_checkpoint +=
+          config_.checkpoint_interval_steps > 0 ? config_.checkpoint_interval_steps : config_.total_steps;
+      core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
+      checkpoint("latest");
+    }
+  }
+
+  double mean_recent_return() const { return mean_recent(false); }
+  std::int64_t steps() const { return counters_.steps; }
+  std::int64_t total_steps() const { return config_.total_steps; }
+
+  // A final evaluation unless the last step just had one, the last checkpoint, the summary.
+  TrainResult finish() {
+    if (!result_.stopped_early && !result_.interrupted && last_eval_step_ != counters_.steps) evaluate();
+    checkpoint("latest");
+    folder_->tensorboard().flush();
+    if (source_) {
+      result_.transport = source_->metrics();
+      source_.reset();  // stops the actor processes
+    }
+    const core::ProfileReport report = profiler_.report();
+    result_.steps = counters_.steps;
+    result_.updates = counters_.updates;
+    result_.wall_seconds = wall();
+    result_.env_seconds = report[core::ProfileCategory::kEnv].seconds;
+    result_.inference_seconds = report[core::ProfileCategory::kInference].seconds;
+    result_.learning_seconds = report[core::ProfileCategory::kLearning].seconds;
+    result_.other_seconds = report[core::ProfileCategory::kOther].seconds;
+    std::ostringstream os;
+    os << "end step " << result_.steps << " wall_seconds " << result_.wall_seconds << " eval_mean_return "
+       << result_.eval_mean_return << " profile: env " << result_.env_seconds << " s, inference "
+       << result_.inference_seconds << " s, learning " << result_.learning_seconds << " s, other "
+       << result_.other_seconds << " s";
+    folder_->log(os.str());
+    return result_;
+  }
+
+ private:
+  double wall() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  double mean_recent(bool lengths) const {
+    if (counters_.recent.empty()) return std::nan("");
+    double s = 0;
+    for (const auto& e : counters_.recent) s += lengths ? e.episode_length : e.episode_return;
+    return s / static_cast<double>(counters_.recent.size());
+  }
+
+  // An update the algorithm undid for non-finite losses or weights: counted, logged, and after a few in
+  // a row the end of the run (its checkpoints were all written from finite weights).
+  void count_nonfinite_update() {
+    ++nonfinite_in_a_row_;
+    ++nonfinite_total_;
+    folder_->log("step " + std::to_string(counters_.steps) + ": update undone, its losses or weights were not finite (" +
+                 std::to_string(nonfinite_in_a_row_) + " in a row)");
+    if (nonfinite_in_a_row_ < kMaxNonFiniteUpdatesInARow) return;
+    const std::string kept = last_checkpoint_.empty()
+                                 ? "no checkpoint had been written yet"
+                                 : "its last checkpoint, " + last_checkpoint_ + ", holds finite weights";
+    throw std::runtime_error(std::to_string(nonfinite_in_a_row_) + " updates in a row at step " +
+                             std::to_string(counters_.steps) + " had non-finite losses or weights (" + config_.algo +
+                             " on " + config_.env.id + "; check the env's rewards and the learning rate); " + kept);
+  }
+
+  void write_metrics(const Metrics& metrics) {
+    const double seconds = wall();
+    const double sps = static_cast<double>(counters_.steps - session_start_steps_) / std::max(seconds, 1e-9);
+    const core::ProfileReport report = profiler_.report();
+    core::CsvWriter::Row row = {{"step", static_cast<double>(counters_.steps)},
+                                {"wall_seconds", counters_.previous_wall_seconds + seconds},
+                                {"steps_per_second", sps},
+                                {"episodes", static_cast<double>(counters_.episodes)},
+                                {"mean_return", mean_recent(false)},
+                                {"mean_length", mean_recent(true)},
+                                {"env_seconds", report[core::ProfileCategory::kEnv].seconds},
+                                {"inference_seconds", report[core::ProfileCategory::kInference].seconds},
+                                {"learning_seconds", report[core::ProfileCategory::kLearning].seconds},
+                                {"nonfinite_updates", static_cast<double>(nonfinite_total_)},
+                                {"failed_updates", static_cast<double>(failed_updates_)}};
+    for (const auto& kv : metrics) row.push_back(kv);
+    if (source_)
+      for (const auto& kv : source_->metrics()) row.push_back(kv);
+    folder_->write_metrics(row);
+    folder_->tensorboard().add_scalar("charts/SPS", static_cast<float>(sps), counters_.steps);
+    for (const auto& [k, v] : metrics)
+      folder_->tensorboard().add_scalar("losses/" + k, static_cast<float>(v), counters_.steps);
+  }
+
+  void evaluate() {
+    core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
+    last_eval_step_ = counters_.steps;
+    const actors::EvalResult e = actors::evaluate(*eval_env_, *algo_->policy(), config_.eval.episodes,
+                                                  static_cast<std::uint64_t>(config_.seed) + kEvalSeedOffset,
+                                                  plan_.device);
+    result_.eval_mean_return = e.mean_return;
+    result_.eval_std_return = e.std_return;
+    folder_->write_metrics({{"step", static_cast<double>(counters_.steps)},
+                            {"wall_seconds", counters_.previous_wall_seconds + wall()},
+                            {"eval_mean_return", e.mean_return},
+                            {"eval_std_return", e.std_return}});
+    folder_->tensorboard().add_scalar("eval/mean_return", static_cast<float>(e.mean_return), counters_.steps);
+    folder_->tensorboard().add_scalar("eval/std_return", static_cast<float>(e.std_return), counters_.steps);
+    folder_->tensorboard().flush();
+    std::ostringstream os;
+    os << "eval step " << counters_.steps << " mean_return " << e.mean_return << " std " << e.std_return
+       << " mean_length " << e.mean_length << " wall_seconds " << wall();
+    folder_->log(os.str());
+    if (!options_.quiet) std::printf("%s\n", os.str().c_str());
+    if (e.mean_return > counters_.best_eval) {
+      counters_.best_eval = e.mean_return;
+      result_.best_eval_mean_return = e.mean_return;
+      checkpoint("best");
+    }
+    if (e.mean_return >= config_.stop.mean_return) {
+      if (result_.solved_wall_seconds < 0) {
+        result_.solved_wall_seconds = wall();
+        result_.solved_steps = counters_.steps;
+      }
+      result_.stopped_early = true;
+    }
+  }
+
+  void checkpoint(const std::string& name) {
+    RunCounters saved = counters_;
+    saved.previous_wall_seconds += wall();
+    const std::string path = folder_->checkpoint(name);
+    save_checkpoint(path, config_, saved, *algo_, actor_->env());
+    if (name == "latest") last_checkpoint_ = path + " (step " + std::to_string(counters_.steps) + ")";
+  }
+
+  RunPlan plan_;
+  const TrainConfig& config_;
+  const TrainOptions& options_;
+  core::Profiler profiler_;
+  std::unique_ptr<Algorithm> algo_;
+  std::optional<actors::Actor> actor_;
+  std::unique_ptr<envs::VecEnv> eval_env_;
+  RunCounters counters_;
+  std::optional<RunFolder> folder_;
+  std::unique_ptr<ChunkSource> source_;
+  TrainResult result_;
+  std::int64_t session_start_steps_ = 0;
+  std::int64_t last_eval_step_ = -1;
+  int nonfinite_in_a_row_ = 0;
+  std::int64_t nonfinite_total_ = 0;
+  std::int64_t failed_updates_ = 0;  // remote chunks whose update threw (dropped)
+  std::string last_checkpoint_;  // the latest.pt written last, for messages
+  std::vector<std::string> init_lines_;  // transfer and freeze, for the log
+  bool frozen_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+TrainResult train(const TrainConfig& config, const TrainOptions& options) {
+  TrainingRun run(plan_run(config, options), options);  // everything that can be refused, before any file
+  run.open();
+  core::ProgressLine progress(run.total_steps(), stderr, options.progress && ::isatty(2));
+  while (run.keep_going()) {
+    const agents::TrajectoryChunk* chunk = run.next_chunk();
+    if (chunk == nullptr) break;
+    const Metrics metrics = run.learn(*chunk);
+    progress.update(run.steps(), run.mean_recent_return());
+    run.record(metrics);
+  }
+  progress.finish();
+  return run.finish();
+}
+
+EvalCheckpointResult evaluate_checkpoint(const std::string& path, std::int32_t episodes, std::uint64_t seed,
+                                         std::int32_t num_envs) {
+  const LoadedPolicy loaded = load_policy(path);
+  const TrainConfig& config = loaded.config;
+  auto env = envs::make_env(config.env.id,
+                            env_config(config, num_envs > 0 ? num_envs : std::min<std::int32_t>(episodes, 64)));
+  const actors::EvalResult e = actors::evaluate(*env, *loaded.policy, episodes, seed, torch::kCPU);
+  return EvalCheckpointResult{config.env.id, e.mean_return, e.std_return, e.mean_length, e.episodes};
+}
+
+}  // namespace apiary::runner

@@ -1,0 +1,148 @@
+#include "runner/transfer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include <torch/torch.h>
+
+#include "envs/fnv1a.h"
+#include "learner/archive.h"
+#include "runner/checkpoint.h"
+
+namespace apiary::runner {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Every tensor of a module's archive by its dotted name (as named_parameters / named_buffers name them).
+void collect(torch::serialize::InputArchive& archive, torch::nn::Module& layout, const std::string& prefix,
+             std::map<std::string, torch::Tensor>& out) {
+  for (const auto& p : layout.named_parameters(/*recurse=*/false)) {
+    torch::Tensor t;
+    if (archive.try_read(p.key(), t)) out[prefix + p.key()] = t;
+  }
+  for (const auto& b : layout.named_buffers(/*recurse=*/false)) {
+    torch::Tensor t;
+    if (archive.try_read(b.key(), t, /*is_buffer=*/true)) out[prefix + b.key()] = t;
+  }
+  for (const auto& child : layout.named_children()) {
+    torch::serialize::InputArchive nested;
+    if (archive.try_read(child.key(), nested)) collect(nested, *child.value(), prefix + child.key() + ".", out);
+  }
+}
+
+std::uint64_t file_hash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  envs::Fnv1a h;
+  char buf[1 << 16];
+  while (in) {
+    in.read(buf, sizeof(buf));
+    h.add(buf, static_cast<std::size_t>(in.gcount()));
+  }
+  return h.h;
+}
+
+}  // namespace
+
+bool in_part(const std::string& name, const std::string& part) {
+  const bool scaling = starts_with(name, "obs_scaling.");
+  const bool shared = starts_with(name, "trunk.");
+  const bool actor_body = starts_with(name, "actor_body."), critic_body = starts_with(name, "critic_body.");
+  if (part == "all") return true;
+  if (part == "trunk") return scaling || shared || actor_body || critic_body;
+  if (part == "actor_trunk") return scaling || shared || actor_body;
+  if (part == "critic_trunk") return scaling || shared || critic_body;
+  if (part == "actor") return scaling || shared || actor_body || starts_with(name, "actor_head.") || name == "log_std";
+  if (part == "critic") return scaling || shared || critic_body || starts_with(name, "critic_head.");
+  throw std::invalid_argument("unknown network part '" + part +
+                              "' (one of all, trunk, actor, critic, actor_trunk, critic_trunk)");
+}
+
+std::vector<std::string> TransferReport::lines() const {
+  std::vector<std::string> out;
+  out.push_back("init from " + checkpoint + " (fnv1a " + [&] {
+    std::ostringstream os;
+    os << std::hex << checkpoint_hash;
+    return os.str();
+  }() + "): " + std::to_string(loaded.size()) + " loaded, " + std::to_string(fresh.size()) + " fresh");
+  for (const auto& n : loaded) out.push_back("  loaded " + n);
+  for (const auto& n : fresh) out.push_back("  fresh  " + n);
+  return out;
+}
+
+TransferReport load_init(const learner::InitSection& init, const std::string& checkpoint, torch::nn::Module& target) {
+  TransferReport report;
+  report.checkpoint = fs::absolute(checkpoint).lexically_normal().string();
+  const learner::TrainConfig source = read_checkpoint_config(checkpoint);
+  const learner::AlgorithmSpec& algo = learner::find_algorithm(source.algo);
+  auto archive = open_checkpoint(checkpoint);
+  torch::serialize::InputArchive algorithm, network;
+  if (!archive.try_read("algorithm", algorithm) || !algorithm.try_read(algo.policy_key, network))
+    throw std::invalid_argument("init.checkpoint: " + checkpoint + " has no '" + algo.policy_key + "' network");
+  std::map<std::string, torch::Tensor> stored;
+  collect(network, target, "", stored);
+
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;
+  std::vector<std::string> mismatches;
+  auto consider = [&](const std::string& name, const torch::Tensor& t) {
+    const auto it = stored.find(name);
+    const std::string shape = learner::shape_text(t.sizes().vec());
+    if (!in_part(name, init.parts)) {
+      report.fresh.push_back(name + " " + shape + " (not in init.parts " + init.parts + ")");
+      return;
+    }
+    if (it == stored.end()) {
+      report.fresh.push_back(name + " " + shape + " (not in the checkpoint)");
+      mismatches.push_back("'" + name + "' " + shape + " is not in the checkpoint");
+      return;
+    }
+    if (it->second.sizes() != t.sizes()) {
+      const std::string theirs = learner::shape_text(it->second.sizes().vec());
+      report.fresh.push_back(name + " " + shape + " (the checkpoint's is " + theirs + ")");
+      mismatches.push_back("'" + name + "' is " + theirs + " in the checkpoint, " + shape + " here");
+      return;
+    }
+    if (it->second.is_floating_point() && !torch::isfinite(it->second).all().item<bool>())
+      throw std::invalid_argument("init.checkpoint: " + checkpoint + ": '" + name + "' holds non-finite values");
+    report.loaded.push_back(name + " " + shape);
+    copies.emplace_back(t, it->second);
+  };
+  for (const auto& p : target.named_parameters()) consider(p.key(), p.value());
+  for (const auto& b : target.named_buffers()) consider(b.key(), b.value());
+  if (init.strict && !mismatches.empty()) {
+    std::string text;
+    for (const auto& m : mismatches) text += "\n  " + m;
+    throw std::invalid_argument("init.checkpoint: " + checkpoint + " (" + source.algo + " on " + source.env.id +
+                                ") does not match this network, and init.strict is true:" + text);
+  }
+  if (copies.empty())
+    throw std::invalid_argument("init.checkpoint: " + checkpoint + " (" + source.algo + " on " + source.env.id +
+                                ") has no parameter of this network in init.parts " + init.parts);
+  torch::NoGradGuard no_grad;
+  for (auto& [to, from] : copies) to.copy_(from);
+  report.checkpoint_hash = file_hash(checkpoint);
+  return report;
+}
+
+std::vector<std::string> frozen_names(const std::vector<std::string>& parts, torch::nn::Module& module) {
+  std::vector<std::string> names;
+  for (const auto& p : module.named_parameters()) {
+    for (const auto& part : parts) {
+      if (part != "trunk" && part != "actor_trunk" && part != "critic_trunk")
+        throw std::invalid_argument("policy.freeze: '" + part + "' is not one of trunk, actor_trunk, critic_trunk");
+      if (in_part(p.key(), part)) {
+        names.push_back(p.key());
+        break;
+      }
+    }
+  }
+  return names;
+}
+
+}  // namespace apiary::runner

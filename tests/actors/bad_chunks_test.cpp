@@ -1,0 +1,189 @@
+// Bad input never kills or poisons a run (issue 15), end to end: a learner (`apiary learner`, one
+// supervised actor process) trains CartPole-v1 while a hostile peer, welcomed like any actor, sends
+// well-formed chunks with bad content of every kind the chunk gate knows (actors/chunk_check.h). The
+// learner must keep learning to an evaluation of 475, count every refusal by reason, and never write a
+// non-finite weight.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "actors/codec.h"
+#include "actors/transport.h"
+#include "runner/checkpoint.h"
+
+namespace apiary {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr std::int64_t kT = 32, kN = 8, kD = 4;  // configs/cartpole_ppo.yaml's chunks
+
+// A well-formed CartPole chunk that a gate would accept from `actor_id`; the cases below spoil one thing.
+agents::TrajectoryChunk good_chunk(std::int32_t actor_id, std::int64_t sequence, std::int64_t version) {
+  agents::TrajectoryChunk c;
+  c.actor_id = actor_id;
+  c.sequence = sequence;
+  c.policy_version = version;
+  c.obs = torch::rand({kT + 1, kN, kD}) * 0.1;
+  c.actions = torch::zeros({kT, kN}, torch::kInt64);
+  c.log_probs = torch::full({kT, kN}, -0.7f);
+  c.values = torch::zeros({kT, kN});
+  c.rewards = torch::ones({kT, kN});
+  c.terminated = torch::zeros({kT, kN});
+  c.truncated = torch::zeros({kT, kN});
+  c.next_obs = c.obs.slice(0, 1).contiguous();
+  return c;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(BadChunks, ALearnerUnderAttackStillLearnsAndNeverWritesNonFiniteWeights) {
+  const fs::path dir = fs::temp_directory_path() / ("apiary_badchunks_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const int port = 20000 + static_cast<int>(::getpid() % 20000);
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+  std::ofstream(dir / "cfg.yaml") << read_file(fs::path(APIARY_SOURCE_DIR) / "configs" / "cartpole_ppo.yaml")
+                                  << "\nout_dir: " << (dir / "runs").string() << "\nactors: {count: 1}\n";
+  const std::string cmd = std::string(APIARY_BINARY_DIR) + "/apiary learner " + (dir / "cfg.yaml").string() +
+                          " --bind " + endpoint + " > " + (dir / "learner.out").string() + " 2>&1";
+  const pid_t learner = ::fork();
+  if (learner == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(learner, 0);
+
+  // The hostile peer: a hello like any actor's, then bad chunks of every kind.
+  actors::ActorSockets peer(endpoint, {});
+  actors::wire::Header welcome;
+  bool welcomed = false;
+  for (int attempt = 0; attempt < 300 && !welcomed; ++attempt) {
+    actors::send_frames(peer.control(), actors::encode_hello(-1), true);
+    zmq::pollitem_t item{peer.control().handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    std::vector<zmq::message_t> frames;
+    if ((item.revents & ZMQ_POLLIN) && actors::recv_frames(peer.control(), frames, true)) {
+      const auto v = actors::frame_views(frames);
+      welcomed = actors::wire::decode(v.data(), v.size(), {}, welcome) == actors::wire::DecodeError::kOk;
+    }
+  }
+  ASSERT_TRUE(welcomed) << read_file(dir / "learner.out");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::int64_t seq = 0;
+  int sent = 0;
+  auto send = [&](agents::TrajectoryChunk c, std::uint64_t session, std::array<double, 4> stats = {}) {
+    if (actors::send_frames(peer.data(), actors::encode_chunk(c, session, stats), true)) ++sent;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  int status = -1;
+  bool exited = false;
+  while (!exited && std::chrono::steady_clock::now() < deadline) {
+    const std::int32_t id = welcome.actor_id;
+    auto c = good_chunk(id, ++seq, 0);
+    c.actions[3][1] = 7;  // outside Discrete(2)
+    send(c, welcome.session);
+    c = good_chunk(id, ++seq, 0);
+    c.actions[0][0] = -1;
+    send(c, welcome.session);
+    c = good_chunk(id, ++seq, 0);
+    c.rewards[5][2] = nan;
+    send(c, welcome.session);
+    c = good_chunk(id, ++seq, 0);
+    c.obs[1][1][1] = std::numeric_limits<float>::infinity();
+    send(c, welcome.session);
+    c = good_chunk(id, ++seq, 0);
+    c.log_probs[2][2] = nan;
+    send(c, welcome.session);
+    c = good_chunk(id, ++seq, 0);
+    c.terminated[4][4] = 2;  // a flag of 2
+    send(c, welcome.session);
+    c = good_chunk(id, ++seq, 0);
+    c.truncated[4][4] = 0.5f;
+    send(c, welcome.session);
+    send(good_chunk(id, ++seq, 1000000000000000LL), welcome.session);  // a policy version from the future
+    send(good_chunk(999, ++seq, 0), welcome.session);                  // an id never assigned
+    send(good_chunk(-5, ++seq, 0), welcome.session);
+    send(good_chunk(id, 1, 0), welcome.session);                       // a replayed sequence number
+    c = good_chunk(id, ++seq, 0);
+    c.terminated[7][0] = 1;
+    c.episodes.push_back(agents::EpisodeStat{nan, 8});  // an impossible episode
+    send(c, welcome.session);
+    c = good_chunk(id, ++seq, 0);
+    c.terminated[7][1] = 1;
+    c.episodes.push_back(agents::EpisodeStat{3.0f, -4});
+    send(c, welcome.session);
+    send(good_chunk(id, ++seq, 0), welcome.session, {nan, 0, 0, 0});  // NaN timing stats
+    send(good_chunk(id, ++seq, 0), welcome.session + 1);               // another learner's session
+    std::this_thread::sleep_for(20ms);
+    exited = ::waitpid(learner, &status, WNOHANG) == learner;
+  }
+  if (!exited) {
+    ::kill(learner, SIGKILL);
+    ::waitpid(learner, &status, 0);
+  }
+  const std::string out = read_file(dir / "learner.out");
+  ASSERT_TRUE(exited) << "the learner did not finish within 120 s\n" << out;
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_GT(sent, 100);
+
+  // It learned: the last evaluation line reached the threshold.
+  const auto pos = out.rfind("eval_mean_return: ");
+  ASSERT_NE(pos, std::string::npos) << out;
+  EXPECT_GE(std::stod(out.substr(pos + 18)), 475.0) << out;
+
+  // Every kind was refused and counted by reason (metrics.csv's last row).
+  const fs::path run = dir / "runs" / "cartpole_ppo";
+  std::ifstream csv(run / "metrics.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  std::vector<std::string> columns;
+  {
+    std::stringstream hs(header);
+    for (std::string cell; std::getline(hs, cell, ',');) columns.push_back(cell);
+  }
+  std::map<std::string, double> most;  // the largest count seen per column
+  while (std::getline(csv, line)) {
+    std::stringstream ls(line);
+    std::size_t i = 0;
+    for (std::string cell; std::getline(ls, cell, ','); ++i)
+      if (!cell.empty() && i < columns.size()) most[columns[i]] = std::max(most[columns[i]], std::stod(cell));
+  }
+  for (const char* reason : {"chunks_rejected_action_out_of_range", "chunks_rejected_non_finite",
+                             "chunks_rejected_bad_flag", "chunks_rejected_policy_version",
+                             "chunks_rejected_unknown_actor", "chunks_rejected_stale_sequence",
+                             "chunks_rejected_bad_episode", "chunks_rejected_bad_timing_stats",
+                             "chunks_rejected_other_session"})
+    EXPECT_GT(most[reason], 0) << reason << " not counted; columns: " << header;
+
+  // No weight in any checkpoint is non-finite (load_policy refuses non-finite tensors).
+  for (const char* name : {"latest.pt", "best.pt"}) {
+    const fs::path ckpt = run / "checkpoints" / name;
+    ASSERT_TRUE(fs::exists(ckpt)) << ckpt;
+    const runner::LoadedPolicy p = runner::load_policy(ckpt.string());
+    for (const auto& param : p.policy->module().parameters()) EXPECT_TRUE(torch::isfinite(param).all().item<bool>());
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace apiary

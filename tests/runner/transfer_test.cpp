@@ -1,0 +1,242 @@
+// Transfer learning (runner/transfer.h) and freezing: what is copied bitwise and what stays a fresh
+// initialisation, strict refusals, frozen parts that do not move until policy.freeze_steps, a discrete
+// policy's trunk under a continuous head, and the `apiary` program's handling of init.checkpoint.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "actors/actor.h"
+#include "agents/factory.h"
+#include "envs/registry.h"
+#include "learner/algorithm.h"
+#include "learner/dqn/dqn_config.h"
+#include "learner/ppo/ppo_config.h"
+#include "runner/checkpoint.h"
+#include "runner/train.h"
+#include "runner/transfer.h"
+#include "tests/common/cli.h"
+
+namespace apiary::runner {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CmdResult;
+
+class Transfer : public testing::ScratchTest {
+ protected:
+  Transfer() : ScratchTest("apiary_transfer_") {}
+
+  // A short PPO run on `env`, returning its latest checkpoint.
+  std::string trained(const std::string& env, const std::string& name, std::int64_t steps = 2048) {
+    TrainConfig config;
+    config.name = name;
+    config.out_dir = (dir_ / "runs").string();
+    config.env.id = env;
+    config.env.num_envs = 4;
+    config.total_steps = steps;
+    config.section<learner::PpoConfig>("ppo").rollout_steps = 64;
+    config.eval.episodes = 2;
+    config.eval.num_envs = 2;
+    config.eval.interval_steps = 0;
+    TrainOptions options;
+    options.quiet = true;
+    options.progress = false;
+    const TrainResult r = train(config, options);
+    return (fs::path(r.run_dir) / "checkpoints" / "latest.pt").string();
+  }
+
+  // The policy network a run of `algo` on `env` starts with, from `seed`.
+  static std::shared_ptr<agents::Policy> fresh(const std::string& env, std::uint64_t seed, const std::string& algo = "ppo") {
+    TrainConfig config;
+    config.algo = algo;
+    torch::manual_seed(seed);
+    const envs::EnvSpec spec = envs::env_spec(env);
+    return learner::find_algorithm(algo).make_behaviour_policy(config, spec);
+  }
+};
+
+std::map<std::string, torch::Tensor> params_of(torch::nn::Module& m) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : m.named_parameters()) out[p.key()] = p.value().detach().clone();
+  return out;
+}
+
+TEST_F(Transfer, CopiesExactlyTheMatchingTensorsAndLeavesTheRestFresh) {
+  const std::string source_path = trained("CartPole-v1", "source");
+  const LoadedPolicy source = load_policy(source_path);
+  const auto source_params = params_of(source.policy->module());
+
+  // Acrobot: 6 observations (the first layers differ) and 3 actions (the actor head differs).
+  auto target = fresh("Acrobot-v1", 11);
+  const auto untouched = params_of(fresh("Acrobot-v1", 11)->module());
+  learner::InitSection init;
+  init.checkpoint = source_path;
+  const TransferReport report = load_init(init, source_path, target->module());
+  const auto after = params_of(target->module());
+  int loaded = 0, kept = 0;
+  for (const auto& [name, value] : after) {
+    const auto it = source_params.find(name);
+    if (it != source_params.end() && it->second.sizes() == value.sizes()) {
+      EXPECT_TRUE(torch::equal(value, it->second)) << name << " should be the checkpoint's, bitwise";
+      ++loaded;
+    } else {
+      EXPECT_TRUE(torch::equal(value, untouched.at(name))) << name << " should keep the seed's initialisation";
+      ++kept;
+    }
+  }
+  EXPECT_GT(loaded, 0);
+  EXPECT_GT(kept, 0);
+  EXPECT_EQ(report.loaded.size(), static_cast<std::size_t>(loaded));
+  EXPECT_NE(report.checkpoint_hash, 0u);
+  bool listed = false;
+  for (const auto& line : report.lines()) listed = listed || line.find("fresh  actor_body.0.weight") != std::string::npos;
+  EXPECT_TRUE(listed) << "the log names every fresh parameter";
+}
+
+TEST_F(Transfer, StrictRefusesNamingTheParametersAndBothShapes) {
+  const std::string source_path = trained("CartPole-v1", "source");
+  auto target = fresh("Acrobot-v1", 3);
+  const auto before = params_of(target->module());
+  learner::InitSection init;
+  init.strict = true;
+  try {
+    load_init(init, source_path, target->module());
+    FAIL() << "strict init accepted a mismatch";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("actor_body.0.weight"), std::string::npos) << what;
+    EXPECT_NE(what.find("[64, 4]"), std::string::npos) << what;
+    EXPECT_NE(what.find("[64, 6]"), std::string::npos) << what;
+    EXPECT_NE(what.find(source_path), std::string::npos) << what;
+  }
+  for (const auto& [name, value] : params_of(target->module()))
+    EXPECT_TRUE(torch::equal(value, before.at(name))) << "a refusal leaves " << name << " as it was";
+}
+
+TEST_F(Transfer, PartsSelectTrunkActorAndCritic) {
+  EXPECT_TRUE(in_part("actor_body.0.weight", "trunk"));
+  EXPECT_TRUE(in_part("obs_scaling.scale", "trunk"));  // the scaling travels with the trunk
+  EXPECT_FALSE(in_part("actor_head.weight", "trunk"));
+  EXPECT_TRUE(in_part("actor_head.weight", "actor"));
+  EXPECT_TRUE(in_part("log_std", "actor"));
+  EXPECT_FALSE(in_part("critic_head.weight", "actor"));
+  EXPECT_TRUE(in_part("critic_body.2.bias", "critic"));
+  EXPECT_TRUE(in_part("critic_body.2.bias", "critic_trunk"));
+  EXPECT_FALSE(in_part("actor_body.2.bias", "critic_trunk"));
+  EXPECT_TRUE(in_part("trunk.0.weight", "trunk"));  // DQN's and a shared trunk
+  EXPECT_FALSE(in_part("q_head.weight", "trunk"));
+  EXPECT_THROW(in_part("x", "wings"), std::invalid_argument);
+}
+
+// A frozen trunk does not move under PPO or DQN updates; once unfrozen it does.
+void check_freezing(const std::string& algo_name) {
+  TrainConfig config;
+  config.algo = algo_name;
+  config.env.num_envs = 4;
+  config.section<learner::DqnConfig>("dqn").learning_starts = 64;  // DQN learns from the start
+  const envs::EnvSpec spec = envs::env_spec("CartPole-v1");
+  torch::manual_seed(5);
+  learner::AlgorithmInit init{config, spec, torch::kCPU, learner::Precision::kFp32};
+  auto algo = learner::make_algorithm(init);
+  auto& module = algo->policy()->module();
+  const auto names = frozen_names({"trunk"}, module);
+  ASSERT_FALSE(names.empty());
+  ASSERT_TRUE(algo->set_frozen([&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); }));
+  const auto before = params_of(module);
+  actors::ActorOptions options;
+  options.record_log_probs = learner::find_algorithm(algo_name).chunk_log_probs;
+  envs::VecEnvConfig ec;
+  ec.num_envs = 4;
+  actors::Actor actor(envs::make_env("CartPole-v1", ec), algo->policy(), options);
+  actor.reset(1);
+  std::int64_t steps = 0;
+  int updates = 0;
+  auto run = [&](int wanted) {
+    for (int i = 0; updates < wanted && i < 5000; ++i) {
+      const auto& chunk = actor.collect(learner::find_algorithm(algo_name).rollout_steps(config), {}, algo->policy_version());
+      steps += chunk.env_steps();
+      if (!algo->update(chunk, learner::UpdateContext{steps, 20000}).empty()) ++updates;
+    }
+  };
+  run(3);
+  ASSERT_GE(updates, 3) << algo_name;
+  bool heads_moved = false;
+  for (const auto& [name, value] : params_of(module)) {
+    const bool frozen = std::find(names.begin(), names.end(), name) != names.end();
+    if (frozen) EXPECT_TRUE(torch::equal(value, before.at(name))) << algo_name << ": frozen " << name << " moved";
+    else heads_moved = heads_moved || !torch::equal(value, before.at(name));
+  }
+  EXPECT_TRUE(heads_moved) << algo_name << ": the unfrozen parameters should learn";
+  algo->set_frozen([](const std::string&) { return false; });
+  run(updates + 3);
+  bool trunk_moved = false;
+  for (const auto& n : names) trunk_moved = trunk_moved || !torch::equal(params_of(module).at(n), before.at(n));
+  EXPECT_TRUE(trunk_moved) << algo_name << ": after unfreezing the trunk learns";
+}
+
+TEST_F(Transfer, AFrozenTrunkStaysBitwiseUnderPpoAndDqnUntilUnfrozen) {
+  check_freezing("ppo");
+  check_freezing("dqn");
+}
+
+TEST_F(Transfer, DiscreteTrunkUnderANewGaussianHeadTrains) {
+  const std::string lander = trained("LunarLander-v3", "lander", 1024);
+  const LoadedPolicy source = load_policy(lander);
+  const std::string config_path = write("continuous.yaml", "name: cont\nout_dir: " + (dir_ / "runs").string() +
+                                                                "\nenv: {id: LunarLanderContinuous-v3, num_envs: 4}\n"
+                                                                "total_steps: 1024\nppo: {rollout_steps: 64}\n"
+                                                                "eval: {interval_steps: 0, episodes: 2, num_envs: 2}\n"
+                                                                "init: {checkpoint: " + lander + ", parts: trunk}\n");
+  const CmdResult r = testing::run_apiary("train " + config_path);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.has("loaded actor_body.0.weight")) << r.output;
+  EXPECT_TRUE(r.has("fresh  actor_head.weight")) << r.output;  // a Gaussian head for 2 actions
+  EXPECT_TRUE(r.has("fresh  log_std")) << r.output;
+  // The run's config records where it started: the absolute path and the file's hash.
+  std::stringstream yaml;
+  yaml << std::ifstream(dir_ / "runs" / "cont" / "config.yaml").rdbuf();
+  EXPECT_NE(yaml.str().find(fs::absolute(lander).lexically_normal().string()), std::string::npos) << yaml.str();
+  EXPECT_NE(yaml.str().find("checkpoint_fnv1a: \""), std::string::npos) << yaml.str();
+  EXPECT_EQ(yaml.str().find("checkpoint_fnv1a: \"\""), std::string::npos) << yaml.str();
+}
+
+TEST_F(Transfer, AFrozenTrunkFromACheckpointEndsTheRunAsItStarted) {
+  const std::string source = trained("CartPole-v1", "source");
+  const std::string config_path = write("frozen.yaml", "name: frozen\nout_dir: " + (dir_ / "runs").string() +
+                                                            "\nenv: {id: CartPole-v1, num_envs: 4}\ntotal_steps: 2048\n"
+                                                            "ppo: {rollout_steps: 64}\npolicy: {freeze: [trunk]}\n"
+                                                            "eval: {interval_steps: 0, episodes: 2, num_envs: 2}\n"
+                                                            "init: {checkpoint: " + source + "}\n");
+  const CmdResult r = testing::run_apiary("train " + config_path);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.has("frozen (")) << r.output;
+  const auto before = params_of(load_policy(source).policy->module());
+  const auto after = params_of(load_policy((dir_ / "runs" / "frozen" / "checkpoints" / "latest.pt").string()).policy->module());
+  for (const auto& [name, value] : after) {
+    if (in_part(name, "trunk")) EXPECT_TRUE(torch::equal(value, before.at(name))) << name;
+  }
+  EXPECT_FALSE(torch::equal(after.at("actor_head.weight"), before.at("actor_head.weight")));
+}
+
+TEST_F(Transfer, BadInitCheckpointsAreRefusedNamingThem) {
+  const std::string base = "name: x\nout_dir: " + (dir_ / "runs").string() + "\ntotal_steps: 1000\n";
+  const std::string missing = (dir_ / "nope.pt").string();
+  CmdResult r = testing::run_apiary("train " + write("a.yaml", base + "init: {checkpoint: " + missing + "}\n"));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has(missing)) << r.output;
+  const std::string junk = write("junk.pt", "not a checkpoint");
+  r = testing::run_apiary("train " + write("b.yaml", base + "init: {checkpoint: " + junk + "}\n"));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has(junk)) << r.output;
+  r = testing::run_apiary("eval zoo:NoSuchEnv-v9");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("NoSuchEnv-v9")) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "runs" / "x")) << "a refused run leaves no folder";
+}
+
+}  // namespace
+}  // namespace apiary::runner
