@@ -48,6 +48,7 @@
 #include "envs/params.h"
 #include "envs/registry.h"
 #include "envs/rng.h"
+#include "envs/row_probe.h"
 #include "envs/scene.h"
 #include "envs/thread_pool.h"
 #include "envs/vec_env.h"
@@ -374,7 +375,8 @@ std::unique_ptr<VecEnv> make_cpu_env(const VecEnvConfig& config) {
 // Registers Env's id with its CPU back end; `origin` names who registered it (a plugin's path).
 template <class Env>
 void register_cpu_env(Registry& registry, const std::string& origin = "builtin") {
-  registry.add(EnvEntry{Env::kId, &spec_with_options<Env>, {{Device::kCpu, &make_cpu_env<Env>}}, origin});
+  registry.add(
+      EnvEntry{Env::kId, &spec_with_options<Env>, {{Device::kCpu, &make_cpu_env<Env>}}, origin, &probe_cpu_rows<Env>});
 }
 
 }  // namespace apiary::envs

@@ -300,11 +300,13 @@ std::int32_t CheckReport::failed() const {
 
 CheckReport check_env(const std::string& id, const CheckOptions& options) {
   const EnvEntry& entry = Registry::global().at(id);
-  return check_env(id, entry.spec, [id](const VecEnvConfig& config) { return make_env(id, config); }, options);
+  return check_env(id, entry.spec, [id](const VecEnvConfig& config) { return make_env(id, config); }, options,
+                   entry.row_probe);
 }
 
 CheckReport check_env(const std::string& id, const std::function<EnvSpec(const EnvOptions&)>& declare,
-                      const EnvFactory& make, const CheckOptions& options) {
+                      const EnvFactory& make, const CheckOptions& options,
+                      const std::function<std::string(const EnvOptions&)>& row_probe) {
   Checker c(id);
   auto skip_all = [&](const std::string& why) {
     for (const char* name : kCheckNames)
@@ -349,6 +351,12 @@ CheckReport check_env(const std::string& id, const std::function<EnvSpec(const E
                          std::to_string(env->num_envs()));
   if (env->state_dim() < 0) c.fail("spaces", "state_dim() is negative");
   if (!c.passed("spaces")) return skip_all("spaces failed");
+
+  // One lane's observe() with guard values around its row: a write outside the row reaches the
+  // neighbouring lane's observation, which the runs below would only see as lanes that disagree.
+  std::string row_fault;
+  if (row_probe) row_fault = row_probe(options.options);
+  if (!row_fault.empty()) c.fail("observations", row_fault);
 
   const std::uint64_t seed = options.seed;
   const std::uint64_t action_seed = options.seed + kActionSeedOffset;
@@ -402,8 +410,9 @@ CheckReport check_env(const std::string& id, const std::function<EnvSpec(const E
     if (step >= 0)
       c.fail("determinism", step, lane,
              "the same seed gave another " + std::string(step == 0 ? "reset observation" : "step") +
-                 " on a second env (2 threads instead of 1): a random source other than the lane's LaneRng, or "
-                 "state shared between lanes");
+                 " on a second env (2 threads instead of 1): " +
+                 (row_fault.empty() ? "a random source other than the lane's LaneRng, or state shared between lanes"
+                                    : "observe() writes outside its row (see observations), into the next lane's"));
   } catch (const std::exception& e) {
     threw("determinism", e);
   }

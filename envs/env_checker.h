@@ -7,7 +7,9 @@
 //                 low <= high), a Discrete(n >= 1) or finite Box action space, the id; the built env
 //                 has that spec, the lane count asked for and a consistent state size
 //   reset         after reset(seed): every lane's observation finite and within the space, counters 0
-//   observations  after every step: every observation finite and within the space
+//   observations  after every step: every observation finite and within the space; and, for envs
+//                 registered from their per-lane functions, observe() writes exactly its row of
+//                 kObsDim floats (guard values around one lane's row, envs/row_probe.h)
 //   rewards       every reward finite; terminated and truncated 0 or 1
 //   auto_reset    a lane whose episode ended was reset in the same step: elapsed 0, return 0, and
 //                 final_obs (finite, within the space), final_length and final_return written;
@@ -62,8 +64,10 @@ using EnvFactory = std::function<std::unique_ptr<VecEnv>(const VecEnvConfig&)>;
 // Checks the registered id `id` (its spec from the registry, its envs from make_env).
 CheckReport check_env(const std::string& id, const CheckOptions& options = {});
 // Checks envs built by `make` against the spec `declare` gives for a set of options (a registry
-// entry's spec function); for tests and tools that hold an env outside the registry.
+// entry's spec function); for tests and tools that hold an env outside the registry. `row_probe`, where
+// given, is the entry's guard-value probe of one lane's observation row (EnvEntry::row_probe).
 CheckReport check_env(const std::string& id, const std::function<EnvSpec(const EnvOptions&)>& declare,
-                      const EnvFactory& make, const CheckOptions& options = {});
+                      const EnvFactory& make, const CheckOptions& options = {},
+                      const std::function<std::string(const EnvOptions&)>& row_probe = {});
 
 }  // namespace apiary::envs

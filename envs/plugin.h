@@ -51,6 +51,7 @@
 #include "envs/cpu_vec_env.h"
 #include "envs/params.h"
 #include "envs/registry.h"
+#include "envs/row_probe.h"
 #include "envs/scene.h"
 #include "envs/thrust_vec_env.h"
 #include "envs/vec_env.h"
@@ -153,14 +154,16 @@ class PluginRegistrar {
   // A plain C++ env (the contract in envs/cpu_vec_env.h), batched by the thread-pool back end.
   template <class Env>
   void add_cpu_env() {
-    add(EnvEntry{Env::kId, &spec_with_options<Env>, {{Device::kCpu, &make_cpu_env<Env>}}, origin_});
+    add(EnvEntry{Env::kId, &spec_with_options<Env>, {{Device::kCpu, &make_cpu_env<Env>}}, origin_,
+                 &probe_cpu_rows<Env>});
   }
 
   // A __host__ __device__ env (the contract in envs/env.h), batched by Thrust on the CPU. A CUDA
   // translation unit of the plugin adds the GPU back end with add_hd_env_cuda (envs/plugin_cuda.cuh).
   template <class Env>
   void add_hd_env() {
-    add(EnvEntry{Env::kId, &spec_with_options<Env>, {{Device::kCpu, &make_hd_env<Env, CpuSystem>}}, origin_});
+    add(EnvEntry{Env::kId, &spec_with_options<Env>, {{Device::kCpu, &make_hd_env<Env, CpuSystem>}}, origin_,
+                 &probe_hd_rows<Env>});
   }
 
   // An entry made by hand (a VecEnv written directly against envs/vec_env.h). Throws

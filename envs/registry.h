@@ -21,6 +21,9 @@ struct EnvEntry {
   std::function<EnvSpec(const EnvOptions&)> spec;  // the spec with options applied (validates them)
   std::map<Device, VecEnvMaker> makers;            // one per device this build can run it on
   std::string origin = "builtin";                  // "builtin", or the plugin that registered it
+  // Runs one lane's own functions with guard values around its observation row (envs/row_probe.h):
+  // "" or the write outside the row it caught. Empty for envs written directly against VecEnv.
+  std::function<std::string(const EnvOptions&)> row_probe = nullptr;
 };
 
 class Registry {

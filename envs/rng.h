@@ -49,6 +49,24 @@ struct LaneRng {
     return philox4x32(counter, static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
   }
 
+  // A uniform integer in [0, n) for n >= 1 (0 when n is 0), Gymnasium's `np_random.integers(n)`. One
+  // Philox block per attempt; Lemire's multiply-shift with rejection makes every value equally likely
+  // (an attempt is rejected with probability below n / 2^32, so almost never).
+  APIARY_HD std::uint32_t uniform_int(std::uint32_t n) {
+    if (n == 0) return 0;
+    const std::uint32_t threshold = (0u - n) % n;  // 2^32 mod n: the low products that would bias
+    for (;;) {
+      const std::uint64_t m = static_cast<std::uint64_t>(next_bits().x) * n;
+      if (static_cast<std::uint32_t>(m) >= threshold) return static_cast<std::uint32_t>(m >> 32);
+    }
+  }
+  // A uniform integer in [low, high) for low < high (low when not).
+  APIARY_HD std::int32_t uniform_int(std::int32_t low, std::int32_t high) {
+    if (high <= low) return low;
+    const auto span = static_cast<std::uint32_t>(static_cast<std::int64_t>(high) - low);
+    return static_cast<std::int32_t>(static_cast<std::int64_t>(low) + uniform_int(span));
+  }
+
   // Four uniforms in [low, high), one Philox block. Gymnasium's `np_random.uniform(low, high)`.
   APIARY_HD Uniform4 uniform4(float low, float high) {
     const Uint4 b = next_bits();

@@ -414,8 +414,10 @@ void paint_scene(const envs::Scene& scene, Canvas& canvas) {
 
 // ---- any other env ---------------------------------------------------------------------------------
 
-// One horizontal bar per observation element, centred on zero: elements with finite bounds are drawn
-// against them (the bar's ends are low and high), unbounded ones squashed by v / (1 + |v|).
+// One horizontal bar per observation element. Elements with finite bounds are drawn against them (the
+// box's ends are low and high) from the value 0 where the range holds it, else from the low bound (a
+// range of [2, 5] shows 3 as a third of the box, not as a bar left of the middle); unbounded ones are
+// squashed by v / (1 + |v|) and drawn from the middle, which is 0.
 void paint_observation_bars(const PaintInput& in, Canvas& canvas) {
   canvas.clear(colors::kWhite);
   canvas.set_transform(Transform{});
@@ -426,38 +428,34 @@ void paint_observation_bars(const PaintInput& in, Canvas& canvas) {
   const int top = 40, row = std::max(10, std::min(28, (h - top - 10) / n));
   const int label_w = 80, value_w = 80;
   const int bar_left = label_w, bar_width = std::max(20, w - label_w - value_w - 10);
-  const int centre = bar_left + bar_width / 2;
   const auto& space = in.observation_space;
   const Color bar_colour{70, 110, 200, 255};
   for (int i = 0; i < n; ++i) {
     const int y = top + i * row;
     if (y + row > h) break;
     const float v = in.obs[static_cast<std::size_t>(i)];
-    float t = 0.0f;  // -1 .. 1
+    float t = 0.5f, origin = 0.5f;  // the value and the bar's origin, 0 (left end) .. 1 (right end)
     const bool bounded = static_cast<std::size_t>(i) < space.low.size() && static_cast<std::size_t>(i) < space.high.size() &&
                          std::isfinite(space.low[static_cast<std::size_t>(i)]) &&
                          std::isfinite(space.high[static_cast<std::size_t>(i)]) &&
                          space.high[static_cast<std::size_t>(i)] > space.low[static_cast<std::size_t>(i)];
-    if (std::isfinite(v)) {
-      if (bounded) {
-        const float lo = space.low[static_cast<std::size_t>(i)], hi = space.high[static_cast<std::size_t>(i)];
-        t = 2.0f * (v - lo) / (hi - lo) - 1.0f;
-      } else {
-        t = v / (1.0f + std::fabs(v));
-      }
-      t = std::clamp(t, -1.0f, 1.0f);
+    if (bounded) {
+      const float lo = space.low[static_cast<std::size_t>(i)], hi = space.high[static_cast<std::size_t>(i)];
+      origin = lo <= 0.0f && 0.0f <= hi ? (0.0f - lo) / (hi - lo) : 0.0f;
+      t = std::isfinite(v) ? (v - lo) / (hi - lo) : origin;
+    } else if (std::isfinite(v)) {
+      t = 0.5f + 0.5f * v / (1.0f + std::fabs(v));
     }
+    t = std::clamp(t, 0.0f, 1.0f);
     char label[32];
     std::snprintf(label, sizeof label, "obs[%d]", i);
     canvas.text(10, y + (row - 7) / 2, label, colors::kBlack);
     const int bar_h = std::max(4, row - 6);
     canvas.outline_rect(bar_left, y + 3, bar_width, bar_h, colors::kLightGrey);
-    const int len = static_cast<int>(std::lround(t * static_cast<float>(bar_width / 2)));
-    if (len >= 0)
-      canvas.fill_rect(centre, y + 3, len, bar_h, bar_colour);
-    else
-      canvas.fill_rect(centre + len, y + 3, -len, bar_h, bar_colour);
-    canvas.fill_rect(centre, y + 1, 1, bar_h + 4, colors::kBlack);
+    const int x0 = bar_left + static_cast<int>(std::lround(origin * static_cast<float>(bar_width)));
+    const int x1 = bar_left + static_cast<int>(std::lround(t * static_cast<float>(bar_width)));
+    if (x1 != x0) canvas.fill_rect(std::min(x0, x1), y + 3, std::abs(x1 - x0), bar_h, bar_colour);
+    canvas.fill_rect(x0, y + 1, 1, bar_h + 4, colors::kBlack);
     char value[32];
     std::snprintf(value, sizeof value, "%.3g", static_cast<double>(v));
     canvas.text(bar_left + bar_width + 8, y + (row - 7) / 2, value, colors::kBlack);

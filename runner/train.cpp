@@ -274,6 +274,10 @@ class TrainingRun {
     result_.best_eval_mean_return = counters_.best_eval;
     session_start_steps_ = counters_.steps;
     start_ = std::chrono::steady_clock::now();
+    // A run that starts from init.checkpoint first evaluates what it loaded on its own env: the log
+    // says where transfer starts, and a policy that already reaches stop.mean_return ends the run at
+    // step 0 (solved without training).
+    if (!resuming() && !config_.init.checkpoint.empty() && config_.eval.interval_steps > 0) evaluate();
   }
 
   // Whether to take another chunk; marks the run interrupted when told to stop.

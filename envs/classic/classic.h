@@ -8,6 +8,7 @@
 #include "envs/classic/mountain_car.h"
 #include "envs/classic/pendulum.h"
 #include "envs/registry.h"
+#include "envs/row_probe.h"
 #include "envs/thrust_vec_env.h"
 
 namespace apiary::envs {
@@ -23,7 +24,8 @@ std::unique_ptr<VecEnv> make_thrust_env(const VecEnvConfig& config) {
 
 template <class Env, class System>
 void register_thrust_env(Registry& registry) {
-  if (!registry.find(Env::kId)) registry.add(EnvEntry{Env::kId, &spec_with_options<Env>, {}, "builtin"});
+  if (!registry.find(Env::kId))
+    registry.add(EnvEntry{Env::kId, &spec_with_options<Env>, {}, "builtin", &probe_hd_rows<Env>});
   registry.add_maker(Env::kId, System::kDevice, &make_thrust_env<Env, System>);
 }
 

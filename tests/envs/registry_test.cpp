@@ -3,6 +3,7 @@
 // and refusals of duplicate ids and unknown options.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <optional>
@@ -265,6 +266,42 @@ TEST(Registry, EnvSpecWithAnUnknownOptionThrows) {
       EXPECT_TRUE(contains(e.what(), "max_episode_steps")) << e.what();
     }
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Every spec lists the parameters env.options can set (`apiary envs` and apiary.envs() in Python show
+// them) with their defaults, ranges and meaning; every listed option is accepted at its default, and a
+// value past a closed end is refused.
+TEST(Registry, SpecsListTheirOptions) {
+  for (const auto& id : envs::Registry::global().ids()) {
+    const envs::EnvEntry& entry = envs::Registry::global().at(id);
+    const std::vector<envs::EnvOptionInfo> options = entry.spec({}).options;
+    for (const auto& o : options) {
+      EXPECT_FALSE(o.doc.empty()) << id << " " << o.name;
+      EXPECT_LE(o.low, o.default_value) << id << " " << o.name;
+      EXPECT_GE(o.high, o.default_value) << id << " " << o.name;
+      EXPECT_NO_THROW(entry.spec({{o.name, o.default_value}})) << id << " " << o.name;
+      if (!o.high_open && o.high < 1e9) {
+        EXPECT_THROW(entry.spec({{o.name, o.high + 1.0}}), std::invalid_argument) << id << " " << o.name;
+      }
+    }
+  }
+  const auto lunar = envs::Registry::global().at("LunarLander-v3").spec({}).options;
+  const auto gravity = std::find_if(lunar.begin(), lunar.end(), [](const auto& o) { return o.name == "gravity"; });
+  ASSERT_NE(gravity, lunar.end());
+  EXPECT_EQ(gravity->default_value, -10.0);
+  EXPECT_EQ(gravity->low, -12.0);
+  EXPECT_EQ(gravity->high, 0.0);
+  EXPECT_TRUE(gravity->low_open && gravity->high_open);
+  const auto cartpole = envs::Registry::global().at("CartPole-v1").spec({}).options;
+  std::vector<std::string> names;
+  for (const auto& o : cartpole) names.push_back(o.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"gravity", "masscart", "masspole", "length", "force_mag", "tau",
+                                             "theta_threshold_radians", "x_threshold", "reset_noise"}));
+  EXPECT_EQ(cartpole[0].default_value, static_cast<double>(9.8f));
 }
 
 }  // namespace

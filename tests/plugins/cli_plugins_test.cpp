@@ -108,8 +108,23 @@ TEST_F(PluginCli, CheckEnvNamesTheFailingCheckStepAndLane) {
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_TRUE(r.has("  FAIL  auto_reset   step 5 lane 0: the episode ended (terminated)")) << r.output;
 
+  r = apiary("check-env FaultObsOverrun-v0" + plugin(PLUGIN_TEST_PLUGIN_FAULTS));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(r.has("  FAIL  observations observe() wrote obs_row[2], past its row of 2 floats")) << r.output;
+  EXPECT_FALSE(r.has("state shared between lanes")) << r.output;
+
   r = apiary("check-env NoSuchEnv-v0");
   EXPECT_EQ(r.status, 2) << r.output;
+}
+
+// A spec of Discrete(4) against kNumActions 3 never reaches a step (where "action 3 is outside
+// Discrete(4)" would contradict itself): the plugin is refused, naming both.
+TEST_F(PluginCli, ASpecThatDisagreesWithItsSizesIsRefusedNamingBoth) {
+  const CmdResult r = apiary("check-env MismatchActions-v0" + plugin(PLUGIN_TEST_PLUGIN_ACTION_MISMATCH));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has(canonical(PLUGIN_TEST_PLUGIN_ACTION_MISMATCH))) << r.output;
+  EXPECT_TRUE(r.has("the spec's action space is Discrete(4), but kNumActions is 3")) << r.output;
+  EXPECT_FALSE(r.has("is outside Discrete(4)")) << r.output;
 }
 
 TEST_F(PluginCli, PlayDrawsAPluginEnv) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "envs/env_checker.h"
 #include "envs/plugin_loader.h"
@@ -28,6 +29,7 @@ TEST(EnvChecker, EveryBundledEnvPasses) {
   int checked = 0;
   for (const auto& id : Registry::global().ids()) {
     if (Registry::global().at(id).origin != "builtin") continue;
+    EXPECT_TRUE(static_cast<bool>(Registry::global().at(id).row_probe)) << id << " has no row probe";
     const CheckReport r = check_env(id);
     EXPECT_TRUE(r.ok()) << summary(r);
     EXPECT_EQ(r.checks.size(), 9u);
@@ -103,6 +105,54 @@ TEST(EnvChecker, NamesTheLaneOfAThrowingStep) {
   EXPECT_FALSE(r.ok());
   const CheckResult& c = result(r, "observations");
   EXPECT_NE(c.message.find("PluginWalk-v0: lane 3: the walker fell off the plugin"), std::string::npos) << c.message;
+}
+
+// observe() writing a float past its row lands in the next lane's observation: the guard values of the
+// row probe name it, instead of the determinism check's "state shared between lanes".
+TEST(EnvChecker, CatchesObserveWritingPastItsRow) {
+  load_plugin(PLUGIN_TEST_PLUGIN_FAULTS);
+  const CheckReport r = check_env("FaultObsOverrun-v0");
+  const CheckResult& c = result(r, "observations");
+  EXPECT_FALSE(c.passed) << summary(r);
+  EXPECT_EQ(c.message,
+            "observe() wrote obs_row[2], past its row of 2 floats (after reset; kObsDim is 2): it overwrites the "
+            "next lane's observation; make kObsDim, the observation space and observe() agree");
+  EXPECT_EQ(result(r, "determinism").message.find("state shared between lanes"), std::string::npos) << summary(r);
+}
+
+TEST(EnvChecker, CatchesAnObservationElementNeverWritten) {
+  load_plugin(PLUGIN_TEST_PLUGIN_FAULTS);
+  const CheckReport r = check_env("FaultObsGap-v0");
+  const CheckResult& c = result(r, "observations");
+  EXPECT_FALSE(c.passed) << summary(r);
+  EXPECT_EQ(c.message.rfind("observe() left obs_row[1] unwritten (after reset; kObsDim is 2)", 0), 0u) << c.message;
+}
+
+// The guide's env without parameters (no kParamFields, an empty Params) and without a time limit
+// (kMaxEpisodeSteps 0) registers, passes every check, refuses every option but max_episode_steps,
+// and never truncates.
+TEST(EnvChecker, AnEnvWithoutParametersOrTimeLimitPasses) {
+  load_plugin(PLUGIN_TEST_PLUGIN_FAULTS);
+  const CheckReport r = check_env("FaultFineNoParams-v0");
+  EXPECT_TRUE(r.ok()) << summary(r);
+  EXPECT_EQ(env_spec("FaultFineNoParams-v0").max_episode_steps, 0);
+  try {
+    env_spec("FaultFineNoParams-v0", {{"gravity", 1.0}});
+    ADD_FAILURE() << "an option of an env without parameters was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("gravity"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("max_episode_steps"), std::string::npos) << e.what();
+  }
+  auto env = make_env("FaultFineNoParams-v0", 3);
+  env->reset(5);
+  std::vector<std::int32_t> actions(3, 1);
+  HostBatch h;
+  for (int t = 0; t < 300; ++t) {
+    env->step(ActionBatch::discrete(actions.data(), 3));
+    env->copy_to_host(h);
+    for (int lane = 0; lane < 3; ++lane) ASSERT_EQ(h.truncated[static_cast<std::size_t>(lane)], 0) << t;
+  }
+  EXPECT_EQ(h.elapsed[0], 300);
 }
 
 TEST(EnvChecker, SeedingNeedsRandomnessUnlessAllowed) {

@@ -109,6 +109,26 @@ TEST(PluginLoader, AThrowingStepNamesThePluginTheEnvAndTheLane) {
   EXPECT_THROW(env->step(ActionBatch::discrete(bad, 4)), std::out_of_range);
 }
 
+// A spec that disagrees with the env's compile-time sizes is refused when the plugin loads, naming the
+// plugin, the id, the space and the constant; nothing of the plugin is registered.
+TEST(PluginLoader, RefusesASpecThatDisagreesWithTheCompileTimeSizes) {
+  std::string why = refusal(PLUGIN_TEST_PLUGIN_OBS_MISMATCH);
+  EXPECT_NE(why.find(canonical(PLUGIN_TEST_PLUGIN_OBS_MISMATCH)), std::string::npos) << why;
+  EXPECT_NE(why.find("MismatchObs-v0: the spec's observation space Box(0.0, 1.0, (4,), float32) has 4 elements, but "
+                     "kObsDim is 3"),
+            std::string::npos)
+      << why;
+  EXPECT_EQ(Registry::global().find("MismatchObs-v0"), nullptr);
+  EXPECT_FALSE(is_loaded(PLUGIN_TEST_PLUGIN_OBS_MISMATCH));
+
+  why = refusal(PLUGIN_TEST_PLUGIN_ACTION_MISMATCH);
+  EXPECT_NE(why.find("MismatchActions-v0: the spec's action space is Discrete(4), but kNumActions is 3 (step() "
+                     "accepts actions 0 to 2)"),
+            std::string::npos)
+      << why;
+  EXPECT_EQ(Registry::global().find("MismatchActions-v0"), nullptr);
+}
+
 TEST(PluginLoader, RefusesAMissingFile) {
   const std::string m = refusal("/nonexistent/libnothing.so");
   EXPECT_NE(m.find("plugin /nonexistent/libnothing.so"), std::string::npos) << m;

@@ -270,6 +270,30 @@ TEST(ObservationBarsPainter, DrawsEachElementAsABarAgainstItsBounds) {
   EXPECT_EQ(r2.count, 0);
 }
 
+// A range that does not hold 0 is drawn from its low bound: 3 in [2, 5] fills the first third of the
+// box, and -3 in [-5, -1] the first half; a range holding 0 keeps 0 as the bar's origin.
+TEST(ObservationBarsPainter, DrawsFromTheLowBoundWhenZeroIsOutsideTheRange) {
+  PaintInput in;
+  in.env_id = "Custom-v0";
+  in.obs = {3.0f, -3.0f, 2.0f, 0.5f};
+  in.observation_space = envs::Space::box({2.0f, -5.0f, 2.0f, -1.0f}, {5.0f, -1.0f, 5.0f, 3.0f});
+  const Canvas c = draw(in);
+  dump(c, "observation_bars_low_bound");
+  const Color bar{70, 110, 200, 255};
+  const int width = 600 - 80 - 80 - 10, left = 80;
+  const auto row = [&](int i) { return stats(c, is(bar), 0, 40 + 28 * i, 600, 68 + 28 * i); };
+  const auto r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3);
+  EXPECT_NEAR(r0.min_x, left, 1);
+  EXPECT_NEAR(r0.max_x - r0.min_x + 1, width / 3, 1);
+  EXPECT_NEAR(r1.min_x, left, 1);
+  EXPECT_NEAR(r1.max_x - r1.min_x + 1, width / 2, 1);
+  EXPECT_EQ(r2.count, 0) << "the low bound itself: an empty bar";
+  // [-1, 3] holds 0, a quarter of the way: 0.5 is an eighth of the box to the right of it (the
+  // origin's 1-pixel tick covers the bar's first column).
+  EXPECT_NEAR(r3.min_x, left + width / 4 + 1, 1);
+  EXPECT_NEAR(r3.max_x - r3.min_x + 1, width / 8, 2);
+}
+
 // Golden checksums of each painter at a fixed state. A change here is a change of what users see:
 // look at the pictures (APIARY_RENDER_DUMP=DIR), then update the value.
 TEST(PainterGolden, ChecksumsOfEveryEnvAtAFixedState) {

@@ -217,9 +217,38 @@ TEST_F(Transfer, AFrozenTrunkFromACheckpointEndsTheRunAsItStarted) {
   const auto before = params_of(load_policy(source).policy->module());
   const auto after = params_of(load_policy((dir_ / "runs" / "frozen" / "checkpoints" / "latest.pt").string()).policy->module());
   for (const auto& [name, value] : after) {
-    if (in_part(name, "trunk")) EXPECT_TRUE(torch::equal(value, before.at(name))) << name;
+    if (in_part(name, "trunk")) {
+      EXPECT_TRUE(torch::equal(value, before.at(name))) << name;
+    }
   }
   EXPECT_FALSE(torch::equal(after.at("actor_head.weight"), before.at("actor_head.weight")));
+}
+
+// A run from init.checkpoint evaluates the loaded policy before it trains: "eval step 0" in the log
+// and the metrics; when that already reaches stop.mean_return the run ends at step 0, solved.
+TEST_F(Transfer, ARunFromACheckpointIsEvaluatedBeforeItTrains) {
+  const std::string source = trained("CartPole-v1", "source");
+  const std::string base = "out_dir: " + (dir_ / "runs").string() +
+                           "\nenv: {id: CartPole-v1, num_envs: 4}\ntotal_steps: 1024\nppo: {rollout_steps: 64}\n"
+                           "eval: {interval_steps: 512, episodes: 4, num_envs: 4}\ninit: {checkpoint: " + source + "}\n";
+  // A threshold any policy reaches (CartPole's returns are at least 1): solved at step 0.
+  CmdResult r = testing::run_apiary("train " + write("easy.yaml", "name: easy\n" + base + "stop: {mean_return: 1}\n"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.has("eval step 0 mean_return")) << r.output;
+  EXPECT_TRUE(r.has("solved_steps: 0 ")) << r.output;
+  // An unreachable threshold: the step-0 evaluation is logged, then training goes on to total_steps.
+  r = testing::run_apiary("train " + write("hard.yaml", "name: hard\n" + base + "stop: {mean_return: 1000}\n"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.has("eval step 0 mean_return")) << r.output;
+  EXPECT_TRUE(r.has("eval step 512 mean_return")) << r.output;
+  EXPECT_TRUE(r.has("solved_steps: -1 ")) << r.output;
+  // A run from random weights has no step-0 evaluation.
+  const std::string scratch = write("scratch.yaml", "name: scratch\nout_dir: " + (dir_ / "runs").string() +
+                                                          "\nenv: {id: CartPole-v1, num_envs: 4}\ntotal_steps: 512\n"
+                                                          "ppo: {rollout_steps: 64}\neval: {interval_steps: 256, episodes: 2, num_envs: 2}\n");
+  r = testing::run_apiary("train " + scratch);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(r.has("eval step 0 ")) << r.output;
 }
 
 TEST_F(Transfer, BadInitCheckpointsAreRefusedNamingThem) {

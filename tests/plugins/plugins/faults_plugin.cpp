@@ -4,7 +4,11 @@
 //   FaultNondetReset-v0   a reset that draws from global state instead of the lane's LaneRng
 //   FaultNoAutoReset-v0   a VecEnv written by hand that does not reset lanes whose episode ended
 //   FaultNoRandom-v0      draws no random numbers at all (fails `seeding` unless allowed)
+//   FaultObsOverrun-v0    observe() writes one float past its row of kObsDim (into the next lane's)
+//   FaultObsGap-v0        observe() leaves the second element of its row unwritten
 //   FaultFine-v0          the same counter env without a fault (the checks' control)
+//   FaultFineNoParams-v0  a control without parameters (no kParamFields, an empty Params) and without
+//                         a time limit (kMaxEpisodeSteps 0): it never terminates either
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -18,16 +22,18 @@ namespace plugin_test {
 
 using namespace apiary::envs;
 
-enum class Fault { kNone, kNanObs, kBounds, kNondetReset, kNoRandom };
+enum class Fault { kNone, kNanObs, kBounds, kNondetReset, kNoRandom, kObsOverrun, kObsGap };
 
 // Counts its steps; obs = {steps / 10, a random offset drawn at reset}; terminates after 10 steps.
 template <Fault kFault>
 struct Counter {
-  static constexpr const char* kId = kFault == Fault::kNone     ? "FaultFine-v0"
-                                     : kFault == Fault::kNanObs ? "FaultNanObs-v0"
-                                     : kFault == Fault::kBounds ? "FaultBounds-v0"
-                                     : kFault == Fault::kNoRandom ? "FaultNoRandom-v0"
-                                                                  : "FaultNondetReset-v0";
+  static constexpr const char* kId = kFault == Fault::kNone          ? "FaultFine-v0"
+                                     : kFault == Fault::kNanObs      ? "FaultNanObs-v0"
+                                     : kFault == Fault::kBounds      ? "FaultBounds-v0"
+                                     : kFault == Fault::kNoRandom    ? "FaultNoRandom-v0"
+                                     : kFault == Fault::kObsOverrun  ? "FaultObsOverrun-v0"
+                                     : kFault == Fault::kObsGap      ? "FaultObsGap-v0"
+                                                                     : "FaultNondetReset-v0";
   static constexpr int kObsDim = 2;
   static constexpr int kActionDim = 1;
   static constexpr bool kDiscrete = true;
@@ -68,7 +74,11 @@ struct Counter {
   }
   void observe(float* obs) const {
     obs[0] = static_cast<float>(steps) / static_cast<float>(length);
-    obs[1] = offset;
+    if constexpr (kFault != Fault::kObsGap) obs[1] = offset;
+    // The fault: a third float. In the back end it lands on the next lane's obs[0], and past the
+    // buffer's end for the last lane (4 lanes of 2 floats: inside the allocation's slack, so the
+    // test process survives it).
+    if constexpr (kFault == Fault::kObsOverrun) obs[2] = offset;
     if constexpr (kFault == Fault::kNanObs)
       if (steps == 7) obs[0] = std::numeric_limits<float>::quiet_NaN();
     if constexpr (kFault == Fault::kBounds) obs[0] = static_cast<float>(steps) * 0.2f;  // > 1 from step 6
@@ -77,6 +87,41 @@ struct Counter {
   int length;
   int steps = 0;
   float offset = 0.0f;
+};
+
+// No parameters, no time limit: obs = {a random value drawn at reset, steps % 2}; never terminates.
+struct NoParams {
+  static constexpr const char* kId = "FaultFineNoParams-v0";
+  static constexpr int kObsDim = 2;
+  static constexpr int kActionDim = 1;
+  static constexpr bool kDiscrete = true;
+  static constexpr int kNumActions = 3;
+  static constexpr std::int32_t kMaxEpisodeSteps = 0;  // no time limit: episodes end only by terminating
+  using Action = std::int32_t;
+  struct Params {};  // nothing to set, and no kParamFields at all
+  static EnvSpec spec(const Params&) {
+    EnvSpec s;
+    s.id = kId;
+    s.observation_space = Space::box({0.0f, 0.0f}, {static_cast<float>(kNumActions), 1.0f});
+    s.action_space = Space::discrete(kNumActions);
+    s.max_episode_steps = kMaxEpisodeSteps;
+    return s;
+  }
+  explicit NoParams(const Params&) {}
+  void reset(LaneRng& rng) {
+    draw = static_cast<float>(rng.uniform_int(kNumActions));  // the integer draw: 0, 1 or 2
+    steps = 0;
+  }
+  StepOut step(const Action* a, LaneRng&) {
+    ++steps;
+    return StepOut{a[0] == static_cast<Action>(draw) ? 1.0f : 0.0f, false};
+  }
+  void observe(float* obs) const {
+    obs[0] = draw;
+    obs[1] = static_cast<float>(steps % 2);
+  }
+  float draw = 0.0f;
+  int steps = 0;
 };
 
 // A VecEnv by hand that sets terminated after `length` steps but never resets the lane: elapsed and
@@ -152,6 +197,9 @@ APIARY_PLUGIN(registrar) {
   registrar.add_cpu_env<Counter<Fault::kBounds>>();
   registrar.add_cpu_env<Counter<Fault::kNondetReset>>();
   registrar.add_cpu_env<Counter<Fault::kNoRandom>>();
+  registrar.add_cpu_env<Counter<Fault::kObsOverrun>>();
+  registrar.add_cpu_env<Counter<Fault::kObsGap>>();
+  registrar.add_cpu_env<NoParams>();
   registrar.add(EnvEntry{NoAutoReset::kId, &NoAutoReset::make_spec,
                          {{Device::kCpu, [](const VecEnvConfig& c) -> std::unique_ptr<VecEnv> {
                              return std::make_unique<NoAutoReset>(c);

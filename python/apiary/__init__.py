@@ -1,0 +1,21 @@
+"""Apiary from Python: its batched environments as Gymnasium 1.x vector envs, its trained policies
+and its training runs. See docs/python.md.
+
+    import apiary
+    envs = apiary.make_vec("CartPole-v1", num_envs=64, seed=0)
+    obs, info = envs.reset()
+    obs, rewards, terminations, truncations, info = envs.step(envs.action_space.sample())
+
+    policy = apiary.Policy.load("runs/cartpole_ppo/checkpoints/best.pt")
+    actions = policy(obs)
+    summary = apiary.train("configs/cartpole_ppo.yaml", seed=2)
+"""
+
+from . import spaces
+from .policy import Policy, train
+from .vector import AutoresetMode, VectorEnv, envs, load_plugin, make_vec
+
+__version__ = "0.1.0"
+
+__all__ = ["make_vec", "VectorEnv", "AutoresetMode", "envs", "load_plugin", "Policy", "train", "spaces",
+           "__version__"]
