@@ -1,5 +1,6 @@
 // `apiary bench envs`: environment throughput in lane-steps per second, with actions prepared in
 // advance on the env's device so that only stepping is timed. Prints the median of --repeats runs.
+// `apiary bench learner`: the cost of one learner update (learner/update_bench.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "envs/device_memory.h"
 #include "envs/random_actions.h"
 #include "envs/registry.h"
+#include "learner/update_bench.h"
 
 namespace apiary::app {
 
@@ -73,6 +75,20 @@ void run_bench_envs(const BenchEnvFlags& flags) {
               env->num_envs(), flags.env.threads, envs::to_string(env->device()).c_str(), median);
 }
 
+void run_bench_learner(const learner::UpdateBenchConfig& c) {
+  const learner::UpdateBenchResult r = learner::bench_update(c);
+  std::string hidden;
+  for (const auto h : c.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(h);
+  std::printf("network: obs %lld, hidden %s, %lld actions (actor and critic), %lld parameters; batch %lld; %s on %s\n",
+              static_cast<long long>(c.obs_dim), hidden.empty() ? "none" : hidden.c_str(),
+              static_cast<long long>(c.num_actions), static_cast<long long>(r.parameters),
+              static_cast<long long>(c.batch), c.precision.c_str(), c.device.c_str());
+  std::printf("per update (medians of %d runs): forward+loss %.1f us, backward %.1f us, optimizer %.1f us\n",
+              c.repeats, r.forward_us, r.backward_us, r.optimizer_us);
+  std::printf("updates_per_second: %.4g samples_per_second: %.4g flops_per_update: %.4g achieved_flops: %.4g\n",
+              r.updates_per_second, r.samples_per_second, r.flops_per_update, r.achieved_flops);
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -89,6 +105,34 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str()
       ->check(in_range(core::Range::closed(1, 1000)));
   cmd->callback([flags] { run_bench_envs(*flags); });
+
+  auto learner_flags = std::make_shared<learner::UpdateBenchConfig>();
+  auto* lcmd = bench->add_subcommand("learner", "Cost of one learner update: forward, backward and optimizer step "
+                                                "of PPO's actor-critic for a network, batch, precision and device");
+  lcmd->add_option("--hidden", learner_flags->hidden, "Hidden layer widths, e.g. 1024,1024,1024")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1 << 20)));
+  lcmd->add_option("--obs-dim", learner_flags->obs_dim, "Observation elements")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1 << 20)));
+  lcmd->add_option("--actions", learner_flags->num_actions, "Discrete actions (logits of the actor's head)")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1 << 20)));
+  lcmd->add_option("--batch", learner_flags->batch, "Rows of one minibatch")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1 << 24)));
+  lcmd->add_option("--precision", learner_flags->precision, "fp32, bf16 or fp16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  lcmd->add_option("--device", learner_flags->device, "cpu, cuda or cuda:N")->capture_default_str();
+  lcmd->add_option("--seconds", learner_flags->seconds, "Timed seconds per repeat")
+      ->capture_default_str()
+      ->check(in_range(core::Range::open_closed(0, 3600)));
+  lcmd->add_option("--repeats", learner_flags->repeats, "Timed repeats; medians are reported")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1000)));
+  lcmd->callback([learner_flags] { run_bench_learner(*learner_flags); });
 }
 
 }  // namespace apiary::app

@@ -11,6 +11,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "numpy_text.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -54,18 +56,6 @@ std::uint64_t next_seed(std::uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
-}
-
-std::string shape_string(const std::vector<py::ssize_t>& shape) {
-  std::ostringstream os;
-  os << "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) os << shape[i] << (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
-  os << ")";
-  return os.str();
-}
-
-std::string shape_string(const py::array& a) {
-  return shape_string(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
 }
 
 std::uint64_t parse_seed(const py::handle& seed, const std::string& env_id) {

@@ -7,6 +7,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "numpy_text.h"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -36,14 +38,6 @@ namespace py = pybind11;
 namespace apiary::python {
 
 namespace {
-
-std::string shape_string(const std::vector<py::ssize_t>& shape) {
-  std::ostringstream os;
-  os << "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) os << shape[i] << (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
-  os << ")";
-  return os.str();
-}
 
 // A checkpoint's policy, on the CPU, for batches of numpy observations.
 class PolicyCore {

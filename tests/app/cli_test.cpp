@@ -437,3 +437,29 @@ TEST_F(Scratch, DocsConfigsMdIsCurrent) {
 }
 
 }  // namespace
+
+namespace {
+
+// `apiary bench learner` times PPO's update for the network it is given: the parameter count and the
+// FLOPs per update follow from the shapes (obs 8, hidden 32,32, 4 actions, actor and critic:
+// 2853 parameters; 2720 multiply-adds a row, x2 x3 x64 rows), and its flags are range-checked.
+TEST(Cli, BenchLearnerTimesTheUpdateOfTheNetworkItIsGiven) {
+  CmdResult r = apiary("bench learner --hidden 32,32 --obs-dim 8 --actions 4 --batch 64 --seconds 0.05 --repeats 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.has("2853 parameters; batch 64; fp32 on cpu")) << r.output;
+  EXPECT_TRUE(r.has("flops_per_update: 1.044e+06")) << r.output;
+  const auto at = r.output.find("updates_per_second: ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_GT(std::stod(r.output.substr(at + 20)), 10.0) << r.output;
+  r = apiary("bench learner --hidden 64,0");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("--hidden: value 0 is out of range")) << r.output;
+  r = apiary("bench learner --precision fp64");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("fp64")) << r.output;
+  r = apiary("bench learner --device tpu --seconds 0.01 --repeats 1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("--device: 'tpu' is not a device")) << r.output;
+}
+
+}  // namespace

@@ -1,0 +1,133 @@
+#include "learner/update_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include <torch/cuda.h>
+#include <torch/optim/adam.h>
+#include <torch/torch.h>
+
+#include "agents/actor_critic.h"
+#include "learner/optim.h"
+#include "learner/precision.h"
+
+namespace apiary::learner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+void sync(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
+}
+
+double micros(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
+}  // namespace
+
+UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
+  if (config.obs_dim < 1) throw std::invalid_argument("bench learner: --obs-dim must be at least 1");
+  if (config.num_actions < 1) throw std::invalid_argument("bench learner: --actions must be at least 1");
+  if (config.batch < 1) throw std::invalid_argument("bench learner: --batch must be at least 1");
+  if (!(config.seconds > 0.0)) throw std::invalid_argument("bench learner: --seconds must be above 0");
+  if (config.repeats < 1) throw std::invalid_argument("bench learner: --repeats must be at least 1");
+  for (const auto h : config.hidden)
+    if (h < 1) throw std::invalid_argument("bench learner: --hidden widths must be at least 1, got " + std::to_string(h));
+  const Precision precision = parse_precision(config.precision);
+  torch::Device device = torch::kCPU;
+  try {
+    device = torch::Device(config.device);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("bench learner: --device: '" + config.device + "' is not a device (cpu, cuda, cuda:N)");
+  }
+  if (device.is_cuda() && !torch::cuda::is_available())
+    throw std::invalid_argument("bench learner: --device " + config.device + ": this LibTorch has no CUDA device");
+  check_precision_supported(precision, device);
+
+  torch::manual_seed(0);
+  agents::PolicyConfig policy;
+  policy.hidden_sizes = config.hidden;
+  agents::ActorCritic net(config.obs_dim, envs::Space::discrete(config.num_actions), policy);
+  net->to(device);
+  FlatParameters flat(*net);
+  torch::optim::Adam adam(std::vector<torch::Tensor>{flat.values()}, torch::optim::AdamOptions(3e-4).eps(1e-5));
+
+  const auto opts = torch::TensorOptions().device(device);
+  const torch::Tensor obs = torch::randn({config.batch, config.obs_dim}, opts);
+  const torch::Tensor actions = torch::randint(config.num_actions, {config.batch}, opts.dtype(torch::kInt64));
+  const torch::Tensor advantages = torch::randn({config.batch}, opts);
+  const torch::Tensor returns = torch::randn({config.batch}, opts);
+
+  UpdateBenchResult result;
+  result.parameters = flat.values().numel();
+  // Multiply-adds of the actor's and the critic's Linear layers for one row.
+  double macs = 0.0;
+  for (const std::int64_t head : {config.num_actions, std::int64_t{1}}) {
+    std::int64_t in = config.obs_dim;
+    for (const auto h : config.hidden) {
+      macs += static_cast<double>(in) * static_cast<double>(h);
+      in = h;
+    }
+    macs += static_cast<double>(in) * static_cast<double>(head);
+  }
+  result.flops_per_update = 2.0 * macs * static_cast<double>(config.batch) * 3.0;
+
+  std::vector<double> rates, forward, backward, optimizer;
+  auto one_update = [&](double* f, double* b, double* o) {
+    const auto t0 = Clock::now();
+    torch::Tensor loss;
+    {
+      AutocastGuard autocast(precision, device);
+      const agents::EvalOut out = net->evaluate(obs, actions);
+      // PPO's loss terms, unclipped: policy gradient, value regression, entropy bonus.
+      loss = -(out.log_prob * advantages).mean() + 0.5 * (out.value - returns).pow(2).mean() -
+             0.01 * out.entropy.mean();
+    }
+    sync(device);
+    const auto t1 = Clock::now();
+    flat.grads().zero_();
+    loss.backward();
+    sync(device);
+    const auto t2 = Clock::now();
+    clip_grad_norm({flat.grads()}, 0.5);
+    adam.step();
+    sync(device);
+    const auto t3 = Clock::now();
+    if (f) *f += micros(t0, t1);
+    if (b) *b += micros(t1, t2);
+    if (o) *o += micros(t2, t3);
+  };
+  for (int i = 0; i < 5; ++i) one_update(nullptr, nullptr, nullptr);  // warm-up: allocations, autocast caches
+  for (int r = 0; r < config.repeats; ++r) {
+    double f = 0, b = 0, o = 0;
+    std::int64_t n = 0;
+    const auto start = Clock::now();
+    double elapsed = 0.0;
+    do {
+      one_update(&f, &b, &o);
+      ++n;
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    } while (elapsed < config.seconds);
+    rates.push_back(static_cast<double>(n) / elapsed);
+    forward.push_back(f / static_cast<double>(n));
+    backward.push_back(b / static_cast<double>(n));
+    optimizer.push_back(o / static_cast<double>(n));
+    result.updates += n;
+  }
+  result.updates_per_second = median(rates);
+  result.samples_per_second = result.updates_per_second * static_cast<double>(config.batch);
+  result.achieved_flops = result.flops_per_update * result.updates_per_second;
+  result.forward_us = median(forward);
+  result.backward_us = median(backward);
+  result.optimizer_us = median(optimizer);
+  return result;
+}
+
+}  // namespace apiary::learner

@@ -1,0 +1,41 @@
+// `apiary bench learner`: what one learner update costs for a given network, batch, precision and
+// device. It runs PPO's network and optimizer path (an actor-critic MLP, its parameters in one flat
+// buffer, one Adam step and one global norm clip) on a synthetic minibatch, and times the forward pass
+// with the loss, the backward pass and the optimizer step separately (the device is synchronised
+// between them). No LibTorch header here: the command line includes it. On the CPU it is the profile of the learner's cost; on a GPU it measures what mixed
+// precision gains.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace apiary::learner {
+
+struct UpdateBenchConfig {
+  std::vector<std::int64_t> hidden{64, 64};  // hidden layer widths of the actor and of the critic
+  std::int64_t obs_dim = 8;
+  std::int64_t num_actions = 4;  // a Discrete head of this many logits
+  std::int64_t batch = 256;      // rows of one minibatch
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 (learner/precision.h)
+  std::string device = "cpu";      // cpu | cuda | cuda:N
+  double seconds = 1.0;  // length of one timed run
+  int repeats = 5;       // timed runs; the medians are reported
+};
+
+struct UpdateBenchResult {
+  std::int64_t parameters = 0;
+  // Floating-point operations of one update's Linear layers: 2 per multiply-add forward, and the
+  // backward pass twice the forward (gradients of the inputs and of the weights).
+  double flops_per_update = 0.0;
+  double updates_per_second = 0.0;  // median over the repeats
+  double samples_per_second = 0.0;  // updates_per_second * batch
+  double achieved_flops = 0.0;      // flops_per_update * updates_per_second
+  double forward_us = 0.0, backward_us = 0.0, optimizer_us = 0.0;  // medians per update
+  std::int64_t updates = 0;         // timed updates in all
+};
+
+// Throws std::invalid_argument for a bad config (naming the field) or a precision the device cannot run.
+UpdateBenchResult bench_update(const UpdateBenchConfig& config);
+
+}  // namespace apiary::learner
