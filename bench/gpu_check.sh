@@ -15,3 +15,9 @@ build-gpu/tests/envs/test_envs --gtest_filter='*CpuCuda*:*Parity*:*Determinism*'
 for n in 65536 1048576 4194304; do
   build-gpu/apiary bench envs --env CartPole-v1 --device cuda --num-envs $n --seconds 1 --repeats 5 | tail -n 1
 done | tee "$out/bench_cuda.txt"
+# The learner's update on the GPU: fp32 against bf16 and fp16 autocast for a large network (the
+# mixed-precision speed-up), and the small PPO network for scale.
+for p in fp32 bf16 fp16; do
+  build-gpu/apiary bench learner --device cuda --hidden 1024,1024,1024 --batch 4096 --precision $p --seconds 1 --repeats 3
+  build-gpu/apiary bench learner --device cuda --hidden 64,64 --batch 256 --precision $p --seconds 1 --repeats 3
+done 2>&1 | tee "$out/bench_learner.txt"

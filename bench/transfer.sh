@@ -4,19 +4,23 @@
 # config trained from random weights, then the same config and overrides started from a zoo entry
 # (init.checkpoint). Prints one markdown row per pair with the medians and the ratio of median steps.
 # A run that does not solve within the config's budget counts as inf (its best evaluation is shown).
+# Pairs with a budget (BipedalWalker to its Hardcore variant) are trained for that many env steps
+# instead, and report the best evaluation each run reached (both sides get the same budget).
 # Usage: bash bench/transfer.sh [BUILD_DIR] [PAIR ...]   (default: every pair below)
 #   The zoo is the repository's zoo/ (APIARY_ZOO_DIR), so BUILD_DIR may hold a copy of the program.
+#   BIPEDAL_CHECKPOINT: the BipedalWalker-v3 policy to start Hardcore from (default zoo:bipedalwalker_ppo).
 set -euo pipefail
 build=${1:-build}
 shift || true
 export APIARY_ZOO_DIR=${APIARY_ZOO_DIR:-$(pwd)/zoo}
 
-# name | target config | overrides of both runs | overrides of the transfer run only
+# name | target config | overrides of both runs | overrides of the transfer run only [| budget in env steps]
 pairs=(
   "cartpole_long_pole|configs/cartpole_ppo.yaml|env.options.length=1.0|init.checkpoint=zoo:cartpole_ppo init.parts=all"
   "cartpole_gravity_20|configs/cartpole_ppo.yaml|env.options.gravity=20|init.checkpoint=zoo:cartpole_ppo init.parts=all"
   "lunarlander_wind|configs/lunarlander_ppo.yaml|env.options.enable_wind=1 env.options.wind_power=15 env.options.turbulence_power=1.5 eval.interval_steps=50000|init.checkpoint=zoo:lunarlander_ppo init.parts=all"
   "lunarlander_to_continuous|configs/lunarlandercontinuous_ppo.yaml|eval.interval_steps=50000|init.checkpoint=zoo:lunarlander_ppo init.parts=trunk"
+  "bipedalwalker_to_hardcore|configs/bipedalwalker_ppo.yaml|env.id=BipedalWalkerHardcore-v3 eval.interval_steps=250000|init.checkpoint=${BIPEDAL_CHECKPOINT:-zoo:bipedalwalker_ppo} init.parts=all|1000000"
 )
 wanted=("$@")
 out=$(mktemp -d)
@@ -41,13 +45,32 @@ run() {
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 cell() { if [ "$2" = inf ]; then echo "not solved (best $3)"; else echo "$2 steps, ${1}s"; fi; }
 
+budget_rows=()
 echo "| pair | scratch (seeds 1, 2, 3) | transfer (seeds 1, 2, 3) | median steps scratch / transfer | median seconds scratch / transfer | steps ratio |"
 echo "|---|---|---|---|---|---|"
 for p in "${pairs[@]}"; do
-  IFS='|' read -r name cfg common init <<<"$p"
+  IFS='|' read -r name cfg common init budget <<<"$p"
   if [ ${#wanted[@]} -gt 0 ] && ! printf '%s\n' "${wanted[@]}" | grep -qx "$name"; then continue; fi
   read -r -a common_kv <<<"$common"
   read -r -a init_kv <<<"$init"
+  if [ -n "${budget:-}" ]; then
+    # A fixed budget: the best evaluation of each run (stop.mean_return out of reach).
+    common_kv+=(total_steps="$budget" stop.mean_return=.inf)
+    bests=()
+    for mode in scratch transfer; do
+      vals=()
+      for seed in 1 2 3; do
+        if [ $mode = scratch ]; then r=$(run "$name-$mode" "$cfg" $seed "${common_kv[@]}")
+        else r=$(run "$name-$mode" "$cfg" $seed "${common_kv[@]}" "${init_kv[@]}"); fi
+        read -r s n best <<<"$r"
+        vals+=("$best")
+        echo "$name $mode seed $seed: $r" >&2
+      done
+      bests+=("$(printf '%s, ' "${vals[@]}" | sed 's/, $//')" "$(median "${vals[@]}")")
+    done
+    budget_rows+=("| $name | $budget | ${bests[0]} | ${bests[1]} | ${bests[2]} | ${bests[3]} |")
+    continue
+  fi
   cells=()
   for mode in scratch transfer; do
     secs=(); steps=(); text=""
@@ -64,3 +87,9 @@ for p in "${pairs[@]}"; do
   ratio=$(awk -v a="${cells[1]}" -v b="${cells[4]}" 'BEGIN{ if (a=="inf"||b=="inf"||b==0) print "-"; else printf "%.2f", a/b }')
   echo "| $name | ${cells[0]} | ${cells[3]} | ${cells[1]} / ${cells[4]} | ${cells[2]} / ${cells[5]} | $ratio |"
 done
+if [ ${#budget_rows[@]} -gt 0 ]; then
+  echo
+  echo "| pair | budget (env steps) | scratch best evaluations (seeds 1, 2, 3) | median | transfer best evaluations | median |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${budget_rows[@]}"
+fi

@@ -4,6 +4,7 @@
 # network only), and the entry's figures come from `apiary eval` over 100 episodes. A config whose
 # evaluation does not reach its stop.mean_return is left out (and said so).
 # Usage: bash bench/zoo.sh [BUILD_DIR] [CONFIG ...]   (default: every configs/*.yaml)
+#   ZOO_SEED=N trains with seed N instead of 1 (the index records the seed of each entry).
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -20,7 +21,7 @@ if [ -f zoo/index.tsv ]; then
 fi
 for cfg in "${configs[@]}"; do
   name=$(basename "$cfg" .yaml)
-  seed=1
+  seed=${ZOO_SEED:-1}
   line=$("$build/apiary" train "$cfg" --quiet --set seed=$seed --set out_dir="$work" --set name="$name" | tail -n 1)
   steps=$(sed 's/.* steps: \([^ ]*\).*/\1/' <<<"$line")
   ckpt="$work/$name/checkpoints/best.pt"
