@@ -11,7 +11,8 @@ CMAKE_ARGS ?=
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
   libtorch-dev libopenblas0-pthread libthrust-dev libbox2d-dev \
   libzmq3-dev cppzmq-dev libsdl2-dev libsdl2-image-dev xvfb xdotool \
-  libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev clang
+  libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev clang \
+  libgloo-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
