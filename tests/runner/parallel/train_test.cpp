@@ -107,6 +107,26 @@ TEST_F(DataParallelTrain, TwoRanksLearnCartPole) {
   std::printf("[ info ] 2 ranks solved CartPole-v1 in %.1f s: %s\n", seconds, r.last_line().c_str());
 }
 
+// DQN averages its online network's gradients too: with a weight-hash check after every update the two
+// ranks' weights stay bitwise equal through a short run (a mismatch would end it with status 1).
+TEST_F(DataParallelTrain, DqnRanksStayBitwiseEqual) {
+  const CmdResult r = run_apiary("train " + std::string(APIARY_SOURCE_DIR) + "/configs/cartpole_dqn.yaml --quiet" +
+                                 " --set out_dir=" + dir_.string() +
+                                 " --set learner.world_size=2 --set learner.check_weights_interval=1"
+                                 " --set total_steps=4096 --set dqn.learning_starts=512 --set eval.episodes=4"
+                                 " --set eval.num_envs=4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  ASSERT_TRUE(kv.count("steps")) << r.output;
+  EXPECT_EQ(kv.at("steps"), "4096") << r.output;
+  // The hash was compared at the start and after updates.
+  const auto at = r.output.find("hash ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const auto open = r.output.find('(', at), close = r.output.find(')', at);
+  ASSERT_LT(open, close) << r.output;
+  EXPECT_GT(std::stoi(r.output.substr(open + 1, close - open - 1)), 2) << r.output;
+}
+
 // Two processes started by hand with torchrun's variables join one run: steps count both ranks', one
 // run folder, rank 1 prints nothing of the summary.
 TEST_F(DataParallelTrain, TorchrunVariablesJoinOneRun) {
