@@ -13,6 +13,7 @@
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "core/config.h"
+#include "runner/parallel/launch.h"
 #include "runner/remote_actors.h"
 #include "runner/train.h"
 
@@ -31,6 +32,8 @@ struct TrainFlags {
   std::int64_t session_steps = 0;
   std::vector<std::string> plugins;
 };
+
+void train_rank(const learner::TrainConfig& config, runner::TrainOptions options, int rank);
 
 void run_train(const TrainFlags& flags) {
   learner::TrainConfig config;
@@ -54,11 +57,35 @@ void run_train(const TrainFlags& flags) {
   options.stop_flag = &g_stop;
   runner::check_distributed_config(config, {});  // actors.count > 0 or learner.bind: actor processes
   options.chunk_source = runner::make_distributed_source({});
+  // learner.world_size W > 1: this process becomes the agent of W ranks (torchrun --standalone style),
+  // each a copy of this command that finds RANK in its environment and trains below. Under torchrun or
+  // SLURM, or with W = 1, the lambda runs here at once.
+  const int ranks = runner::world_size_to_launch(config, options);
+  try {
+    runner::parallel::launch_local(ranks, [&](const runner::parallel::RendezvousInfo& info) {
+      train_rank(config, options, info.rank);
+      return 0;
+    });
+  } catch (const runner::parallel::RankFailure& e) {
+    if (e.agent_exit_status() == 2) throw UsageError(std::string("train: ") + e.what());
+    throw;
+  }
+}
+
+void train_rank(const learner::TrainConfig& config, runner::TrainOptions options, int rank) {
+  if (rank > 0) {  // rank 0 speaks for the run
+    options.quiet = true;
+    options.progress = false;
+  }
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   const runner::TrainResult r = runner::train(config, options);
+  if (rank > 0) return;
   std::printf("profile: env %.2f s, inference %.2f s, learning %.2f s, evaluation and checkpoints %.2f s\n",
               r.env_seconds, r.inference_seconds, r.learning_seconds, r.other_seconds);
+  if (r.world_size > 1)
+    std::printf("%s; %d ranks (learner.world_size), %.1f %% of the wall time\n", r.communication.c_str(), r.world_size,
+                100.0 * r.comm_seconds / std::max(r.wall_seconds, 1e-9));
   print_transport_summary(r);
   if (r.interrupted) std::printf("stopped early: checkpoint written to %s/checkpoints/latest.pt\n", r.run_dir.c_str());
   std::printf(

@@ -35,9 +35,18 @@ using Metrics = std::vector<std::pair<std::string, double>>;
 inline constexpr const char* kNonFiniteUpdate = "nonfinite_update";
 
 struct UpdateContext {
-  std::int64_t global_step = 0;  // env steps so far, including this chunk
+  std::int64_t global_step = 0;  // env steps so far, including this chunk (of every rank, in data-parallel runs)
   std::int64_t total_steps = 0;  // the run's budget (annealing schedules)
+  std::int32_t world_size = 1;   // data-parallel ranks: each stepped a chunk like this one before global_step
 };
+
+// Data-parallel learning (learner.world_size > 1, runner/parallel/, docs/distributed.md): the runner
+// gives the algorithm this hook, which averages gradients across ranks in place (one all-reduce of
+// one flat buffer). An algorithm that supports data parallelism (AlgorithmSpec::data_parallel) calls
+// it right after every backward whose gradients an optimizer steps with, before unscaling, clipping
+// and the step, the same number of times on every rank; the optimizer step is then identical on
+// every rank. Empty in a one-rank run. learner/ knows nothing of the ranks beyond this.
+using GradientHook = std::function<void(const std::vector<torch::Tensor>& grads)>;
 
 class Algorithm {
  public:
@@ -74,12 +83,14 @@ struct AlgorithmInit {
   envs::EnvSpec spec;
   torch::Device device = torch::kCPU;
   Precision precision = Precision::kFp32;
+  GradientHook reduce_gradients;  // data-parallel runs: average these gradients across ranks (see above)
 };
 
 // Where an algorithm is about to run, for its checks.
 struct RunContext {
   std::string source = "config";  // the config's file (messages)
   bool actor_processes = false;   // chunks come from actor processes (not one in-process actor)
+  std::int32_t world_size = 1;    // data-parallel ranks (learner.world_size)
 };
 
 // Everything the rest of Apiary needs to know about an algorithm.
@@ -101,6 +112,10 @@ struct AlgorithmSpec {
   std::function<std::shared_ptr<agents::Policy>(const TrainConfig&, const envs::EnvSpec&)> make_behaviour_policy;
   std::string policy_key;
   std::vector<std::string> metrics;  // the names update() reports (documentation and listings)
+  // Whether make() honours AlgorithmInit::reduce_gradients (learner.world_size > 1 is refused otherwise):
+  // every optimizer step follows averaged gradients, and nothing else that changes weights depends on
+  // this rank's own data.
+  bool data_parallel = false;
   // Bytes of the algorithm's own buffers for this config (a replay buffer), for the memory check
   // before a run starts; empty: small.
   std::function<std::int64_t(const TrainConfig&, const envs::EnvSpec&)> memory_bytes;

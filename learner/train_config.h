@@ -143,10 +143,23 @@ struct LearnerSection {
   // PORT+1 (chunks) and PORT+2 (weights). A non-loopback ADDR needs curve_secret_key.
   std::string bind;
   std::string curve_secret_key;  // learner's secret CURVE key file (`apiary keys`); empty: no CURVE
+  // Data parallelism (docs/distributed.md): learner ranks, each with its own env lanes and seeds, whose
+  // gradients are averaged with one all-reduce per optimizer step (c10d, Gloo). `apiary train` starts
+  // them on this machine (torchrun --standalone style) unless torchrun or SLURM variables say this
+  // process is one rank of a run; then it must equal WORLD_SIZE (SLURM_NTASKS).
+  std::int32_t world_size = 1;
+  std::int32_t check_weights_interval = 100;  // updates between weight-hash comparisons of the ranks (0: off)
+  double timeout_seconds = 300.0;             // rendezvous and any collective wait at most this long
   template <class V>
   void visit(V& v) {
     v.field("bind", bind, "learner endpoint, e.g. tcp://127.0.0.1:5555 (empty: ipc in the run folder)");
     v.field("curve_secret_key", curve_secret_key, "learner's secret CURVE key file (apiary keys)");
+    v.field("world_size", world_size, "data-parallel learner ranks (gradients averaged with one all-reduce)",
+            Range::closed(1, 1024));
+    v.field("check_weights_interval", check_weights_interval,
+            "updates between comparisons of the ranks' weight hashes (0: off)", Range::closed(0, 1 << 30));
+    v.field("timeout_seconds", timeout_seconds, "longest wait for the rendezvous or a collective of the ranks",
+            Range::closed(1, 86400));
   }
 };
 
@@ -205,7 +218,7 @@ struct TrainConfig {
     v.section("eval", eval, "periodic evaluation with the deterministic policy");
     v.section("stop", stop, "early stop");
     v.section("actors", actors, "actor processes (multi-process runs)");
-    v.section("learner", learner, "learner endpoint (multi-process runs)");
+    v.section("learner", learner, "learner endpoint (multi-process runs) and data-parallel ranks");
   }
 };
 

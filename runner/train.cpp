@@ -21,6 +21,8 @@
 #include "envs/registry.h"
 #include "learner/algorithm.h"
 #include "runner/checkpoint.h"
+#include "runner/parallel/process_group.h"
+#include "runner/parallel/rendezvous.h"
 #include "runner/run_folder.h"
 #include "runner/transfer.h"
 #include "runner/zoo.h"
@@ -36,6 +38,20 @@ namespace {
 constexpr std::uint64_t kEvalSeedOffset = 1000003;  // evaluation lanes draw from their own streams
 constexpr std::size_t kRecentEpisodes = 100;        // training episodes behind mean_return
 constexpr int kMaxNonFiniteUpdatesInARow = 5;       // undone updates (learner::kNonFiniteUpdate) before the run stops
+constexpr std::uint64_t kRankSeedStride = 0x9E3779B97F4A7C15ULL;  // rank r's lanes and sampling: seed + r * this
+
+// Rank r's seed for its env lanes and action sampling (rank 0: the config's seed, as in one-rank runs).
+std::uint64_t rank_seed(std::int64_t seed, int rank) {
+  return static_cast<std::uint64_t>(seed) + static_cast<std::uint64_t>(rank) * kRankSeedStride;
+}
+
+// Every parameter of `module`, flattened into one new tensor (the weight-hash check).
+torch::Tensor flat_weights(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (const auto& p : module.parameters()) parts.push_back(p.detach().reshape({-1}).to(torch::kCPU));
+  return parts.empty() ? torch::zeros({0}) : torch::cat(parts);
+}
 
 torch::Device resolve_device(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
@@ -71,6 +87,7 @@ struct RunPlan {
   std::string source;        // the config's file (messages)
   std::string resume_from;   // a checkpoint to continue from (empty: a new run)
   std::string run_dir;       // the folder (new: not created yet)
+  std::string requested_name;  // config.name before a free folder name was picked (the ranks' fingerprint)
   envs::EnvSpec spec;
   torch::Device device = torch::kCPU;
   learner::Precision precision = learner::Precision::kFp32;
@@ -110,6 +127,24 @@ void check_memory(const TrainConfig& config, const envs::EnvSpec& spec, const le
   }
 }
 
+// The launcher's world size (rendezvous variables) against the config's learner.world_size.
+void check_world_size(const TrainConfig& config, const std::string& source, bool resume, const std::string& run_dir) {
+  const parallel::RendezvousInfo info = parallel::rendezvous_from_env();
+  const int want = config.learner.world_size;
+  const bool launched = info.source != parallel::RendezvousSource::kNone;
+  const int have = launched ? info.world_size : 1;
+  if (have == want || (!launched && want > 1)) return;  // not launched yet: world_size_to_launch() says to start them
+  const std::string launcher = std::string(info.source == parallel::RendezvousSource::kSlurm ? "SLURM_NTASKS=" : "WORLD_SIZE=") +
+                               std::to_string(have);
+  if (resume)
+    throw std::invalid_argument("--resume " + run_dir + ": the run was trained with learner.world_size " +
+                                std::to_string(want) + " and this launch has " + launcher +
+                                "; a run resumes only with the world size it was trained with (start it with " +
+                                std::to_string(want) + " ranks, or begin a new run)");
+  throw std::invalid_argument(source + ": learner.world_size " + std::to_string(want) + " differs from the launcher's " +
+                              launcher + " (set learner.world_size to the number of ranks the launcher starts)");
+}
+
 RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
   RunPlan plan;
   plan.config = input;
@@ -126,6 +161,7 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
       throw std::invalid_argument("--resume " + plan.run_dir + ": no checkpoints/latest.pt to continue from");
   }
   TrainConfig& config = plan.config;
+  plan.requested_name = config.name;
   core::validate_config(config, plan.source);  // ranges, also for configs built in code
   check_run_name(config.name, plan.source);
   load_env_plugins(config.env, plan.source);
@@ -138,9 +174,27 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
   plan.precision = learner::parse_precision(config.precision);
   learner::check_precision_supported(plan.precision, plan.device);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
+  const std::int32_t world_size = config.learner.world_size;
+  if (world_size > 1) {
+    if (!algo.data_parallel) {
+      std::string able;
+      for (const learner::AlgorithmSpec* a : learner::registered_algorithms())
+        if (a->data_parallel) able += (able.empty() ? "" : ", ") + a->name;
+      throw std::invalid_argument(plan.source + ": learner.world_size: algo " + config.algo +
+                                  " does not average its gradients across ranks; data-parallel learning works with " +
+                                  (able.empty() ? std::string("no registered algorithm") : able) +
+                                  " (or use learner.world_size: 1)");
+    }
+    if (config.actors.count > 0 || !config.learner.bind.empty())
+      throw std::invalid_argument(plan.source + ": learner.world_size: " + std::to_string(world_size) +
+                                  " data-parallel ranks step their own in-process lanes; actor processes "
+                                  "(actors.count, learner.bind) cannot be combined with them yet");
+  }
+  check_world_size(config, plan.source, !plan.resume_from.empty(), plan.run_dir);
   if (algo.check)
     algo.check(config, plan.spec,
-               learner::RunContext{plan.source, static_cast<bool>(options.chunk_source) && config.actors.count > 0});
+               learner::RunContext{plan.source, static_cast<bool>(options.chunk_source) && config.actors.count > 0,
+                                   world_size});
   check_memory(config, plan.spec, algo, plan.source);
   if (plan.resume_from.empty() && !config.init.checkpoint.empty()) {
     try {
@@ -160,11 +214,26 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
 // One training run: its parts, built from a plan, and the steps of the loop.
 class TrainingRun {
  public:
-  TrainingRun(RunPlan plan, const TrainOptions& options)
-      : plan_(std::move(plan)), config_(plan_.config), options_(options) {
+  // `group`: the data-parallel ranks (nullptr: one rank); it outlives this object.
+  TrainingRun(RunPlan plan, const TrainOptions& options, parallel::ProcessGroup* group)
+      : plan_(std::move(plan)), config_(plan_.config), options_(options), group_(group),
+        rank_(group ? group->rank() : 0), world_(group ? group->world_size() : 1) {
     set_threads(config_.threads);
+    // The same seed on every rank: the networks start identical (check_ranks() verifies it).
     torch::manual_seed(static_cast<std::uint64_t>(config_.seed));
-    algo_ = learner::make_algorithm(learner::AlgorithmInit{config_, plan_.spec, plan_.device, plan_.precision});
+    learner::AlgorithmInit init{config_, plan_.spec, plan_.device, plan_.precision};
+    if (group_) {
+      init.reduce_gradients = [group = group_](const std::vector<torch::Tensor>& grads) {
+        if (grads.size() == 1 && grads.front().is_contiguous()) {
+          group->average_gradients(grads.front());  // PPO's flat buffer: one all-reduce in place
+        } else {
+          group->average_gradients(grads);  // copied into one buffer, one all-reduce, copied back
+        }
+      };
+    }
+    algo_ = learner::make_algorithm(init);
+    // Each rank's own action sampling from here on (rank 0 keeps the one-rank stream).
+    if (rank_ > 0) torch::manual_seed(rank_seed(config_.seed, rank_));
     actors::ActorOptions actor_options;
     actor_options.device = plan_.device;
     actor_options.record_log_probs = learner::find_algorithm(config_.algo).chunk_log_probs;
@@ -172,13 +241,19 @@ class TrainingRun {
     actor_.emplace(envs::make_env(config_.env.id, env_config(config_, config_.env.num_envs)), algo_->policy(),
                    actor_options);
     eval_env_ = envs::make_env(config_.env.id, env_config(config_, config_.eval.num_envs));
-    actor_->reset(static_cast<std::uint64_t>(config_.seed));
+    actor_->reset(rank_seed(config_.seed, rank_));  // each rank its own lanes' seeds
     counters_.next_eval = config_.eval.interval_steps > 0 ? config_.eval.interval_steps : config_.total_steps;
     counters_.next_checkpoint =
         config_.checkpoint_interval_steps > 0 ? config_.checkpoint_interval_steps : config_.total_steps;
     if (resuming()) {
       counters_ = load_checkpoint(plan_.resume_from, config_, *algo_, actor_->env());
       actor_->set_env_steps(counters_.steps);
+      if (rank_ > 0) {
+        // The checkpoint holds rank 0's lanes and random state: the other ranks go on from their own.
+        const std::uint64_t seed = rank_seed(config_.seed, rank_) + static_cast<std::uint64_t>(counters_.steps);
+        torch::manual_seed(seed);
+        actor_->reset(seed);
+      }
     } else if (!config_.init.checkpoint.empty()) {
       start_from_checkpoint();
     }
@@ -241,12 +316,19 @@ class TrainingRun {
     if (!frozen_ || config_.policy.freeze_steps == 0 || counters_.steps < config_.policy.freeze_steps) return;
     algo_->set_frozen([](const std::string&) { return false; });
     frozen_ = false;
-    folder_->log("step " + std::to_string(counters_.steps) + ": policy.freeze_steps reached, every parameter learns");
+    log("step " + std::to_string(counters_.steps) + ": policy.freeze_steps reached, every parameter learns");
   }
 
   // The run folder (created for a new run), the chunk source of multi-process runs and the metrics.
   // A new run's folder is removed again when anything here fails: nothing is left half-made.
   void open() {
+    check_ranks();
+    if (!writer()) {  // ranks other than 0 write nothing
+      result_.run_dir = plan_.run_dir;
+      session_start_steps_ = counters_.steps;
+      start_ = std::chrono::steady_clock::now();
+      return;
+    }
     const bool created = !resuming();
     if (created) RunFolder::create(plan_.run_dir, core::dump_config(config_));
     try {
@@ -265,7 +347,8 @@ class TrainingRun {
     }
     folder_->log((resuming() ? "resume at step " + std::to_string(counters_.steps) + " " : std::string("start ")) +
                  config_.algo + " on " + config_.env.id + ", device " + plan_.device.str() + ", precision " +
-                 config_.precision);
+                 config_.precision +
+                 (group_ ? ", data-parallel rank 0 of " + std::to_string(world_) + " (learner.world_size)" : std::string()));
     for (const auto& line : init_lines_) {
       folder_->log(line);
       if (!options_.quiet) std::printf("%s\n", line.c_str());
@@ -281,14 +364,57 @@ class TrainingRun {
   }
 
   // Whether to take another chunk; marks the run interrupted when told to stop.
+  // With several ranks every rank takes the same decision: the flags of all are combined (one small
+  // all-reduce), so rank 0's early stop and an interruption that reached any rank end them all.
   bool keep_going() {
-    if (counters_.steps >= config_.total_steps || result_.stopped_early) return false;
-    if ((options_.stop_flag && options_.stop_flag->load()) ||
-        (options_.session_steps > 0 && counters_.steps - session_start_steps_ >= options_.session_steps)) {
-      result_.interrupted = true;
-      return false;
+    const bool done = counters_.steps >= config_.total_steps || result_.stopped_early;
+    const bool interrupt =
+        !done && ((options_.stop_flag && options_.stop_flag->load()) ||
+                  (options_.session_steps > 0 && counters_.steps - session_start_steps_ >= options_.session_steps));
+    if (!group_) {
+      if (interrupt) result_.interrupted = true;
+      return !done && !interrupt;
     }
-    return true;
+    const torch::Tensor flags = torch::tensor({done ? 1.0f : 0.0f, interrupt ? 1.0f : 0.0f});
+    group_->average_gradients(flags);
+    const bool any_done = flags[0].item<float>() > 0.0f, any_interrupt = flags[1].item<float>() > 0.0f;
+    if (!any_done && any_interrupt) result_.interrupted = true;
+    return !any_done && !any_interrupt;
+  }
+
+  // Data parallelism: the ranks' weights are compared (hash) when due (and at the start).
+  void check_weights_when_due() {
+    if (!group_ || config_.learner.check_weights_interval <= 0 ||
+        counters_.updates % config_.learner.check_weights_interval != 0)
+      return;
+    group_->check_weights(flat_weights(algo_->policy()->module()));
+  }
+
+  // Every rank's ended episodes, on rank 0 (one gather per chunk); the others get their own back.
+  std::vector<agents::EpisodeStat> all_episodes(const agents::TrajectoryChunk& chunk) {
+    if (!group_) return chunk.episodes;
+    std::vector<double> mine;
+    for (const auto& e : chunk.episodes) {
+      mine.push_back(e.episode_return);
+      mine.push_back(e.episode_length);
+    }
+    const auto gathered = group_->gather_to_root(mine);
+    if (!writer()) return chunk.episodes;
+    std::vector<agents::EpisodeStat> all;
+    for (const auto& values : gathered)
+      for (std::size_t i = 0; i + 1 < values.size(); i += 2)
+        all.push_back(agents::EpisodeStat{static_cast<float>(values[i]), static_cast<std::int32_t>(values[i + 1])});
+    return all;
+  }
+
+  // A peer died or timed out: rank 0 keeps what it has (its weights are every rank's).
+  void checkpoint_after_fault() {
+    if (!writer() || !folder_) return;
+    try {
+      checkpoint("latest");
+      log("step " + std::to_string(counters_.steps) + ": the ranks' communication failed; checkpoint written");
+    } catch (const std::exception&) {
+    }
   }
 
   // The next chunk, from the in-process actor or the chunk source (nullptr: stopped while waiting).
@@ -303,11 +429,14 @@ class TrainingRun {
 
   // Counts the chunk's steps and episodes, updates the algorithm, publishes new weights.
   Metrics learn(const agents::TrajectoryChunk& chunk) {
-    counters_.steps += chunk.env_steps();
-    for (const auto& e : chunk.episodes) {
+    // Steps count every rank's (each stepped a chunk of the same size): budgets and intervals are the run's.
+    counters_.steps += chunk.env_steps() * world_;
+    if (group_) actor_->set_env_steps(counters_.steps);  // schedules (epsilon) follow the run's steps
+    for (const auto& e : all_episodes(chunk)) {
       counters_.recent.push_back(e);
       if (counters_.recent.size() > kRecentEpisodes) counters_.recent.pop_front();
       ++counters_.episodes;
+      if (!folder_) continue;
       folder_->tensorboard().add_scalar("charts/episodic_return", e.episode_return, counters_.steps);
       folder_->tensorboard().add_scalar("charts/episodic_length", static_cast<float>(e.episode_length),
                                         counters_.steps);
@@ -315,13 +444,13 @@ class TrainingRun {
     Metrics metrics;
     try {
       core::ScopedTimer t(profiler_, core::ProfileCategory::kLearning);
-      metrics = algo_->update(chunk, learner::UpdateContext{counters_.steps, config_.total_steps});
+      metrics = algo_->update(chunk, learner::UpdateContext{counters_.steps, config_.total_steps, world_});
     } catch (const std::exception& e) {
       // A chunk from an actor process never ends the run: dropped, counted, logged. (The chunk gate
       // refuses bad content before this; a local actor's chunk failing is a bug and propagates.)
       if (!source_) throw;
       ++failed_updates_;
-      folder_->log("step " + std::to_string(counters_.steps) + ": dropped a chunk from actor " +
+      log("step " + std::to_string(counters_.steps) + ": dropped a chunk from actor " +
                    std::to_string(chunk.actor_id) + ", its update failed: " + e.what());
       return {};
     }
@@ -334,22 +463,24 @@ class TrainingRun {
     if (!metrics.empty()) {
       ++counters_.updates;
       if (source_) source_->publish(*algo_->policy(), algo_->policy_version());
+      check_weights_when_due();
     }
     return metrics;
   }
 
   // A metrics row when due, then an evaluation and a checkpoint when due.
+  // Ranks other than 0 keep the counters in step and write nothing.
   void record(const Metrics& metrics) {
-    if (!metrics.empty() && counters_.updates % config_.log_interval_updates == 0) write_metrics(metrics);
+    if (writer() && !metrics.empty() && counters_.updates % config_.log_interval_updates == 0) write_metrics(metrics);
     if (counters_.steps >= counters_.next_eval) {
       counters_.next_eval += config_.eval.interval_steps > 0 ? config_.eval.interval_steps : config_.total_steps;
-      evaluate();
+      if (writer()) evaluate();
     }
     if (counters_.steps >= counters_.next_checkpoint && counters_.steps < config_.total_steps) {
       counters_.next_checkpoint +=
           config_.checkpoint_interval_steps > 0 ? config_.checkpoint_interval_steps : config_.total_steps;
       core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
-      checkpoint("latest");
+      if (writer()) checkpoint("latest");
     }
   }
 
@@ -359,6 +490,28 @@ class TrainingRun {
 
   // A final evaluation unless the last step just had one, the last checkpoint, the summary.
   TrainResult finish() {
+    result_.rank = rank_;
+    result_.world_size = world_;
+    if (group_) {
+      const parallel::CommStats& c = group_->stats();
+      result_.comm_seconds = c.seconds();
+      result_.allreduce_seconds = c.allreduce_seconds;
+      result_.hash_seconds = c.hash_seconds;
+      result_.gather_seconds = c.gather_seconds;
+      result_.comm_bytes = static_cast<double>(c.bytes);
+      result_.communication = c.to_string();
+    }
+    if (!writer()) {
+      const core::ProfileReport report = profiler_.report();
+      result_.steps = counters_.steps;
+      result_.updates = counters_.updates;
+      result_.wall_seconds = wall();
+      result_.env_seconds = report[core::ProfileCategory::kEnv].seconds;
+      result_.inference_seconds = report[core::ProfileCategory::kInference].seconds;
+      result_.learning_seconds = report[core::ProfileCategory::kLearning].seconds;
+      result_.other_seconds = report[core::ProfileCategory::kOther].seconds;
+      return result_;
+    }
     if (!result_.stopped_early && !result_.interrupted && last_eval_step_ != counters_.steps) evaluate();
     checkpoint("latest");
     folder_->tensorboard().flush();
@@ -379,11 +532,23 @@ class TrainingRun {
        << result_.eval_mean_return << " profile: env " << result_.env_seconds << " s, inference "
        << result_.inference_seconds << " s, learning " << result_.learning_seconds << " s, other "
        << result_.other_seconds << " s";
+    if (group_) os << "; " << result_.communication << " (rank 0 of " << world_ << ")";
     folder_->log(os.str());
     return result_;
   }
 
  private:
+  bool writer() const { return rank_ == 0; }
+  void log(const std::string& line) {
+    if (folder_) folder_->log(line);
+  }
+
+  // The ranks start alike: the same weights (same seed, same files), compared by hash once.
+  void check_ranks() {
+    if (!group_) return;
+    group_->check_weights(flat_weights(algo_->policy()->module()));
+  }
+
   double wall() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
@@ -399,7 +564,7 @@ class TrainingRun {
   void count_nonfinite_update() {
     ++nonfinite_in_a_row_;
     ++nonfinite_total_;
-    folder_->log("step " + std::to_string(counters_.steps) + ": update undone, its losses or weights were not finite (" +
+    log("step " + std::to_string(counters_.steps) + ": update undone, its losses or weights were not finite (" +
                  std::to_string(nonfinite_in_a_row_) + " in a row)");
     if (nonfinite_in_a_row_ < kMaxNonFiniteUpdatesInARow) return;
     const std::string kept = last_checkpoint_.empty()
@@ -425,6 +590,14 @@ class TrainingRun {
                                 {"learning_seconds", report[core::ProfileCategory::kLearning].seconds},
                                 {"nonfinite_updates", static_cast<double>(nonfinite_total_)},
                                 {"failed_updates", static_cast<double>(failed_updates_)}};
+    if (group_) {
+      const parallel::CommStats& c = group_->stats();
+      row.push_back({"comm_seconds", c.seconds()});
+      row.push_back({"comm_allreduce_seconds", c.allreduce_seconds});
+      row.push_back({"comm_hash_seconds", c.hash_seconds});
+      row.push_back({"comm_gather_seconds", c.gather_seconds});
+      row.push_back({"comm_bytes", static_cast<double>(c.bytes)});
+    }
     for (const auto& kv : metrics) row.push_back(kv);
     if (source_)
       for (const auto& kv : source_->metrics()) row.push_back(kv);
@@ -479,6 +652,8 @@ class TrainingRun {
   RunPlan plan_;
   const TrainConfig& config_;
   const TrainOptions& options_;
+  parallel::ProcessGroup* group_ = nullptr;  // data-parallel ranks (nullptr: one rank)
+  int rank_ = 0, world_ = 1;
   core::Profiler profiler_;
   std::unique_ptr<Algorithm> algo_;
   std::optional<actors::Actor> actor_;
@@ -498,18 +673,62 @@ class TrainingRun {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
+// Data parallelism: this process joins the other ranks (learner.world_size > 1), comparing configs.
+std::optional<parallel::ProcessGroup> join_ranks(const RunPlan& plan) {
+  const TrainConfig& config = plan.config;
+  if (config.learner.world_size <= 1) return std::nullopt;
+  const parallel::RendezvousInfo info = parallel::rendezvous_from_env();
+  if (info.source == parallel::RendezvousSource::kNone)
+    throw std::invalid_argument(plan.source + ": learner.world_size " + std::to_string(config.learner.world_size) +
+                                ": this process is no rank of a launch (no RANK/WORLD_SIZE or SLURM variables); "
+                                "`apiary train` starts the ranks itself, or see docs/distributed.md for torchrun");
+  parallel::JoinOptions join;
+  join.timeout_seconds = config.learner.timeout_seconds;
+  TrainConfig fingerprint = config;
+  fingerprint.name = plan.requested_name;  // rank 0 may have picked a free folder name since
+  join.fingerprint = (plan.resume_from.empty() ? std::string() : "resume: " + plan.run_dir + "\n") +
+                     core::dump_config(fingerprint);
+  return parallel::ProcessGroup::join(info, join);
+}
+
 }  // namespace
 
+int world_size_to_launch(const TrainConfig& config, const TrainOptions& options) {
+  TrainConfig resolved = config;
+  std::string source = options.config_source;
+  const bool resume = !options.resume_dir.empty();
+  if (resume) {
+    source = (fs::path(options.resume_dir) / "config.yaml").string();
+    if (!fs::exists(source)) return 1;  // train() refuses it with its own message
+    resolved = TrainConfig{};
+    core::load_config(resolved, source);
+  }
+  check_world_size(resolved, source, resume, options.resume_dir);
+  return resolved.learner.world_size;
+}
+
 TrainResult train(const TrainConfig& config, const TrainOptions& options) {
-  TrainingRun run(plan_run(config, options), options);  // everything that can be refused, before any file
+  RunPlan plan = plan_run(config, options);  // everything that can be refused, before any file
+  std::optional<parallel::ProcessGroup> group = join_ranks(plan);
+  TrainingRun run(std::move(plan), options, group ? &*group : nullptr);
   run.open();
-  core::ProgressLine progress(run.total_steps(), stderr, options.progress && ::isatty(2));
-  while (run.keep_going()) {
-    const agents::TrajectoryChunk* chunk = run.next_chunk();
-    if (chunk == nullptr) break;
-    const Metrics metrics = run.learn(*chunk);
-    progress.update(run.steps(), run.mean_recent_return());
-    run.record(metrics);
+  const bool writer = !group || group->rank() == 0;
+  core::ProgressLine progress(run.total_steps(), stderr, writer && options.progress && ::isatty(2));
+  try {
+    while (run.keep_going()) {
+      const agents::TrajectoryChunk* chunk = run.next_chunk();
+      if (chunk == nullptr) break;
+      const Metrics metrics = run.learn(*chunk);
+      progress.update(run.steps(), run.mean_recent_return());
+      run.record(metrics);
+    }
+  } catch (const parallel::CommError&) {
+    progress.finish();
+    run.checkpoint_after_fault();
+    throw;
+  } catch (const parallel::WeightMismatch&) {
+    progress.finish();
+    throw;
   }
   progress.finish();
   return run.finish();

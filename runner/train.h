@@ -68,10 +68,33 @@ struct TrainResult {
   bool interrupted = false;          // stop_flag was raised
   double env_seconds = 0, inference_seconds = 0, learning_seconds = 0, other_seconds = 0;
   std::vector<std::pair<std::string, double>> transport;  // ChunkSource::metrics() at the end (multi-process)
+  // Data-parallel runs (learner.world_size > 1): this process's rank, the world size, and its
+  // communication (all-reduce of gradients and control flags, weight-hash checks, gathers of episode
+  // statistics): seconds, bytes, and the profiler's line ("communication 1.52s: all-reduce ...").
+  int rank = 0;
+  int world_size = 1;
+  double comm_seconds = 0, allreduce_seconds = 0, hash_seconds = 0, gather_seconds = 0;
+  double comm_bytes = 0;
+  std::string communication;  // empty in one-rank runs
 };
+
+// The world size of this config's run (learner.world_size, or the resumed run's), for
+// runner::parallel::launch_local: it starts that many ranks on this machine, unless torchrun or SLURM
+// variables say this process is one rank of them already. Throws
+// std::invalid_argument when the launcher's world size differs from the config's, with a message of
+// its own for a resumed run ("resume with the same world size"). Library callers need not call it:
+// train() checks the same before any file is created.
+int world_size_to_launch(const TrainConfig& config, const TrainOptions& options);
 
 // Trains as `config` says; writes the run folder; returns the summary. Throws std::invalid_argument
 // for configuration problems (naming the key) and std::runtime_error for the rest.
+// With learner.world_size W > 1 this process must be one rank of W (the variables of
+// runner/parallel/rendezvous.h: launch_local, torchrun or SLURM): it joins the others (a rank started
+// with another config is refused, naming the difference), steps its own lanes with its own seeds,
+// averages gradients through the algorithm's GradientHook and compares weight hashes every
+// learner.check_weights_interval updates. Rank 0 alone writes the run folder, metrics, TensorBoard,
+// checkpoints and evaluations, from the episodes of every rank; steps count every rank's env steps.
+// A peer that dies or times out throws (rank 0 writes its latest checkpoint first).
 TrainResult train(const TrainConfig& config, const TrainOptions& options = {});
 
 struct EvalCheckpointResult {

@@ -64,7 +64,8 @@ Dqn::Dqn(const AlgorithmInit& init)
       loss_kind_(parse_loss(config_.loss)),
       rollout_steps_(dqn_rollout_steps(init.config)),
       scaler_(LossScalerOptions{/*enabled=*/init.precision == Precision::kFp16}),
-      generator_(make_generator(static_cast<std::uint64_t>(init.config.seed))) {
+      generator_(make_generator(static_cast<std::uint64_t>(init.config.seed))),
+      reduce_gradients_(init.reduce_gradients) {
   check_discrete_actions(init.spec);
   check_declared_ranges(config_, "dqn");
   check_precision_supported(precision_, device_);
@@ -183,6 +184,9 @@ void Dqn::gradient_step(StepTotals& totals) {
 
   optimizer_->zero_grad();
   scaler_.scale(td.loss).backward();
+  // Data parallelism: the online network's gradients averaged across ranks (one all-reduce of one
+  // buffer) before unscaling and clipping, so every rank takes the same step.
+  if (reduce_gradients_) reduce_gradients_(grads_of(parameters_));
   const bool finite = scaler_.unscale_(parameters_);  // true without a check unless fp16
   if (finite && config_.max_grad_norm > 0.0) clip_grad_norm(grads_of(parameters_), config_.max_grad_norm);
   if (scaler_.update(/*found_inf=*/!finite)) {
@@ -327,6 +331,7 @@ AlgorithmSpec dqn_algorithm() {
   };
   spec.rollout_steps = dqn_rollout_steps;
   spec.chunk_log_probs = false;
+  spec.data_parallel = true;  // one all-reduce of the online network's gradients per gradient step
   spec.make = make_dqn;
   spec.make_behaviour_policy = [](const TrainConfig& config, const envs::EnvSpec& env) -> std::shared_ptr<agents::Policy> {
     return std::make_shared<agents::EpsilonGreedyPolicy>(

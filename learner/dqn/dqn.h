@@ -134,6 +134,7 @@ class Dqn final : public Algorithm {
   std::optional<ReplayBuffer> uniform_replay_;          // prioritized = false
   std::optional<PrioritizedReplay> prioritized_replay_;  // prioritized = true
   at::Generator generator_;                             // replay sampling, CPU
+  GradientHook reduce_gradients_;  // data-parallel runs: averages the online network's gradients across ranks
 
   std::int64_t env_steps_ = 0;           // env steps (all lanes) seen since the run began
   std::int64_t replay_steps_ = 0;        // env steps put into the replay buffer since construction / load

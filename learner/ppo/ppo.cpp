@@ -109,6 +109,7 @@ class Ppo final : public Algorithm {
   torch::Tensor trainable_;             // [P] 1 where a parameter learns, 0 where frozen; undefined: all learn
   LossScaler scaler_;
   at::Generator minibatch_gen_;  // CPU; shuffles the minibatch indices
+  GradientHook reduce_gradients_;  // data-parallel runs: averages flat_->grads() across ranks
   std::int64_t policy_version_ = 0;
   std::int64_t skipped_steps_total_ = 0;  // over the run, for checkpoints
 };
@@ -124,7 +125,8 @@ Ppo::Ppo(const AlgorithmInit& init)
       device_(init.device),
       precision_(init.precision),
       scaler_(scaler_options(init.precision)),
-      minibatch_gen_(at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(init.config.seed))) {
+      minibatch_gen_(at::make_generator<at::CPUGeneratorImpl>(static_cast<std::uint64_t>(init.config.seed))),
+      reduce_gradients_(init.reduce_gradients) {
   check_precision_supported(precision_, device_);
   check_declared_ranges(config_, "ppo");
 
@@ -142,7 +144,8 @@ Ppo::Ppo(const AlgorithmInit& init)
 double Ppo::anneal_learning_rate(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) {
   double lr = config_.learning_rate;
   if (config_.anneal_lr && ctx.total_steps > 0) {
-    const auto steps_before = std::max<std::int64_t>(0, ctx.global_step - chunk.env_steps());
+    const auto steps_before =
+        std::max<std::int64_t>(0, ctx.global_step - chunk.env_steps() * std::max<std::int32_t>(1, ctx.world_size));
     const double frac = 1.0 - static_cast<double>(steps_before) / static_cast<double>(ctx.total_steps);
     lr = config_.learning_rate * std::clamp(frac, 0.0, 1.0);
   }
@@ -231,6 +234,9 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
 
   flat_->grads().zero_();
   scaler_.scale(loss.loss).backward();
+  // Data parallelism: one all-reduce of the flat gradient, before unscaling and clipping, so that every
+  // rank sees the same (in)finite gradient and takes the same step.
+  if (reduce_gradients_) reduce_gradients_({flat_->grads()});
   const bool finite = scaler_.unscale_({flat_->values()});  // disabled (fp32, bf16): true, no sync
   // Frozen parameters get no gradient: left out of the clip norm, and Adam (whose moments for them stay
   // zero) leaves them bitwise unchanged.
@@ -365,9 +371,14 @@ AlgorithmSpec ppo_algorithm() {
       throw std::invalid_argument(ctx.source + ": ppo.num_minibatches (" + std::to_string(ppo.num_minibatches) +
                                   ") exceeds the samples of one rollout, ppo.rollout_steps x env.num_envs = " +
                                   std::to_string(samples));
+    if (ctx.world_size > 1 && ppo.target_kl > 0.0)
+      throw std::invalid_argument(ctx.source + ": ppo.target_kl: the early stop reads each rank's own KL, so data-parallel "
+                                  "ranks (learner.world_size " + std::to_string(ctx.world_size) +
+                                  ") would stop at different epochs; use ppo.target_kl: 0");
   };
   spec.rollout_steps = [](const TrainConfig& config) { return config.section<PpoConfig>("ppo").rollout_steps; };
   spec.chunk_log_probs = true;
+  spec.data_parallel = true;  // one all-reduce of the flat gradient per minibatch
   spec.make = make_ppo;
   spec.make_behaviour_policy = [](const TrainConfig& config, const envs::EnvSpec& env) -> std::shared_ptr<agents::Policy> {
     return std::make_shared<agents::ActorCriticPolicy>(

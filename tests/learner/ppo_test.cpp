@@ -3,6 +3,9 @@
 // the whole loop).
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -105,6 +108,96 @@ TEST_F(PpoTest, OneUpdateChangesWeightsAndReportsFiniteMetrics) {
   EXPECT_EQ(m.at("skipped_steps"), 0.0);
   EXPECT_GT(m.at("approx_kl"), 0.0);
   EXPECT_NEAR(m.at("entropy"), std::log(2.0), 0.05);  // near-uniform initial policy (small actor gain)
+}
+
+// Two "ranks" in two threads, whose GradientHook (learner/algorithm.h) averages their flat gradients
+// the way the runner's all-reduce does (sum, then divide by 2).
+class TwoRankAverager {
+ public:
+  void average(const std::vector<torch::Tensor>& grads) {
+    ASSERT_EQ(grads.size(), 1u) << "PPO hands over its one flat gradient buffer";
+    std::unique_lock<std::mutex> lock(mutex_);
+    const std::int64_t generation = generation_;
+    sum_ = arrived_ == 0 ? grads[0].clone() : sum_ + grads[0];  // a + b == b + a: the same on both
+    if (++arrived_ == 2) {
+      result_ = sum_ / 2.0;
+      arrived_ = 0;
+      ++generation_;
+      ++calls_;
+      ready_.notify_all();
+    } else {
+      ready_.wait(lock, [&] { return generation_ != generation; });
+    }
+    grads[0].copy_(result_);  // under the lock: the next call waits for both copies
+  }
+  std::int64_t calls() const { return calls_; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  int arrived_ = 0;
+  std::int64_t generation_ = 0, calls_ = 0;
+  torch::Tensor sum_, result_;
+};
+
+// Chunks side by side: the lanes of `a`, then those of `b`.
+agents::TrajectoryChunk lanes_of_both(const agents::TrajectoryChunk& a, const agents::TrajectoryChunk& b) {
+  agents::TrajectoryChunk c;
+  c.obs = torch::cat({a.obs, b.obs}, 1);
+  c.next_obs = torch::cat({a.next_obs, b.next_obs}, 1);
+  c.actions = torch::cat({a.actions, b.actions}, 1);
+  c.log_probs = torch::cat({a.log_probs, b.log_probs}, 1);
+  c.values = torch::cat({a.values, b.values}, 1);
+  c.rewards = torch::cat({a.rewards, b.rewards}, 1);
+  c.terminated = torch::cat({a.terminated, b.terminated}, 1);
+  c.truncated = torch::cat({a.truncated, b.truncated}, 1);
+  return c;
+}
+
+// Data parallelism through the gradient hook (issue 12): two ranks with N lanes each, whose hook
+// averages their gradients, take the same update as one process with both chunks' 2N lanes (one
+// minibatch, advantages not normalised per minibatch, so the losses are means over the same rows), to
+// floating-point tolerance; and the two ranks' weights are bitwise equal. Without the hook a rank's
+// update differs from the one process's: the test can fail.
+TEST_F(PpoTest, GradientHookMakesTwoRanksEqualOneProcessWithBothChunks) {
+  PpoConfig ppo;
+  ppo.num_minibatches = 1;
+  ppo.update_epochs = 3;
+  ppo.norm_adv = false;
+  ppo.anneal_lr = false;
+  TwoRankAverager averager;
+  auto make = [&](bool hook) {
+    AlgorithmInit init;
+    init.config.seed = 7;
+    init.config.section<PpoConfig>("ppo") = ppo;
+    init.spec = cartpole_spec();
+    if (hook) init.reduce_gradients = [&averager](const std::vector<torch::Tensor>& g) { averager.average(g); };
+    torch::manual_seed(1);  // the same initial weights for every instance
+    return make_ppo(init);
+  };
+  auto rank0 = make(true), rank1 = make(true), single = make(false), alone = make(false);
+  const auto chunk0 = synthetic_chunk(*single->policy(), /*seed=*/11);
+  const auto chunk1 = synthetic_chunk(*single->policy(), /*seed=*/12);
+  const auto both = lanes_of_both(chunk0, chunk1);
+
+  std::thread t1([&] { rank1->update(chunk1, UpdateContext{both.env_steps(), 100000, 2}); });
+  rank0->update(chunk0, UpdateContext{both.env_steps(), 100000, 2});
+  t1.join();
+  single->update(both, UpdateContext{both.env_steps(), 100000, 1});
+  alone->update(chunk0, UpdateContext{chunk0.env_steps(), 100000, 1});
+  EXPECT_EQ(averager.calls(), 3);  // one all-reduce per minibatch step
+
+  const auto w0 = snapshot(rank0->policy()->module()), w1 = snapshot(rank1->policy()->module());
+  const auto ws = snapshot(single->policy()->module()), wa = snapshot(alone->policy()->module());
+  ASSERT_EQ(w0.size(), ws.size());
+  double alone_gap = 0.0;
+  for (std::size_t i = 0; i < w0.size(); ++i) {
+    EXPECT_TRUE(torch::equal(w0[i], w1[i])) << "param " << i << " differs between the ranks";
+    EXPECT_TRUE(torch::allclose(w0[i], ws[i], /*rtol=*/1e-4, /*atol=*/1e-6))
+        << "param " << i << ": max gap " << (w0[i] - ws[i]).abs().max().item<double>();
+    alone_gap = std::max(alone_gap, (wa[i] - ws[i]).abs().max().item<double>());
+  }
+  EXPECT_GT(alone_gap, 1e-4) << "one rank's own update should differ from the averaged one";
 }
 
 TEST_F(PpoTest, LearningRateAnnealsLinearlyOverTheBudget) {

@@ -1,0 +1,281 @@
+#include "runner/parallel/pipeline.h"
+
+#include <torch/torch.h>
+
+#include <limits>
+#include <string>
+
+namespace apiary::runner::parallel {
+namespace {
+
+std::int64_t numel_of(const std::vector<torch::Tensor>& tensors) {
+  std::int64_t n = 0;
+  for (const auto& t : tensors) n += t.numel();
+  return n;
+}
+
+std::int64_t bytes_of(const torch::Tensor& t) {
+  return t.defined() ? t.numel() * static_cast<std::int64_t>(t.element_size()) : 0;
+}
+
+const torch::nn::LinearImpl* as_linear(const std::shared_ptr<torch::nn::Module>& m) {
+  return dynamic_cast<const torch::nn::LinearImpl*>(m.get());
+}
+
+}  // namespace
+
+StagePlan plan_stages(const torch::nn::Sequential& net, int num_stages) {
+  if (num_stages < 1) throw std::invalid_argument("pipeline stages must be >= 1, got " + std::to_string(num_stages));
+  const auto modules = net->children();
+  // Layers: a Linear and the parameter-free modules after it.
+  std::vector<std::int64_t> layer_begin, layer_params;
+  for (std::size_t i = 0; i < modules.size(); ++i) {
+    const std::int64_t params = numel_of(modules[i]->parameters());
+    if (as_linear(modules[i]) != nullptr) {
+      layer_begin.push_back(static_cast<std::int64_t>(i));
+      layer_params.push_back(params);
+    } else if (i == 0) {
+      throw std::invalid_argument("pipeline: the network must start with a Linear layer, not " + modules[i]->name());
+    } else if (params > 0) {
+      throw std::invalid_argument("pipeline: module " + std::to_string(i) + " (" + modules[i]->name() +
+                                  ") holds parameters but is not a Linear layer; only Linear layers and "
+                                  "parameter-free modules can be split into stages");
+    }
+  }
+  const int n = static_cast<int>(layer_begin.size());
+  if (n < num_stages) {
+    throw std::invalid_argument("pipeline: " + std::to_string(num_stages) +
+                                " stages need at least as many Linear "
+                                "layers, the network has " +
+                                std::to_string(n));
+  }
+  // cost[k][i]: the smallest possible largest stage for the first i layers in k stages; cut[k][i]: where
+  // the k-th stage begins in that best split.
+  constexpr std::int64_t kInf = std::numeric_limits<std::int64_t>::max();
+  std::vector<std::int64_t> prefix(static_cast<std::size_t>(n) + 1, 0);
+  for (int i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + layer_params[i];
+  std::vector<std::vector<std::int64_t>> cost(num_stages + 1, std::vector<std::int64_t>(n + 1, kInf));
+  std::vector<std::vector<int>> cut(num_stages + 1, std::vector<int>(n + 1, 0));
+  cost[0][0] = 0;
+  for (int k = 1; k <= num_stages; ++k) {
+    for (int i = k; i <= n; ++i) {
+      for (int j = k - 1; j < i; ++j) {
+        if (cost[k - 1][j] == kInf) continue;
+        const std::int64_t c = std::max(cost[k - 1][j], prefix[i] - prefix[j]);
+        if (c < cost[k][i]) {
+          cost[k][i] = c;
+          cut[k][i] = j;
+        }
+      }
+    }
+  }
+  StagePlan plan;
+  plan.begin.resize(num_stages);
+  plan.end.resize(num_stages);
+  plan.parameters.resize(num_stages);
+  int i = n;
+  for (int k = num_stages; k >= 1; --k) {
+    const int j = cut[k][i];
+    plan.begin[k - 1] = layer_begin[j];
+    plan.end[k - 1] = i == n ? static_cast<std::int64_t>(modules.size()) : layer_begin[i];
+    plan.parameters[k - 1] = prefix[i] - prefix[j];
+    i = j;
+  }
+  return plan;
+}
+
+torch::nn::Sequential make_stage(const torch::nn::Sequential& net, const StagePlan& plan, int stage) {
+  if (stage < 0 || stage >= plan.num_stages()) {
+    throw std::invalid_argument("make_stage: stage " + std::to_string(stage) + " is not in [0, " +
+                                std::to_string(plan.num_stages()) + ")");
+  }
+  if (plan.end[stage] > static_cast<std::int64_t>(net->size())) {
+    throw std::invalid_argument("make_stage: the plan does not fit this network");
+  }
+  torch::nn::Sequential out;
+  // AnyModule copies share the module they hold.
+  for (auto it = net->begin() + plan.begin[stage]; it != net->begin() + plan.end[stage]; ++it) out->push_back(*it);
+  return out;
+}
+
+std::vector<RowRange> micro_batch_ranges(std::int64_t batch_size, int micro_batches) {
+  if (micro_batches < 1 || micro_batches > batch_size) {
+    throw std::invalid_argument("micro_batches must be in [1, batch size " + std::to_string(batch_size) + "], got " +
+                                std::to_string(micro_batches));
+  }
+  std::vector<RowRange> ranges;
+  const std::int64_t base = batch_size / micro_batches, extra = batch_size % micro_batches;
+  std::int64_t begin = 0;
+  for (int m = 0; m < micro_batches; ++m) {
+    const std::int64_t rows = base + (m < extra ? 1 : 0);
+    ranges.push_back({begin, begin + rows});
+    begin += rows;
+  }
+  return ranges;
+}
+
+ParallelLayout ParallelLayout::for_world(int world_size, int stages) {
+  if (stages < 1 || world_size < 1 || world_size % stages != 0) {
+    throw std::invalid_argument("world size " + std::to_string(world_size) + " is not a multiple of " +
+                                std::to_string(stages) + " pipeline stages (world size = replicas x stages)");
+  }
+  return ParallelLayout{world_size / stages, stages};
+}
+
+std::vector<int> ParallelLayout::pipeline_ranks(int replica) const {
+  std::vector<int> ranks;
+  for (int s = 0; s < stages; ++s) ranks.push_back(replica * stages + s);
+  return ranks;
+}
+
+std::vector<int> ParallelLayout::stage_ranks(int stage) const {
+  std::vector<int> ranks;
+  for (int r = 0; r < replicas; ++r) ranks.push_back(r * stages + stage);
+  return ranks;
+}
+
+PipelineStage::PipelineStage(ProcessGroup& group, torch::nn::Sequential stage, int micro_batches)
+    : group_(group),
+      stage_(std::move(stage)),
+      micro_batches_(micro_batches),
+      stage_index_(group.rank()),
+      num_stages_(group.world_size()) {
+  if (micro_batches < 1)
+    throw std::invalid_argument("micro_batches must be >= 1, got " + std::to_string(micro_batches));
+  const auto modules = stage_->children();
+  if (modules.empty() || as_linear(modules.front()) == nullptr) {
+    throw std::invalid_argument("pipeline stage " + std::to_string(stage_index_) + " must start with a Linear layer");
+  }
+  in_features_ = as_linear(modules.front())->options.in_features();
+  for (const auto& m : modules) {
+    if (const auto* linear = as_linear(m)) out_features_ = linear->options.out_features();
+  }
+}
+
+torch::Tensor PipelineStage::run(const torch::Tensor& x) { return stage_->forward(x); }
+
+PipelineStepOut PipelineStage::step(std::int64_t batch_size, const torch::Tensor& input, const LossFn& loss_fn) {
+  const bool first = stage_index_ == 0, last = stage_index_ == num_stages_ - 1;
+  const auto ranges = micro_batch_ranges(batch_size, micro_batches_);
+  const int m_count = static_cast<int>(ranges.size());
+  const auto param = stage_->parameters().front();
+  const auto options = param.options().requires_grad(false);
+  if (first && (!input.defined() || input.dim() != 2 || input.size(0) != batch_size || input.size(1) != in_features_)) {
+    throw std::invalid_argument("pipeline stage 0: input must be [" + std::to_string(batch_size) + ", " +
+                                std::to_string(in_features_) + "]");
+  }
+  if (last && !loss_fn) throw std::invalid_argument("pipeline: the last stage needs a loss function");
+
+  std::vector<torch::Tensor> inputs(m_count), outputs(m_count), losses(m_count);
+  std::vector<ProcessGroup::PendingSend> sends;
+  // Forward: every micro-batch through this stage, its activations on to the next stage.
+  for (int m = 0; m < m_count; ++m) {
+    const auto& r = ranges[m];
+    torch::Tensor x;
+    if (first) {
+      x = input.narrow(0, r.begin, r.rows()).to(param.device(), param.scalar_type());
+    } else {
+      x = torch::empty({r.rows(), in_features_}, options);
+      group_.recv(x, stage_index_ - 1, m);
+      x.requires_grad_(true);
+    }
+    auto y = run(x);
+    if (last) {
+      losses[m] = loss_fn(y, r.begin, r.end) * (static_cast<double>(r.rows()) / static_cast<double>(batch_size));
+    } else {
+      sends.push_back(group_.send(y.detach().contiguous(), stage_index_ + 1, m));
+    }
+    inputs[m] = x;
+    outputs[m] = y;
+  }
+  // Backward, in reverse: the gradient of each micro-batch's output comes from the next stage; the
+  // gradient of its input goes to the previous one.
+  for (int m = m_count - 1; m >= 0; --m) {
+    if (last) {
+      losses[m].backward();
+    } else {
+      auto grad = torch::empty({ranges[m].rows(), out_features_}, options);
+      group_.recv(grad, stage_index_ + 1, m_count + m);
+      outputs[m].backward(grad);
+    }
+    if (!first) sends.push_back(group_.send(inputs[m].grad().contiguous(), stage_index_ - 1, m_count + m));
+    outputs[m] = torch::Tensor();  // frees this micro-batch's graph
+  }
+  for (auto& s : sends) s.wait();
+
+  PipelineStepOut out;
+  if (last) {
+    torch::NoGradGuard no_grad;
+    auto total = torch::zeros({}, torch::kFloat32);
+    for (const auto& l : losses) total += l.detach().to(torch::kCPU, torch::kFloat32);
+    out.loss = total;
+  }
+  return out;
+}
+
+torch::Tensor PipelineStage::forward(std::int64_t batch_size, const torch::Tensor& input) {
+  torch::NoGradGuard no_grad;
+  const bool first = stage_index_ == 0, last = stage_index_ == num_stages_ - 1;
+  const auto ranges = micro_batch_ranges(batch_size, micro_batches_);
+  const auto param = stage_->parameters().front();
+  if (first && (!input.defined() || input.dim() != 2 || input.size(0) != batch_size || input.size(1) != in_features_)) {
+    throw std::invalid_argument("pipeline stage 0: input must be [" + std::to_string(batch_size) + ", " +
+                                std::to_string(in_features_) + "]");
+  }
+  std::vector<torch::Tensor> results;
+  std::vector<ProcessGroup::PendingSend> sends;
+  for (int m = 0; m < static_cast<int>(ranges.size()); ++m) {
+    const auto& r = ranges[m];
+    torch::Tensor x;
+    if (first) {
+      x = input.narrow(0, r.begin, r.rows()).to(param.device(), param.scalar_type());
+    } else {
+      x = torch::empty({r.rows(), in_features_}, param.options());
+      group_.recv(x, stage_index_ - 1, m);
+    }
+    auto y = run(x);
+    if (last) {
+      results.push_back(y);
+    } else {
+      sends.push_back(group_.send(y.contiguous(), stage_index_ + 1, m));
+    }
+  }
+  for (auto& s : sends) s.wait();
+  return last ? torch::cat(results) : torch::Tensor();
+}
+
+torch::Tensor PipelineStage::gather_weights(int root) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : stage_->parameters()) flat.push_back(p.detach().reshape({-1}).to(torch::kCPU, torch::kFloat32));
+  return group_.gather_flat(torch::cat(flat), root);
+}
+
+std::int64_t parameter_bytes(const torch::nn::Module& module) {
+  std::int64_t bytes = 0;
+  for (const auto& p : module.parameters()) bytes += bytes_of(p);
+  return bytes;
+}
+
+std::int64_t optimizer_state_bytes(const torch::optim::Optimizer& optimizer) {
+  std::int64_t bytes = 0;
+  for (const auto& [key, state] : optimizer.state()) {
+    const auto* s = state.get();
+    if (const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(s)) {
+      bytes += bytes_of(adam->exp_avg()) + bytes_of(adam->exp_avg_sq()) + bytes_of(adam->max_exp_avg_sq());
+    } else if (const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(s)) {
+      bytes += bytes_of(adamw->exp_avg()) + bytes_of(adamw->exp_avg_sq()) + bytes_of(adamw->max_exp_avg_sq());
+    } else if (const auto* sgd = dynamic_cast<const torch::optim::SGDParamState*>(s)) {
+      bytes += bytes_of(sgd->momentum_buffer());
+    } else if (const auto* rms = dynamic_cast<const torch::optim::RMSpropParamState*>(s)) {
+      bytes += bytes_of(rms->square_avg()) + bytes_of(rms->momentum_buffer()) + bytes_of(rms->grad_avg());
+    } else if (const auto* adagrad = dynamic_cast<const torch::optim::AdagradParamState*>(s)) {
+      bytes += bytes_of(adagrad->sum());
+    } else {
+      throw std::invalid_argument("optimizer_state_bytes: an optimizer state of an unknown type");
+    }
+  }
+  return bytes;
+}
+
+}  // namespace apiary::runner::parallel

@@ -1,0 +1,286 @@
+// Data-parallel training end to end (learner.world_size, issue 12), with the `apiary` program as a user
+// runs it: `apiary train` starting its own ranks (launch_local), two ranks started by hand with
+// torchrun's variables, a rank killed with SIGKILL, a rank started with another config, a resume with
+// another world size.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runner/parallel/launch.h"
+#include "tests/common/cli.h"
+#include "tests/runner/parallel/test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using apiary::testing::CmdResult;
+using apiary::testing::parse_pairs;
+using apiary::testing::run_apiary;
+
+class DataParallelTrain : public apiary::testing::ScratchTest {
+ protected:
+  DataParallelTrain() : ScratchTest("apiary_dp_") {}
+
+  std::string config_path() const { return std::string(APIARY_SOURCE_DIR) + "/configs/cartpole_ppo.yaml"; }
+
+  // The run folders under out_dir.
+  std::vector<fs::path> run_folders() const {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir_))
+      if (e.is_directory()) out.push_back(e.path());
+    return out;
+  }
+
+  // torchrun's variables for rank `rank` of `world` (the prefix of a shell command).
+  static std::string torchrun_env(int rank, int world, std::uint16_t port) {
+    return "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " WORLD_SIZE=" + std::to_string(world) +
+           " RANK=" + std::to_string(rank) + " LOCAL_RANK=" + std::to_string(rank);
+  }
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Processes whose parent is `parent` (from /proc).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto paren = text.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(text.substr(paren + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != 'Z') out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+// `learner.world_size: 2`: `apiary train` starts two ranks that learn CartPole-v1 to an evaluation of
+// 475 together; rank 0 alone writes the one run folder, whose metrics carry the communication columns.
+TEST_F(DataParallelTrain, TwoRanksLearnCartPole) {
+  const auto start = std::chrono::steady_clock::now();
+  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
+                                 " --set learner.world_size=2 --set learner.check_weights_interval=5");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
+  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
+  EXPECT_NE(kv.at("solved_steps"), "-1") << r.output;
+  // One summary (rank 0 speaks for the run), with the communication line.
+  EXPECT_EQ(r.output.find("run_dir:"), r.output.rfind("run_dir:")) << r.output;
+  EXPECT_EQ(r.output.find("profile:"), r.output.rfind("profile:")) << r.output;
+  EXPECT_TRUE(r.has("communication ")) << r.output;
+  EXPECT_TRUE(r.has("2 ranks (learner.world_size)")) << r.output;
+  const auto folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u) << r.output;
+  const std::string log = read_text(folders[0] / "train.log");
+  EXPECT_NE(log.find("data-parallel rank 0 of 2"), std::string::npos) << log;
+  const std::string metrics = read_text(folders[0] / "metrics.csv");
+  EXPECT_NE(metrics.find("comm_allreduce_seconds"), std::string::npos) << metrics.substr(0, 400);
+  EXPECT_NE(metrics.find("comm_bytes"), std::string::npos);
+  EXPECT_TRUE(fs::exists(folders[0] / "checkpoints" / "best.pt"));
+  EXPECT_NE(read_text(folders[0] / "config.yaml").find("world_size: 2"), std::string::npos);
+  std::printf("[ info ] 2 ranks solved CartPole-v1 in %.1f s: %s\n", seconds, r.last_line().c_str());
+}
+
+// DQN averages its online network's gradients too: with a weight-hash check after every update the two
+// ranks' weights stay bitwise equal through a short run (a mismatch would end it with status 1).
+TEST_F(DataParallelTrain, DqnRanksStayBitwiseEqual) {
+  const CmdResult r = run_apiary("train " + std::string(APIARY_SOURCE_DIR) + "/configs/cartpole_dqn.yaml --quiet" +
+                                 " --set out_dir=" + dir_.string() +
+                                 " --set learner.world_size=2 --set learner.check_weights_interval=1"
+                                 " --set total_steps=4096 --set dqn.learning_starts=512 --set eval.episodes=4"
+                                 " --set eval.num_envs=4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  ASSERT_TRUE(kv.count("steps")) << r.output;
+  EXPECT_EQ(kv.at("steps"), "4096") << r.output;
+  // The hash was compared at the start and after updates.
+  const auto at = r.output.find("hash ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  const auto open = r.output.find('(', at), close = r.output.find(')', at);
+  ASSERT_LT(open, close) << r.output;
+  EXPECT_GT(std::stoi(r.output.substr(open + 1, close - open - 1)), 2) << r.output;
+}
+
+// Two processes started by hand with torchrun's variables join one run: steps count both ranks', one
+// run folder, rank 1 prints nothing of the summary.
+TEST_F(DataParallelTrain, TorchrunVariablesJoinOneRun) {
+  const std::uint16_t port = apiary::runner::parallel::find_free_port();
+  const std::string args = "train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
+                           " --set learner.world_size=2 --set total_steps=2048 --set eval.interval_steps=0"
+                           " --set eval.episodes=4 --set eval.num_envs=4";
+  auto rank1 = std::async(std::launch::async, [&] { return run_apiary(args, torchrun_env(1, 2, port)); });
+  const CmdResult r0 = run_apiary(args, torchrun_env(0, 2, port));
+  const CmdResult r1 = rank1.get();
+  ASSERT_EQ(r0.status, 0) << r0.output << "\n--- rank 1:\n" << r1.output;
+  ASSERT_EQ(r1.status, 0) << r1.output;
+  const auto kv = parse_pairs(r0.last_line());
+  ASSERT_TRUE(kv.count("steps")) << r0.output;
+  EXPECT_EQ(kv.at("steps"), "2048") << r0.output;  // 2 ranks x 8 lanes x 32 steps x 4 updates
+  EXPECT_FALSE(r1.has("eval_mean_return:")) << r1.output;
+  EXPECT_EQ(run_folders().size(), 1u);
+}
+
+// A rank started with another config is refused when it joins, naming the line that differs; both
+// exit with status 2 and no run folder is left.
+TEST_F(DataParallelTrain, RankWithAnotherConfigIsRefused) {
+  const std::uint16_t port = apiary::runner::parallel::find_free_port();
+  const std::string args = "train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
+                           " --set learner.world_size=2 --set learner.timeout_seconds=30";
+  auto rank1 = std::async(std::launch::async, [&] {
+    return run_apiary(args + " --set ppo.learning_rate=0.001", torchrun_env(1, 2, port));
+  });
+  const CmdResult r0 = run_apiary(args, torchrun_env(0, 2, port));
+  const CmdResult r1 = rank1.get();
+  EXPECT_EQ(r0.status, 2) << r0.output;
+  EXPECT_EQ(r1.status, 2) << r1.output;
+  for (const CmdResult* r : {&r0, &r1}) {
+    EXPECT_TRUE(r->has("rank 1 was started with another config than rank 0")) << r->output;
+    EXPECT_TRUE(r->has("rank 0 has '  learning_rate: 0.0025  # Adam step size', rank 1 has '  learning_rate: 0.001"))
+        << r->output;
+  }
+  EXPECT_TRUE(run_folders().empty());
+}
+
+// SIGKILL of one rank: the agent (`apiary train` with learner.world_size 2) ends the other rank, exits
+// 1 with a message naming the killed rank, and leaves no process behind.
+TEST_F(DataParallelTrain, KilledRankEndsTheRunNamingIt) {
+  const std::string out = (dir_ / "agent.out").string();
+  const std::string binary = std::string(APIARY_BINARY_DIR) + "/apiary";
+  const std::string out_dir = "out_dir=" + dir_.string();
+  const pid_t agent = ::fork();
+  if (agent == 0) {
+    ::setpgid(0, 0);
+    const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(binary.c_str(), binary.c_str(), "train", config_path().c_str(), "--quiet", "--set", out_dir.c_str(), "--set",
+            "learner.world_size=2", "--set", "total_steps=100000000", "--set", "stop.mean_return=1e9", "--set",
+            "eval.interval_steps=0", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(agent, 0);
+  // The two ranks, once both have joined and trained a while (rank 0's metrics.csv has rows).
+  std::vector<pid_t> ranks;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool training = false;
+  while (std::chrono::steady_clock::now() < deadline && !training) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ranks = children_of(agent);
+    for (const auto& folder : run_folders()) {
+      const std::string metrics = read_text(folder / "metrics.csv");
+      training = training || std::count(metrics.begin(), metrics.end(), '\n') >= 3;
+    }
+  }
+  ASSERT_TRUE(training) << read_text(out);
+  ASSERT_EQ(ranks.size(), 2u) << read_text(out);
+  // Which pid is rank 1: its environment says so.
+  pid_t rank1 = -1, rank0 = -1;
+  for (pid_t pid : ranks) {
+    std::ifstream environ_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::string entry;
+    while (std::getline(environ_file, entry, '\0')) {
+      if (entry == "RANK=1") rank1 = pid;
+      if (entry == "RANK=0") rank0 = pid;
+    }
+  }
+  ASSERT_GT(rank1, 0);
+  ASSERT_GT(rank0, 0);
+  ASSERT_EQ(::kill(rank1, SIGKILL), 0);
+  const auto status = apiary::runner::parallel::testing::wait_child(agent, 30.0);
+  const std::string output = read_text(out);
+  ASSERT_TRUE(status.has_value()) << "the agent did not end within 30 s of the kill\n" << output;
+  ASSERT_TRUE(WIFEXITED(*status)) << output;
+  EXPECT_EQ(WEXITSTATUS(*status), 1) << output;
+  EXPECT_NE(output.find("rank 1 (pid " + std::to_string(rank1) + ") was killed by signal 9"), std::string::npos)
+      << output;
+  // Nothing left behind: both ranks are gone (rank 0 ended, rank 1 killed), and nothing of the
+  // agent's process group runs.
+  for (int i = 0; i < 100 && !apiary::runner::parallel::testing::process_gone(rank0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(apiary::runner::parallel::testing::process_gone(rank0));
+  EXPECT_TRUE(apiary::runner::parallel::testing::process_gone(rank1));
+  EXPECT_NE(::kill(-rank0, 0), 0) << "a process of the ranks' group is still running";
+  // Rank 0 kept its latest checkpoint when the communication failed.
+  const auto folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u);
+  EXPECT_TRUE(fs::exists(folders[0] / "checkpoints" / "latest.pt")) << output;
+}
+
+// A run resumes with the world size it was trained with (here 2, started by `apiary train --resume`
+// itself); another world size, given by the launcher's variables, is refused with a message before any
+// work.
+TEST_F(DataParallelTrain, ResumeNeedsTheSameWorldSize) {
+  const CmdResult first = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
+                                     " --set learner.world_size=2 --set total_steps=4096 --set eval.episodes=4"
+                                     " --set eval.num_envs=4 --session-steps 1024");
+  ASSERT_EQ(first.status, 0) << first.output;
+  const auto folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u);
+  const std::string run = folders[0].string();
+
+  const std::uint16_t port = apiary::runner::parallel::find_free_port();
+  const CmdResult other = run_apiary("train --resume " + run + " --quiet", torchrun_env(0, 3, port));
+  EXPECT_EQ(other.status, 2) << other.output;
+  EXPECT_TRUE(other.has("--resume " + run + ": the run was trained with learner.world_size 2 and this launch has "
+                        "WORLD_SIZE=3; a run resumes only with the world size it was trained with"))
+      << other.output;
+  const CmdResult one = run_apiary("train --resume " + run + " --quiet", torchrun_env(0, 1, port));
+  EXPECT_EQ(one.status, 2) << one.output;
+  EXPECT_TRUE(one.has("this launch has WORLD_SIZE=1")) << one.output;
+
+  const CmdResult same = run_apiary("train --resume " + run + " --quiet");
+  ASSERT_EQ(same.status, 0) << same.output;
+  const auto kv = parse_pairs(same.last_line());
+  ASSERT_TRUE(kv.count("steps")) << same.output;
+  EXPECT_EQ(kv.at("steps"), "4096") << same.output;
+  EXPECT_NE(read_text(folders[0] / "train.log").find("resume at step 1024"), std::string::npos)
+      << read_text(folders[0] / "train.log");
+}
+
+// Refusals before any work: an algorithm that does not average its gradients, actor processes with
+// several ranks, an early stop on each rank's own KL.
+TEST_F(DataParallelTrain, CombinationsThatCannotWorkAreRefused) {
+  const std::string base = "train " + config_path() + " --quiet --set out_dir=" + dir_.string();
+  CmdResult r = run_apiary(base + " --set learner.world_size=2 --set ppo.target_kl=0.02");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("ppo.target_kl")) << r.output;
+  r = run_apiary(base + " --set learner.world_size=2 --set actors.count=2");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("learner.world_size")) << r.output;
+  r = run_apiary("train " + std::string(APIARY_SOURCE_DIR) + "/configs/pendulum_sac.yaml --quiet --set out_dir=" +
+                 dir_.string() + " --set learner.world_size=2");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("learner.world_size: algo sac does not average its gradients across ranks")) << r.output;
+  r = run_apiary(base + " --set learner.world_size=0");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("learner.world_size")) << r.output;
+  EXPECT_TRUE(run_folders().empty());
+}
+
+}  // namespace
