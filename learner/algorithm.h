@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,10 @@
 #include "envs/env_spec.h"
 #include "learner/precision.h"
 #include "learner/train_config.h"
+
+namespace apiary::runner::parallel {
+class ProcessGroup;
+}
 
 namespace apiary::learner {
 
@@ -76,6 +81,22 @@ class Algorithm {
   // left out of gradient clipping) until called again; a selector that selects nothing unfreezes.
   // Returns false when this algorithm cannot freeze parameters (the run is then refused).
   virtual bool set_frozen(const std::function<bool(const std::string& name)>& frozen) { return false; }
+
+  // Model parallelism (AlgorithmSpec::pipeline_parallel, learner.pipeline_stages > 1): on the ranks of
+  // stages 1..S-1, which step no envs, takes part in every update that stage 0's update() starts,
+  // until stage 0's algorithm is destroyed (or a peer fails: CommError). Throws std::logic_error
+  // elsewhere.
+  virtual void serve_stage() { throw std::logic_error("this algorithm is not a pipeline stage"); }
+
+  // What this process holds of the learning state, in tensor elements: the parameters it trains and
+  // its optimizer's state (model parallelism: its stage's only), and the parameters it keeps for
+  // acting only (pipeline stage 0: the whole network). Zeros: not reported.
+  struct HeldState {
+    std::int64_t trained_parameters = 0;
+    std::int64_t optimizer_state = 0;
+    std::int64_t acting_parameters = 0;
+  };
+  virtual HeldState held_state() const { return {}; }
 };
 
 struct AlgorithmInit {
@@ -84,6 +105,9 @@ struct AlgorithmInit {
   torch::Device device = torch::kCPU;
   Precision precision = Precision::kFp32;
   GradientHook reduce_gradients;  // data-parallel runs: average these gradients across ranks (see above)
+  // Model-parallel runs (learner.pipeline_stages > 1): the pipeline's ranks, stage s at rank s; it
+  // outlives the algorithm. Null: the whole network in this process.
+  runner::parallel::ProcessGroup* pipeline = nullptr;
 };
 
 // Where an algorithm is about to run, for its checks.
@@ -116,6 +140,8 @@ struct AlgorithmSpec {
   // every optimizer step follows averaged gradients, and nothing else that changes weights depends on
   // this rank's own data.
   bool data_parallel = false;
+  // Whether make() honours AlgorithmInit::pipeline (learner.pipeline_stages > 1 is refused otherwise).
+  bool pipeline_parallel = false;
   // Bytes of the algorithm's own buffers for this config (a replay buffer), for the memory check
   // before a run starts; empty: small.
   std::function<std::int64_t(const TrainConfig&, const envs::EnvSpec&)> memory_bytes;

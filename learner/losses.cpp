@@ -19,6 +19,11 @@ void check_batch(const torch::Tensor& t, std::int64_t rows, const char* name) {
 
 }  // namespace
 
+torch::Tensor normalize_advantages(const torch::Tensor& advantages) {
+  const auto a = at_least_float(advantages).detach();
+  return (a - a.mean()) / (a.std() + 1e-8);
+}
+
 PpoLossOut ppo_loss(const PpoLossIn& in) {
   TORCH_CHECK(in.new_logprob.defined() && in.new_logprob.dim() == 1,
               "ppo_loss: new_logprob must be [B]");
@@ -42,8 +47,7 @@ PpoLossOut ppo_loss(const PpoLossIn& in) {
     out.clipfrac = ((ratio - 1.0).abs() > c).to(torch::kFloat).mean();
   }
 
-  auto advantages = at_least_float(in.advantages).detach();
-  if (in.norm_adv) advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8);
+  auto advantages = in.norm_adv ? normalize_advantages(in.advantages) : at_least_float(in.advantages).detach();
 
   const auto pg_loss1 = -advantages * ratio;
   const auto pg_loss2 = -advantages * torch::clamp(ratio, 1.0 - c, 1.0 + c);

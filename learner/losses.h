@@ -39,6 +39,11 @@ struct PpoLossOut {
 
 PpoLossOut ppo_loss(const PpoLossIn& in);
 
+// What norm_adv does to a minibatch's advantages: (A - mean) / (std + 1e-8), in at least fp32,
+// detached. A pipeline that cuts the minibatch into micro-batches normalises the whole minibatch with
+// this first and calls ppo_loss with norm_adv = false on each micro-batch.
+torch::Tensor normalize_advantages(const torch::Tensor& advantages);
+
 // 1 - Var(returns - values) / Var(returns), population variances: 1 is a perfect value function,
 // 0 no better than a constant, negative worse. NaN when the returns have zero variance (as CleanRL).
 // Reads the result on the host (one synchronisation); meant for logging once per update.

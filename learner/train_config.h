@@ -148,6 +148,15 @@ struct LearnerSection {
   // them on this machine (torchrun --standalone style) unless torchrun or SLURM variables say this
   // process is one rank of a run; then it must equal WORLD_SIZE (SLURM_NTASKS).
   std::int32_t world_size = 1;
+  // Model parallelism (docs/distributed.md, PPO only): the actor's and the critic's layers are cut
+  // into this many consecutive stages, one per rank (world_size = replicas x pipeline_stages; one
+  // replica for now, so world_size == pipeline_stages). Rank 0 steps the envs with a whole copy of
+  // the network, gathered from the stages after every update.
+  std::int32_t pipeline_stages = 1;
+  // GPipe micro-batches per minibatch (<= the rows of a minibatch).
+  std::int32_t micro_batches = 1;
+  // Stages on devices of one rank (cuda:0, cuda:1, ...): declared, refused for now (see the message).
+  std::vector<std::string> stage_devices;
   std::int32_t check_weights_interval = 100;  // updates between weight-hash comparisons of the ranks (0: off)
   double timeout_seconds = 300.0;             // rendezvous and any collective wait at most this long
   template <class V>
@@ -156,6 +165,12 @@ struct LearnerSection {
     v.field("curve_secret_key", curve_secret_key, "learner's secret CURVE key file (apiary keys)");
     v.field("world_size", world_size, "data-parallel learner ranks (gradients averaged with one all-reduce)",
             Range::closed(1, 1024));
+    v.field("pipeline_stages", pipeline_stages,
+            "model parallelism: consecutive stages of the actor and critic MLPs, one per rank (PPO)",
+            Range::closed(1, 64));
+    v.field("micro_batches", micro_batches, "GPipe micro-batches per minibatch (pipeline_stages > 1)",
+            Range::closed(1, 1 << 20));
+    v.field("stage_devices", stage_devices, "devices of one rank's stages (CUDA only; not supported yet)");
     v.field("check_weights_interval", check_weights_interval,
             "updates between comparisons of the ranks' weight hashes (0: off)", Range::closed(0, 1 << 30));
     v.field("timeout_seconds", timeout_seconds, "longest wait for the rendezvous or a collective of the ranks",

@@ -21,6 +21,7 @@
 #include "envs/registry.h"
 #include "learner/algorithm.h"
 #include "runner/checkpoint.h"
+#include "runner/parallel/pipeline.h"
 #include "runner/parallel/process_group.h"
 #include "runner/parallel/rendezvous.h"
 #include "runner/run_folder.h"
@@ -127,6 +128,58 @@ void check_memory(const TrainConfig& config, const envs::EnvSpec& spec, const le
   }
 }
 
+// Model parallelism's keys (learner.pipeline_stages, micro_batches, stage_devices) against the algorithm
+// and the world size; the algorithm's check refuses what its pipeline cannot do.
+void check_pipeline(const TrainConfig& config, const learner::AlgorithmSpec& algo, const std::string& source,
+                    bool resume) {
+  const auto& l = config.learner;
+  if (!l.stage_devices.empty()) {
+    const auto cuda = static_cast<std::int64_t>(torch::cuda::device_count());
+    for (const auto& name : l.stage_devices) {
+      std::optional<torch::Device> device;
+      try {
+        device.emplace(name);
+      } catch (const std::exception&) {
+      }
+      if (!device || !device->is_cuda() || device->index() >= cuda)
+        throw std::invalid_argument(source + ": learner.stage_devices: " + name + " is not a CUDA device of this machine (" +
+                                    std::to_string(cuda) + " CUDA devices); stage devices must be CUDA devices that "
+                                    "exist. Without them, split the network over processes instead: "
+                                    "learner.pipeline_stages S with learner.world_size S, stage_devices empty");
+    }
+    throw std::invalid_argument(source + ": learner.stage_devices: the stages of one rank on several devices are not "
+                                "supported yet; use learner.pipeline_stages S with learner.world_size S (one rank per "
+                                "stage) and leave stage_devices empty");
+  }
+  const std::int32_t stages = l.pipeline_stages;
+  if (stages <= 1) return;
+  if (!algo.pipeline_parallel) {
+    std::string able;
+    for (const learner::AlgorithmSpec* a : learner::registered_algorithms())
+      if (a->pipeline_parallel) able += (able.empty() ? "" : ", ") + a->name;
+    throw std::invalid_argument(source + ": learner.pipeline_stages: algo " + config.algo +
+                                " cannot split its networks into pipeline stages; model parallelism works with " +
+                                (able.empty() ? std::string("no registered algorithm") : able) +
+                                " (or use learner.pipeline_stages: 1)");
+  }
+  parallel::ParallelLayout layout;
+  try {
+    layout = parallel::ParallelLayout::for_world(l.world_size, stages);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(source + ": learner.world_size: " + e.what() + "; set learner.world_size: " +
+                                std::to_string(stages) + " for one pipeline of " + std::to_string(stages) + " stages");
+  }
+  if (layout.replicas > 1)
+    throw std::invalid_argument(source + ": learner.world_size " + std::to_string(l.world_size) + " is " +
+                                std::to_string(layout.replicas) + " data-parallel replicas of " + std::to_string(stages) +
+                                " pipeline stages; combining data and model parallelism is not wired into training "
+                                "yet: set learner.world_size: " + std::to_string(stages));
+  if (resume)
+    throw std::invalid_argument(source + ": learner.pipeline_stages " + std::to_string(stages) +
+                                ": a model-parallel run cannot be resumed yet (its checkpoint holds stage 0's optimizer "
+                                "state only)");
+}
+
 // The launcher's world size (rendezvous variables) against the config's learner.world_size.
 void check_world_size(const TrainConfig& config, const std::string& source, bool resume, const std::string& run_dir) {
   const parallel::RendezvousInfo info = parallel::rendezvous_from_env();
@@ -175,6 +228,7 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
   learner::check_precision_supported(plan.precision, plan.device);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
   const std::int32_t world_size = config.learner.world_size;
+  check_pipeline(config, algo, plan.source, !plan.resume_from.empty());
   if (world_size > 1) {
     if (!algo.data_parallel) {
       std::string able;
@@ -214,14 +268,17 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
 // One training run: its parts, built from a plan, and the steps of the loop.
 class TrainingRun {
  public:
-  // `group`: the data-parallel ranks (nullptr: one rank); it outlives this object.
-  TrainingRun(RunPlan plan, const TrainOptions& options, parallel::ProcessGroup* group)
-      : plan_(std::move(plan)), config_(plan_.config), options_(options), group_(group),
+  // `group`: the data-parallel ranks (nullptr: one rank); `pipeline`: model parallelism's stages, this
+  // process stage 0 (nullptr: none). Either outlives this object.
+  TrainingRun(RunPlan plan, const TrainOptions& options, parallel::ProcessGroup* group,
+              parallel::ProcessGroup* pipeline = nullptr)
+      : plan_(std::move(plan)), config_(plan_.config), options_(options), group_(group), pipeline_(pipeline),
         rank_(group ? group->rank() : 0), world_(group ? group->world_size() : 1) {
     set_threads(config_.threads);
     // The same seed on every rank: the networks start identical (check_ranks() verifies it).
     torch::manual_seed(static_cast<std::uint64_t>(config_.seed));
     learner::AlgorithmInit init{config_, plan_.spec, plan_.device, plan_.precision};
+    init.pipeline = pipeline_;
     if (group_) {
       init.reduce_gradients = [group = group_](const std::vector<torch::Tensor>& grads) {
         if (grads.size() == 1 && grads.front().is_contiguous()) {
@@ -348,7 +405,10 @@ class TrainingRun {
     folder_->log((resuming() ? "resume at step " + std::to_string(counters_.steps) + " " : std::string("start ")) +
                  config_.algo + " on " + config_.env.id + ", device " + plan_.device.str() + ", precision " +
                  config_.precision +
-                 (group_ ? ", data-parallel rank 0 of " + std::to_string(world_) + " (learner.world_size)" : std::string()));
+                 (group_ ? ", data-parallel rank 0 of " + std::to_string(world_) + " (learner.world_size)" : std::string()) +
+                 (pipeline_ ? ", model-parallel stage 0 of " + std::to_string(pipeline_->world_size()) +
+                                  " (learner.pipeline_stages)"
+                            : std::string()));
     for (const auto& line : init_lines_) {
       folder_->log(line);
       if (!options_.quiet) std::printf("%s\n", line.c_str());
@@ -491,9 +551,9 @@ class TrainingRun {
   // A final evaluation unless the last step just had one, the last checkpoint, the summary.
   TrainResult finish() {
     result_.rank = rank_;
-    result_.world_size = world_;
-    if (group_) {
-      const parallel::CommStats& c = group_->stats();
+    result_.world_size = pipeline_ ? pipeline_->world_size() : world_;
+    if (const parallel::ProcessGroup* comm = group_ ? group_ : pipeline_) {
+      const parallel::CommStats& c = comm->stats();
       result_.comm_seconds = c.seconds();
       result_.allreduce_seconds = c.allreduce_seconds;
       result_.hash_seconds = c.hash_seconds;
@@ -532,7 +592,7 @@ class TrainingRun {
        << result_.eval_mean_return << " profile: env " << result_.env_seconds << " s, inference "
        << result_.inference_seconds << " s, learning " << result_.learning_seconds << " s, other "
        << result_.other_seconds << " s";
-    if (group_) os << "; " << result_.communication << " (rank 0 of " << world_ << ")";
+    if (group_ || pipeline_) os << "; " << result_.communication << " (rank 0 of " << result_.world_size << ")";
     folder_->log(os.str());
     return result_;
   }
@@ -653,6 +713,7 @@ class TrainingRun {
   const TrainConfig& config_;
   const TrainOptions& options_;
   parallel::ProcessGroup* group_ = nullptr;  // data-parallel ranks (nullptr: one rank)
+  parallel::ProcessGroup* pipeline_ = nullptr;  // model parallelism: the stages, this process stage 0
   int rank_ = 0, world_ = 1;
   core::Profiler profiler_;
   std::unique_ptr<Algorithm> algo_;
@@ -672,6 +733,25 @@ class TrainingRun {
   bool frozen_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
+
+// Model parallelism (learner.pipeline_stages > 1): a stage after the first steps no envs and writes
+// nothing; it takes part in the updates stage 0 (rank 0) starts until rank 0's algorithm says stop.
+TrainResult serve_pipeline_stage(const RunPlan& plan, parallel::ProcessGroup& group) {
+  set_threads(plan.config.threads);
+  torch::manual_seed(static_cast<std::uint64_t>(plan.config.seed));  // the same whole network as rank 0's
+  learner::AlgorithmInit init{plan.config, plan.spec, plan.device, plan.precision};
+  init.pipeline = &group;
+  std::unique_ptr<Algorithm> algo = learner::make_algorithm(init);
+  const auto start = std::chrono::steady_clock::now();
+  algo->serve_stage();
+  TrainResult result;
+  result.run_dir = plan.run_dir;
+  result.rank = group.rank();
+  result.world_size = group.world_size();
+  result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.communication = group.stats().to_string();
+  return result;
+}
 
 // Data parallelism: this process joins the other ranks (learner.world_size > 1), comparing configs.
 std::optional<parallel::ProcessGroup> join_ranks(const RunPlan& plan) {
@@ -710,7 +790,10 @@ int world_size_to_launch(const TrainConfig& config, const TrainOptions& options)
 TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   RunPlan plan = plan_run(config, options);  // everything that can be refused, before any file
   std::optional<parallel::ProcessGroup> group = join_ranks(plan);
-  TrainingRun run(std::move(plan), options, group ? &*group : nullptr);
+  const bool pipeline = plan.config.learner.pipeline_stages > 1;
+  if (pipeline && group->rank() > 0) return serve_pipeline_stage(plan, *group);
+  TrainingRun run(std::move(plan), options, pipeline ? nullptr : (group ? &*group : nullptr),
+                  pipeline ? &*group : nullptr);
   run.open();
   const bool writer = !group || group->rank() == 0;
   core::ProgressLine progress(run.total_steps(), stderr, writer && options.progress && ::isatty(2));

@@ -6,18 +6,23 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include <torch/torch.h>
 
 #include "agents/actor_critic.h"
+#include "agents/distributions.h"
 #include "agents/factory.h"
+#include "agents/layers.h"
 #include "learner/archive.h"
 #include "learner/gae.h"
 #include "learner/loss_scaler.h"
 #include "learner/losses.h"
 #include "learner/optim.h"
+#include "runner/parallel/pipeline.h"
+#include "runner/parallel/process_group.h"
 
 namespace apiary::learner {
 
@@ -32,14 +37,15 @@ struct RolloutBatch {
   torch::Tensor advantages;  // [B] GAE advantages (b_advantages)
   torch::Tensor returns;     // [B] advantages + values (b_returns)
 
-  std::int64_t size() const { return obs.size(0); }
+  // obs is undefined on the pipeline stages after the first (model parallelism): they need none.
+  std::int64_t size() const { return returns.size(0); }
   RolloutBatch index_select(const torch::Tensor& indices) const {
-    return RolloutBatch{obs.index_select(0, indices),       actions.index_select(0, indices),
+    return RolloutBatch{obs.defined() ? obs.index_select(0, indices) : obs, actions.index_select(0, indices),
                         log_probs.index_select(0, indices), values.index_select(0, indices),
                         advantages.index_select(0, indices), returns.index_select(0, indices)};
   }
   RolloutBatch slice(std::int64_t begin, std::int64_t end) const {
-    return RolloutBatch{obs.slice(0, begin, end),        actions.slice(0, begin, end),
+    return RolloutBatch{obs.defined() ? obs.slice(0, begin, end) : obs, actions.slice(0, begin, end),
                         log_probs.slice(0, begin, end),  values.slice(0, begin, end),
                         advantages.slice(0, begin, end), returns.slice(0, begin, end)};
   }
@@ -76,6 +82,7 @@ struct PpoUpdateResult {
 class Ppo final : public Algorithm {
  public:
   explicit Ppo(const AlgorithmInit& init);
+  ~Ppo() override;
 
   std::shared_ptr<agents::Policy> policy() override { return policy_; }
   std::int64_t policy_version() const override { return policy_version_; }
@@ -87,8 +94,19 @@ class Ppo final : public Algorithm {
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
   bool set_frozen(const std::function<bool(const std::string&)>& frozen) override;
+  void serve_stage() override;
+  HeldState held_state() const override;
 
  private:
+  // Model parallelism (learner.pipeline_stages > 1): this rank's stage of the actor and the critic.
+  void setup_pipeline(const AlgorithmInit& init);
+  // Stage 0 tells the other stages what comes next: an update of `rows` samples at `lr`, or stop.
+  void broadcast_header(bool update, std::int64_t rows, double lr);
+  // Every stage: the update of one rollout (the epochs, the global finiteness check, the weights
+  // gathered to stage 0). Returns the update's metrics on every stage.
+  Metrics pipeline_round(const RolloutBatch& batch, double lr);
+  MinibatchResult pipeline_minibatch_step(const RolloutBatch& minibatch);
+  torch::Tensor stage_flat() const;  // this stage's parameters, flat (actor's, then critic's)
   // CleanRL's `frac = 1 - (iteration - 1) / num_iterations`: the share of the budget left before
   // this chunk, so the first update runs at the full learning rate. Sets Adam's step size; returns it.
   double anneal_learning_rate(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx);
@@ -112,6 +130,17 @@ class Ppo final : public Algorithm {
   GradientHook reduce_gradients_;  // data-parallel runs: averages flat_->grads() across ranks
   std::int64_t policy_version_ = 0;
   std::int64_t skipped_steps_total_ = 0;  // over the run, for checkpoints
+
+  // Model parallelism. pipe_ null: the whole network here (the rest is unused).
+  runner::parallel::ProcessGroup* pipe_ = nullptr;
+  int stage_ = 0, stages_ = 1, micro_batches_ = 1;
+  torch::nn::Sequential actor_stage_{nullptr}, critic_stage_{nullptr};  // shared with net_ on stage 0
+  std::int64_t actor_in_ = 0, critic_in_ = 0, actor_out_ = 0, critic_out_ = 0;  // features at its ends
+  std::vector<torch::Tensor> stage_params_;  // what this stage's Adam steps
+  // Stage 0: per stage, net_'s parameters in the order of that stage's stage_flat() (the gather).
+  std::vector<std::vector<torch::Tensor>> gather_targets_;
+  std::int64_t obs_dim_ = 0;
+  bool stopped_ = false;  // stage 0: the stop was sent
 };
 
 LossScalerOptions scaler_options(Precision precision) {
@@ -132,6 +161,10 @@ Ppo::Ppo(const AlgorithmInit& init)
 
   net_ = agents::ActorCritic(init.spec.obs_dim(), init.spec.action_space, to_policy_config(init.config.policy, init.spec));
   net_->to(device_);
+  if (init.pipeline != nullptr && init.pipeline->world_size() > 1) {
+    setup_pipeline(init);
+    return;
+  }
   policy_ = std::make_shared<agents::ActorCriticPolicy>(net_);
   flat_ = std::make_unique<FlatParameters>(*net_);
   // eps 1e-5 as CleanRL (PyTorch's default is 1e-8). Adam is elementwise, so stepping the flat buffer
@@ -211,6 +244,7 @@ RolloutBatch Ppo::flatten_rollout(const agents::TrajectoryChunk& chunk, const Ga
 }
 
 MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
+  if (pipe_ != nullptr) return pipeline_minibatch_step(minibatch);
   PpoLossOut loss;
   {
     // Reduced precision for the forward pass and the loss only; backward runs outside autocast.
@@ -294,6 +328,14 @@ Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
   const double lr = anneal_learning_rate(chunk, ctx);
   const GaeOut gae = compute_advantages(chunk);
   const RolloutBatch batch = flatten_rollout(chunk, gae);
+  if (pipe_ != nullptr) {
+    broadcast_header(true, batch.size(), lr);
+    // What the later stages need of the rollout (stage 0 alone needs the observations).
+    pipe_->broadcast(batch.actions.to(torch::kLong).contiguous(), 0);
+    for (const auto& t : {batch.log_probs, batch.values, batch.advantages, batch.returns})
+      pipe_->broadcast(t.to(torch::kFloat).contiguous(), 0);
+    return pipeline_round(batch, lr);
+  }
   guard_->save();
   const PpoUpdateResult result = ppo_update(batch);
 
@@ -320,6 +362,9 @@ Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
 }
 
 void Ppo::save(torch::serialize::OutputArchive& archive) {
+  // Model parallelism: net_ on stage 0 holds the whole network (gathered after every update), which
+  // eval and play load; the optimizer state is stage 0's only, so such a checkpoint cannot resume.
+  if (pipe_ != nullptr && stage_ != 0) throw std::logic_error("PPO: only pipeline stage 0 writes checkpoints");
   write_part(archive, "model", *net_);
   write_part(archive, "optimizer", *optimizer_);
   write_part(archive, "scaler", scaler_);
@@ -329,6 +374,8 @@ void Ppo::save(torch::serialize::OutputArchive& archive) {
 }
 
 void Ppo::load(torch::serialize::InputArchive& archive) {
+  if (pipe_ != nullptr)
+    throw std::invalid_argument("PPO: a model-parallel run (learner.pipeline_stages > 1) cannot resume from a checkpoint yet");
   read_module(archive, "model", *net_);  // copies into the parameters, which stay views of the flat buffer
   read_part(archive, "optimizer", *optimizer_);
   read_part(archive, "scaler", scaler_);
@@ -342,6 +389,7 @@ void Ppo::load(torch::serialize::InputArchive& archive) {
 }  // namespace
 
 bool Ppo::set_frozen(const std::function<bool(const std::string&)>& frozen) {
+  if (pipe_ != nullptr) return false;
   torch::Tensor mask = torch::ones_like(flat_->values());
   std::int64_t offset = 0;
   bool any = false;
@@ -357,6 +405,294 @@ bool Ppo::set_frozen(const std::function<bool(const std::string&)>& frozen) {
   return true;
 }
 
+// ---- Model parallelism (learner.pipeline_stages > 1, docs/distributed.md) ---------------------------
+//
+// The actor (actor_body's layers, then actor_head) and the critic (critic_body's, then critic_head)
+// are each cut into S consecutive stages by runner::parallel::plan_stages; rank s holds stage s of
+// both, and an Adam over those parameters only. Stage 0 (rank 0) also keeps the whole network for
+// acting, GAE and checkpoints; after every update the stages' weights are gathered into it. A
+// minibatch runs on the GPipe schedule: M micro-batches go forward (stage s sends [actor | critic]
+// activations to s + 1), the last stage computes PPO's loss (ppo_loss, on advantages normalised over
+// the whole minibatch first, each micro-batch weighted by its rows, so that the sum is the
+// minibatch's loss), the activations' gradients come back in reverse, and each stage clips with the
+// global gradient norm (one all-reduce of the squared norms) and steps its own Adam.
+
+namespace {
+
+std::int64_t elements(const std::vector<torch::Tensor>& tensors) {
+  std::int64_t n = 0;
+  for (const auto& t : tensors) n += t.numel();
+  return n;
+}
+
+// The Linear layers at the ends of a stage: its in_features and out_features.
+std::pair<std::int64_t, std::int64_t> stage_features(const torch::nn::Sequential& stage) {
+  std::int64_t in = -1, out = -1;
+  for (const auto& m : stage->children()) {
+    if (const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(m.get())) {
+      if (in < 0) in = linear->options.in_features();
+      out = linear->options.out_features();
+    }
+  }
+  return {in, out};
+}
+
+// body's modules, then head, as one Sequential holding the same module objects.
+torch::nn::Sequential chain(const std::shared_ptr<torch::nn::Module>& body, const std::shared_ptr<torch::nn::Module>& head) {
+  torch::nn::Sequential out;
+  const auto seq = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(body);
+  TORCH_CHECK(seq != nullptr, "PPO pipeline: expected a Sequential body");
+  for (const auto& m : *seq) out->push_back(m);
+  const auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(head);
+  TORCH_CHECK(linear != nullptr, "PPO pipeline: expected a Linear head");
+  out->push_back(torch::nn::Linear(linear));
+  return out;
+}
+
+}  // namespace
+
+void Ppo::setup_pipeline(const AlgorithmInit& init) {
+  using namespace runner::parallel;
+  pipe_ = init.pipeline;
+  stage_ = pipe_->rank();
+  stages_ = pipe_->world_size();
+  micro_batches_ = init.config.learner.micro_batches;
+  obs_dim_ = init.spec.obs_dim();
+  if (!net_->is_discrete() || net_->config().shared_trunk)
+    throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline splits separate actor and critic MLPs of a "
+                                "Discrete action space (policy.shared_trunk: false)");
+  if (precision_ != Precision::kFp32)
+    throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline runs in fp32 only (precision: fp32)");
+  // The same seed on every rank made the same whole network; each keeps its stage of it.
+  std::shared_ptr<torch::nn::Module> body_a, head_a, body_c, head_c;
+  for (const auto& item : net_->named_children()) {
+    if (item.key() == "actor_body") body_a = item.value();
+    if (item.key() == "actor_head") head_a = item.value();
+    if (item.key() == "critic_body") body_c = item.value();
+    if (item.key() == "critic_head") head_c = item.value();
+  }
+  auto actor = chain(body_a, head_a), critic = chain(body_c, head_c);
+  StagePlan actor_plan, critic_plan;
+  try {
+    actor_plan = plan_stages(actor, stages_);
+    critic_plan = plan_stages(critic, stages_);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("learner.pipeline_stages: ") + e.what() +
+                                " (the actor and the critic each have policy.hidden's layers plus a head)");
+  }
+  actor_stage_ = make_stage(actor, actor_plan, stage_);
+  critic_stage_ = make_stage(critic, critic_plan, stage_);
+  std::tie(actor_in_, actor_out_) = stage_features(actor_stage_);
+  std::tie(critic_in_, critic_out_) = stage_features(critic_stage_);
+  if (stage_ == 0) {
+    policy_ = std::make_shared<agents::ActorCriticPolicy>(net_);
+    for (int s = 0; s < stages_; ++s) {
+      auto targets = make_stage(actor, actor_plan, s)->parameters();
+      for (const auto& p : make_stage(critic, critic_plan, s)->parameters()) targets.push_back(p);
+      gather_targets_.push_back(std::move(targets));
+    }
+  } else {
+    net_ = nullptr;  // the other stages' layers go with it: this rank holds its own stage only
+  }
+  actor = nullptr;
+  critic = nullptr;
+  stage_params_ = actor_stage_->parameters();
+  for (const auto& p : critic_stage_->parameters()) stage_params_.push_back(p);
+  optimizer_ = std::make_unique<torch::optim::Adam>(stage_params_,
+                                                    torch::optim::AdamOptions(config_.learning_rate).eps(1e-5));
+  guard_ = std::make_unique<UpdateGuard>(*optimizer_);
+}
+
+Ppo::~Ppo() {
+  if (pipe_ != nullptr && stage_ == 0 && !stopped_) {
+    try {
+      broadcast_header(false, 0, 0.0);
+    } catch (const std::exception&) {
+      // A peer is gone already: it ends on its own (its next call fails or times out).
+    }
+  }
+}
+
+void Ppo::broadcast_header(bool update, std::int64_t rows, double lr) {
+  auto header = torch::tensor({update ? 1.0 : 0.0, static_cast<double>(rows), lr}, torch::kDouble);
+  pipe_->broadcast(header, 0);
+  if (!update) stopped_ = true;
+}
+
+void Ppo::serve_stage() {
+  if (pipe_ == nullptr || stage_ == 0) throw std::logic_error("PPO::serve_stage: not a pipeline stage after the first");
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(device_);
+  for (;;) {
+    auto header = torch::zeros({3}, torch::kDouble);
+    pipe_->broadcast(header, 0);
+    const double* h = header.data_ptr<double>();
+    if (h[0] == 0.0) return;
+    const auto rows = static_cast<std::int64_t>(h[1]);
+    const double lr = h[2];
+    for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+    RolloutBatch batch;
+    batch.actions = torch::empty({rows}, torch::TensorOptions().dtype(torch::kLong).device(device_));
+    batch.log_probs = torch::empty({rows}, f32);
+    batch.values = torch::empty({rows}, f32);
+    batch.advantages = torch::empty({rows}, f32);
+    batch.returns = torch::empty({rows}, f32);
+    for (const auto& t : {batch.actions, batch.log_probs, batch.values, batch.advantages, batch.returns})
+      pipe_->broadcast(t, 0);
+    pipeline_round(batch, lr);
+  }
+}
+
+torch::Tensor Ppo::stage_flat() const {
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : stage_params_) flat.push_back(p.detach().reshape({-1}).to(torch::kCPU, torch::kFloat));
+  return torch::cat(flat);
+}
+
+Metrics Ppo::pipeline_round(const RolloutBatch& batch, double lr) {
+  guard_->save();
+  PpoUpdateResult result = ppo_update(batch);
+  // The diagnostics are the last stage's; every stage learns them (and so the same finiteness).
+  result.stat_sums = result.stat_sums.contiguous();
+  pipe_->broadcast(result.stat_sums, stages_ - 1);
+  const auto means = (result.stat_sums / static_cast<double>(result.minibatches)).to(torch::kCPU, torch::kDouble);
+  const double* mean = means.data_ptr<double>();
+  bool finite = guard_->finite();
+  for (std::int64_t i = 0; i < kNumMinibatchStats; ++i) finite = finite && std::isfinite(mean[i]);
+  auto bad = torch::full({1}, finite ? 0.0f : 1.0f);
+  pipe_->average_gradients(bad);  // > 0: some stage's weights are not finite
+  if (bad.item<float>() > 0.0f) {
+    guard_->restore();  // every stage undoes it, so stage 0's whole copy is still every stage's
+    return {{kNonFiniteUpdate, 1.0}};
+  }
+  // Acting needs the whole network: the stages' weights, gathered into stage 0's copy.
+  const auto gathered = pipe_->gather_flat(stage_flat(), 0);
+  if (stage_ == 0) {
+    torch::NoGradGuard no_grad;
+    std::int64_t offset = 0;
+    for (const auto& targets : gather_targets_) {
+      for (const auto& p : targets) {
+        p.copy_(gathered.narrow(0, offset, p.numel()).view(p.sizes()).to(p.device(), p.scalar_type()));
+        offset += p.numel();
+      }
+    }
+    TORCH_CHECK(offset == gathered.numel(), "PPO pipeline: the gathered weights do not fit the network");
+  }
+  policy_version_ += 1;
+  Metrics metrics;
+  for (std::int64_t i = 0; i < kNumMinibatchStats; ++i) metrics.emplace_back(kMinibatchStatNames[i], mean[i]);
+  if (stage_ == 0) metrics.emplace_back("explained_var", explained_variance(batch.values, batch.returns));
+  metrics.emplace_back("learning_rate", lr);
+  metrics.emplace_back("skipped_steps", 0.0);
+  metrics.emplace_back("epochs_run", static_cast<double>(result.epochs_run));
+  return metrics;
+}
+
+MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
+  using runner::parallel::ProcessGroup;
+  const bool first = stage_ == 0, last = stage_ == stages_ - 1;
+  const std::int64_t rows = minibatch.size();
+  const auto ranges = runner::parallel::micro_batch_ranges(rows, micro_batches_);
+  const int count = static_cast<int>(ranges.size());
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(device_);
+  optimizer_->zero_grad();
+  // norm_adv over the whole minibatch, as the unsplit update does; then each micro-batch's mean
+  // losses weighted by its share of the rows add up to the minibatch's.
+  const torch::Tensor advantages =
+      last ? (config_.norm_adv ? normalize_advantages(minibatch.advantages) : minibatch.advantages) : torch::Tensor();
+  std::vector<torch::Tensor> inputs(count), actor_out(count), critic_out(count), losses(count);
+  torch::Tensor stats = torch::zeros({kNumMinibatchStats}, f32);
+  std::vector<ProcessGroup::PendingSend> sends;
+  for (int m = 0; m < count; ++m) {
+    const auto& r = ranges[m];
+    torch::Tensor x, actor_x, critic_x;
+    if (first) {
+      x = agents::flatten_obs(minibatch.obs.slice(0, r.begin, r.end), obs_dim_, "PPO pipeline");
+      for (const auto& item : net_->named_children())
+        if (item.key() == "obs_scaling")
+          x = std::dynamic_pointer_cast<agents::ObsScalingImpl>(item.value())->forward(x);
+      actor_x = critic_x = x;
+    } else {
+      x = torch::empty({r.rows(), actor_in_ + critic_in_}, f32);
+      pipe_->recv(x, stage_ - 1, m);
+      x.requires_grad_(true);
+      actor_x = x.narrow(1, 0, actor_in_);
+      critic_x = x.narrow(1, actor_in_, critic_in_);
+    }
+    auto ya = actor_stage_->forward(actor_x);
+    auto yc = critic_stage_->forward(critic_x);
+    if (last) {
+      const auto logits = ya.to(torch::kFloat);
+      const auto actions = minibatch.actions.slice(0, r.begin, r.end);
+      PpoLossIn in;
+      in.new_logprob = agents::categorical_log_prob(logits, actions);
+      in.entropy = agents::categorical_entropy(logits);
+      in.new_values = yc.to(torch::kFloat).squeeze(-1);
+      in.old_logprob = minibatch.log_probs.slice(0, r.begin, r.end);
+      in.advantages = advantages.slice(0, r.begin, r.end);
+      in.old_values = minibatch.values.slice(0, r.begin, r.end);
+      in.returns = minibatch.returns.slice(0, r.begin, r.end);
+      in.clip_coef = config_.clip_coef;
+      in.norm_adv = false;  // done above, over the whole minibatch
+      in.clip_vloss = config_.clip_vloss;
+      in.ent_coef = config_.ent_coef;
+      in.vf_coef = config_.vf_coef;
+      const PpoLossOut loss = ppo_loss(in);
+      const double share = static_cast<double>(r.rows()) / static_cast<double>(rows);
+      losses[m] = loss.loss * share;
+      torch::NoGradGuard no_grad;
+      stats += torch::stack({loss.pg_loss.detach(), loss.v_loss.detach(), loss.entropy_loss.detach(),
+                             loss.old_approx_kl, loss.approx_kl, loss.clipfrac}) * share;
+    } else {
+      sends.push_back(pipe_->send(torch::cat({ya, yc}, 1).detach().contiguous(), stage_ + 1, m));
+    }
+    inputs[m] = x;
+    actor_out[m] = ya;
+    critic_out[m] = yc;
+  }
+  for (int m = count - 1; m >= 0; --m) {
+    if (last) {
+      losses[m].backward();
+    } else {
+      auto grad = torch::empty({ranges[m].rows(), actor_out_ + critic_out_}, f32);
+      pipe_->recv(grad, stage_ + 1, count + m);
+      torch::autograd::backward({actor_out[m], critic_out[m]},
+                                {grad.narrow(1, 0, actor_out_), grad.narrow(1, actor_out_, critic_out_)});
+    }
+    if (!first) sends.push_back(pipe_->send(inputs[m].grad().contiguous(), stage_ - 1, count + m));
+    actor_out[m] = critic_out[m] = losses[m] = torch::Tensor();  // frees this micro-batch's graph
+  }
+  for (auto& s : sends) s.wait();
+  if (config_.max_grad_norm > 0.0) {
+    // The global norm, as the unsplit update clips: one all-reduce of the stages' squared norms.
+    torch::NoGradGuard no_grad;
+    auto squares = torch::zeros({1}, torch::kFloat);
+    for (const auto& p : stage_params_)
+      if (p.grad().defined()) squares += p.grad().pow(2).sum().to(torch::kCPU);
+    pipe_->average_gradients(squares);
+    const auto norm = (squares * static_cast<double>(stages_)).sqrt().to(device_);
+    const auto coef = (config_.max_grad_norm / (norm + 1e-6)).clamp_max(1.0);
+    for (const auto& p : stage_params_)
+      if (p.grad().defined()) p.grad().mul_(coef);
+  }
+  optimizer_->step();
+  MinibatchResult out;
+  out.stats = stats;
+  out.stepped = true;
+  return out;
+}
+
+Algorithm::HeldState Ppo::held_state() const {
+  HeldState held;
+  std::vector<torch::Tensor> trained = pipe_ != nullptr ? stage_params_ : std::vector<torch::Tensor>{flat_->values()};
+  held.trained_parameters = elements(trained);
+  for (const auto& [key, state] : optimizer_->state()) {
+    const auto& adam = static_cast<const torch::optim::AdamParamState&>(*state);
+    held.optimizer_state += adam.exp_avg().numel() + adam.exp_avg_sq().numel();
+  }
+  if (net_) held.acting_parameters = elements(net_->parameters());
+  return held;
+}
+
 std::unique_ptr<Algorithm> make_ppo(const AlgorithmInit& init) { return std::make_unique<Ppo>(init); }
 
 AlgorithmSpec ppo_algorithm() {
@@ -364,7 +700,7 @@ AlgorithmSpec ppo_algorithm() {
   spec.name = "ppo";
   spec.doc = "PPO hyperparameters (algo: ppo)";
   spec.config = core::AnySection::of(PpoConfig{});
-  spec.check = [](const TrainConfig& config, const envs::EnvSpec&, const RunContext& ctx) {
+  spec.check = [](const TrainConfig& config, const envs::EnvSpec& env, const RunContext& ctx) {
     const PpoConfig& ppo = config.section<PpoConfig>("ppo");
     const std::int64_t samples = static_cast<std::int64_t>(ppo.rollout_steps) * config.env.num_envs;
     if (ppo.num_minibatches > samples)
@@ -375,10 +711,33 @@ AlgorithmSpec ppo_algorithm() {
       throw std::invalid_argument(ctx.source + ": ppo.target_kl: the early stop reads each rank's own KL, so data-parallel "
                                   "ranks (learner.world_size " + std::to_string(ctx.world_size) +
                                   ") would stop at different epochs; use ppo.target_kl: 0");
+    const std::int32_t stages = config.learner.pipeline_stages;
+    if (stages > 1) {
+      const std::string key = ctx.source + ": learner.pipeline_stages " + std::to_string(stages) + ": ";
+      const std::int64_t rows = samples / ppo.num_minibatches;  // the smallest minibatch
+      if (config.learner.micro_batches > rows)
+        throw std::invalid_argument(ctx.source + ": learner.micro_batches (" + std::to_string(config.learner.micro_batches) +
+                                    ") exceeds the rows of a minibatch, ppo.rollout_steps x env.num_envs / "
+                                    "ppo.num_minibatches = " + std::to_string(rows));
+      if (!env.action_space.is_discrete())
+        throw std::invalid_argument(key + "PPO's pipeline needs a Discrete action space for now (env " +
+                                    config.env.id + " has " + env.action_space.to_string() + ")");
+      if (config.policy.shared_trunk)
+        throw std::invalid_argument(key + "PPO's pipeline splits separate actor and critic MLPs; use "
+                                    "policy.shared_trunk: false");
+      if (config.precision != "fp32")
+        throw std::invalid_argument(key + "PPO's pipeline runs in fp32 only (precision: " + config.precision + ")");
+      if (ppo.target_kl > 0.0)
+        throw std::invalid_argument(key + "ppo.target_kl: the approx KL lives on the last stage only; use ppo.target_kl: 0");
+      if (!config.policy.freeze.empty() || !config.init.checkpoint.empty())
+        throw std::invalid_argument(key + "policy.freeze and init.checkpoint cannot be combined with pipeline "
+                                    "stages yet");
+    }
   };
   spec.rollout_steps = [](const TrainConfig& config) { return config.section<PpoConfig>("ppo").rollout_steps; };
   spec.chunk_log_probs = true;
   spec.data_parallel = true;  // one all-reduce of the flat gradient per minibatch
+  spec.pipeline_parallel = true;  // learner.pipeline_stages: the actor and critic MLPs cut into stages
   spec.make = make_ppo;
   spec.make_behaviour_policy = [](const TrainConfig& config, const envs::EnvSpec& env) -> std::shared_ptr<agents::Policy> {
     return std::make_shared<agents::ActorCriticPolicy>(
