@@ -784,6 +784,14 @@ int world_size_to_launch(const TrainConfig& config, const TrainOptions& options)
     core::load_config(resolved, source);
   }
   check_world_size(resolved, source, resume, options.resume_dir);
+  // Model parallelism's refusals before any rank starts (the rest come from each rank's plan_run).
+  const learner::AlgorithmSpec* algo = nullptr;
+  try {
+    algo = &learner::find_algorithm(resolved.algo);
+  } catch (const std::invalid_argument&) {
+    // train() names the unknown algorithm
+  }
+  if (algo != nullptr) check_pipeline(resolved, *algo, source, resume);
   return resolved.learner.world_size;
 }
 
