@@ -50,7 +50,8 @@ struct UpdateContext {
 // one flat buffer). An algorithm that supports data parallelism (AlgorithmSpec::data_parallel) calls
 // it right after every backward whose gradients an optimizer steps with, before unscaling, clipping
 // and the step, the same number of times on every rank; the optimizer step is then identical on
-// every rank. Empty in a one-rank run. learner/ knows nothing of the ranks beyond this.
+// every rank. Empty in a one-rank run. learner/ knows nothing of the ranks beyond this and
+// AlgorithmInit::pipeline (model parallelism).
 using GradientHook = std::function<void(const std::vector<torch::Tensor>& grads)>;
 
 class Algorithm {

@@ -16,6 +16,12 @@
 //   skipped_steps   optimizer steps skipped in this update for non-finite gradients (fp16)
 //   epochs_run      passes over the rollout (< update_epochs when target_kl stopped early)
 //
+// Model parallelism (learner.pipeline_stages S > 1, AlgorithmInit::pipeline; docs/distributed.md): the
+// actor and critic MLPs are cut into S stages, one per rank; stage 0 steps the envs with a whole copy
+// of the network and starts every update, the other stages run serve_stage(). A minibatch runs on the
+// GPipe schedule over learner.micro_batches micro-batches, the last stage computes ppo_loss, gradient
+// clipping uses the global norm, each stage steps its own Adam: the update equals the unsplit one.
+//
 // Checkpoints (save/load) hold everything a bit-exact resume needs on the same device and build: the
 // ActorCritic parameters ("model"), Adam's state ("optimizer"), the loss scaler ("scaler_*"),
 // policy_version and the state of the minibatch-shuffling generator ("minibatch_generator").
