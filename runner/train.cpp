@@ -739,7 +739,11 @@ class TrainingRun {
 TrainResult serve_pipeline_stage(const RunPlan& plan, parallel::ProcessGroup& group) {
   set_threads(plan.config.threads);
   torch::manual_seed(static_cast<std::uint64_t>(plan.config.seed));  // the same whole network as rank 0's
-  learner::AlgorithmInit init{plan.config, plan.spec, plan.device, plan.precision};
+  learner::AlgorithmInit init;
+  init.config = plan.config;
+  init.spec = plan.spec;
+  init.device = plan.device;
+  init.precision = plan.precision;
   init.pipeline = &group;
   std::unique_ptr<Algorithm> algo = learner::make_algorithm(init);
   const auto start = std::chrono::steady_clock::now();

@@ -90,7 +90,9 @@ TEST(PpoPipeline, TwoStagesTakeTheUnsplitUpdate) {
         for (const int micro : {1, 4}) {
           SCOPED_TRACE("micro_batches " + std::to_string(micro));
           const learner::TrainConfig config = pipeline_config(micro);
-          learner::AlgorithmInit init{config, spec, torch::kCPU, learner::Precision::kFp32};
+          learner::AlgorithmInit init;
+          init.config = config;
+          init.spec = spec;
           init.pipeline = &group;
           torch::manual_seed(11);
           auto pipe = learner::make_ppo(init);
@@ -109,7 +111,9 @@ TEST(PpoPipeline, TwoStagesTakeTheUnsplitUpdate) {
             group.gather_to_root({static_cast<double>(held.trained_parameters)});
             continue;
           }
-          learner::AlgorithmInit one{config, spec, torch::kCPU, learner::Precision::kFp32};
+          learner::AlgorithmInit one;  // the unsplit PPO (no pipeline)
+          one.config = config;
+          one.spec = spec;
           torch::manual_seed(11);
           auto unsplit = learner::make_ppo(one);
           auto& pipe_net = pipe->policy()->module();
