@@ -5,6 +5,7 @@
 # evaluation does not reach its stop.mean_return is left out (and said so).
 # Usage: bash bench/zoo.sh [BUILD_DIR] [CONFIG ...]   (default: every configs/*.yaml)
 #   ZOO_SEED=N trains with seed N instead of 1 (the index records the seed of each entry).
+#   ZOO_SET="key=value ..." adds config overrides to every training run (a smaller total_steps).
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -22,7 +23,9 @@ fi
 for cfg in "${configs[@]}"; do
   name=$(basename "$cfg" .yaml)
   seed=${ZOO_SEED:-1}
-  line=$("$build/apiary" train "$cfg" --quiet --set seed=$seed --set out_dir="$work" --set name="$name" | tail -n 1)
+  extra=()
+  for kv in ${ZOO_SET:-}; do extra+=(--set "$kv"); done
+  line=$("$build/apiary" train "$cfg" --quiet --set seed=$seed --set out_dir="$work" --set name="$name" "${extra[@]}" | tail -n 1)
   steps=$(sed 's/.* steps: \([^ ]*\).*/\1/' <<<"$line")
   ckpt="$work/$name/checkpoints/best.pt"
   [ -f "$ckpt" ] || { echo "$name: no best.pt, skipped" >&2; continue; }
