@@ -277,7 +277,11 @@ class TrainingRun {
     set_threads(config_.threads);
     // The same seed on every rank: the networks start identical (check_ranks() verifies it).
     torch::manual_seed(static_cast<std::uint64_t>(config_.seed));
-    learner::AlgorithmInit init{config_, plan_.spec, plan_.device, plan_.precision};
+    learner::AlgorithmInit init;
+    init.config = config_;
+    init.spec = plan_.spec;
+    init.device = plan_.device;
+    init.precision = plan_.precision;
     init.pipeline = pipeline_;
     if (group_) {
       init.reduce_gradients = [group = group_](const std::vector<torch::Tensor>& grads) {
@@ -562,14 +566,7 @@ class TrainingRun {
       result_.communication = c.to_string();
     }
     if (!writer()) {
-      const core::ProfileReport report = profiler_.report();
-      result_.steps = counters_.steps;
-      result_.updates = counters_.updates;
-      result_.wall_seconds = wall();
-      result_.env_seconds = report[core::ProfileCategory::kEnv].seconds;
-      result_.inference_seconds = report[core::ProfileCategory::kInference].seconds;
-      result_.learning_seconds = report[core::ProfileCategory::kLearning].seconds;
-      result_.other_seconds = report[core::ProfileCategory::kOther].seconds;
+      fill_counts_and_profile();
       return result_;
     }
     if (!result_.stopped_early && !result_.interrupted && last_eval_step_ != counters_.steps) evaluate();
@@ -579,14 +576,7 @@ class TrainingRun {
       result_.transport = source_->metrics();
       source_.reset();  // stops the actor processes
     }
-    const core::ProfileReport report = profiler_.report();
-    result_.steps = counters_.steps;
-    result_.updates = counters_.updates;
-    result_.wall_seconds = wall();
-    result_.env_seconds = report[core::ProfileCategory::kEnv].seconds;
-    result_.inference_seconds = report[core::ProfileCategory::kInference].seconds;
-    result_.learning_seconds = report[core::ProfileCategory::kLearning].seconds;
-    result_.other_seconds = report[core::ProfileCategory::kOther].seconds;
+    fill_counts_and_profile();
     std::ostringstream os;
     os << "end step " << result_.steps << " wall_seconds " << result_.wall_seconds << " eval_mean_return "
        << result_.eval_mean_return << " profile: env " << result_.env_seconds << " s, inference "
@@ -665,6 +655,18 @@ class TrainingRun {
     folder_->tensorboard().add_scalar("charts/SPS", static_cast<float>(sps), counters_.steps);
     for (const auto& [k, v] : metrics)
       folder_->tensorboard().add_scalar("losses/" + k, static_cast<float>(v), counters_.steps);
+  }
+
+  // The summary's steps, updates, wall-clock and where the time went.
+  void fill_counts_and_profile() {
+    const core::ProfileReport report = profiler_.report();
+    result_.steps = counters_.steps;
+    result_.updates = counters_.updates;
+    result_.wall_seconds = wall();
+    result_.env_seconds = report[core::ProfileCategory::kEnv].seconds;
+    result_.inference_seconds = report[core::ProfileCategory::kInference].seconds;
+    result_.learning_seconds = report[core::ProfileCategory::kLearning].seconds;
+    result_.other_seconds = report[core::ProfileCategory::kOther].seconds;
   }
 
   void evaluate() {

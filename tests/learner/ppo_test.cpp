@@ -23,6 +23,7 @@
 #include "envs/registry.h"
 #include "learner/algorithm.h"
 #include "learner/ppo/ppo.h"
+#include "tests/common/synthetic_chunk.h"
 
 namespace apiary::learner {
 namespace {
@@ -47,25 +48,7 @@ std::unique_ptr<Algorithm> make_small_ppo(PpoConfig ppo, std::uint64_t init_seed
 
 // A fixed T x N chunk on CartPole's spaces: random observations, actions and rewards, the behaviour
 // log-probs and values of `policy` (so the first ratio is 1), one termination and one truncation.
-agents::TrajectoryChunk synthetic_chunk(agents::Policy& policy, std::uint64_t seed, std::int64_t steps = 16,
-                                        std::int64_t lanes = 4) {
-  torch::manual_seed(seed);
-  agents::TrajectoryChunk chunk;
-  chunk.obs = torch::randn({steps + 1, lanes, 4});
-  chunk.next_obs = chunk.obs.slice(0, 1).clone();
-  const auto flat = chunk.obs.slice(0, 0, steps).reshape({steps * lanes, 4});
-  const agents::PolicyAct act = policy.act(flat, agents::ActContext{});
-  chunk.actions = act.action.view({steps, lanes});
-  chunk.log_probs = act.log_prob.view({steps, lanes});
-  chunk.values = act.value.view({steps, lanes});
-  chunk.rewards = torch::rand({steps, lanes});
-  chunk.terminated = torch::zeros({steps, lanes});
-  chunk.truncated = torch::zeros({steps, lanes});
-  chunk.terminated[3][1] = 1.0f;
-  chunk.truncated[9][2] = 1.0f;
-  chunk.next_obs[9][2] = torch::randn({4});  // the final observation, not obs[10]
-  return chunk;
-}
+using apiary::testing::synthetic_chunk;
 
 std::vector<torch::Tensor> snapshot(torch::nn::Module& module) {
   std::vector<torch::Tensor> out;

@@ -16,6 +16,7 @@
 #include "learner/ppo/ppo.h"
 #include "runner/parallel/launch.h"
 #include "runner/parallel/process_group.h"
+#include "tests/common/synthetic_chunk.h"
 #include "tests/runner/parallel/test_util.h"
 
 namespace apiary::runner::parallel {
@@ -43,24 +44,7 @@ learner::TrainConfig pipeline_config(int micro_batches) {
   return config;
 }
 
-agents::TrajectoryChunk synthetic_chunk(agents::Policy& policy, std::uint64_t seed) {
-  const std::int64_t steps = 16, lanes = 4;
-  torch::manual_seed(seed);
-  agents::TrajectoryChunk chunk;
-  chunk.obs = torch::randn({steps + 1, lanes, 4});
-  chunk.next_obs = chunk.obs.slice(0, 1).clone();
-  const auto flat = chunk.obs.slice(0, 0, steps).reshape({steps * lanes, 4});
-  const agents::PolicyAct act = policy.act(flat, agents::ActContext{});
-  chunk.actions = act.action.view({steps, lanes});
-  chunk.log_probs = act.log_prob.view({steps, lanes});
-  chunk.values = act.value.view({steps, lanes});
-  chunk.rewards = torch::rand({steps, lanes});
-  chunk.terminated = torch::zeros({steps, lanes});
-  chunk.truncated = torch::zeros({steps, lanes});
-  chunk.terminated[3][1] = 1.0f;
-  chunk.truncated[9][2] = 1.0f;
-  return chunk;
-}
+using apiary::testing::synthetic_chunk;
 
 std::map<std::string, double> as_map(const learner::Metrics& metrics) {
   std::map<std::string, double> out;
