@@ -43,11 +43,7 @@ void add_tensor(const torch::Tensor& t, wire::Header& header, std::vector<wire::
 
 void add_bytes(const void* data, std::size_t size, std::shared_ptr<const void> owner, wire::Header& header,
                std::vector<wire::OutFrame>& frames) {
-  wire::TensorDesc d;
-  d.dtype = wire::DType::kUInt8;
-  d.ndim = 1;
-  d.shape[0] = static_cast<std::int64_t>(size);
-  header.tensors.push_back(d);
+  header.tensors.push_back(wire::tensor_desc(wire::DType::kUInt8, {static_cast<std::int64_t>(size)}));
   frames.push_back(wire::OutFrame{data, size, std::move(owner)});
 }
 

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,6 +75,16 @@ struct TensorDesc {
   std::size_t numel() const;   // product of the dims (1 for ndim 0); only meaningful once validated
   std::size_t nbytes() const { return numel() * dtype_size(dtype); }
 };
+
+// A descriptor of `dtype` with `shape` (at most kMaxDims dims; the caller keeps to that).
+inline TensorDesc tensor_desc(DType dtype, std::initializer_list<std::int64_t> shape) {
+  TensorDesc d;
+  d.dtype = dtype;
+  d.ndim = static_cast<std::uint8_t>(shape.size());
+  std::size_t i = 0;
+  for (const std::int64_t s : shape) d.shape[i++] = s;
+  return d;
+}
 
 struct Header {
   MessageKind kind = MessageKind::kChunk;

@@ -16,22 +16,13 @@ namespace apiary::actors {
 namespace {
 
 using wire::DType;
-using wire::TensorDesc;
+using wire::tensor_desc;
 
 constexpr std::int64_t kT = 4, kN = 2, kD = 4, kA = 2;  // Box actions: 2 elements
 constexpr std::uint64_t kSession = 0x5e55;
 constexpr std::int64_t kLearnerVersion = 42;
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 const float kInf = std::numeric_limits<float>::infinity();
-
-TensorDesc desc(DType dtype, std::initializer_list<std::int64_t> shape) {
-  TensorDesc d;
-  d.dtype = dtype;
-  d.ndim = static_cast<std::uint8_t>(shape.size());
-  std::size_t i = 0;
-  for (auto s : shape) d.shape[i++] = s;
-  return d;
-}
 
 template <class T>
 std::vector<std::uint8_t> bytes_of(const std::vector<T>& v) {
@@ -69,13 +60,13 @@ struct Chunk {
 
   std::vector<std::vector<std::uint8_t>> frames() {
     const std::int64_t episode_rows = static_cast<std::int64_t>(episodes.size() / 2);
-    header.tensors = {desc(DType::kFloat32, {kT + 1, kN, kD}),
-                      discrete ? desc(DType::kInt64, {kT, kN}) : desc(DType::kFloat32, {kT, kN, kA}),
-                      desc(DType::kFloat32, {kT, kN}),
-                      desc(DType::kFloat32, {kT, kN}),
-                      desc(DType::kFloat32, {kT, kN}),
-                      desc(DType::kFloat32, {kT, kN, kD}),
-                      desc(DType::kFloat32, {episode_rows, 2})};
+    header.tensors = {tensor_desc(DType::kFloat32, {kT + 1, kN, kD}),
+                      discrete ? tensor_desc(DType::kInt64, {kT, kN}) : tensor_desc(DType::kFloat32, {kT, kN, kA}),
+                      tensor_desc(DType::kFloat32, {kT, kN}),
+                      tensor_desc(DType::kFloat32, {kT, kN}),
+                      tensor_desc(DType::kFloat32, {kT, kN}),
+                      tensor_desc(DType::kFloat32, {kT, kN, kD}),
+                      tensor_desc(DType::kFloat32, {episode_rows, 2})};
     std::vector<std::vector<std::uint8_t>> f = {{},
                                                 bytes_of(obs),
                                                 discrete ? bytes_of(actions) : bytes_of(box_actions),
@@ -85,8 +76,8 @@ struct Chunk {
                                                 bytes_of(next_obs),
                                                 bytes_of(episodes)};
     if (log_probs) {
-      header.tensors.push_back(desc(DType::kFloat32, {kT, kN}));
-      header.tensors.push_back(desc(DType::kFloat32, {kT, kN}));
+      header.tensors.push_back(tensor_desc(DType::kFloat32, {kT, kN}));
+      header.tensors.push_back(tensor_desc(DType::kFloat32, {kT, kN}));
       f.push_back(bytes_of(log_probs_v));
       f.push_back(bytes_of(values));
     }

@@ -50,15 +50,6 @@ float flag(std::uint8_t b) {
   return table[b % 8];
 }
 
-TensorDesc desc(DType dtype, std::initializer_list<std::int64_t> shape) {
-  TensorDesc d;
-  d.dtype = dtype;
-  d.ndim = static_cast<std::uint8_t>(shape.size());
-  std::size_t i = 0;
-  for (auto s : shape) d.shape[i++] = s;
-  return d;
-}
-
 template <class T>
 T at(const FrameView& f, std::size_t i) {
   T v;
@@ -189,13 +180,13 @@ void fuzz_content(const std::uint8_t* data, std::size_t size) {
         b == 255 ? std::numeric_limits<float>::quiet_NaN() : b == 254 ? 0.0f : b == 253 ? 1.5f : b == 252 ? -3.0f : 1.0f + b;
   }
 
-  h.tensors = {desc(DType::kFloat32, {t + 1, n, kObsDim}),
-               box ? desc(DType::kFloat32, {t, n, kActionDim}) : desc(DType::kInt64, {t, n}),
-               desc(DType::kFloat32, {t, n}),
-               desc(DType::kFloat32, {t, n}),
-               desc(DType::kFloat32, {t, n}),
-               desc(DType::kFloat32, {t, n, kObsDim}),
-               desc(DType::kFloat32, {rows, 2})};
+  h.tensors = {tensor_desc(DType::kFloat32, {t + 1, n, kObsDim}),
+               box ? tensor_desc(DType::kFloat32, {t, n, kActionDim}) : tensor_desc(DType::kInt64, {t, n}),
+               tensor_desc(DType::kFloat32, {t, n}),
+               tensor_desc(DType::kFloat32, {t, n}),
+               tensor_desc(DType::kFloat32, {t, n}),
+               tensor_desc(DType::kFloat32, {t, n, kObsDim}),
+               tensor_desc(DType::kFloat32, {rows, 2})};
   const auto header_frame = encode_header(h);
   std::vector<FrameView> frames = {{header_frame.data(), header_frame.size()},
                                    {obs.data(), obs.size() * 4},
@@ -208,8 +199,8 @@ void fuzz_content(const std::uint8_t* data, std::size_t size) {
                                    {episodes.data(), episodes.size() * 4}};
   std::vector<std::uint8_t> header_with_logprobs;
   if (log_probs) {
-    h.tensors.push_back(desc(DType::kFloat32, {t, n}));
-    h.tensors.push_back(desc(DType::kFloat32, {t, n}));
+    h.tensors.push_back(tensor_desc(DType::kFloat32, {t, n}));
+    h.tensors.push_back(tensor_desc(DType::kFloat32, {t, n}));
     header_with_logprobs = encode_header(h);
     frames[0] = {header_with_logprobs.data(), header_with_logprobs.size()};
     frames.push_back({lp.data(), lp.size() * 4});

@@ -14,15 +14,6 @@ using namespace apiary::actors::wire;
 
 namespace {
 
-TensorDesc desc(DType dtype, std::initializer_list<std::int64_t> shape) {
-  TensorDesc d;
-  d.dtype = dtype;
-  d.ndim = static_cast<std::uint8_t>(shape.size());
-  int i = 0;
-  for (auto s : shape) d.shape[static_cast<std::size_t>(i++)] = s;
-  return d;
-}
-
 void write_bytes(const std::string& dir, const std::string& name, const std::vector<std::uint8_t>& bytes) {
   std::FILE* f = std::fopen((dir + "/" + name).c_str(), "wb");
   if (f == nullptr) {
@@ -63,11 +54,11 @@ void write_content_chunk(const std::string& dir, const std::string& name, Spoil 
   std::vector<std::int64_t> actions = {0, 1, 1, 0, 1, 1};
   terminated[5] = 1.0f;
   spoil(h, obs, actions, rewards, terminated, episodes);
-  h.tensors = {desc(DType::kFloat32, {t + 1, n, d}), desc(DType::kInt64, {t, n}),
-               desc(DType::kFloat32, {t, n}),        desc(DType::kFloat32, {t, n}),
-               desc(DType::kFloat32, {t, n}),        desc(DType::kFloat32, {t, n, d}),
-               desc(DType::kFloat32, {static_cast<std::int64_t>(episodes.size() / 2), 2}),
-               desc(DType::kFloat32, {t, n}),        desc(DType::kFloat32, {t, n})};
+  h.tensors = {tensor_desc(DType::kFloat32, {t + 1, n, d}), tensor_desc(DType::kInt64, {t, n}),
+               tensor_desc(DType::kFloat32, {t, n}),        tensor_desc(DType::kFloat32, {t, n}),
+               tensor_desc(DType::kFloat32, {t, n}),        tensor_desc(DType::kFloat32, {t, n, d}),
+               tensor_desc(DType::kFloat32, {static_cast<std::int64_t>(episodes.size() / 2), 2}),
+               tensor_desc(DType::kFloat32, {t, n}),        tensor_desc(DType::kFloat32, {t, n})};
   write_bytes(dir, name,
               join_frames({encode_header(h), bytes_of(obs), bytes_of(actions), bytes_of(rewards), bytes_of(terminated),
                            bytes_of(truncated), bytes_of(next_obs), bytes_of(episodes), bytes_of(log_probs),
@@ -85,24 +76,24 @@ int main(int argc, char** argv) {
   Header chunk;
   chunk.kind = MessageKind::kChunk;
   for (std::int64_t t : {1, 3}) {
-    chunk.tensors = {desc(DType::kFloat32, {t + 1, 2, 4}), desc(DType::kInt64, {t, 2}), desc(DType::kFloat32, {t, 2}),
-                     desc(DType::kFloat32, {t, 2}),        desc(DType::kFloat32, {t, 2}),
-                     desc(DType::kFloat32, {t, 2, 4}),     desc(DType::kFloat32, {1, 2}),
-                     desc(DType::kFloat32, {t, 2}),        desc(DType::kFloat32, {t, 2})};
+    chunk.tensors = {tensor_desc(DType::kFloat32, {t + 1, 2, 4}), tensor_desc(DType::kInt64, {t, 2}), tensor_desc(DType::kFloat32, {t, 2}),
+                     tensor_desc(DType::kFloat32, {t, 2}),        tensor_desc(DType::kFloat32, {t, 2}),
+                     tensor_desc(DType::kFloat32, {t, 2, 4}),     tensor_desc(DType::kFloat32, {1, 2}),
+                     tensor_desc(DType::kFloat32, {t, 2}),        tensor_desc(DType::kFloat32, {t, 2})};
     write(dir, "chunk_t" + std::to_string(t), chunk);
   }
   chunk.tensors.resize(7);
   write(dir, "chunk_no_logprobs", chunk);
   Header weights;
   weights.kind = MessageKind::kWeights;
-  weights.tensors = {desc(DType::kUInt8, {64})};
+  weights.tensors = {tensor_desc(DType::kUInt8, {64})};
   write(dir, "weights", weights);
   Header hello;
   hello.kind = MessageKind::kHello;
   write(dir, "hello", hello);
   Header welcome;
   welcome.kind = MessageKind::kWelcome;
-  welcome.tensors = {desc(DType::kUInt8, {10}), desc(DType::kUInt8, {16})};
+  welcome.tensors = {tensor_desc(DType::kUInt8, {10}), tensor_desc(DType::kUInt8, {16})};
   write(dir, "welcome", welcome);
 
   // Sound content, then one bad value each.

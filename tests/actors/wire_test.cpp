@@ -23,15 +23,6 @@ struct Message {
   void reencode() { frames[0] = encode_header(header); }
 };
 
-TensorDesc desc(DType dtype, std::initializer_list<std::int64_t> shape) {
-  TensorDesc d;
-  d.dtype = dtype;
-  d.ndim = static_cast<std::uint8_t>(shape.size());
-  int i = 0;
-  for (auto s : shape) d.shape[static_cast<std::size_t>(i++)] = s;
-  return d;
-}
-
 constexpr std::int64_t kT = 4, kN = 2, kD = 4;
 
 Message valid_chunk() {
@@ -42,11 +33,11 @@ Message valid_chunk() {
   m.header.policy_version = 42;
   m.header.session = 0xabcdef;
   m.header.stats = {1.5, 2.5, 0.25, 0.125};
-  m.header.tensors = {desc(DType::kFloat32, {kT + 1, kN, kD}), desc(DType::kInt64, {kT, kN}),
-                      desc(DType::kFloat32, {kT, kN}),         desc(DType::kFloat32, {kT, kN}),
-                      desc(DType::kFloat32, {kT, kN}),         desc(DType::kFloat32, {kT, kN, kD}),
-                      desc(DType::kFloat32, {1, 2}),           desc(DType::kFloat32, {kT, kN}),
-                      desc(DType::kFloat32, {kT, kN})};
+  m.header.tensors = {tensor_desc(DType::kFloat32, {kT + 1, kN, kD}), tensor_desc(DType::kInt64, {kT, kN}),
+                      tensor_desc(DType::kFloat32, {kT, kN}),         tensor_desc(DType::kFloat32, {kT, kN}),
+                      tensor_desc(DType::kFloat32, {kT, kN}),         tensor_desc(DType::kFloat32, {kT, kN, kD}),
+                      tensor_desc(DType::kFloat32, {1, 2}),           tensor_desc(DType::kFloat32, {kT, kN}),
+                      tensor_desc(DType::kFloat32, {kT, kN})};
   m.frames.push_back(encode_header(m.header));
   for (const auto& t : m.header.tensors) m.frames.emplace_back(t.nbytes(), std::uint8_t{7});
   return m;
@@ -184,7 +175,7 @@ TEST(WireTest, RefusesOversizeMessages) {
   EXPECT_EQ(decode_with_schema(m, total), DecodeError::kOk);
   EXPECT_EQ(decode_with_schema(m, total - 1), DecodeError::kOversize);
   Message big = valid_chunk();  // a shape that claims more than the limit is refused before its frame
-  big.header.tensors[kObs] = desc(DType::kFloat32, {1 << 20, kN, kD});
+  big.header.tensors[kObs] = tensor_desc(DType::kFloat32, {1 << 20, kN, kD});
   big.reencode();
   EXPECT_EQ(decode_with_schema(big), DecodeError::kOversize);
 }

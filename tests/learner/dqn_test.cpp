@@ -17,17 +17,13 @@
 #include "actors/actor.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
+#include "tests/common/algorithm_checks.h"
 #include "learner/dqn/dqn.h"
 
 namespace apiary::learner {
 namespace {
 
-std::map<std::string, double> as_map(const Metrics& metrics) {
-  std::map<std::string, double> out;
-  for (const auto& [name, value] : metrics) out[name] = value;
-  return out;
-}
-
+using apiary::testing::as_map;
 // A small DQN on CartPole's spaces, its weights drawn from `init_seed`.
 std::unique_ptr<Dqn> make_small_dqn(const DqnConfig& dqn, std::uint64_t init_seed, std::int32_t num_envs = 1) {
   AlgorithmInit init;
@@ -234,19 +230,10 @@ TEST_F(DqnTest, SaveLoadRoundTrip) {
   // Trained past the last target update (12), so online and target differ.
   ASSERT_FALSE(same_parameters(*algo->online(), *algo->target()));
 
-  std::stringstream stream;
-  {
-    torch::serialize::OutputArchive archive;
-    algo->save(archive);
-    archive.save_to(stream);
-  }
+  const std::string state = apiary::testing::saved_state(*algo);
   auto fresh = make_small_dqn(dqn, 6);
   ASSERT_FALSE(same_parameters(*algo->online(), *fresh->online()));
-  {
-    torch::serialize::InputArchive archive;
-    archive.load_from(stream);
-    fresh->load(archive);
-  }
+  apiary::testing::load_state(*fresh, state);
   EXPECT_TRUE(same_parameters(*algo->online(), *fresh->online()));
   EXPECT_TRUE(same_parameters(*algo->target(), *fresh->target()));
   EXPECT_EQ(fresh->env_steps(), algo->env_steps());
@@ -265,12 +252,7 @@ TEST_F(DqnTest, SaveLoadRoundTrip) {
   // Adam's state came along: the same batch gives the same step on both.
   const auto chunk = random_chunk(16, 1, 500);
   algo = make_small_dqn(dqn, 5);
-  {
-    stream.seekg(0);
-    torch::serialize::InputArchive archive;
-    archive.load_from(stream);
-    algo->load(archive);
-  }
+  apiary::testing::load_state(*algo, state);
   step = algo->env_steps() + chunk.env_steps();
   algo->update(chunk, UpdateContext{step, 10000});
   fresh->update(chunk, UpdateContext{step, 10000});

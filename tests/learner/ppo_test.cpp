@@ -22,6 +22,7 @@
 #include "actors/actor.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
+#include "tests/common/algorithm_checks.h"
 #include "learner/ppo/ppo.h"
 #include "tests/common/synthetic_chunk.h"
 
@@ -30,12 +31,7 @@ namespace {
 
 envs::EnvSpec cartpole_spec() { return envs::env_spec("CartPole-v1"); }
 
-std::map<std::string, double> as_map(const Metrics& metrics) {
-  std::map<std::string, double> out;
-  for (const auto& [name, value] : metrics) out[name] = value;
-  return out;
-}
-
+using apiary::testing::as_map;
 // A small PPO on CartPole's spaces, its weights drawn from `init_seed`.
 std::unique_ptr<Algorithm> make_small_ppo(PpoConfig ppo, std::uint64_t init_seed) {
   AlgorithmInit init;
@@ -199,18 +195,9 @@ TEST_F(PpoTest, ResumeFromCheckpointIsExact) {
   const auto chunk1 = synthetic_chunk(*original->policy(), 3);
   original->update(chunk1, UpdateContext{chunk1.env_steps(), 1000});
 
-  std::stringstream stream;
-  {
-    torch::serialize::OutputArchive archive;
-    original->save(archive);
-    archive.save_to(stream);
-  }
+  const std::string state = apiary::testing::saved_state(*original);
   auto resumed = make_small_ppo(config, /*init_seed=*/99);  // different initial weights
-  {
-    torch::serialize::InputArchive archive;
-    archive.load_from(stream);
-    resumed->load(archive);
-  }
+  apiary::testing::load_state(*resumed, state);
   EXPECT_EQ(resumed->policy_version(), original->policy_version());
 
   agents::ActContext deterministic;

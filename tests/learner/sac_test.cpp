@@ -23,6 +23,7 @@
 #include "agents/weights.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
+#include "tests/common/algorithm_checks.h"
 #include "learner/sac/sac.h"
 
 namespace apiary::learner {
@@ -30,12 +31,7 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-std::map<std::string, double> as_map(const Metrics& metrics) {
-  std::map<std::string, double> out;
-  for (const auto& [name, value] : metrics) out[name] = value;
-  return out;
-}
-
+using apiary::testing::as_map;
 // Pendulum's observations with a two-element action Box of unequal bounds, so that the rescaling and
 // its log-scale term matter: a0 in [-2, 2] (scale 2, bias 0), a1 in [0, 1] (scale 0.5, bias 0.5).
 envs::EnvSpec test_spec() {
@@ -436,19 +432,10 @@ TEST_F(SacTest, SaveLoadRoundTripIsBitwise) {
   ASSERT_FALSE(same_tensors(*algo->critic(), *algo->target_critic()));
   ASSERT_NE(algo->alpha(), 1.0);
 
-  std::stringstream stream;
-  {
-    torch::serialize::OutputArchive archive;
-    algo->save(archive);
-    archive.save_to(stream);
-  }
+  const std::string state = apiary::testing::saved_state(*algo);
   auto fresh = make_small_sac(sac, 13);
   ASSERT_FALSE(same_tensors(*algo->actor(), *fresh->actor()));
-  {
-    torch::serialize::InputArchive archive;
-    archive.load_from(stream);
-    fresh->load(archive);
-  }
+  apiary::testing::load_state(*fresh, state);
   EXPECT_TRUE(same_tensors(*algo->actor(), *fresh->actor()));
   EXPECT_TRUE(same_tensors(*algo->critic(), *fresh->critic()));
   EXPECT_TRUE(same_tensors(*algo->target_critic(), *fresh->target_critic()));
@@ -462,12 +449,7 @@ TEST_F(SacTest, SaveLoadRoundTripIsBitwise) {
   // Adam's states, log alpha and the generator came along: the same chunks give bitwise the same
   // networks on both (the original also starts from an empty replay buffer, as the loaded one does).
   algo = make_small_sac(sac, 12);
-  {
-    stream.seekg(0);
-    torch::serialize::InputArchive archive;
-    archive.load_from(stream);
-    algo->load(archive);
-  }
+  apiary::testing::load_state(*algo, state);
   for (int i = 0; i < 3; ++i) {
     const auto chunk = random_chunk(4, 1, 500 + i);
     step += chunk.env_steps();

@@ -117,8 +117,8 @@ CliResult run_cli(std::vector<std::string> args) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   std::fflush(stdout);
-  char path[] = "/tmp/apiary_registry_testXXXXXX";
-  const int fd = ::mkstemp(path);
+  std::string path = (std::filesystem::temp_directory_path() / "apiary_registry_testXXXXXX").string();
+  const int fd = ::mkstemp(path.data());
   const int saved = ::dup(1);
   ::dup2(fd, 1);
   CliResult r;
@@ -131,7 +131,7 @@ CliResult run_cli(std::vector<std::string> args) {
   std::stringstream ss;
   ss << in.rdbuf();
   r.out = ss.str();
-  ::unlink(path);
+  ::unlink(path.c_str());
   return r;
 }
 

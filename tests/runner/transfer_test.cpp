@@ -185,7 +185,6 @@ TEST_F(Transfer, AFrozenTrunkStaysBitwiseUnderPpoAndDqnUntilUnfrozen) {
 
 TEST_F(Transfer, DiscreteTrunkUnderANewGaussianHeadTrains) {
   const std::string lander = trained("LunarLander-v3", "lander", 1024);
-  const LoadedPolicy source = load_policy(lander);
   const std::string config_path = write("continuous.yaml", "name: cont\nout_dir: " + (dir_ / "runs").string() +
                                                                 "\nenv: {id: LunarLanderContinuous-v3, num_envs: 4}\n"
                                                                 "total_steps: 1024\nppo: {rollout_steps: 64}\n"

@@ -13,6 +13,7 @@
 #include "agents/actor_critic.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
+#include "tests/common/algorithm_checks.h"
 #include "learner/ppo/ppo.h"
 #include "runner/parallel/launch.h"
 #include "runner/parallel/process_group.h"
@@ -46,12 +47,7 @@ learner::TrainConfig pipeline_config(int micro_batches) {
 
 using apiary::testing::synthetic_chunk;
 
-std::map<std::string, double> as_map(const learner::Metrics& metrics) {
-  std::map<std::string, double> out;
-  for (const auto& [name, value] : metrics) out[name] = value;
-  return out;
-}
-
+using apiary::testing::as_map;
 std::int64_t numel_of(const std::vector<torch::Tensor>& tensors) {
   std::int64_t n = 0;
   for (const auto& t : tensors) n += t.numel();
