@@ -140,7 +140,9 @@ void check_freezing(const std::string& algo_name) {
   config.section<learner::DqnConfig>("dqn").learning_starts = 64;  // DQN learns from the start
   const envs::EnvSpec spec = envs::env_spec("CartPole-v1");
   torch::manual_seed(5);
-  learner::AlgorithmInit init{config, spec, torch::kCPU, learner::Precision::kFp32};
+  learner::AlgorithmInit init;
+  init.config = config;
+  init.spec = spec;
   auto algo = learner::make_algorithm(init);
   auto& module = algo->policy()->module();
   const auto names = frozen_names({"trunk"}, module);
