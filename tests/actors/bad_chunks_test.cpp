@@ -66,7 +66,10 @@ TEST(BadChunks, ALearnerUnderAttackStillLearnsAndNeverWritesNonFiniteWeights) {
   std::ofstream(dir / "cfg.yaml") << read_file(fs::path(APIARY_SOURCE_DIR) / "configs" / "cartpole_ppo.yaml")
                                   << "\nout_dir: " << (dir / "runs").string() << "\nactors: {count: 1}\n";
   const std::string cmd = std::string(APIARY_BINARY_DIR) + "/apiary learner " + (dir / "cfg.yaml").string() +
-                          " --bind " + endpoint + " > " + (dir / "learner.out").string() + " 2>&1";
+                          // A larger budget than the config's 100k steps: the run stops as soon as an
+                          // evaluation reaches 475, and actor processes learn from stale weights, so
+                          // the in-process budget is too tight to reach it every time.
+                          " --set total_steps=300000 --bind " + endpoint + " > " + (dir / "learner.out").string() + " 2>&1";
   const pid_t learner = ::fork();
   if (learner == 0) {
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
