@@ -1,5 +1,8 @@
 #include "learner/optim.h"
 
+#include <stdexcept>
+#include <string>
+
 #include <torch/torch.h>
 
 namespace apiary::learner {
@@ -122,6 +125,51 @@ bool UpdateGuard::finite() const {
   for (auto& group : optimizer_.param_groups())
     for (auto& p : group.params()) flags.push_back(torch::isfinite(p).all());
   return flags.empty() || torch::stack(flags).all().item<bool>();
+}
+
+AdamMoments adam_moments(torch::optim::Adam& optimizer, const std::vector<torch::Tensor>& params) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> avg, avg_sq;
+  AdamMoments out;
+  bool stepped = false;
+  for (const auto& p : params) {
+    const auto* s = adam_state(optimizer, p);
+    const auto zeros = torch::zeros({p.numel()}, torch::kFloat);
+    avg.push_back(s ? s->exp_avg().reshape({-1}).to(torch::kCPU, torch::kFloat) : zeros);
+    avg_sq.push_back(s ? s->exp_avg_sq().reshape({-1}).to(torch::kCPU, torch::kFloat) : zeros);
+    if (s && !stepped) {
+      out.step = s->step();
+      stepped = true;
+    }
+  }
+  out.exp_avg = avg.empty() ? torch::zeros({0}) : torch::cat(avg);
+  out.exp_avg_sq = avg_sq.empty() ? torch::zeros({0}) : torch::cat(avg_sq);
+  return out;
+}
+
+void set_adam_moments(torch::optim::Adam& optimizer, const std::vector<torch::Tensor>& params,
+                      const AdamMoments& moments) {
+  torch::NoGradGuard no_grad;
+  std::int64_t total = 0;
+  for (const auto& p : params) total += p.numel();
+  if (moments.exp_avg.numel() != total || moments.exp_avg_sq.numel() != total)
+    throw std::invalid_argument("optimizer state: " + std::to_string(moments.exp_avg.numel()) + " moments for " +
+                                std::to_string(total) + " parameter elements");
+  std::int64_t offset = 0;
+  for (const auto& p : params) {
+    const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+    const auto n = p.numel();
+    if (moments.step <= 0) {
+      optimizer.state().erase(key);
+    } else {
+      auto state = std::make_unique<torch::optim::AdamParamState>();
+      state->step(moments.step);
+      state->exp_avg(moments.exp_avg.narrow(0, offset, n).view(p.sizes()).to(p.device(), p.scalar_type()).clone());
+      state->exp_avg_sq(moments.exp_avg_sq.narrow(0, offset, n).view(p.sizes()).to(p.device(), p.scalar_type()).clone());
+      optimizer.state()[key] = std::move(state);
+    }
+    offset += n;
+  }
 }
 
 std::vector<torch::Tensor> grads_of(const std::vector<torch::Tensor>& parameters) {

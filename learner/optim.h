@@ -64,6 +64,20 @@ class UpdateGuard {
   std::vector<std::int64_t> step_;     // -1: no state yet
 };
 
+// Adam's moments of `params` (parameters the optimizer steps, in that order), flattened into two
+// fp32 host tensors, and the step count of the first parameter with state (zeros and 0 where a
+// parameter has no state yet). For moving an optimizer's state between layouts (model parallelism's
+// stages and the unsplit network of a checkpoint).
+struct AdamMoments {
+  torch::Tensor exp_avg, exp_avg_sq;  // [sum of numel]
+  std::int64_t step = 0;
+};
+AdamMoments adam_moments(torch::optim::Adam& optimizer, const std::vector<torch::Tensor>& params);
+// Sets the state of `params` from `moments` (their layout as adam_moments gives it); step 0 removes
+// the state (a fresh optimizer). Throws std::invalid_argument when the sizes do not match.
+void set_adam_moments(torch::optim::Adam& optimizer, const std::vector<torch::Tensor>& params,
+                      const AdamMoments& moments);
+
 // The gradients of `parameters` (undefined where a parameter has none yet).
 std::vector<torch::Tensor> grads_of(const std::vector<torch::Tensor>& parameters);
 

@@ -149,13 +149,16 @@ struct LearnerSection {
   // process is one rank of a run; then it must equal WORLD_SIZE (SLURM_NTASKS).
   std::int32_t world_size = 1;
   // Model parallelism (docs/distributed.md, PPO only): the actor's and the critic's layers are cut
-  // into this many consecutive stages, one per rank (world_size = replicas x pipeline_stages; one
-  // replica for now, so world_size == pipeline_stages). Rank 0 steps the envs with a whole copy of
-  // the network, gathered from the stages after every update.
+  // into this many consecutive stages. Without stage_devices, one stage per rank: world_size =
+  // replicas x pipeline_stages, rank = replica x pipeline_stages + stage; each replica's stage 0 steps
+  // its own envs with a whole copy of the network, gathered from its stages after every update, and
+  // each stage averages its gradients over the replicas. With stage_devices, every rank holds all the
+  // stages, stage s on stage_devices[s], and world_size counts data-parallel replicas only.
   std::int32_t pipeline_stages = 1;
   // GPipe micro-batches per minibatch (<= the rows of a minibatch).
   std::int32_t micro_batches = 1;
-  // Stages on devices of one rank (cuda:0, cuda:1, ...): declared, refused for now (see the message).
+  // The devices of one rank's stages (cuda:0, cuda:1, ...; cpu too), one per pipeline stage; empty:
+  // one stage per rank.
   std::vector<std::string> stage_devices;
   std::int32_t check_weights_interval = 100;  // updates between weight-hash comparisons of the ranks (0: off)
   double timeout_seconds = 300.0;             // rendezvous and any collective wait at most this long
@@ -170,7 +173,7 @@ struct LearnerSection {
             Range::closed(1, 64));
     v.field("micro_batches", micro_batches, "GPipe micro-batches per minibatch (pipeline_stages > 1)",
             Range::closed(1, 1 << 20));
-    v.field("stage_devices", stage_devices, "devices of one rank's stages (CUDA only; not supported yet)");
+    v.field("stage_devices", stage_devices, "devices of one rank's pipeline stages, one per stage (e.g. [cuda:0, cuda:1]); empty: one stage per rank");
     v.field("check_weights_interval", check_weights_interval,
             "updates between comparisons of the ranks' weight hashes (0: off)", Range::closed(0, 1 << 30));
     v.field("timeout_seconds", timeout_seconds, "longest wait for the rendezvous or a collective of the ranks",

@@ -130,10 +130,26 @@ void check_memory(const TrainConfig& config, const envs::EnvSpec& spec, const le
 
 // Model parallelism's keys (learner.pipeline_stages, micro_batches, stage_devices) against the algorithm
 // and the world size; the algorithm's check refuses what its pipeline cannot do.
-void check_pipeline(const TrainConfig& config, const learner::AlgorithmSpec& algo, const std::string& source,
-                    bool resume) {
+void check_pipeline(const TrainConfig& config, const learner::AlgorithmSpec& algo, const std::string& source) {
   const auto& l = config.learner;
+  const std::int32_t stages = l.pipeline_stages;
+  if (stages <= 1 && l.stage_devices.empty()) return;
+  if (!algo.pipeline_parallel) {
+    std::string able;
+    for (const learner::AlgorithmSpec* a : learner::registered_algorithms())
+      if (a->pipeline_parallel) able += (able.empty() ? "" : ", ") + a->name;
+    throw std::invalid_argument(source + ": learner." + (stages > 1 ? "pipeline_stages" : "stage_devices") +
+                                ": algo " + config.algo +
+                                " cannot split its networks into pipeline stages; model parallelism works with " +
+                                (able.empty() ? std::string("no registered algorithm") : able) +
+                                " (or use learner.pipeline_stages: 1)");
+  }
   if (!l.stage_devices.empty()) {
+    // Every rank holds all the stages, one per device: world_size counts data-parallel replicas only.
+    if (static_cast<std::int32_t>(l.stage_devices.size()) != stages)
+      throw std::invalid_argument(source + ": learner.stage_devices names " + std::to_string(l.stage_devices.size()) +
+                                  " devices for learner.pipeline_stages " + std::to_string(stages) +
+                                  "; name one device per stage");
     const auto cuda = static_cast<std::int64_t>(torch::cuda::device_count());
     for (const auto& name : l.stage_devices) {
       std::optional<torch::Device> device;
@@ -141,43 +157,23 @@ void check_pipeline(const TrainConfig& config, const learner::AlgorithmSpec& alg
         device.emplace(name);
       } catch (const std::exception&) {
       }
-      if (!device || !device->is_cuda() || device->index() >= cuda)
-        throw std::invalid_argument(source + ": learner.stage_devices: " + name + " is not a CUDA device of this machine (" +
-                                    std::to_string(cuda) + " CUDA devices); stage devices must be CUDA devices that "
-                                    "exist. Without them, split the network over processes instead: "
-                                    "learner.pipeline_stages S with learner.world_size S, stage_devices empty");
+      const bool exists = device && (device->is_cpu() || (device->is_cuda() && device->has_index() && device->index() < cuda));
+      if (!exists)
+        throw std::invalid_argument(source + ": learner.stage_devices: " + name + " is not a device of this machine (" +
+                                    std::to_string(cuda) + " CUDA devices); a stage device is cpu or cuda:N with N "
+                                    "below the number of CUDA devices. Without GPUs, split the network over "
+                                    "processes instead: learner.pipeline_stages S with learner.world_size S, "
+                                    "stage_devices empty");
     }
-    throw std::invalid_argument(source + ": learner.stage_devices: the stages of one rank on several devices are not "
-                                "supported yet; use learner.pipeline_stages S with learner.world_size S (one rank per "
-                                "stage) and leave stage_devices empty");
+    return;
   }
-  const std::int32_t stages = l.pipeline_stages;
-  if (stages <= 1) return;
-  if (!algo.pipeline_parallel) {
-    std::string able;
-    for (const learner::AlgorithmSpec* a : learner::registered_algorithms())
-      if (a->pipeline_parallel) able += (able.empty() ? "" : ", ") + a->name;
-    throw std::invalid_argument(source + ": learner.pipeline_stages: algo " + config.algo +
-                                " cannot split its networks into pipeline stages; model parallelism works with " +
-                                (able.empty() ? std::string("no registered algorithm") : able) +
-                                " (or use learner.pipeline_stages: 1)");
-  }
-  parallel::ParallelLayout layout;
   try {
-    layout = parallel::ParallelLayout::for_world(l.world_size, stages);
+    parallel::ParallelLayout::for_world(l.world_size, stages);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(source + ": learner.world_size: " + e.what() + "; set learner.world_size: " +
-                                std::to_string(stages) + " for one pipeline of " + std::to_string(stages) + " stages");
+                                std::to_string(stages) + " for one pipeline of " + std::to_string(stages) +
+                                " stages, or a multiple of it for data-parallel replicas of the pipeline");
   }
-  if (layout.replicas > 1)
-    throw std::invalid_argument(source + ": learner.world_size " + std::to_string(l.world_size) + " is " +
-                                std::to_string(layout.replicas) + " data-parallel replicas of " + std::to_string(stages) +
-                                " pipeline stages; combining data and model parallelism is not wired into training "
-                                "yet: set learner.world_size: " + std::to_string(stages));
-  if (resume)
-    throw std::invalid_argument(source + ": learner.pipeline_stages " + std::to_string(stages) +
-                                ": a model-parallel run cannot be resumed yet (its checkpoint holds stage 0's optimizer "
-                                "state only)");
 }
 
 // The launcher's world size (rendezvous variables) against the config's learner.world_size.
@@ -196,6 +192,18 @@ void check_world_size(const TrainConfig& config, const std::string& source, bool
                                 std::to_string(want) + " ranks, or begin a new run)");
   throw std::invalid_argument(source + ": learner.world_size " + std::to_string(want) + " differs from the launcher's " +
                               launcher + " (set learner.world_size to the number of ranks the launcher starts)");
+}
+
+// Data parallelism's gradient hook: the average over `group`'s ranks (none without a group).
+learner::GradientHook gradient_average(parallel::ProcessGroup* group) {
+  if (group == nullptr) return {};
+  return [group](const std::vector<torch::Tensor>& grads) {
+    if (grads.size() == 1 && grads.front().is_contiguous()) {
+      group->average_gradients(grads.front());  // PPO's flat buffer: one all-reduce in place
+    } else {
+      group->average_gradients(grads);  // copied into one buffer, one all-reduce, copied back
+    }
+  };
 }
 
 RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
@@ -228,7 +236,7 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
   learner::check_precision_supported(plan.precision, plan.device);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
   const std::int32_t world_size = config.learner.world_size;
-  check_pipeline(config, algo, plan.source, !plan.resume_from.empty());
+  check_pipeline(config, algo, plan.source);
   if (world_size > 1) {
     if (!algo.data_parallel) {
       std::string able;
@@ -283,15 +291,7 @@ class TrainingRun {
     init.device = plan_.device;
     init.precision = plan_.precision;
     init.pipeline = pipeline_;
-    if (group_) {
-      init.reduce_gradients = [group = group_](const std::vector<torch::Tensor>& grads) {
-        if (grads.size() == 1 && grads.front().is_contiguous()) {
-          group->average_gradients(grads.front());  // PPO's flat buffer: one all-reduce in place
-        } else {
-          group->average_gradients(grads);  // copied into one buffer, one all-reduce, copied back
-        }
-      };
-    }
+    init.reduce_gradients = gradient_average(group_);
     algo_ = learner::make_algorithm(init);
     // Each rank's own action sampling from here on (rank 0 keeps the one-rank stream).
     if (rank_ > 0) torch::manual_seed(rank_seed(config_.seed, rank_));
@@ -409,10 +409,13 @@ class TrainingRun {
     folder_->log((resuming() ? "resume at step " + std::to_string(counters_.steps) + " " : std::string("start ")) +
                  config_.algo + " on " + config_.env.id + ", device " + plan_.device.str() + ", precision " +
                  config_.precision +
-                 (group_ ? ", data-parallel rank 0 of " + std::to_string(world_) + " (learner.world_size)" : std::string()) +
+                 (group_ ? ", data-parallel " + std::string(pipeline_ ? "replica" : "rank") + " 0 of " +
+                               std::to_string(world_) + " (learner.world_size)"
+                         : std::string()) +
                  (pipeline_ ? ", model-parallel stage 0 of " + std::to_string(pipeline_->world_size()) +
                                   " (learner.pipeline_stages)"
-                            : std::string()));
+                            : std::string()) +
+                 stage_devices_note());
     for (const auto& line : init_lines_) {
       folder_->log(line);
       if (!options_.quiet) std::printf("%s\n", line.c_str());
@@ -555,9 +558,9 @@ class TrainingRun {
   // A final evaluation unless the last step just had one, the last checkpoint, the summary.
   TrainResult finish() {
     result_.rank = rank_;
-    result_.world_size = pipeline_ ? pipeline_->world_size() : world_;
-    if (const parallel::ProcessGroup* comm = group_ ? group_ : pipeline_) {
-      const parallel::CommStats& c = comm->stats();
+    result_.world_size = world_ * (pipeline_ ? pipeline_->world_size() : 1);
+    if (group_ || pipeline_) {
+      const parallel::CommStats c = comm_stats();
       result_.comm_seconds = c.seconds();
       result_.allreduce_seconds = c.allreduce_seconds;
       result_.hash_seconds = c.hash_seconds;
@@ -589,6 +592,21 @@ class TrainingRun {
 
  private:
   bool writer() const { return rank_ == 0; }
+  // learner.stage_devices: ", model-parallel: 2 stages on cpu, cuda:0 (learner.stage_devices)".
+  std::string stage_devices_note() const {
+    const auto& devices = config_.learner.stage_devices;
+    if (devices.empty()) return {};
+    std::string names;
+    for (const auto& d : devices) names += (names.empty() ? "" : ", ") + d;
+    return ", model-parallel: " + std::to_string(devices.size()) + " stages on " + names + " (learner.stage_devices)";
+  }
+  // This rank's communication: the data-parallel group's and the pipeline's.
+  parallel::CommStats comm_stats() const {
+    parallel::CommStats c;
+    if (group_) c += group_->stats();
+    if (pipeline_) c += pipeline_->stats();
+    return c;
+  }
   void log(const std::string& line) {
     if (folder_) folder_->log(line);
   }
@@ -640,10 +658,11 @@ class TrainingRun {
                                 {"learning_seconds", report[core::ProfileCategory::kLearning].seconds},
                                 {"nonfinite_updates", static_cast<double>(nonfinite_total_)},
                                 {"failed_updates", static_cast<double>(failed_updates_)}};
-    if (group_) {
-      const parallel::CommStats& c = group_->stats();
+    if (group_ || pipeline_) {
+      const parallel::CommStats c = comm_stats();
       row.push_back({"comm_seconds", c.seconds()});
       row.push_back({"comm_allreduce_seconds", c.allreduce_seconds});
+      row.push_back({"comm_sendrecv_seconds", c.sendrecv_seconds});
       row.push_back({"comm_hash_seconds", c.hash_seconds});
       row.push_back({"comm_gather_seconds", c.gather_seconds});
       row.push_back({"comm_bytes", static_cast<double>(c.bytes)});
@@ -738,7 +757,10 @@ class TrainingRun {
 
 // Model parallelism (learner.pipeline_stages > 1): a stage after the first steps no envs and writes
 // nothing; it takes part in the updates stage 0 (rank 0) starts until rank 0's algorithm says stop.
-TrainResult serve_pipeline_stage(const RunPlan& plan, parallel::ProcessGroup& group) {
+// `replicas` (data parallelism as well): the ranks that hold the same stage, over which its gradients
+// are averaged; nullptr with one replica.
+TrainResult serve_pipeline_stage(const RunPlan& plan, int world_rank, int world_size, parallel::ProcessGroup& pipeline,
+                                 parallel::ProcessGroup* replicas) {
   set_threads(plan.config.threads);
   torch::manual_seed(static_cast<std::uint64_t>(plan.config.seed));  // the same whole network as rank 0's
   learner::AlgorithmInit init;
@@ -746,16 +768,19 @@ TrainResult serve_pipeline_stage(const RunPlan& plan, parallel::ProcessGroup& gr
   init.spec = plan.spec;
   init.device = plan.device;
   init.precision = plan.precision;
-  init.pipeline = &group;
+  init.pipeline = &pipeline;
+  init.reduce_gradients = gradient_average(replicas);
   std::unique_ptr<Algorithm> algo = learner::make_algorithm(init);
   const auto start = std::chrono::steady_clock::now();
   algo->serve_stage();
   TrainResult result;
   result.run_dir = plan.run_dir;
-  result.rank = group.rank();
-  result.world_size = group.world_size();
+  result.rank = world_rank;
+  result.world_size = world_size;
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.communication = group.stats().to_string();
+  parallel::CommStats comm = pipeline.stats();
+  if (replicas != nullptr) comm += replicas->stats();
+  result.communication = comm.to_string();
   return result;
 }
 
@@ -797,17 +822,37 @@ int world_size_to_launch(const TrainConfig& config, const TrainOptions& options)
   } catch (const std::invalid_argument&) {
     // train() names the unknown algorithm
   }
-  if (algo != nullptr) check_pipeline(resolved, *algo, source, resume);
+  if (algo != nullptr) check_pipeline(resolved, *algo, source);
   return resolved.learner.world_size;
 }
 
 TrainResult train(const TrainConfig& config, const TrainOptions& options) {
   RunPlan plan = plan_run(config, options);  // everything that can be refused, before any file
   std::optional<parallel::ProcessGroup> group = join_ranks(plan);
-  const bool pipeline = plan.config.learner.pipeline_stages > 1;
-  if (pipeline && group->rank() > 0) return serve_pipeline_stage(plan, *group);
-  TrainingRun run(std::move(plan), options, pipeline ? nullptr : (group ? &*group : nullptr),
-                  pipeline ? &*group : nullptr);
+  // Model parallelism over ranks (learner.pipeline_stages without stage_devices): rank = replica x
+  // stages + stage. This rank's pipeline is its replica's stages; with several replicas, the ranks that
+  // hold the same stage average that stage's gradients. A replica's stage 0 runs the training loop
+  // (steps its envs, acts); world rank 0 alone writes. The other stages serve their stage 0.
+  parallel::ProcessGroup* data = group ? &*group : nullptr;
+  parallel::ProcessGroup* pipeline = nullptr;
+  std::optional<parallel::ProcessGroup> pipeline_group, replica_group;
+  const std::int32_t stages = plan.config.learner.stage_devices.empty() ? plan.config.learner.pipeline_stages : 1;
+  if (stages > 1) {
+    const auto layout = parallel::ParallelLayout::for_world(group->world_size(), stages);
+    const int rank = group->rank();
+    if (layout.replicas == 1) {
+      pipeline = &*group;
+      data = nullptr;
+    } else {
+      // Every rank makes its pipeline's group first, then its stage's: the same order everywhere.
+      pipeline_group.emplace(group->subgroup(layout.pipeline_ranks(layout.replica_of(rank))));
+      replica_group.emplace(group->subgroup(layout.stage_ranks(layout.stage_of(rank))));
+      pipeline = &*pipeline_group;
+      data = &*replica_group;
+    }
+    if (layout.stage_of(rank) > 0) return serve_pipeline_stage(plan, rank, group->world_size(), *pipeline, data);
+  }
+  TrainingRun run(std::move(plan), options, data, pipeline);
   run.open();
   const bool writer = !group || group->rank() == 0;
   core::ProgressLine progress(run.total_steps(), stderr, writer && options.progress && ::isatty(2));

@@ -93,20 +93,42 @@ class Ppo final : public Algorithm {
 
   void save(torch::serialize::OutputArchive& archive) override;
   void load(torch::serialize::InputArchive& archive) override;
+  void weights_loaded() override;
   bool set_frozen(const std::function<bool(const std::string&)>& frozen) override;
   void serve_stage() override;
   HeldState held_state() const override;
 
  private:
-  // Model parallelism (learner.pipeline_stages > 1): this rank's stage of the actor and the critic.
+  // Model parallelism (learner.pipeline_stages > 1): this rank's stage of the actor and the critic,
+  // or (learner.stage_devices) every stage here, each on its device.
   void setup_pipeline(const AlgorithmInit& init);
-  // Stage 0 tells the other stages what comes next: an update of `rows` samples at `lr`, or stop.
-  void broadcast_header(bool update, std::int64_t rows, double lr);
+  bool pipelined() const { return pipe_ != nullptr || !local_devices_.empty(); }
+  // What stage 0 tells the other stages to do next (the first element of the header it broadcasts).
+  enum class StageCommand { kStop = 0, kUpdate = 1, kSendMoments = 2, kLoadWeights = 3, kLoadState = 4 };
+  void broadcast_header(StageCommand command, std::int64_t rows = 0, double lr = 0.0);
   // Every stage: the update of one rollout (the epochs, the global finiteness check, the weights
   // gathered to stage 0). Returns the update's metrics on every stage.
   Metrics pipeline_round(const RolloutBatch& batch, double lr);
-  MinibatchResult pipeline_minibatch_step(const RolloutBatch& minibatch);
-  torch::Tensor stage_flat() const;  // this stage's parameters, flat (actor's, then critic's)
+  MinibatchResult pipeline_minibatch_step(const RolloutBatch& minibatch);  // one stage per rank
+  MinibatchResult local_minibatch_step(const RolloutBatch& minibatch);     // stage_devices
+  // Stage 0: rows [begin, end) of the minibatch as the first stage's input (scaled observations).
+  torch::Tensor stage_input(const RolloutBatch& minibatch, std::int64_t begin, std::int64_t end);
+  // The last stage: PPO's loss of rows [begin, end) of the minibatch from the network's outputs.
+  PpoLossOut stage_loss(const torch::Tensor& actor_out, const torch::Tensor& critic_out, const RolloutBatch& minibatch,
+                        const torch::Tensor& advantages, std::int64_t begin, std::int64_t end) const;
+  // The stage's gradients averaged over the data-parallel replicas, clipped by the global norm, stepped.
+  void step_stage_params();
+  void zero_stage_grads();
+  torch::Tensor stage_flat() const;  // this stage's parameters, flat, in my_slots_' order
+  // Stage 0: `concat` (every stage's stage_flat(), in stage order) written into net_'s flat buffer.
+  void absorb_stages(const torch::Tensor& concat);
+  // Adam's moments in the unsplit network's layout (stage 0; collective over the stages).
+  AdamMoments whole_moments();
+  // Stage 0's whole weights (and, given, the optimizer state and shuffling generator) into every
+  // stage's own parameters (collective over the stages).
+  void load_stages(const AdamMoments* moments);
+  // An Adam over flat_->values() with the run's options (the unsplit network's optimizer).
+  std::unique_ptr<torch::optim::Adam> unsplit_adam() const;
   // CleanRL's `frac = 1 - (iteration - 1) / num_iterations`: the share of the budget left before
   // this chunk, so the first update runs at the full learning rate. Sets Adam's step size; returns it.
   double anneal_learning_rate(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx);
@@ -131,15 +153,25 @@ class Ppo final : public Algorithm {
   std::int64_t policy_version_ = 0;
   std::int64_t skipped_steps_total_ = 0;  // over the run, for checkpoints
 
-  // Model parallelism. pipe_ null: the whole network here (the rest is unused).
+  // Model parallelism. pipe_ null and local_devices_ empty: the whole network here (the rest is unused).
   runner::parallel::ProcessGroup* pipe_ = nullptr;
   int stage_ = 0, stages_ = 1, micro_batches_ = 1;
   torch::nn::Sequential actor_stage_{nullptr}, critic_stage_{nullptr};  // shared with net_ on stage 0
   std::int64_t actor_in_ = 0, critic_in_ = 0, actor_out_ = 0, critic_out_ = 0;  // features at its ends
-  std::vector<torch::Tensor> stage_params_;  // what this stage's Adam steps
-  // Stage 0: per stage, net_'s parameters in the order of that stage's stage_flat() (the gather).
-  std::vector<std::vector<torch::Tensor>> gather_targets_;
-  std::int64_t obs_dim_ = 0;
+  // learner.stage_devices: every stage on this rank, stage s (copies of net_'s layers) on device s.
+  std::vector<torch::Device> local_devices_;
+  std::vector<torch::nn::Sequential> local_actor_, local_critic_;
+  std::vector<torch::Tensor> stage_params_;  // what this stage's Adam steps (local: every stage's)
+  torch::Tensor stage_log_std_;  // Box: the last stage's log-std (undefined elsewhere)
+  // Where parameters sit in the unsplit network's flat layout (net_'s parameter order).
+  struct Slot {
+    std::int64_t offset = 0, numel = 0;
+  };
+  std::vector<Slot> my_slots_;   // of stage_params_, in order
+  std::vector<Slot> all_slots_;  // stage 0: every stage's, in stage order (the layout of a gather)
+  std::int64_t whole_numel_ = 0;  // the unsplit network's parameter elements
+  std::int64_t obs_dim_ = 0, action_dim_ = 0;
+  bool discrete_ = true;
   bool stopped_ = false;  // stage 0: the stop was sent
 };
 
@@ -161,7 +193,7 @@ Ppo::Ppo(const AlgorithmInit& init)
 
   net_ = agents::ActorCritic(init.spec.obs_dim(), init.spec.action_space, to_policy_config(init.config.policy, init.spec));
   net_->to(device_);
-  if (init.pipeline != nullptr && init.pipeline->world_size() > 1) {
+  if ((init.pipeline != nullptr && init.pipeline->world_size() > 1) || !init.config.learner.stage_devices.empty()) {
     setup_pipeline(init);
     return;
   }
@@ -245,6 +277,7 @@ RolloutBatch Ppo::flatten_rollout(const agents::TrajectoryChunk& chunk, const Ga
 
 MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
   if (pipe_ != nullptr) return pipeline_minibatch_step(minibatch);
+  if (!local_devices_.empty()) return local_minibatch_step(minibatch);
   PpoLossOut loss;
   {
     // Reduced precision for the forward pass and the loss only; backward runs outside autocast.
@@ -329,9 +362,9 @@ Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
   const GaeOut gae = compute_advantages(chunk);
   const RolloutBatch batch = flatten_rollout(chunk, gae);
   if (pipe_ != nullptr) {
-    broadcast_header(true, batch.size(), lr);
+    broadcast_header(StageCommand::kUpdate, batch.size(), lr);
     // What the later stages need of the rollout (stage 0 alone needs the observations).
-    pipe_->broadcast(batch.actions.to(torch::kLong).contiguous(), 0);
+    pipe_->broadcast(batch.actions.to(discrete_ ? torch::kLong : torch::kFloat).contiguous(), 0);
     for (const auto& t : {batch.log_probs, batch.values, batch.advantages, batch.returns})
       pipe_->broadcast(t.to(torch::kFloat).contiguous(), 0);
     return pipeline_round(batch, lr);
@@ -349,6 +382,7 @@ Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
     guard_->restore();
     return {{kNonFiniteUpdate, 1.0}};
   }
+  if (!local_devices_.empty()) absorb_stages(stage_flat());  // the stages' new weights into the copy that acts
   if (result.steps_taken > 0) policy_version_ += 1;
   skipped_steps_total_ += result.steps_skipped;
   Metrics metrics;
@@ -362,11 +396,20 @@ Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
 }
 
 void Ppo::save(torch::serialize::OutputArchive& archive) {
-  // Model parallelism: net_ on stage 0 holds the whole network (gathered after every update), which
-  // eval and play load; the optimizer state is stage 0's only, so such a checkpoint cannot resume.
+  // Model parallelism: net_ on stage 0 holds the whole network (gathered after every update) and the
+  // stages' Adam states are written in the unsplit network's layout, so that the checkpoint is the
+  // one an unsplit run writes (eval, play, transfer and resume read it alike).
   if (pipe_ != nullptr && stage_ != 0) throw std::logic_error("PPO: only pipeline stage 0 writes checkpoints");
   write_part(archive, "model", *net_);
-  write_part(archive, "optimizer", *optimizer_);
+  if (pipelined()) {
+    if (pipe_ != nullptr) broadcast_header(StageCommand::kSendMoments);
+    const AdamMoments whole = whole_moments();
+    auto adam = unsplit_adam();
+    set_adam_moments(*adam, {flat_->values()}, whole);
+    write_part(archive, "optimizer", *adam);
+  } else {
+    write_part(archive, "optimizer", *optimizer_);
+  }
   write_part(archive, "scaler", scaler_);
   write_scalar(archive, "skipped_steps", skipped_steps_total_);
   write_scalar(archive, "policy_version", policy_version_);
@@ -374,22 +417,30 @@ void Ppo::save(torch::serialize::OutputArchive& archive) {
 }
 
 void Ppo::load(torch::serialize::InputArchive& archive) {
-  if (pipe_ != nullptr)
-    throw std::invalid_argument("PPO: a model-parallel run (learner.pipeline_stages > 1) cannot resume from a checkpoint yet");
+  if (pipe_ != nullptr && stage_ != 0) throw std::logic_error("PPO: only pipeline stage 0 reads checkpoints");
   read_module(archive, "model", *net_);  // copies into the parameters, which stay views of the flat buffer
-  read_part(archive, "optimizer", *optimizer_);
+  std::unique_ptr<torch::optim::Adam> unsplit = pipelined() ? unsplit_adam() : nullptr;
+  read_part(archive, "optimizer", unsplit ? *unsplit : *optimizer_);
   read_part(archive, "scaler", scaler_);
   skipped_steps_total_ = read_i64(archive, "skipped_steps");
   policy_version_ = read_i64(archive, "policy_version");
   torch::Tensor gen_state;
   archive.read("minibatch_generator", gen_state);
   minibatch_gen_.set_state(gen_state);
+  if (unsplit) {
+    const AdamMoments whole = adam_moments(*unsplit, {flat_->values()});
+    load_stages(&whole);
+  }
+}
+
+void Ppo::weights_loaded() {
+  if (pipelined()) load_stages(nullptr);  // init.checkpoint: the stages take the loaded weights
 }
 
 }  // namespace
 
 bool Ppo::set_frozen(const std::function<bool(const std::string&)>& frozen) {
-  if (pipe_ != nullptr) return false;
+  if (pipelined()) return false;
   torch::Tensor mask = torch::ones_like(flat_->values());
   std::int64_t offset = 0;
   bool any = false;
@@ -453,14 +504,23 @@ torch::nn::Sequential chain(const std::shared_ptr<torch::nn::Module>& body, cons
 
 void Ppo::setup_pipeline(const AlgorithmInit& init) {
   using namespace runner::parallel;
-  pipe_ = init.pipeline;
-  stage_ = pipe_->rank();
-  stages_ = pipe_->world_size();
-  micro_batches_ = init.config.learner.micro_batches;
+  const auto& learner = init.config.learner;
+  const bool local = !learner.stage_devices.empty();
+  if (local) {
+    for (const auto& name : learner.stage_devices) local_devices_.emplace_back(name);
+    stages_ = static_cast<int>(local_devices_.size());
+  } else {
+    pipe_ = init.pipeline;
+    stage_ = pipe_->rank();
+    stages_ = pipe_->world_size();
+  }
+  micro_batches_ = learner.micro_batches;
   obs_dim_ = init.spec.obs_dim();
-  if (!net_->is_discrete() || net_->config().shared_trunk)
-    throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline splits separate actor and critic MLPs of a "
-                                "Discrete action space (policy.shared_trunk: false)");
+  discrete_ = net_->is_discrete();
+  action_dim_ = net_->action_dim();
+  if (net_->config().shared_trunk)
+    throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline splits separate actor and critic MLPs "
+                                "(policy.shared_trunk: false)");
   if (precision_ != Precision::kFp32)
     throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline runs in fp32 only (precision: fp32)");
   // The same seed on every rank made the same whole network; each keeps its stage of it.
@@ -480,43 +540,83 @@ void Ppo::setup_pipeline(const AlgorithmInit& init) {
     throw std::invalid_argument(std::string("learner.pipeline_stages: ") + e.what() +
                                 " (the actor and the critic each have policy.hidden's layers plus a head)");
   }
-  actor_stage_ = make_stage(actor, actor_plan, stage_);
-  critic_stage_ = make_stage(critic, critic_plan, stage_);
-  std::tie(actor_in_, actor_out_) = stage_features(actor_stage_);
-  std::tie(critic_in_, critic_out_) = stage_features(critic_stage_);
+  // Each stage's parameters (actor's, critic's, then on the last stage a Box space's log-std) and
+  // where they sit in the unsplit network's flat layout.
+  const auto whole = net_->parameters();
+  const auto slot_of = [&whole](const torch::Tensor& p) {
+    std::int64_t offset = 0;
+    for (const auto& w : whole) {
+      if (w.unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) return Slot{offset, p.numel()};
+      offset += w.numel();
+    }
+    throw std::logic_error("PPO pipeline: a stage parameter is not the network's");
+  };
+  for (const auto& w : whole) whole_numel_ += w.numel();
+  const auto params_of = [&](int s) {
+    auto params = make_stage(actor, actor_plan, s)->parameters();
+    for (const auto& p : make_stage(critic, critic_plan, s)->parameters()) params.push_back(p);
+    if (!discrete_ && s == stages_ - 1) params.push_back(net_->log_std());
+    return params;
+  };
+  for (int s = 0; s < stages_; ++s) {
+    std::vector<Slot> slots;
+    for (const auto& p : params_of(s)) slots.push_back(slot_of(p));
+    if (local || s == stage_) my_slots_.insert(my_slots_.end(), slots.begin(), slots.end());
+    all_slots_.insert(all_slots_.end(), slots.begin(), slots.end());
+  }
+  if (local) {
+    // Every stage here: copies of its layers on its device; net_ stays whole on the run's device to act.
+    for (int s = 0; s < stages_; ++s) {
+      const torch::Device d = local_devices_[static_cast<std::size_t>(s)];
+      local_actor_.emplace_back(std::dynamic_pointer_cast<torch::nn::SequentialImpl>(make_stage(actor, actor_plan, s)->clone(d)));
+      local_critic_.emplace_back(std::dynamic_pointer_cast<torch::nn::SequentialImpl>(make_stage(critic, critic_plan, s)->clone(d)));
+      for (const auto& p : local_actor_.back()->parameters()) stage_params_.push_back(p);
+      for (const auto& p : local_critic_.back()->parameters()) stage_params_.push_back(p);
+    }
+    if (!discrete_) {
+      stage_log_std_ = net_->log_std().detach().to(local_devices_.back()).clone().set_requires_grad(true);
+      stage_params_.push_back(stage_log_std_);
+    }
+  } else {
+    actor_stage_ = make_stage(actor, actor_plan, stage_);
+    critic_stage_ = make_stage(critic, critic_plan, stage_);
+    std::tie(actor_in_, actor_out_) = stage_features(actor_stage_);
+    std::tie(critic_in_, critic_out_) = stage_features(critic_stage_);
+    stage_params_ = params_of(stage_);
+    if (!discrete_ && stage_ == stages_ - 1) stage_log_std_ = net_->log_std();
+  }
   if (stage_ == 0) {
     policy_ = std::make_shared<agents::ActorCriticPolicy>(net_);
-    for (int s = 0; s < stages_; ++s) {
-      auto targets = make_stage(actor, actor_plan, s)->parameters();
-      for (const auto& p : make_stage(critic, critic_plan, s)->parameters()) targets.push_back(p);
-      gather_targets_.push_back(std::move(targets));
-    }
+    flat_ = std::make_unique<FlatParameters>(*net_);  // the whole copy; stage 0's own layers are its views
   } else {
     net_ = nullptr;  // the other stages' layers go with it: this rank holds its own stage only
   }
   actor = nullptr;
   critic = nullptr;
-  stage_params_ = actor_stage_->parameters();
-  for (const auto& p : critic_stage_->parameters()) stage_params_.push_back(p);
   optimizer_ = std::make_unique<torch::optim::Adam>(stage_params_,
                                                     torch::optim::AdamOptions(config_.learning_rate).eps(1e-5));
   guard_ = std::make_unique<UpdateGuard>(*optimizer_);
 }
 
+std::unique_ptr<torch::optim::Adam> Ppo::unsplit_adam() const {
+  return std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{flat_->values()},
+                                              torch::optim::AdamOptions(config_.learning_rate).eps(1e-5));
+}
+
 Ppo::~Ppo() {
   if (pipe_ != nullptr && stage_ == 0 && !stopped_) {
     try {
-      broadcast_header(false, 0, 0.0);
+      broadcast_header(StageCommand::kStop);
     } catch (const std::exception&) {
       // A peer is gone already: it ends on its own (its next call fails or times out).
     }
   }
 }
 
-void Ppo::broadcast_header(bool update, std::int64_t rows, double lr) {
-  auto header = torch::tensor({update ? 1.0 : 0.0, static_cast<double>(rows), lr}, torch::kDouble);
+void Ppo::broadcast_header(StageCommand command, std::int64_t rows, double lr) {
+  auto header = torch::tensor({static_cast<double>(command), static_cast<double>(rows), lr}, torch::kDouble);
   pipe_->broadcast(header, 0);
-  if (!update) stopped_ = true;
+  if (command == StageCommand::kStop) stopped_ = true;
 }
 
 void Ppo::serve_stage() {
@@ -526,19 +626,39 @@ void Ppo::serve_stage() {
     auto header = torch::zeros({3}, torch::kDouble);
     pipe_->broadcast(header, 0);
     const double* h = header.data_ptr<double>();
-    if (h[0] == 0.0) return;
-    const auto rows = static_cast<std::int64_t>(h[1]);
-    const double lr = h[2];
-    for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-    RolloutBatch batch;
-    batch.actions = torch::empty({rows}, torch::TensorOptions().dtype(torch::kLong).device(device_));
-    batch.log_probs = torch::empty({rows}, f32);
-    batch.values = torch::empty({rows}, f32);
-    batch.advantages = torch::empty({rows}, f32);
-    batch.returns = torch::empty({rows}, f32);
-    for (const auto& t : {batch.actions, batch.log_probs, batch.values, batch.advantages, batch.returns})
-      pipe_->broadcast(t, 0);
-    pipeline_round(batch, lr);
+    const auto command = static_cast<StageCommand>(static_cast<int>(h[0]));
+    switch (command) {
+      case StageCommand::kStop:
+        return;
+      case StageCommand::kSendMoments:
+        whole_moments();
+        break;
+      case StageCommand::kLoadWeights:
+      case StageCommand::kLoadState: {
+        AdamMoments moments;  // filled by the broadcast
+        load_stages(command == StageCommand::kLoadState ? &moments : nullptr);
+        break;
+      }
+      case StageCommand::kUpdate: {
+        const auto rows = static_cast<std::int64_t>(h[1]);
+        const double lr = h[2];
+        for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+        RolloutBatch batch;
+        batch.actions = discrete_ ? torch::empty({rows}, torch::TensorOptions().dtype(torch::kLong).device(device_))
+                                  : torch::empty({rows, action_dim_}, f32);
+        batch.log_probs = torch::empty({rows}, f32);
+        batch.values = torch::empty({rows}, f32);
+        batch.advantages = torch::empty({rows}, f32);
+        batch.returns = torch::empty({rows}, f32);
+        for (const auto& t : {batch.actions, batch.log_probs, batch.values, batch.advantages, batch.returns})
+          pipe_->broadcast(t, 0);
+        pipeline_round(batch, lr);
+        break;
+      }
+      default:
+        throw std::runtime_error("PPO pipeline stage " + std::to_string(stage_) + ": unknown command " +
+                                 std::to_string(h[0]) + " from stage 0");
+    }
   }
 }
 
@@ -546,6 +666,85 @@ torch::Tensor Ppo::stage_flat() const {
   std::vector<torch::Tensor> flat;
   for (const auto& p : stage_params_) flat.push_back(p.detach().reshape({-1}).to(torch::kCPU, torch::kFloat));
   return torch::cat(flat);
+}
+
+void Ppo::absorb_stages(const torch::Tensor& concat) {
+  torch::NoGradGuard no_grad;
+  const auto host = concat.to(torch::kCPU, torch::kFloat);
+  std::int64_t pos = 0;
+  for (const auto& slot : all_slots_) {
+    flat_->values().narrow(0, slot.offset, slot.numel).copy_(host.narrow(0, pos, slot.numel));
+    pos += slot.numel;
+  }
+  TORCH_CHECK(pos == concat.numel() && pos == flat_->values().numel(),
+              "PPO pipeline: the stages' weights do not fit the network");
+}
+
+AdamMoments Ppo::whole_moments() {
+  AdamMoments mine = adam_moments(*optimizer_, stage_params_);
+  torch::Tensor avg = mine.exp_avg, avg_sq = mine.exp_avg_sq;
+  if (pipe_ != nullptr) {
+    avg = pipe_->gather_flat(avg, 0);
+    avg_sq = pipe_->gather_flat(avg_sq, 0);
+  }
+  if (stage_ != 0) return {};
+  AdamMoments whole;
+  whole.step = mine.step;  // every stage has taken the same steps
+  whole.exp_avg = torch::zeros({whole_numel_});
+  whole.exp_avg_sq = torch::zeros({whole_numel_});
+  std::int64_t pos = 0;
+  for (const auto& slot : all_slots_) {
+    whole.exp_avg.narrow(0, slot.offset, slot.numel).copy_(avg.narrow(0, pos, slot.numel));
+    whole.exp_avg_sq.narrow(0, slot.offset, slot.numel).copy_(avg_sq.narrow(0, pos, slot.numel));
+    pos += slot.numel;
+  }
+  return whole;
+}
+
+void Ppo::load_stages(const AdamMoments* moments) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor weights, avg, avg_sq, step, gen;
+  if (stage_ == 0) {
+    weights = flat_->values().detach().to(torch::kCPU, torch::kFloat).clone();
+    if (moments != nullptr) {
+      avg = moments->exp_avg.to(torch::kFloat).contiguous();
+      avg_sq = moments->exp_avg_sq.to(torch::kFloat).contiguous();
+      step = torch::tensor({static_cast<double>(moments->step)}, torch::kDouble);
+      gen = minibatch_gen_.get_state().to(torch::kFloat);
+    }
+  } else {
+    weights = torch::empty({whole_numel_});
+    if (moments != nullptr) {
+      avg = torch::empty({whole_numel_});
+      avg_sq = torch::empty({whole_numel_});
+      step = torch::empty({1}, torch::kDouble);
+      gen = torch::empty({minibatch_gen_.get_state().numel()});
+    }
+  }
+  if (pipe_ != nullptr) {
+    if (stage_ == 0) broadcast_header(moments != nullptr ? StageCommand::kLoadState : StageCommand::kLoadWeights);
+    pipe_->broadcast(weights, 0);
+    if (moments != nullptr)
+      for (const auto& t : {avg, avg_sq, step, gen}) pipe_->broadcast(t, 0);
+  }
+  const auto mine = [this](const torch::Tensor& whole) {
+    std::vector<torch::Tensor> parts;
+    for (const auto& slot : my_slots_) parts.push_back(whole.narrow(0, slot.offset, slot.numel));
+    return torch::cat(parts);
+  };
+  const auto own = mine(weights);
+  std::int64_t pos = 0;
+  for (auto& p : stage_params_) {
+    p.copy_(own.narrow(0, pos, p.numel()).view(p.sizes()));
+    pos += p.numel();
+  }
+  if (moments == nullptr) return;
+  AdamMoments stage_moments;
+  stage_moments.exp_avg = mine(avg);
+  stage_moments.exp_avg_sq = mine(avg_sq);
+  stage_moments.step = static_cast<std::int64_t>(step.item<double>());
+  set_adam_moments(*optimizer_, stage_params_, stage_moments);
+  if (stage_ != 0) minibatch_gen_.set_state(gen.to(torch::kUInt8));
 }
 
 Metrics Ppo::pipeline_round(const RolloutBatch& batch, double lr) {
@@ -566,17 +765,7 @@ Metrics Ppo::pipeline_round(const RolloutBatch& batch, double lr) {
   }
   // Acting needs the whole network: the stages' weights, gathered into stage 0's copy.
   const auto gathered = pipe_->gather_flat(stage_flat(), 0);
-  if (stage_ == 0) {
-    torch::NoGradGuard no_grad;
-    std::int64_t offset = 0;
-    for (const auto& targets : gather_targets_) {
-      for (const auto& p : targets) {
-        p.copy_(gathered.narrow(0, offset, p.numel()).view(p.sizes()).to(p.device(), p.scalar_type()));
-        offset += p.numel();
-      }
-    }
-    TORCH_CHECK(offset == gathered.numel(), "PPO pipeline: the gathered weights do not fit the network");
-  }
+  if (stage_ == 0) absorb_stages(gathered);
   policy_version_ += 1;
   Metrics metrics;
   for (std::int64_t i = 0; i < kNumMinibatchStats; ++i) metrics.emplace_back(kMinibatchStatNames[i], mean[i]);
@@ -587,6 +776,70 @@ Metrics Ppo::pipeline_round(const RolloutBatch& batch, double lr) {
   return metrics;
 }
 
+torch::Tensor Ppo::stage_input(const RolloutBatch& minibatch, std::int64_t begin, std::int64_t end) {
+  torch::Tensor x = agents::flatten_obs(minibatch.obs.slice(0, begin, end), obs_dim_, "PPO pipeline");
+  for (const auto& item : net_->named_children())
+    if (item.key() == "obs_scaling") x = std::dynamic_pointer_cast<agents::ObsScalingImpl>(item.value())->forward(x);
+  return x;
+}
+
+PpoLossOut Ppo::stage_loss(const torch::Tensor& actor_out, const torch::Tensor& critic_out,
+                           const RolloutBatch& minibatch, const torch::Tensor& advantages, std::int64_t begin,
+                           std::int64_t end) const {
+  const auto out = actor_out.to(torch::kFloat);
+  const auto actions = minibatch.actions.slice(0, begin, end);
+  PpoLossIn in;
+  if (discrete_) {
+    in.new_logprob = agents::categorical_log_prob(out, actions);
+    in.entropy = agents::categorical_entropy(out);
+  } else {
+    const auto log_std = stage_log_std_.to(out.device());
+    in.new_logprob = agents::gaussian_log_prob(out, log_std, actions);
+    in.entropy = agents::gaussian_entropy(out, log_std);
+  }
+  in.new_values = critic_out.to(torch::kFloat).squeeze(-1);
+  in.old_logprob = minibatch.log_probs.slice(0, begin, end);
+  in.advantages = advantages.slice(0, begin, end);
+  in.old_values = minibatch.values.slice(0, begin, end);
+  in.returns = minibatch.returns.slice(0, begin, end);
+  in.clip_coef = config_.clip_coef;
+  in.norm_adv = false;  // done by the caller, over the whole minibatch
+  in.clip_vloss = config_.clip_vloss;
+  in.ent_coef = config_.ent_coef;
+  in.vf_coef = config_.vf_coef;
+  return ppo_loss(in);
+}
+
+void Ppo::zero_stage_grads() {
+  // In place: on stage 0 the gradients are views of the whole copy's flat buffer, which
+  // Optimizer::zero_grad (detach_) refuses.
+  torch::NoGradGuard no_grad;
+  for (auto& p : stage_params_)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+void Ppo::step_stage_params() {
+  // Data parallelism: this stage's gradients averaged over the replicas (one all-reduce), before
+  // clipping, as the unsplit update does.
+  if (reduce_gradients_) reduce_gradients_(grads_of(stage_params_));
+  if (config_.max_grad_norm > 0.0) {
+    // The global norm, as the unsplit update clips: over every stage (one all-reduce of the stages'
+    // squared norms when the stages are ranks).
+    torch::NoGradGuard no_grad;
+    auto squares = torch::zeros({1}, torch::kFloat);
+    for (const auto& p : stage_params_)
+      if (p.grad().defined()) squares += p.grad().pow(2).sum().to(torch::kCPU, torch::kFloat);
+    if (pipe_ != nullptr) {
+      pipe_->average_gradients(squares);
+      squares *= static_cast<double>(stages_);
+    }
+    const auto coef = (config_.max_grad_norm / (squares.sqrt() + 1e-6)).clamp_max(1.0);
+    for (const auto& p : stage_params_)
+      if (p.grad().defined()) p.grad().mul_(coef.to(p.device()));
+  }
+  optimizer_->step();
+}
+
 MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
   using runner::parallel::ProcessGroup;
   const bool first = stage_ == 0, last = stage_ == stages_ - 1;
@@ -594,7 +847,7 @@ MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
   const auto ranges = runner::parallel::micro_batch_ranges(rows, micro_batches_);
   const int count = static_cast<int>(ranges.size());
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(device_);
-  optimizer_->zero_grad();
+  zero_stage_grads();
   // norm_adv over the whole minibatch, as the unsplit update does; then each micro-batch's mean
   // losses weighted by its share of the rows add up to the minibatch's.
   const torch::Tensor advantages =
@@ -606,10 +859,7 @@ MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
     const auto& r = ranges[m];
     torch::Tensor x, actor_x, critic_x;
     if (first) {
-      x = agents::flatten_obs(minibatch.obs.slice(0, r.begin, r.end), obs_dim_, "PPO pipeline");
-      for (const auto& item : net_->named_children())
-        if (item.key() == "obs_scaling")
-          x = std::dynamic_pointer_cast<agents::ObsScalingImpl>(item.value())->forward(x);
+      x = stage_input(minibatch, r.begin, r.end);
       actor_x = critic_x = x;
     } else {
       x = torch::empty({r.rows(), actor_in_ + critic_in_}, f32);
@@ -621,22 +871,7 @@ MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
     auto ya = actor_stage_->forward(actor_x);
     auto yc = critic_stage_->forward(critic_x);
     if (last) {
-      const auto logits = ya.to(torch::kFloat);
-      const auto actions = minibatch.actions.slice(0, r.begin, r.end);
-      PpoLossIn in;
-      in.new_logprob = agents::categorical_log_prob(logits, actions);
-      in.entropy = agents::categorical_entropy(logits);
-      in.new_values = yc.to(torch::kFloat).squeeze(-1);
-      in.old_logprob = minibatch.log_probs.slice(0, r.begin, r.end);
-      in.advantages = advantages.slice(0, r.begin, r.end);
-      in.old_values = minibatch.values.slice(0, r.begin, r.end);
-      in.returns = minibatch.returns.slice(0, r.begin, r.end);
-      in.clip_coef = config_.clip_coef;
-      in.norm_adv = false;  // done above, over the whole minibatch
-      in.clip_vloss = config_.clip_vloss;
-      in.ent_coef = config_.ent_coef;
-      in.vf_coef = config_.vf_coef;
-      const PpoLossOut loss = ppo_loss(in);
+      const PpoLossOut loss = stage_loss(ya, yc, minibatch, advantages, r.begin, r.end);
       const double share = static_cast<double>(r.rows()) / static_cast<double>(rows);
       losses[m] = loss.loss * share;
       torch::NoGradGuard no_grad;
@@ -662,19 +897,44 @@ MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
     actor_out[m] = critic_out[m] = losses[m] = torch::Tensor();  // frees this micro-batch's graph
   }
   for (auto& s : sends) s.wait();
-  if (config_.max_grad_norm > 0.0) {
-    // The global norm, as the unsplit update clips: one all-reduce of the stages' squared norms.
+  step_stage_params();
+  MinibatchResult out;
+  out.stats = stats;
+  out.stepped = true;
+  return out;
+}
+
+MinibatchResult Ppo::local_minibatch_step(const RolloutBatch& minibatch) {
+  // GPipe on one rank: every micro-batch goes forward through the stages (its activations hop to
+  // each stage's device), then they come back in reverse order; autograd carries the gradients
+  // across the devices. With CUDA devices the kernels queue asynchronously, so stage s works on
+  // micro-batch m + 1 while stage s + 1 works on m.
+  const std::int64_t rows = minibatch.size();
+  const auto ranges = runner::parallel::micro_batch_ranges(rows, micro_batches_);
+  zero_stage_grads();
+  const torch::Tensor advantages =
+      config_.norm_adv ? normalize_advantages(minibatch.advantages) : minibatch.advantages;
+  torch::Tensor stats = torch::zeros({kNumMinibatchStats}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  std::vector<torch::Tensor> losses;
+  for (const auto& r : ranges) {
+    torch::Tensor ya = stage_input(minibatch, r.begin, r.end), yc = ya;
+    for (int s = 0; s < stages_; ++s) {
+      const torch::Device d = local_devices_[static_cast<std::size_t>(s)];
+      ya = local_actor_[static_cast<std::size_t>(s)]->forward(ya.to(d));
+      yc = local_critic_[static_cast<std::size_t>(s)]->forward(yc.to(d));
+    }
+    const PpoLossOut loss = stage_loss(ya.to(device_), yc.to(device_), minibatch, advantages, r.begin, r.end);
+    const double share = static_cast<double>(r.rows()) / static_cast<double>(rows);
+    losses.push_back(loss.loss * share);
     torch::NoGradGuard no_grad;
-    auto squares = torch::zeros({1}, torch::kFloat);
-    for (const auto& p : stage_params_)
-      if (p.grad().defined()) squares += p.grad().pow(2).sum().to(torch::kCPU);
-    pipe_->average_gradients(squares);
-    const auto norm = (squares * static_cast<double>(stages_)).sqrt().to(device_);
-    const auto coef = (config_.max_grad_norm / (norm + 1e-6)).clamp_max(1.0);
-    for (const auto& p : stage_params_)
-      if (p.grad().defined()) p.grad().mul_(coef);
+    stats += torch::stack({loss.pg_loss.detach(), loss.v_loss.detach(), loss.entropy_loss.detach(),
+                           loss.old_approx_kl, loss.approx_kl, loss.clipfrac}) * share;
   }
-  optimizer_->step();
+  for (auto it = losses.rbegin(); it != losses.rend(); ++it) {
+    it->backward();
+    *it = torch::Tensor();
+  }
+  step_stage_params();
   MinibatchResult out;
   out.stats = stats;
   out.stepped = true;
@@ -683,7 +943,7 @@ MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
 
 Algorithm::HeldState Ppo::held_state() const {
   HeldState held;
-  std::vector<torch::Tensor> trained = pipe_ != nullptr ? stage_params_ : std::vector<torch::Tensor>{flat_->values()};
+  std::vector<torch::Tensor> trained = pipelined() ? stage_params_ : std::vector<torch::Tensor>{flat_->values()};
   held.trained_parameters = elements(trained);
   for (const auto& [key, state] : optimizer_->state()) {
     const auto& adam = static_cast<const torch::optim::AdamParamState&>(*state);
@@ -719,19 +979,16 @@ AlgorithmSpec ppo_algorithm() {
         throw std::invalid_argument(ctx.source + ": learner.micro_batches (" + std::to_string(config.learner.micro_batches) +
                                     ") exceeds the rows of a minibatch, ppo.rollout_steps x env.num_envs / "
                                     "ppo.num_minibatches = " + std::to_string(rows));
-      if (!env.action_space.is_discrete())
-        throw std::invalid_argument(key + "PPO's pipeline needs a Discrete action space for now (env " +
-                                    config.env.id + " has " + env.action_space.to_string() + ")");
       if (config.policy.shared_trunk)
         throw std::invalid_argument(key + "PPO's pipeline splits separate actor and critic MLPs; use "
                                     "policy.shared_trunk: false");
       if (config.precision != "fp32")
         throw std::invalid_argument(key + "PPO's pipeline runs in fp32 only (precision: " + config.precision + ")");
-      if (ppo.target_kl > 0.0)
+      if (ppo.target_kl > 0.0 && config.learner.stage_devices.empty())
         throw std::invalid_argument(key + "ppo.target_kl: the approx KL lives on the last stage only; use ppo.target_kl: 0");
-      if (!config.policy.freeze.empty() || !config.init.checkpoint.empty())
-        throw std::invalid_argument(key + "policy.freeze and init.checkpoint cannot be combined with pipeline "
-                                    "stages yet");
+      if (!config.policy.freeze.empty())
+        throw std::invalid_argument(key + "policy.freeze cannot be combined with pipeline stages: each stage's Adam "
+                                    "steps all its parameters");
     }
   };
   spec.rollout_steps = [](const TrainConfig& config) { return config.section<PpoConfig>("ppo").rollout_steps; };

@@ -124,6 +124,19 @@ std::int64_t nbytes(const torch::Tensor& t) { return t.numel() * static_cast<std
 
 }  // namespace
 
+CommStats& CommStats::operator+=(const CommStats& other) {
+  allreduce_seconds += other.allreduce_seconds;
+  allreduce_calls += other.allreduce_calls;
+  sendrecv_seconds += other.sendrecv_seconds;
+  sendrecv_calls += other.sendrecv_calls;
+  hash_seconds += other.hash_seconds;
+  hash_checks += other.hash_checks;
+  gather_seconds += other.gather_seconds;
+  gather_calls += other.gather_calls;
+  bytes += other.bytes;
+  return *this;
+}
+
 std::string CommStats::to_string() const {
   return "communication " + format_seconds(seconds()) + ": all-reduce " + format_seconds(allreduce_seconds) + " (" +
          std::to_string(allreduce_calls) + ") send/recv " + format_seconds(sendrecv_seconds) + " (" +

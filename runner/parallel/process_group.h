@@ -86,6 +86,7 @@ struct CommStats {
   std::int64_t bytes = 0;
 
   double seconds() const { return allreduce_seconds + sendrecv_seconds + hash_seconds + gather_seconds; }
+  CommStats& operator+=(const CommStats& other);  // two groups' counters (data and pipeline parallelism)
   // "communication 1.52s: all-reduce 1.20s (300) send/recv 0.30s (1200) hash 0.01s (3) gather
   // 0.01s (2) bytes 12.3 MB"
   std::string to_string() const;

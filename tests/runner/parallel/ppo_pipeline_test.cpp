@@ -1,33 +1,53 @@
-// Model parallelism wired into PPO (learner.pipeline_stages, issue 12): two ranks, each holding one
-// stage of the actor and of the critic and its own Adam, take the same update as one process with the
-// unsplit network, with 1 and with 4 micro-batches, to floating-point tolerance; rank 0's whole copy
-// (what it acts with) follows the stages; each rank holds only its own stage's parameters and
-// optimizer state.
+// Model parallelism wired into PPO (learner.pipeline_stages, issue 12):
+// - two ranks, each holding one stage of the actor and of the critic and its own Adam, take the same
+//   update as one process with the unsplit network, with 1 and with 4 micro-batches, to floating-point
+//   tolerance, for a Discrete (CartPole) and a Box (Pendulum) action space; rank 0's whole copy (what it
+//   acts with) follows the stages; each rank holds only its own stage's parameters and optimizer state;
+// - the stages of one rank on devices of their own (learner.stage_devices) take the same update;
+// - a pipelined run's checkpoint is the unsplit network's (weights and Adam's state in its layout):
+//   an unsplit PPO resumes from it, and a pipeline resumes from an unsplit run's, taking the same
+//   next update;
+// - two data-parallel replicas of a two-stage pipeline (4 ranks) take the update of two data-parallel
+//   ranks with the unsplit network.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agents/actor_critic.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
-#include "tests/common/algorithm_checks.h"
 #include "learner/ppo/ppo.h"
 #include "runner/parallel/launch.h"
+#include "runner/parallel/pipeline.h"
 #include "runner/parallel/process_group.h"
+#include "tests/common/algorithm_checks.h"
 #include "tests/common/synthetic_chunk.h"
 #include "tests/runner/parallel/test_util.h"
 
 namespace apiary::runner::parallel {
 namespace {
 
+using apiary::testing::as_map;
+using apiary::testing::load_state;
+using apiary::testing::saved_state;
+using apiary::testing::synthetic_chunk;
 using testing::in_rank;
 using testing::rank_body;
 using testing::rerun_this_test;
 
-learner::TrainConfig pipeline_config(int micro_batches) {
+// A Discrete and a Box env, with their observation sizes.
+struct EnvCase {
+  const char* id;
+  std::int64_t obs_dim;
+};
+constexpr EnvCase kEnvs[] = {{"CartPole-v1", 4}, {"Pendulum-v1", 3}};
+
+learner::TrainConfig pipeline_config(int micro_batches, int world_size = 2) {
   learner::TrainConfig config;
   config.seed = 7;
   config.policy.hidden_sizes = {16, 16};  // actor and critic: 3 Linear layers each
@@ -40,18 +60,49 @@ learner::TrainConfig pipeline_config(int micro_batches) {
   ppo.max_grad_norm = 0.5;   // clips: the norm must be the global one
   config.env.num_envs = 4;
   config.learner.pipeline_stages = 2;
-  config.learner.world_size = 2;
+  config.learner.world_size = world_size;
   config.learner.micro_batches = micro_batches;
   return config;
 }
 
-using apiary::testing::synthetic_chunk;
-
-using apiary::testing::as_map;
 std::int64_t numel_of(const std::vector<torch::Tensor>& tensors) {
   std::int64_t n = 0;
   for (const auto& t : tensors) n += t.numel();
   return n;
+}
+
+double largest_difference(learner::Algorithm& a, learner::Algorithm& b) {
+  const auto pa = a.policy()->module().parameters(), pb = b.policy()->module().parameters();
+  EXPECT_EQ(pa.size(), pb.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < pa.size() && i < pb.size(); ++i)
+    worst = std::max(worst, (pa[i] - pb[i]).abs().max().item<double>());
+  return worst;
+}
+
+// The unsplit PPO of `config` (no pipeline), with the initial weights of seed 11.
+std::unique_ptr<learner::Algorithm> unsplit_ppo(learner::TrainConfig config, const envs::EnvSpec& spec,
+                                                learner::GradientHook hook = {}) {
+  config.learner.pipeline_stages = 1;
+  config.learner.stage_devices.clear();
+  learner::AlgorithmInit init;
+  init.config = config;
+  init.spec = spec;
+  init.reduce_gradients = std::move(hook);
+  torch::manual_seed(11);
+  return learner::make_ppo(init);
+}
+
+// `a` and `b` take the same update on a synthetic chunk (metrics and weights).
+void expect_same_update(learner::Algorithm& a, learner::Algorithm& b, const EnvCase& env, std::uint64_t seed,
+                        int update) {
+  const auto chunk = synthetic_chunk(*b.policy(), seed, 16, 4, env.obs_dim);
+  learner::UpdateContext ctx{64 * (update + 1), 1 << 20, 1};
+  const auto ma = as_map(a.update(chunk, ctx));
+  const auto mb = as_map(b.update(chunk, ctx));
+  for (const char* key : {"pg_loss", "v_loss", "entropy", "approx_kl", "clipfrac", "explained_var"})
+    EXPECT_NEAR(ma.at(key), mb.at(key), 1e-4) << key << " update " << update;
+  EXPECT_LT(largest_difference(a, b), 2e-5) << "update " << update;
 }
 
 JoinOptions quick_join() {
@@ -66,67 +117,197 @@ TEST(PpoPipeline, TwoStagesTakeTheUnsplitUpdate) {
       2, rank_body([](const RendezvousInfo& info) {
         auto group = ProcessGroup::join(info, quick_join());
         const int rank = group.rank();
-        const auto spec = envs::env_spec("CartPole-v1");
-        for (const int micro : {1, 4}) {
-          SCOPED_TRACE("micro_batches " + std::to_string(micro));
-          const learner::TrainConfig config = pipeline_config(micro);
+        for (const EnvCase& env : kEnvs) {
+          const auto spec = envs::env_spec(env.id);
+          for (const int micro : {1, 4}) {
+            SCOPED_TRACE(std::string(env.id) + ", micro_batches " + std::to_string(micro));
+            const learner::TrainConfig config = pipeline_config(micro);
+            learner::AlgorithmInit init;
+            init.config = config;
+            init.spec = spec;
+            init.pipeline = &group;
+            torch::manual_seed(11);
+            auto pipe = learner::make_ppo(init);
+            // The whole network's size, for comparison with what a stage holds.
+            const std::int64_t whole = numel_of(
+                agents::ActorCritic(env.obs_dim, spec.action_space, learner::to_policy_config(config.policy, spec))
+                    ->parameters());
+            if (rank == 1) {
+              EXPECT_EQ(pipe->policy(), nullptr);  // no whole network to act with on this rank
+              pipe->serve_stage();                 // the two updates rank 0 starts, then its stop
+              const auto held = pipe->held_state();
+              EXPECT_EQ(held.acting_parameters, 0);
+              EXPECT_GT(held.trained_parameters, 0);
+              EXPECT_LT(held.trained_parameters, whole);
+              EXPECT_EQ(held.optimizer_state, 2 * held.trained_parameters);  // Adam's two moments, of its stage
+              group.gather_to_root({static_cast<double>(held.trained_parameters)});
+              continue;
+            }
+            auto unsplit = unsplit_ppo(config, spec);
+            for (int update = 0; update < 2; ++update) expect_same_update(*pipe, *unsplit, env, 100 + update, update);
+            // The update moved every layer, the other stage's too (gathered into rank 0's copy).
+            auto fresh = unsplit_ppo(config, spec);
+            const auto pf = fresh->policy()->module().parameters(), pa = pipe->policy()->module().parameters();
+            for (std::size_t i = 0; i < pa.size(); ++i) EXPECT_FALSE(torch::equal(pa[i], pf[i])) << "parameter " << i;
+            const auto held = pipe->held_state();
+            EXPECT_EQ(held.acting_parameters, whole);  // rank 0 keeps the whole network to act with
+            EXPECT_LT(held.trained_parameters, whole);
+            EXPECT_EQ(held.optimizer_state, 2 * held.trained_parameters);
+            pipe.reset();  // tells rank 1 to stop
+            const auto got = group.gather_to_root({static_cast<double>(held.trained_parameters)});
+            ASSERT_EQ(got.size(), 2u);
+            EXPECT_EQ(static_cast<std::int64_t>(got[0][0] + got[1][0]), whole);  // the stages partition it
+          }
+        }
+      }),
+      rerun_this_test());
+  EXPECT_EQ(rc, 0);
+}
+
+// A pipelined run's checkpoint holds the unsplit network's weights and Adam state: an unsplit PPO
+// loaded from it takes the pipeline's next update. A pipeline loaded from an unsplit run's checkpoint
+// (the resume of a pipelined run goes the same way) takes the unsplit run's next update.
+TEST(PpoPipeline, CheckpointsAreTheUnsplitNetworksBothWays) {
+  const int rc = launch_local(
+      2, rank_body([](const RendezvousInfo& info) {
+        auto group = ProcessGroup::join(info, quick_join());
+        for (const EnvCase& env : kEnvs) {
+          SCOPED_TRACE(env.id);
+          const auto spec = envs::env_spec(env.id);
+          const learner::TrainConfig config = pipeline_config(2);
           learner::AlgorithmInit init;
           init.config = config;
           init.spec = spec;
           init.pipeline = &group;
-          torch::manual_seed(11);
-          auto pipe = learner::make_ppo(init);
-          // The whole network's size, for comparison with what a stage holds.
-          const std::int64_t whole =
-              numel_of(agents::ActorCritic(4, spec.action_space, learner::to_policy_config(config.policy, spec))
-                           ->parameters());
-          if (rank == 1) {
-            EXPECT_EQ(pipe->policy(), nullptr);  // no whole network to act with on this rank
-            pipe->serve_stage();                 // the two updates rank 0 starts, then its stop
-            const auto held = pipe->held_state();
-            EXPECT_EQ(held.acting_parameters, 0);
-            EXPECT_GT(held.trained_parameters, 0);
-            EXPECT_LT(held.trained_parameters, whole);
-            EXPECT_EQ(held.optimizer_state, 2 * held.trained_parameters);  // Adam's two moments, of its stage
-            group.gather_to_root({static_cast<double>(held.trained_parameters)});
-            continue;
-          }
-          learner::AlgorithmInit one;  // the unsplit PPO (no pipeline)
-          one.config = config;
-          one.spec = spec;
-          torch::manual_seed(11);
-          auto unsplit = learner::make_ppo(one);
-          auto& pipe_net = pipe->policy()->module();
-          auto& ref_net = unsplit->policy()->module();
-          for (int update = 0; update < 2; ++update) {
-            const auto chunk = synthetic_chunk(*unsplit->policy(), 100 + update);
-            learner::UpdateContext ctx{64 * (update + 1), 1 << 20, 1};
-            const auto a = as_map(pipe->update(chunk, ctx));
-            const auto b = as_map(unsplit->update(chunk, ctx));
-            for (const char* key : {"pg_loss", "v_loss", "entropy", "approx_kl", "clipfrac", "explained_var"})
-              EXPECT_NEAR(a.at(key), b.at(key), 1e-4) << key << " update " << update;
-            const auto pa = pipe_net.parameters(), pb = ref_net.parameters();
-            ASSERT_EQ(pa.size(), pb.size());
-            double worst = 0;
-            for (std::size_t i = 0; i < pa.size(); ++i) {
-              worst = std::max(worst, (pa[i] - pb[i]).abs().max().item<double>());
+          for (int round = 0; round < 2; ++round) {
+            torch::manual_seed(11);
+            auto pipe = learner::make_ppo(init);
+            if (group.rank() == 1) {
+              pipe->serve_stage();
+              continue;
             }
-            EXPECT_LT(worst, 2e-5) << "update " << update;
+            auto unsplit = unsplit_ppo(config, spec);
+            if (round == 0) {
+              // pipeline -> checkpoint -> unsplit
+              expect_same_update(*pipe, *unsplit, env, 200, 0);
+              auto resumed = unsplit_ppo(config, spec);
+              load_state(*resumed, saved_state(*pipe));
+              EXPECT_EQ(largest_difference(*resumed, *pipe), 0.0);
+              expect_same_update(*pipe, *resumed, env, 201, 1);
+            } else {
+              // unsplit -> checkpoint -> pipeline (a fresh one: its own weights differ until loaded)
+              unsplit->update(synthetic_chunk(*unsplit->policy(), 300, 16, 4, env.obs_dim),
+                              learner::UpdateContext{64, 1 << 20, 1});
+              EXPECT_GT(largest_difference(*pipe, *unsplit), 0.0);
+              load_state(*pipe, saved_state(*unsplit));
+              EXPECT_EQ(largest_difference(*pipe, *unsplit), 0.0);
+              expect_same_update(*pipe, *unsplit, env, 301, 1);
+              expect_same_update(*pipe, *unsplit, env, 302, 2);
+            }
           }
-          // The update moved every layer, the other stage's too (gathered into rank 0's copy).
-          torch::manual_seed(11);
-          auto fresh = learner::make_ppo(one);
-          const auto pf = fresh->policy()->module().parameters(), pa = pipe_net.parameters();
-          for (std::size_t i = 0; i < pa.size(); ++i) EXPECT_FALSE(torch::equal(pa[i], pf[i])) << "parameter " << i;
-          const auto held = pipe->held_state();
-          EXPECT_EQ(held.acting_parameters, whole);  // rank 0 keeps the whole network to act with
-          EXPECT_LT(held.trained_parameters, whole);
-          EXPECT_EQ(held.optimizer_state, 2 * held.trained_parameters);
-          pipe.reset();  // tells rank 1 to stop
-          const auto got = group.gather_to_root({static_cast<double>(held.trained_parameters)});
-          ASSERT_EQ(got.size(), 2u);
-          EXPECT_EQ(static_cast<std::int64_t>(got[0][0] + got[1][0]), whole);  // the stages partition it
         }
+      }),
+      rerun_this_test());
+  EXPECT_EQ(rc, 0);
+}
+
+// learner.stage_devices: one process holds every stage, stage s on device s (here both on the CPU),
+// and takes the unsplit update; its checkpoint loads into an unsplit PPO.
+TEST(PpoPipeline, StageDevicesTakeTheUnsplitUpdate) {
+  if (in_rank()) GTEST_SKIP();
+  for (const EnvCase& env : kEnvs) {
+    const auto spec = envs::env_spec(env.id);
+    for (const int micro : {1, 4}) {
+      SCOPED_TRACE(std::string(env.id) + ", micro_batches " + std::to_string(micro));
+      learner::TrainConfig config = pipeline_config(micro, 1);
+      config.learner.stage_devices = {"cpu", "cpu"};
+      learner::AlgorithmInit init;
+      init.config = config;
+      init.spec = spec;
+      torch::manual_seed(11);
+      auto local = learner::make_ppo(init);
+      auto unsplit = unsplit_ppo(config, spec);
+      for (int update = 0; update < 2; ++update) expect_same_update(*local, *unsplit, env, 400 + update, update);
+      const auto held = local->held_state();
+      EXPECT_EQ(held.trained_parameters, held.acting_parameters);  // every stage is on this rank
+      EXPECT_EQ(held.optimizer_state, 2 * held.trained_parameters);
+      auto resumed = unsplit_ppo(config, spec);
+      load_state(*resumed, saved_state(*local));
+      expect_same_update(*local, *resumed, env, 410, 2);
+    }
+  }
+}
+
+// The same with the stages on two devices: the CPU and the first GPU. Skips where there is no GPU.
+TEST(PpoPipeline, StageDevicesOnTheCpuAndAGpuTakeTheUnsplitUpdate) {
+  if (in_rank()) GTEST_SKIP();
+  if (!torch::cuda::is_available()) {
+    std::fprintf(stderr, "[ SKIPPED ] no CUDA device: learner.stage_devices [cpu, cuda:0] is not checked here\n");
+    GTEST_SKIP() << "no CUDA device: learner.stage_devices [cpu, cuda:0] is not checked here";
+  }
+  for (const EnvCase& env : kEnvs) {
+    SCOPED_TRACE(env.id);
+    const auto spec = envs::env_spec(env.id);
+    learner::TrainConfig config = pipeline_config(4, 1);
+    config.learner.stage_devices = {"cpu", "cuda:0"};
+    learner::AlgorithmInit init;
+    init.config = config;
+    init.spec = spec;
+    torch::manual_seed(11);
+    auto local = learner::make_ppo(init);
+    auto unsplit = unsplit_ppo(config, spec);
+    for (int update = 0; update < 2; ++update) {
+      const auto chunk = synthetic_chunk(*unsplit->policy(), 500 + update, 16, 4, env.obs_dim);
+      learner::UpdateContext ctx{64 * (update + 1), 1 << 20, 1};
+      local->update(chunk, ctx);
+      unsplit->update(chunk, ctx);
+      EXPECT_LT(largest_difference(*local, *unsplit), 1e-4) << "update " << update;  // GPU kernels round otherwise
+    }
+  }
+}
+
+// Data and model parallelism together: 4 ranks, 2 replicas x 2 stages (rank = replica x 2 + stage).
+// Each replica's stage 0 updates on its own chunk; each stage averages its gradients with the other
+// replica's. The reference, on the two stage-0 ranks: two data-parallel ranks with the unsplit
+// network, the same chunks. Both replicas' whole copies stay bitwise equal.
+TEST(PpoPipeline, ReplicasOfAPipelineTakeTheDataParallelUpdate) {
+  const int rc = launch_local(
+      4, rank_body([](const RendezvousInfo& info) {
+        auto world = ProcessGroup::join(info, quick_join());
+        const auto layout = ParallelLayout::for_world(4, 2);
+        const int rank = world.rank(), replica = layout.replica_of(rank), stage = layout.stage_of(rank);
+        auto pipeline = world.subgroup(layout.pipeline_ranks(replica));
+        auto replicas = world.subgroup(layout.stage_ranks(stage));
+        const auto average = [&replicas](const std::vector<torch::Tensor>& grads) { replicas.average_gradients(grads); };
+        const EnvCase env = kEnvs[0];
+        const auto spec = envs::env_spec(env.id);
+        const learner::TrainConfig config = pipeline_config(2, 4);
+        learner::AlgorithmInit init;
+        init.config = config;
+        init.spec = spec;
+        init.pipeline = &pipeline;
+        init.reduce_gradients = average;
+        torch::manual_seed(11);
+        auto pipe = learner::make_ppo(init);
+        if (stage == 1) {
+          pipe->serve_stage();
+          return;
+        }
+        auto reference = unsplit_ppo(config, spec, average);  // data-parallel over the stage-0 ranks
+        auto alone = unsplit_ppo(config, spec);               // this replica's chunks only
+        for (int update = 0; update < 2; ++update) {
+          const auto chunk = synthetic_chunk(*reference->policy(), 600 + 10 * update + replica, 16, 4, env.obs_dim);
+          learner::UpdateContext ctx{128 * (update + 1), 1 << 20, 2};
+          pipe->update(chunk, ctx);
+          reference->update(chunk, ctx);
+          alone->update(chunk, ctx);
+          EXPECT_LT(largest_difference(*pipe, *reference), 2e-5) << "update " << update;
+        }
+        EXPECT_GT(largest_difference(*pipe, *alone), 1e-4);  // the other replica's gradients counted
+        std::vector<torch::Tensor> flat;
+        for (const auto& p : pipe->policy()->module().parameters()) flat.push_back(p.detach().reshape({-1}));
+        EXPECT_NO_THROW(replicas.check_weights(torch::cat(flat)));  // bitwise equal replicas
+        pipe.reset();  // stops this replica's stage 1
       }),
       rerun_this_test());
   EXPECT_EQ(rc, 0);

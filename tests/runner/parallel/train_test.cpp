@@ -132,9 +132,53 @@ TEST_F(DataParallelTrain, TwoPipelineStagesLearnCartPole) {
   std::printf("[ info ] 2 pipeline stages solved CartPole-v1 in %.1f s: %s\n", seconds, r.last_line().c_str());
 }
 
+// Data and model parallelism together (world size 4 = 2 replicas x 2 stages): every update runs on
+// the GPipe schedule with each stage's gradients averaged over the replicas, and the replicas' weights
+// are compared after every update (a mismatch would end the run with status 1). The run stops after
+// 2048 steps and resumes from its checkpoint (the stages' Adam state, in the unsplit layout) to the
+// end; eval runs on the checkpoint.
+TEST_F(DataParallelTrain, ReplicasOfAPipelineTrainAndResume) {
+  const std::string sets = " --set learner.world_size=4 --set learner.pipeline_stages=2 --set learner.micro_batches=2"
+                           " --set learner.check_weights_interval=1 --set total_steps=4096 --set eval.episodes=4"
+                           " --set eval.num_envs=4";
+  const CmdResult first =
+      run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() + sets + " --session-steps 2048");
+  ASSERT_EQ(first.status, 0) << first.output;
+  const auto folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u) << first.output;
+  const CmdResult resumed = run_apiary("train --resume " + folders[0].string() + " --quiet");
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  const auto kv = parse_pairs(resumed.last_line());
+  ASSERT_TRUE(kv.count("steps")) << resumed.output;
+  EXPECT_EQ(kv.at("steps"), "4096") << resumed.output;
+  EXPECT_TRUE(resumed.has("send/recv")) << resumed.output;
+  const std::string log = read_text(folders[0] / "train.log");
+  EXPECT_NE(log.find("data-parallel replica 0 of 2 (learner.world_size), model-parallel stage 0 of 2"),
+            std::string::npos) << log;
+  EXPECT_NE(log.find("resume at step 2048"), std::string::npos) << log;
+  const CmdResult e = run_apiary("eval " + (folders[0] / "checkpoints" / "latest.pt").string() + " --episodes 4");
+  EXPECT_EQ(e.status, 0) << e.output;
+}
+
+// learner.stage_devices: one process holds both stages, each on its own device (both the CPU here;
+// PpoPipeline.StageDevicesOnTheCpuAndAGpu... checks a GPU), and learns CartPole-v1 to 475.
+TEST_F(DataParallelTrain, StagesOnDevicesOfOneRankLearnCartPole) {
+  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
+                                 " --set learner.pipeline_stages=2 --set learner.stage_devices=[cpu,cpu]"
+                                 " --set learner.micro_batches=4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
+  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
+  const auto folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u) << r.output;
+  const std::string log = read_text(folders[0] / "train.log");
+  EXPECT_NE(log.find("model-parallel: 2 stages on cpu, cpu (learner.stage_devices)"), std::string::npos) << log;
+}
+
 // Model parallelism's refusals, before any work: an algorithm without a pipeline, more micro-batches
-// than a minibatch has rows, a world size that is not a multiple of the stages, data and model
-// parallelism together (not wired yet), stage devices that do not exist.
+// than a minibatch has rows, a world size that is not a multiple of the stages, stage devices that do
+// not exist or do not match the stages, frozen parameters.
 TEST_F(DataParallelTrain, PipelineCombinationsThatCannotWorkAreRefused) {
   const std::string base = "train " + config_path() + " --quiet --set out_dir=" + dir_.string();
   CmdResult r = run_apiary("train " + std::string(APIARY_SOURCE_DIR) + "/configs/cartpole_dqn.yaml --quiet --set out_dir=" +
@@ -157,14 +201,16 @@ TEST_F(DataParallelTrain, PipelineCombinationsThatCannotWorkAreRefused) {
   r = run_apiary(base + " --set learner.pipeline_stages=2");  // world size 1
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(r.has("world size 1 is not a multiple of 2 pipeline stages")) << r.output;
-  r = run_apiary(base + " --set learner.world_size=4 --set learner.pipeline_stages=2");
+  r = run_apiary(base + " --set learner.pipeline_stages=2 --set learner.stage_devices=[cpu,cuda:7]");
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_TRUE(r.has("combining data and model parallelism is not wired into training yet")) << r.output;
-  r = run_apiary(base + " --set learner.stage_devices=[cuda:0,cuda:1]");
+  EXPECT_TRUE(r.has("learner.stage_devices: cuda:7 is not a device of this machine")) << r.output;
+  r = run_apiary(base + " --set learner.stage_devices=[cpu,cpu]");  // pipeline_stages 1
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_TRUE(r.has("learner.stage_devices: cuda:")) << r.output;
-  EXPECT_TRUE(r.has("stage devices must be CUDA devices that exist") ||
-              r.has("not supported yet")) << r.output;
+  EXPECT_TRUE(r.has("learner.stage_devices names 2 devices for learner.pipeline_stages 1")) << r.output;
+  r = run_apiary(base + " --set learner.pipeline_stages=2 --set learner.stage_devices=[cpu,cpu]"
+                        " --set policy.freeze=[actor_body]");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("policy.freeze cannot be combined with pipeline stages")) << r.output;
   EXPECT_TRUE(run_folders().empty());
 }
 
