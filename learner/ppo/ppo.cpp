@@ -521,8 +521,9 @@ void Ppo::setup_pipeline(const AlgorithmInit& init) {
   if (net_->config().shared_trunk)
     throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline splits separate actor and critic MLPs "
                                 "(policy.shared_trunk: false)");
-  if (precision_ != Precision::kFp32)
-    throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline runs in fp32 only (precision: fp32)");
+  if (precision_ == Precision::kFp16)
+    throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline runs in fp32 or bf16 (fp16's loss scaling "
+                                "is not shared between stages)");
   // The same seed on every rank made the same whole network; each keeps its stage of it.
   std::shared_ptr<torch::nn::Module> body_a, head_a, body_c, head_c;
   for (const auto& item : net_->named_children()) {
@@ -868,8 +869,12 @@ MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
       actor_x = x.narrow(1, 0, actor_in_);
       critic_x = x.narrow(1, actor_in_, critic_in_);
     }
-    auto ya = actor_stage_->forward(actor_x);
-    auto yc = critic_stage_->forward(critic_x);
+    torch::Tensor ya, yc;
+    {
+      AutocastGuard autocast(precision_, device_);  // bf16: the stage's layers in reduced precision
+      ya = actor_stage_->forward(actor_x);
+      yc = critic_stage_->forward(critic_x);
+    }
     if (last) {
       const PpoLossOut loss = stage_loss(ya, yc, minibatch, advantages, r.begin, r.end);
       const double share = static_cast<double>(r.rows()) / static_cast<double>(rows);
@@ -878,7 +883,8 @@ MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
       stats += torch::stack({loss.pg_loss.detach(), loss.v_loss.detach(), loss.entropy_loss.detach(),
                              loss.old_approx_kl, loss.approx_kl, loss.clipfrac}) * share;
     } else {
-      sends.push_back(pipe_->send(torch::cat({ya, yc}, 1).detach().contiguous(), stage_ + 1, m));
+      // Activations travel as fp32 (bf16 values convert exactly); the next stage's autocast casts back.
+      sends.push_back(pipe_->send(torch::cat({ya, yc}, 1).detach().to(torch::kFloat).contiguous(), stage_ + 1, m));
     }
     inputs[m] = x;
     actor_out[m] = ya;
@@ -891,7 +897,8 @@ MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
       auto grad = torch::empty({ranges[m].rows(), actor_out_ + critic_out_}, f32);
       pipe_->recv(grad, stage_ + 1, count + m);
       torch::autograd::backward({actor_out[m], critic_out[m]},
-                                {grad.narrow(1, 0, actor_out_), grad.narrow(1, actor_out_, critic_out_)});
+                                {grad.narrow(1, 0, actor_out_).to(actor_out[m].scalar_type()),
+                                 grad.narrow(1, actor_out_, critic_out_).to(critic_out[m].scalar_type())});
     }
     if (!first) sends.push_back(pipe_->send(inputs[m].grad().contiguous(), stage_ - 1, count + m));
     actor_out[m] = critic_out[m] = losses[m] = torch::Tensor();  // frees this micro-batch's graph
@@ -920,6 +927,7 @@ MinibatchResult Ppo::local_minibatch_step(const RolloutBatch& minibatch) {
     torch::Tensor ya = stage_input(minibatch, r.begin, r.end), yc = ya;
     for (int s = 0; s < stages_; ++s) {
       const torch::Device d = local_devices_[static_cast<std::size_t>(s)];
+      AutocastGuard autocast(precision_, d);  // bf16: each stage's layers in reduced precision
       ya = local_actor_[static_cast<std::size_t>(s)]->forward(ya.to(d));
       yc = local_critic_[static_cast<std::size_t>(s)]->forward(yc.to(d));
     }
@@ -982,8 +990,9 @@ AlgorithmSpec ppo_algorithm() {
       if (config.policy.shared_trunk)
         throw std::invalid_argument(key + "PPO's pipeline splits separate actor and critic MLPs; use "
                                     "policy.shared_trunk: false");
-      if (config.precision != "fp32")
-        throw std::invalid_argument(key + "PPO's pipeline runs in fp32 only (precision: " + config.precision + ")");
+      if (config.precision == "fp16")
+        throw std::invalid_argument(key + "PPO's pipeline runs in fp32 or bf16, not fp16 (its dynamic loss scale "
+                                    "would have to be shared between the stages); use precision: bf16");
       if (ppo.target_kl > 0.0 && config.learner.stage_devices.empty())
         throw std::invalid_argument(key + "ppo.target_kl: the approx KL lives on the last stage only; use ppo.target_kl: 0");
       if (!config.policy.freeze.empty())
