@@ -13,7 +13,7 @@
 #include "app/commands.h"
 #include "app/env_flags.h"
 #include "core/config.h"
-#include "runner/parallel/launch.h"
+#include "parallel/launch.h"
 #include "runner/remote_actors.h"
 #include "runner/train.h"
 
@@ -62,11 +62,11 @@ void run_train(const TrainFlags& flags) {
   // SLURM, or with W = 1, the lambda runs here at once.
   const int ranks = runner::world_size_to_launch(config, options);
   try {
-    runner::parallel::launch_local(ranks, [&](const runner::parallel::RendezvousInfo& info) {
+    parallel::launch_local(ranks, [&](const parallel::RendezvousInfo& info) {
       train_rank(config, options, info.rank);
       return 0;
     });
-  } catch (const runner::parallel::RankFailure& e) {
+  } catch (const parallel::RankFailure& e) {
     if (e.agent_exit_status() == 2) throw UsageError(std::string("train: ") + e.what());
     throw;
   }

@@ -25,12 +25,12 @@
 
 #include "agents/actor_critic.h"
 #include "envs/spaces.h"
-#include "runner/parallel/launch.h"
-#include "runner/parallel/pipeline.h"
-#include "runner/parallel/process_group.h"
+#include "parallel/launch.h"
+#include "parallel/pipeline.h"
+#include "parallel/process_group.h"
 
 using namespace apiary;
-using namespace apiary::runner::parallel;
+using namespace apiary::parallel;
 
 namespace {
 

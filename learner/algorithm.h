@@ -26,7 +26,7 @@
 #include "learner/precision.h"
 #include "learner/train_config.h"
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 class ProcessGroup;
 }
 
@@ -45,7 +45,7 @@ struct UpdateContext {
   std::int32_t world_size = 1;   // data-parallel ranks: each stepped a chunk like this one before global_step
 };
 
-// Data-parallel learning (learner.world_size > 1, runner/parallel/, docs/distributed.md): the runner
+// Data-parallel learning (learner.world_size > 1, parallel/, docs/distributed.md): the runner
 // gives the algorithm this hook, which averages gradients across ranks in place (one all-reduce of
 // one flat buffer). An algorithm that supports data parallelism (AlgorithmSpec::data_parallel) calls
 // it right after every backward whose gradients an optimizer steps with, before unscaling, clipping
@@ -108,7 +108,7 @@ struct AlgorithmInit {
   GradientHook reduce_gradients;  // data-parallel runs: average these gradients across ranks (see above)
   // Model-parallel runs (learner.pipeline_stages > 1): the pipeline's ranks, stage s at rank s; it
   // outlives the algorithm. Null: the whole network in this process.
-  runner::parallel::ProcessGroup* pipeline = nullptr;
+  parallel::ProcessGroup* pipeline = nullptr;
 };
 
 // Where an algorithm is about to run, for its checks.

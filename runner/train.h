@@ -79,7 +79,7 @@ struct TrainResult {
 };
 
 // The world size of this config's run (learner.world_size, or the resumed run's), for
-// runner::parallel::launch_local: it starts that many ranks on this machine, unless torchrun or SLURM
+// parallel::launch_local: it starts that many ranks on this machine, unless torchrun or SLURM
 // variables say this process is one rank of them already. Throws
 // std::invalid_argument when the launcher's world size differs from the config's, with a message of
 // its own for a resumed run ("resume with the same world size"). Library callers need not call it:
@@ -89,7 +89,7 @@ int world_size_to_launch(const TrainConfig& config, const TrainOptions& options)
 // Trains as `config` says; writes the run folder; returns the summary. Throws std::invalid_argument
 // for configuration problems (naming the key) and std::runtime_error for the rest.
 // With learner.world_size W > 1 this process must be one rank of W (the variables of
-// runner/parallel/rendezvous.h: launch_local, torchrun or SLURM): it joins the others (a rank started
+// parallel/rendezvous.h: launch_local, torchrun or SLURM): it joins the others (a rank started
 // with another config is refused, naming the difference), steps its own lanes with its own seeds,
 // averages gradients through the algorithm's GradientHook and compares weight hashes every
 // learner.check_weights_interval updates. Rank 0 alone writes the run folder, metrics, TensorBoard,

@@ -21,8 +21,8 @@
 #include "learner/loss_scaler.h"
 #include "learner/losses.h"
 #include "learner/optim.h"
-#include "runner/parallel/pipeline.h"
-#include "runner/parallel/process_group.h"
+#include "parallel/pipeline.h"
+#include "parallel/process_group.h"
 
 namespace apiary::learner {
 
@@ -154,7 +154,7 @@ class Ppo final : public Algorithm {
   std::int64_t skipped_steps_total_ = 0;  // over the run, for checkpoints
 
   // Model parallelism. pipe_ null and local_devices_ empty: the whole network here (the rest is unused).
-  runner::parallel::ProcessGroup* pipe_ = nullptr;
+  parallel::ProcessGroup* pipe_ = nullptr;
   int stage_ = 0, stages_ = 1, micro_batches_ = 1;
   torch::nn::Sequential actor_stage_{nullptr}, critic_stage_{nullptr};  // shared with net_ on stage 0
   std::int64_t actor_in_ = 0, critic_in_ = 0, actor_out_ = 0, critic_out_ = 0;  // features at its ends
@@ -459,7 +459,7 @@ bool Ppo::set_frozen(const std::function<bool(const std::string&)>& frozen) {
 // ---- Model parallelism (learner.pipeline_stages > 1, docs/distributed.md) ---------------------------
 //
 // The actor (actor_body's layers, then actor_head) and the critic (critic_body's, then critic_head)
-// are each cut into S consecutive stages by runner::parallel::plan_stages; rank s holds stage s of
+// are each cut into S consecutive stages by parallel::plan_stages; rank s holds stage s of
 // both, and an Adam over those parameters only. Stage 0 (rank 0) also keeps the whole network for
 // acting, GAE and checkpoints; after every update the stages' weights are gathered into it. A
 // minibatch runs on the GPipe schedule: M micro-batches go forward (stage s sends [actor | critic]
@@ -503,7 +503,7 @@ torch::nn::Sequential chain(const std::shared_ptr<torch::nn::Module>& body, cons
 }  // namespace
 
 void Ppo::setup_pipeline(const AlgorithmInit& init) {
-  using namespace runner::parallel;
+  using namespace parallel;
   const auto& learner = init.config.learner;
   const bool local = !learner.stage_devices.empty();
   if (local) {
@@ -842,10 +842,10 @@ void Ppo::step_stage_params() {
 }
 
 MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
-  using runner::parallel::ProcessGroup;
+  using parallel::ProcessGroup;
   const bool first = stage_ == 0, last = stage_ == stages_ - 1;
   const std::int64_t rows = minibatch.size();
-  const auto ranges = runner::parallel::micro_batch_ranges(rows, micro_batches_);
+  const auto ranges = parallel::micro_batch_ranges(rows, micro_batches_);
   const int count = static_cast<int>(ranges.size());
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(device_);
   zero_stage_grads();
@@ -917,7 +917,7 @@ MinibatchResult Ppo::local_minibatch_step(const RolloutBatch& minibatch) {
   // across the devices. With CUDA devices the kernels queue asynchronously, so stage s works on
   // micro-batch m + 1 while stage s + 1 works on m.
   const std::int64_t rows = minibatch.size();
-  const auto ranges = runner::parallel::micro_batch_ranges(rows, micro_batches_);
+  const auto ranges = parallel::micro_batch_ranges(rows, micro_batches_);
   zero_stage_grads();
   const torch::Tensor advantages =
       config_.norm_adv ? normalize_advantages(minibatch.advantages) : minibatch.advantages;

@@ -1,4 +1,4 @@
-// What the algorithm tests (learner/, runner/parallel/) share: metrics by name, and an algorithm's
+// What the algorithm tests (learner/, parallel/) share: metrics by name, and an algorithm's
 // whole state saved to bytes and loaded back, as a checkpoint does.
 #pragma once
 

@@ -2,7 +2,7 @@
 // actions): random observations and rewards,
 // the policy's own actions, log-probabilities and values, one termination (step 3, lane 1) and one
 // truncation with its own final observation (step 9, lane 2). Used by the PPO tests of learner/ and
-// of the pipeline in runner/parallel/.
+// of the pipeline in parallel/.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 // (2 processes, Gloo on loopback) against the unsplit network: the same loss, gradients and output
 // with 1 and 4 micro-batches; each stage holds only its own layers and optimizer state; the gathered
 // weights are the whole network's. Also 2 replicas x 2 stages against one process.
-#include "runner/parallel/pipeline.h"
+#include "parallel/pipeline.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -11,10 +11,10 @@
 #include <memory>
 
 #include "agents/weights.h"
-#include "runner/parallel/launch.h"
-#include "tests/runner/parallel/test_util.h"
+#include "parallel/launch.h"
+#include "tests/parallel/test_util.h"
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 namespace {
 
 using namespace testing;
@@ -263,4 +263,4 @@ TEST(Pipeline, TwoReplicasOfTwoStagesMatchOneProcess) {
 }
 
 }  // namespace
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

@@ -12,11 +12,11 @@
 #include <thread>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
-#include "runner/parallel/launch.h"
-#include "runner/parallel/process_group.h"
-#include "tests/runner/parallel/test_util.h"
+#include "parallel/launch.h"
+#include "parallel/process_group.h"
+#include "tests/parallel/test_util.h"
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 namespace {
 
 using namespace testing;
@@ -388,4 +388,4 @@ TEST(DataParallelFaults, KilledPeerEndsTheOtherRankWithinTheTimeout) { peer_faul
 TEST(DataParallelFaults, HungPeerEndsTheOtherRankAfterTheTimeout) { peer_fault_case(/*hang=*/true); }
 
 }  // namespace
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

@@ -25,7 +25,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 
 // A rendezvous variable that is missing, malformed or out of range (a usage error: exit status 2).
 class RendezvousError : public std::invalid_argument {
@@ -66,4 +66,4 @@ EnvLookup process_env();
 // Applies the rules above. Throws RendezvousError naming the variable.
 RendezvousInfo rendezvous_from_env(const EnvLookup& env = process_env());
 
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

@@ -30,9 +30,9 @@
 #include <functional>
 #include <vector>
 
-#include "runner/parallel/process_group.h"
+#include "parallel/process_group.h"
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 
 // Which modules of the Sequential each stage holds: stage s has modules [begin[s], end[s]).
 // A stage starts at a Linear and takes the modules after it up to the next Linear; the cut points
@@ -124,4 +124,4 @@ class PipelineStage {
 std::int64_t parameter_bytes(const torch::nn::Module& module);
 std::int64_t optimizer_state_bytes(const torch::optim::Optimizer& optimizer);
 
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

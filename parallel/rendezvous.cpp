@@ -1,10 +1,10 @@
-#include "runner/parallel/rendezvous.h"
+#include "parallel/rendezvous.h"
 
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 namespace {
 
 // A whole decimal number in [lo, hi], or an error naming the variable and its value.
@@ -120,4 +120,4 @@ RendezvousInfo rendezvous_from_env(const EnvLookup& env) {
   return info;
 }
 
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "runner/parallel/launch.h"
+#include "parallel/launch.h"
 #include "tests/common/cli.h"
-#include "tests/runner/parallel/test_util.h"
+#include "tests/parallel/test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -237,7 +237,7 @@ TEST_F(DataParallelTrain, DqnRanksStayBitwiseEqual) {
 // Two processes started by hand with torchrun's variables join one run: steps count both ranks', one
 // run folder, rank 1 prints nothing of the summary.
 TEST_F(DataParallelTrain, TorchrunVariablesJoinOneRun) {
-  const std::uint16_t port = apiary::runner::parallel::find_free_port();
+  const std::uint16_t port = apiary::parallel::find_free_port();
   const std::string args = "train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
                            " --set learner.world_size=2 --set total_steps=2048 --set eval.interval_steps=0"
                            " --set eval.episodes=4 --set eval.num_envs=4";
@@ -256,7 +256,7 @@ TEST_F(DataParallelTrain, TorchrunVariablesJoinOneRun) {
 // A rank started with another config is refused when it joins, naming the line that differs; both
 // exit with status 2 and no run folder is left.
 TEST_F(DataParallelTrain, RankWithAnotherConfigIsRefused) {
-  const std::uint16_t port = apiary::runner::parallel::find_free_port();
+  const std::uint16_t port = apiary::parallel::find_free_port();
   const std::string args = "train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
                            " --set learner.world_size=2 --set learner.timeout_seconds=30";
   auto rank1 = std::async(std::launch::async, [&] {
@@ -319,7 +319,7 @@ TEST_F(DataParallelTrain, KilledRankEndsTheRunNamingIt) {
   ASSERT_GT(rank1, 0);
   ASSERT_GT(rank0, 0);
   ASSERT_EQ(::kill(rank1, SIGKILL), 0);
-  const auto status = apiary::runner::parallel::testing::wait_child(agent, 30.0);
+  const auto status = apiary::parallel::testing::wait_child(agent, 30.0);
   const std::string output = read_text(out);
   ASSERT_TRUE(status.has_value()) << "the agent did not end within 30 s of the kill\n" << output;
   ASSERT_TRUE(WIFEXITED(*status)) << output;
@@ -328,10 +328,10 @@ TEST_F(DataParallelTrain, KilledRankEndsTheRunNamingIt) {
       << output;
   // Nothing left behind: both ranks are gone (rank 0 ended, rank 1 killed), and nothing of the
   // agent's process group runs.
-  for (int i = 0; i < 100 && !apiary::runner::parallel::testing::process_gone(rank0); ++i)
+  for (int i = 0; i < 100 && !apiary::parallel::testing::process_gone(rank0); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_TRUE(apiary::runner::parallel::testing::process_gone(rank0));
-  EXPECT_TRUE(apiary::runner::parallel::testing::process_gone(rank1));
+  EXPECT_TRUE(apiary::parallel::testing::process_gone(rank0));
+  EXPECT_TRUE(apiary::parallel::testing::process_gone(rank1));
   EXPECT_NE(::kill(-rank0, 0), 0) << "a process of the ranks' group is still running";
   // Rank 0 kept its latest checkpoint when the communication failed.
   const auto folders = run_folders();
@@ -351,7 +351,7 @@ TEST_F(DataParallelTrain, ResumeNeedsTheSameWorldSize) {
   ASSERT_EQ(folders.size(), 1u);
   const std::string run = folders[0].string();
 
-  const std::uint16_t port = apiary::runner::parallel::find_free_port();
+  const std::uint16_t port = apiary::parallel::find_free_port();
   const CmdResult other = run_apiary("train --resume " + run + " --quiet", torchrun_env(0, 3, port));
   EXPECT_EQ(other.status, 2) << other.output;
   EXPECT_TRUE(other.has("--resume " + run + ": the run was trained with learner.world_size 2 and this launch has "

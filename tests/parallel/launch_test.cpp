@@ -1,6 +1,6 @@
 // launch_local: W ranks of this program with torchrun's variables, in one process group; a rank that
 // fails ends the others and is named; no rank outlives the agent.
-#include "runner/parallel/launch.h"
+#include "parallel/launch.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,9 +13,9 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/runner/parallel/test_util.h"
+#include "tests/parallel/test_util.h"
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 namespace {
 
 using namespace testing;
@@ -266,4 +266,4 @@ TEST(LaunchLocal, WorldSizeMustMatchTheLauncher) {
 }
 
 }  // namespace
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

@@ -1,4 +1,4 @@
-#include "runner/parallel/launch.h"
+#include "parallel/launch.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,7 +18,7 @@
 
 extern char** environ;
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 namespace {
 
 std::string failure_message(int rank, int pid, int exit_code, int signal, int world_size) {
@@ -259,4 +259,4 @@ int launch_local(int world_size, const std::function<int(const RendezvousInfo&)>
   return run_agent(world_size, options);
 }
 
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

@@ -1,12 +1,12 @@
 // rendezvous_from_env: the torchrun and SLURM variables, their precedence, fallbacks and errors.
-#include "runner/parallel/rendezvous.h"
+#include "parallel/rendezvous.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 namespace {
 
 EnvLookup env_of(std::map<std::string, std::string> vars) {
@@ -159,4 +159,4 @@ TEST(Rendezvous, ErrorsNameTheVariable) {
 }
 
 }  // namespace
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

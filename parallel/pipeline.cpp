@@ -1,11 +1,11 @@
-#include "runner/parallel/pipeline.h"
+#include "parallel/pipeline.h"
 
 #include <torch/torch.h>
 
 #include <limits>
 #include <string>
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 namespace {
 
 std::int64_t numel_of(const std::vector<torch::Tensor>& tensors) {
@@ -278,4 +278,4 @@ std::int64_t optimizer_state_bytes(const torch::optim::Optimizer& optimizer) {
   return bytes;
 }
 
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

@@ -24,14 +24,14 @@
 #include "learner/algorithm.h"
 #include "learner/ppo/ppo.h"
 #include "learner/precision.h"
-#include "runner/parallel/launch.h"
-#include "runner/parallel/pipeline.h"
-#include "runner/parallel/process_group.h"
+#include "parallel/launch.h"
+#include "parallel/pipeline.h"
+#include "parallel/process_group.h"
 #include "tests/common/algorithm_checks.h"
 #include "tests/common/synthetic_chunk.h"
-#include "tests/runner/parallel/test_util.h"
+#include "tests/parallel/test_util.h"
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 namespace {
 
 using apiary::testing::as_map;
@@ -326,4 +326,4 @@ TEST(PpoPipeline, ReplicasOfAPipelineTakeTheDataParallelUpdate) {
 }
 
 }  // namespace
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

@@ -36,9 +36,9 @@
 #include <string>
 #include <vector>
 
-#include "runner/parallel/rendezvous.h"
+#include "parallel/rendezvous.h"
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 
 // A rank that was started with another config or world size than rank 0 (a usage error: exit 2).
 class ConfigMismatch : public std::invalid_argument {
@@ -73,8 +73,9 @@ struct JoinOptions {
 struct CommStats {
   double allreduce_seconds = 0;  // average_gradients and broadcast
   std::int64_t allreduce_calls = 0;
-  // send (until complete) and recv, including the wait for the peer (in a pipeline: the time a
-  // stage waits for its neighbours' compute, the pipeline's bubble)
+  // the time blocked in send (posting it, and PendingSend::wait until it completes) and recv,
+  // including the wait for the peer (in a pipeline: the time a stage waits for its neighbours'
+  // compute, the pipeline's bubble); a send in flight while this rank computes does not count
   double sendrecv_seconds = 0;
   std::int64_t sendrecv_calls = 0;
   double hash_seconds = 0;  // check_weights: hashing and the exchange
@@ -176,4 +177,4 @@ class ProcessGroup {
 // check_weights computes it.
 std::uint64_t hash_tensor(const torch::Tensor& tensor);
 
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

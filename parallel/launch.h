@@ -9,7 +9,7 @@
 //
 //   int main(int argc, char** argv) {
 //     // ... parse arguments and the config (every rank does this again, with the same arguments)
-//     return runner::parallel::launch_local(config.world_size, [&](const RendezvousInfo& info) {
+//     return parallel::launch_local(config.world_size, [&](const RendezvousInfo& info) {
 //       auto group = ProcessGroup::join(info, join_options);  // process_group.h
 //       return train(config, group);  // 0 on success
 //     });
@@ -38,9 +38,9 @@
 #include <utility>
 #include <vector>
 
-#include "runner/parallel/rendezvous.h"
+#include "parallel/rendezvous.h"
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 
 struct LaunchOptions {
   std::string program;                                   // each rank's executable (empty: this program)
@@ -76,4 +76,4 @@ int launch_local(int world_size, const std::function<int(const RendezvousInfo&)>
 // store binds it next, the same small race as torchrun's). Throws std::runtime_error.
 std::uint16_t find_free_port();
 
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

@@ -1,6 +1,6 @@
-// The Gloo back end's header is guarded by USE_C10D_GLOO, which runner/parallel/CMakeLists.txt defines
+// The Gloo back end's header is guarded by USE_C10D_GLOO, which parallel/CMakeLists.txt defines
 // for this file's target only.
-#include "runner/parallel/process_group.h"
+#include "parallel/process_group.h"
 
 #include <arpa/inet.h>
 #include <c10/util/Exception.h>
@@ -24,7 +24,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
-namespace apiary::runner::parallel {
+namespace apiary::parallel {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -501,7 +501,6 @@ struct ProcessGroup::PendingSend::State {
   c10::intrusive_ptr<c10d::Work> work;
   torch::Tensor buffer;  // kept alive until the send completes
   int dst = 0;
-  Clock::time_point start;
 };
 
 ProcessGroup::PendingSend::PendingSend() = default;
@@ -528,8 +527,9 @@ void ProcessGroup::PendingSend::wait() {
   if (!state_) return;
   auto state = std::move(state_);
   Impl& impl = *state->impl;
+  const auto start = Clock::now();  // only the time this rank is blocked counts (sends overlap compute)
   impl.guarded("send to rank " + std::to_string(state->dst), [&] { impl.wait(state->work); });
-  impl.stats.sendrecv_seconds += seconds_since(state->start);
+  impl.stats.sendrecv_seconds += seconds_since(start);
 }
 
 ProcessGroup::PendingSend ProcessGroup::send(const torch::Tensor& tensor, int dst, int tag) {
@@ -543,12 +543,13 @@ ProcessGroup::PendingSend ProcessGroup::send(const torch::Tensor& tensor, int ds
   auto& state = *pending.state_;
   state.impl = &impl;
   state.dst = dst;
-  state.start = Clock::now();
+  const auto start = Clock::now();
   state.buffer = to_host(tensor.detach());
   impl.guarded("send to rank " + std::to_string(dst), [&] {
     std::vector<at::Tensor> tensors{state.buffer};
     state.work = impl.gloo->send(tensors, dst, tag);
   });
+  impl.stats.sendrecv_seconds += seconds_since(start);  // posting it; wait() adds the time blocked
   impl.stats.sendrecv_calls += 1;
   impl.stats.bytes += nbytes(tensor);
   return pending;
@@ -616,4 +617,4 @@ ProcessGroup ProcessGroup::subgroup(const std::vector<int>& ranks) {
   return ProcessGroup(std::move(sub));
 }
 
-}  // namespace apiary::runner::parallel
+}  // namespace apiary::parallel

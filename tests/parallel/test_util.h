@@ -1,4 +1,4 @@
-// Helpers of the runner/parallel tests: run this very test again as ranks (launch_local re-executes
+// Helpers of the parallel tests: run this very test again as ranks (launch_local re-executes
 // the test binary with a filter that selects the calling test), start ranks by hand, scratch folders.
 #pragma once
 
@@ -19,9 +19,9 @@
 #include <utility>
 #include <vector>
 
-#include "runner/parallel/launch.h"
+#include "parallel/launch.h"
 
-namespace apiary::runner::parallel::testing {
+namespace apiary::parallel::testing {
 
 // "--gtest_filter=Suite.Name" of the running test.
 inline std::string this_test_filter() {
@@ -128,4 +128,4 @@ inline void write_file(const std::string& path, const std::string& text) {
   std::filesystem::rename(tmp, path);
 }
 
-}  // namespace apiary::runner::parallel::testing
+}  // namespace apiary::parallel::testing
