@@ -64,6 +64,12 @@ constexpr const char* kMinibatchStatNames[] = {"pg_loss", "v_loss", "entropy", "
 constexpr std::int64_t kNumMinibatchStats = 6;
 constexpr std::int64_t kApproxKlStat = 4;
 
+// A minibatch's diagnostics in kMinibatchStatNames' order, detached.
+torch::Tensor minibatch_stats(const PpoLossOut& loss) {
+  return torch::stack({loss.pg_loss.detach(), loss.v_loss.detach(), loss.entropy_loss.detach(),
+                       loss.old_approx_kl.detach(), loss.approx_kl.detach(), loss.clipfrac.detach()});
+}
+
 // One gradient step on a minibatch.
 struct MinibatchResult {
   torch::Tensor stats;   // [kNumMinibatchStats] detached fp32, on the device
@@ -316,8 +322,7 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
 
   torch::NoGradGuard no_grad;
   MinibatchResult out;
-  out.stats = torch::stack({loss.pg_loss.detach(), loss.v_loss.detach(), loss.entropy_loss.detach(),
-                            loss.old_approx_kl, loss.approx_kl, loss.clipfrac});
+  out.stats = minibatch_stats(loss);
   out.stepped = finite;
   return out;
 }
@@ -880,8 +885,7 @@ MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
       const double share = static_cast<double>(r.rows()) / static_cast<double>(rows);
       losses[m] = loss.loss * share;
       torch::NoGradGuard no_grad;
-      stats += torch::stack({loss.pg_loss.detach(), loss.v_loss.detach(), loss.entropy_loss.detach(),
-                             loss.old_approx_kl, loss.approx_kl, loss.clipfrac}) * share;
+      stats += minibatch_stats(loss) * share;
     } else {
       // Activations travel as fp32 (bf16 values convert exactly); the next stage's autocast casts back.
       sends.push_back(pipe_->send(torch::cat({ya, yc}, 1).detach().to(torch::kFloat).contiguous(), stage_ + 1, m));
@@ -935,8 +939,7 @@ MinibatchResult Ppo::local_minibatch_step(const RolloutBatch& minibatch) {
     const double share = static_cast<double>(r.rows()) / static_cast<double>(rows);
     losses.push_back(loss.loss * share);
     torch::NoGradGuard no_grad;
-    stats += torch::stack({loss.pg_loss.detach(), loss.v_loss.detach(), loss.entropy_loss.detach(),
-                           loss.old_approx_kl, loss.approx_kl, loss.clipfrac}) * share;
+    stats += minibatch_stats(loss) * share;
   }
   for (auto it = losses.rbegin(); it != losses.rend(); ++it) {
     it->backward();
