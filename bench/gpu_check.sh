@@ -8,10 +8,12 @@ prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/
 deps=$(pwd)/.deps/root/usr
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DAPIARY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DAPIARY_BUILD_BENCH=OFF -DCMAKE_PREFIX_PATH="$prefix;$deps" >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build build-gpu -j "$(nproc)" --target apiary test_envs >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+cmake --build build-gpu -j "$(nproc)" --target apiary test_envs test_parallel >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 build-gpu/apiary doctor | tee "$out/doctor.txt"
 build-gpu/tests/envs/test_envs --gtest_filter='*CpuCuda*:*Parity*:*Determinism*' 2>&1 | tee "$out/tests.txt" | tail -5
+# Model parallelism with the stages of one rank on the CPU and the GPU (learner.stage_devices).
+build-gpu/tests/parallel/test_parallel --gtest_filter='PpoPipeline.StageDevices*' 2>&1 | tee "$out/tests_stage_devices.txt" | tail -5
 for n in 65536 1048576 4194304; do
   build-gpu/apiary bench envs --env CartPole-v1 --device cuda --num-envs $n --seconds 1 --repeats 5 | tail -n 1
 done | tee "$out/bench_cuda.txt"
