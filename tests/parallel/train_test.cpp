@@ -160,6 +160,22 @@ TEST_F(DataParallelTrain, ReplicasOfAPipelineTrainAndResume) {
   EXPECT_EQ(e.status, 0) << e.output;
 }
 
+// A pipelined run starts from init.checkpoint (the zoo's trained CartPole-v1 policy): stage 0 loads it
+// and sends each stage its layers. With a learning rate too small to change anything in 8 updates, the
+// final evaluation is the loaded policy's (about 500); stages that kept their own initial weights would
+// gather a random network into the copy that acts (about 20).
+TEST_F(DataParallelTrain, PipelineStartsFromACheckpoint) {
+  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
+                                 " --set learner.world_size=2 --set learner.pipeline_stages=2"
+                                 " --set init.checkpoint=zoo:cartpole_ppo --set ppo.learning_rate=1e-7"
+                                 " --set stop.mean_return=1e9 --set total_steps=2048 --set eval.interval_steps=0"
+                                 " --set eval.episodes=10 --set eval.num_envs=10");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  ASSERT_TRUE(kv.count("eval_mean_return")) << r.output;
+  EXPECT_GE(std::stod(kv.at("eval_mean_return")), 450.0) << r.output;
+}
+
 // learner.stage_devices: one process holds both stages, each on its own device (both the CPU here;
 // PpoPipeline.StageDevicesOnTheCpuAndAGpu... checks a GPU), and learns CartPole-v1 to 475.
 TEST_F(DataParallelTrain, StagesOnDevicesOfOneRankLearnCartPole) {
