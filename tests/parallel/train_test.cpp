@@ -192,6 +192,25 @@ TEST_F(DataParallelTrain, StagesOnDevicesOfOneRankLearnCartPole) {
   EXPECT_NE(log.find("model-parallel: 2 stages on cpu, cpu (learner.stage_devices)"), std::string::npos) << log;
 }
 
+// Both again, with the stages on devices: 2 data-parallel ranks, each holding both stages of its
+// network (on [cpu, cpu]), its gradients averaged with the other rank's stage by stage, weights
+// compared after every update; they learn CartPole-v1 to 475.
+TEST_F(DataParallelTrain, ReplicasOfOneRankPipelinesLearnCartPole) {
+  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
+                                 " --set learner.world_size=2 --set env.num_envs=4 --set learner.pipeline_stages=2"
+                                 " --set learner.stage_devices=[cpu,cpu] --set learner.micro_batches=2"
+                                 " --set learner.check_weights_interval=1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
+  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
+  const auto folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u) << r.output;
+  const std::string log = read_text(folders[0] / "train.log");
+  EXPECT_NE(log.find("data-parallel rank 0 of 2 (learner.world_size), model-parallel: 2 stages on cpu, cpu"),
+            std::string::npos) << log;
+}
+
 // Model parallelism's refusals, before any work: an algorithm without a pipeline, more micro-batches
 // than a minibatch has rows, a world size that is not a multiple of the stages, stage devices that do
 // not exist or do not match the stages, frozen parameters.
