@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <sstream>
@@ -20,10 +21,10 @@
 #include "core/progress.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
-#include "runner/checkpoint.h"
 #include "parallel/pipeline.h"
 #include "parallel/process_group.h"
 #include "parallel/rendezvous.h"
+#include "runner/checkpoint.h"
 #include "runner/run_folder.h"
 #include "runner/transfer.h"
 #include "runner/zoo.h"
@@ -247,10 +248,10 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
                                   (able.empty() ? std::string("no registered algorithm") : able) +
                                   " (or use learner.world_size: 1)");
     }
-    if (config.actors.count > 0 || !config.learner.bind.empty())
-      throw std::invalid_argument(plan.source + ": learner.world_size: " + std::to_string(world_size) +
-                                  " data-parallel ranks step their own in-process lanes; actor processes "
-                                  "(actors.count, learner.bind) cannot be combined with them yet");
+    if (!config.learner.bind.empty())
+      throw std::invalid_argument(plan.source + ": learner.bind: with learner.world_size " + std::to_string(world_size) +
+                                  " every rank starts its own actor processes (actors.count) on endpoints of its own; "
+                                  "one learner.bind address cannot serve several ranks (leave it empty)");
   }
   check_world_size(config, plan.source, !plan.resume_from.empty(), plan.run_dir);
   if (algo.check)
@@ -384,7 +385,9 @@ class TrainingRun {
   // A new run's folder is removed again when anything here fails: nothing is left half-made.
   void open() {
     check_ranks();
-    if (!writer()) {  // ranks other than 0 write nothing
+    if (!writer()) {  // ranks other than 0 write nothing to the run folder
+      if (group_) group_->barrier();  // rank 0 has made the run folder (open_rank_actors uses it)
+      if (options_.chunk_source) open_rank_actors();
       result_.run_dir = plan_.run_dir;
       session_start_steps_ = counters_.steps;
       start_ = std::chrono::steady_clock::now();
@@ -392,6 +395,7 @@ class TrainingRun {
     }
     const bool created = !resuming();
     if (created) RunFolder::create(plan_.run_dir, core::dump_config(config_));
+    if (group_) group_->barrier();
     try {
       folder_.emplace(plan_.run_dir, resuming() ? counters_.steps : -1);
       if (options_.chunk_source) {
@@ -428,6 +432,24 @@ class TrainingRun {
     // says where transfer starts, and a policy that already reaches stop.mean_return ends the run at
     // step 0 (solved without training).
     if (!resuming() && !config_.init.checkpoint.empty() && config_.eval.interval_steps > 0) evaluate();
+  }
+
+  // Data parallelism with actor processes (actors.count on every rank): a rank other than 0 starts its
+  // own actors, with its own seed, on endpoints and logs in a folder of its own: <run>/rank-<r> when
+  // the run folder is on this machine (ranks of one machine), else a private temporary folder.
+  void open_rank_actors() {
+    std::error_code ec;
+    fs::path dir = fs::path(plan_.run_dir) / ("rank-" + std::to_string(rank_));
+    if (!fs::is_directory(plan_.run_dir, ec) || !(fs::create_directories(dir, ec) || fs::is_directory(dir, ec))) {
+      std::string pattern = (fs::temp_directory_path() / ("apiary-rank-" + std::to_string(rank_) + "-XXXXXX")).string();
+      if (::mkdtemp(pattern.data()) == nullptr)
+        throw std::runtime_error("rank " + std::to_string(rank_) + ": cannot create a folder for its actor processes");
+      dir = pattern;
+    }
+    TrainConfig rank_config = config_;
+    rank_config.seed = static_cast<std::int64_t>(rank_seed(config_.seed, rank_) & 0x7fffffffffffffffULL);
+    source_ = options_.chunk_source(rank_config, dir.string(), profiler_);
+    if (source_) source_->publish(*algo_->policy(), algo_->policy_version());
   }
 
   // Whether to take another chunk; marks the run interrupted when told to stop.

@@ -405,16 +405,33 @@ TEST_F(DataParallelTrain, ResumeNeedsTheSameWorldSize) {
       << read_text(folders[0] / "train.log");
 }
 
-// Refusals before any work: an algorithm that does not average its gradients, actor processes with
-// several ranks, an early stop on each rank's own KL.
+// Each rank with its own actor processes (actors.count: 1 on each of 2 ranks): rank 1's actor is
+// started by rank 1, with its own seed, its endpoint and log in <run>/rank-1; both ranks' chunks feed
+// the averaged updates, and CartPole-v1 is learnt to 475.
+TEST_F(DataParallelTrain, RanksWithTheirOwnActorProcessesLearnCartPole) {
+  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
+                                 " --set learner.world_size=2 --set env.num_envs=4 --set actors.count=1"
+                                 " --set learner.check_weights_interval=1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
+  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
+  const auto folders = run_folders();
+  ASSERT_EQ(folders.size(), 1u) << r.output;
+  EXPECT_TRUE(fs::exists(folders[0] / "actor-0.log")) << "rank 0's actor logs in the run folder";
+  EXPECT_TRUE(fs::exists(folders[0] / "rank-1" / "actor-0.log")) << "rank 1's actor logs in rank-1/";
+}
+
+// Refusals before any work: an algorithm that does not average its gradients, one learner.bind
+// address for several ranks, an early stop on each rank's own KL.
 TEST_F(DataParallelTrain, CombinationsThatCannotWorkAreRefused) {
   const std::string base = "train " + config_path() + " --quiet --set out_dir=" + dir_.string();
   CmdResult r = run_apiary(base + " --set learner.world_size=2 --set ppo.target_kl=0.02");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(r.has("ppo.target_kl")) << r.output;
-  r = run_apiary(base + " --set learner.world_size=2 --set actors.count=2");
+  r = run_apiary(base + " --set learner.world_size=2 --set actors.count=1 --set learner.bind=tcp://127.0.0.1:5599");
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_TRUE(r.has("learner.world_size")) << r.output;
+  EXPECT_TRUE(r.has("learner.bind: with learner.world_size 2 every rank starts its own actor processes")) << r.output;
   r = run_apiary("train " + std::string(APIARY_SOURCE_DIR) + "/configs/pendulum_sac.yaml --quiet --set out_dir=" +
                  dir_.string() + " --set learner.world_size=2");
   EXPECT_EQ(r.status, 2) << r.output;
