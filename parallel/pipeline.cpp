@@ -150,20 +150,44 @@ PipelineStage::PipelineStage(ProcessGroup& group, torch::nn::Sequential stage, i
   for (const auto& m : modules) {
     if (const auto* linear = as_linear(m)) out_features_ = linear->options.out_features();
   }
+  parameters_ = stage_->parameters();
+  activations_ = parameters_.front().options().requires_grad(false);
+  fn_ = [seq = stage_](const torch::Tensor& x) mutable { return seq->forward(x); };
 }
 
-torch::Tensor PipelineStage::run(const torch::Tensor& x) { return stage_->forward(x); }
+PipelineStage::PipelineStage(ProcessGroup& group, StageFn fn, std::vector<torch::Tensor> parameters,
+                             std::int64_t in_features, std::int64_t out_features, torch::TensorOptions activations,
+                             int micro_batches)
+    : group_(group),
+      fn_(std::move(fn)),
+      parameters_(std::move(parameters)),
+      activations_(activations.requires_grad(false)),
+      micro_batches_(micro_batches),
+      stage_index_(group.rank()),
+      num_stages_(group.world_size()),
+      in_features_(in_features),
+      out_features_(out_features) {
+  if (micro_batches < 1)
+    throw std::invalid_argument("micro_batches must be >= 1, got " + std::to_string(micro_batches));
+  if (in_features < 1 || out_features < 1)
+    throw std::invalid_argument("pipeline stage " + std::to_string(stage_index_) + ": in_features " +
+                                std::to_string(in_features) + " and out_features " + std::to_string(out_features) +
+                                " must be >= 1");
+}
+
+void PipelineStage::check_input(std::int64_t batch_size, const torch::Tensor& input) const {
+  if (!input.defined() || input.dim() != 2 || input.size(0) != batch_size || input.size(1) != in_features_) {
+    throw std::invalid_argument("pipeline stage 0: input must be [" + std::to_string(batch_size) + ", " +
+                                std::to_string(in_features_) + "]");
+  }
+}
 
 PipelineStepOut PipelineStage::step(std::int64_t batch_size, const torch::Tensor& input, const LossFn& loss_fn) {
   const bool first = stage_index_ == 0, last = stage_index_ == num_stages_ - 1;
   const auto ranges = micro_batch_ranges(batch_size, micro_batches_);
   const int m_count = static_cast<int>(ranges.size());
-  const auto param = stage_->parameters().front();
-  const auto options = param.options().requires_grad(false);
-  if (first && (!input.defined() || input.dim() != 2 || input.size(0) != batch_size || input.size(1) != in_features_)) {
-    throw std::invalid_argument("pipeline stage 0: input must be [" + std::to_string(batch_size) + ", " +
-                                std::to_string(in_features_) + "]");
-  }
+  const auto& options = activations_;
+  if (first) check_input(batch_size, input);
   if (last && !loss_fn) throw std::invalid_argument("pipeline: the last stage needs a loss function");
 
   std::vector<torch::Tensor> inputs(m_count), outputs(m_count), losses(m_count);
@@ -173,13 +197,13 @@ PipelineStepOut PipelineStage::step(std::int64_t batch_size, const torch::Tensor
     const auto& r = ranges[m];
     torch::Tensor x;
     if (first) {
-      x = input.narrow(0, r.begin, r.rows()).to(param.device(), param.scalar_type());
+      x = input.narrow(0, r.begin, r.rows()).to(options);
     } else {
       x = torch::empty({r.rows(), in_features_}, options);
       group_.recv(x, stage_index_ - 1, m);
       x.requires_grad_(true);
     }
-    auto y = run(x);
+    auto y = fn_(x);
     if (last) {
       losses[m] = loss_fn(y, r.begin, r.end) * (static_cast<double>(r.rows()) / static_cast<double>(batch_size));
     } else {
@@ -217,23 +241,19 @@ torch::Tensor PipelineStage::forward(std::int64_t batch_size, const torch::Tenso
   torch::NoGradGuard no_grad;
   const bool first = stage_index_ == 0, last = stage_index_ == num_stages_ - 1;
   const auto ranges = micro_batch_ranges(batch_size, micro_batches_);
-  const auto param = stage_->parameters().front();
-  if (first && (!input.defined() || input.dim() != 2 || input.size(0) != batch_size || input.size(1) != in_features_)) {
-    throw std::invalid_argument("pipeline stage 0: input must be [" + std::to_string(batch_size) + ", " +
-                                std::to_string(in_features_) + "]");
-  }
+  if (first) check_input(batch_size, input);
   std::vector<torch::Tensor> results;
   std::vector<ProcessGroup::PendingSend> sends;
   for (int m = 0; m < static_cast<int>(ranges.size()); ++m) {
     const auto& r = ranges[m];
     torch::Tensor x;
     if (first) {
-      x = input.narrow(0, r.begin, r.rows()).to(param.device(), param.scalar_type());
+      x = input.narrow(0, r.begin, r.rows()).to(activations_);
     } else {
-      x = torch::empty({r.rows(), in_features_}, param.options());
+      x = torch::empty({r.rows(), in_features_}, activations_);
       group_.recv(x, stage_index_ - 1, m);
     }
-    auto y = run(x);
+    auto y = fn_(x);
     if (last) {
       results.push_back(y);
     } else {
@@ -247,7 +267,7 @@ torch::Tensor PipelineStage::forward(std::int64_t batch_size, const torch::Tenso
 torch::Tensor PipelineStage::gather_weights(int root) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> flat;
-  for (const auto& p : stage_->parameters()) flat.push_back(p.detach().reshape({-1}).to(torch::kCPU, torch::kFloat32));
+  for (const auto& p : parameters_) flat.push_back(p.detach().reshape({-1}).to(torch::kCPU, torch::kFloat32));
   return group_.gather_flat(torch::cat(flat), root);
 }
 

@@ -84,6 +84,14 @@ class PipelineStage {
   // std::invalid_argument when the stage does not start with a Linear or micro_batches < 1.
   PipelineStage(ProcessGroup& group, torch::nn::Sequential stage, int micro_batches);
 
+  // A stage given as a function: `fn` maps a micro-batch of this stage's input, [rows, in_features],
+  // to its output, [rows, out_features], with autograd through `parameters` (e.g. two networks side by
+  // side, as PPO's actor and critic). Received activations are allocated with `activations` (dtype and
+  // device). Throws std::invalid_argument when micro_batches < 1 or a feature count is < 1.
+  using StageFn = std::function<torch::Tensor(const torch::Tensor& x)>;
+  PipelineStage(ProcessGroup& group, StageFn fn, std::vector<torch::Tensor> parameters, std::int64_t in_features,
+                std::int64_t out_features, torch::TensorOptions activations, int micro_batches);
+
   // The loss of rows [begin, end) of the minibatch, as the mean over those rows, given the network's
   // output for them ([end - begin, out_features], with autograd). Called on the last stage only.
   using LossFn = std::function<torch::Tensor(const torch::Tensor& output, std::int64_t begin, std::int64_t end)>;
@@ -103,17 +111,21 @@ class PipelineStage {
   // Sequential of Linear layers and activations; undefined on the other stages. Collective.
   torch::Tensor gather_weights(int root = 0);
 
-  const torch::nn::Sequential& module() const { return stage_; }
+  const torch::nn::Sequential& module() const { return stage_; }  // null for a stage given as a function
   int stage() const { return stage_index_; }
   int num_stages() const { return num_stages_; }
   std::int64_t in_features() const { return in_features_; }
   std::int64_t out_features() const { return out_features_; }
 
  private:
-  torch::Tensor run(const torch::Tensor& x);
+  // The input of stage 0 for `batch_size` rows, checked.
+  void check_input(std::int64_t batch_size, const torch::Tensor& input) const;
 
   ProcessGroup& group_;
-  torch::nn::Sequential stage_;
+  torch::nn::Sequential stage_{nullptr};
+  StageFn fn_;
+  std::vector<torch::Tensor> parameters_;
+  torch::TensorOptions activations_;
   int micro_batches_, stage_index_, num_stages_;
   std::int64_t in_features_ = 0, out_features_ = 0;
 };

@@ -116,6 +116,7 @@ class Ppo final : public Algorithm {
   // gathered to stage 0). Returns the update's metrics on every stage.
   Metrics pipeline_round(const RolloutBatch& batch, double lr);
   MinibatchResult pipeline_minibatch_step(const RolloutBatch& minibatch);  // one stage per rank
+  torch::Tensor stage_forward(const torch::Tensor& x);  // this rank's stage: [actor | critic] out
   MinibatchResult local_minibatch_step(const RolloutBatch& minibatch);     // stage_devices
   // Stage 0: rows [begin, end) of the minibatch as the first stage's input (scaled observations).
   torch::Tensor stage_input(const RolloutBatch& minibatch, std::int64_t begin, std::int64_t end);
@@ -163,6 +164,7 @@ class Ppo final : public Algorithm {
   parallel::ProcessGroup* pipe_ = nullptr;
   int stage_ = 0, stages_ = 1, micro_batches_ = 1;
   torch::nn::Sequential actor_stage_{nullptr}, critic_stage_{nullptr};  // shared with net_ on stage 0
+  std::unique_ptr<parallel::PipelineStage> pipe_stage_;  // one stage per rank: the GPipe schedule
   std::int64_t actor_in_ = 0, critic_in_ = 0, actor_out_ = 0, critic_out_ = 0;  // features at its ends
   // learner.stage_devices: every stage on this rank, stage s (copies of net_'s layers) on device s.
   std::vector<torch::Device> local_devices_;
@@ -590,6 +592,11 @@ void Ppo::setup_pipeline(const AlgorithmInit& init) {
     std::tie(critic_in_, critic_out_) = stage_features(critic_stage_);
     stage_params_ = params_of(stage_);
     if (!discrete_ && stage_ == stages_ - 1) stage_log_std_ = net_->log_std();
+    // The GPipe schedule (parallel::PipelineStage) over this stage's actor and critic side by side.
+    pipe_stage_ = std::make_unique<parallel::PipelineStage>(
+        *pipe_, [this](const torch::Tensor& x) { return stage_forward(x); }, stage_params_,
+        stage_ == 0 ? obs_dim_ : actor_in_ + critic_in_, actor_out_ + critic_out_,
+        torch::TensorOptions().dtype(torch::kFloat).device(device_), micro_batches_);
   }
   if (stage_ == 0) {
     policy_ = std::make_shared<agents::ActorCriticPolicy>(net_);
@@ -846,68 +853,37 @@ void Ppo::step_stage_params() {
   optimizer_->step();
 }
 
+torch::Tensor Ppo::stage_forward(const torch::Tensor& x) {
+  // Stage 0 feeds the observations to both networks; a later stage receives [actor | critic].
+  const bool first = stage_ == 0, last = stage_ == stages_ - 1;
+  torch::Tensor ya, yc;
+  {
+    AutocastGuard autocast(precision_, device_);  // bf16: the stage's layers in reduced precision
+    ya = actor_stage_->forward(first ? x : x.narrow(1, 0, actor_in_));
+    yc = critic_stage_->forward(first ? x : x.narrow(1, actor_in_, critic_in_));
+  }
+  const auto y = torch::cat({ya, yc}, 1);
+  // Activations travel as fp32 (bf16 values convert exactly); the next stage's autocast casts back.
+  return last ? y : y.to(torch::kFloat);
+}
+
 MinibatchResult Ppo::pipeline_minibatch_step(const RolloutBatch& minibatch) {
-  using parallel::ProcessGroup;
   const bool first = stage_ == 0, last = stage_ == stages_ - 1;
   const std::int64_t rows = minibatch.size();
-  const auto ranges = parallel::micro_batch_ranges(rows, micro_batches_);
-  const int count = static_cast<int>(ranges.size());
-  const auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(device_);
   zero_stage_grads();
   // norm_adv over the whole minibatch, as the unsplit update does; then each micro-batch's mean
-  // losses weighted by its share of the rows add up to the minibatch's.
+  // losses weighted by its share of the rows (PipelineStage::step) add up to the minibatch's.
   const torch::Tensor advantages =
       last ? (config_.norm_adv ? normalize_advantages(minibatch.advantages) : minibatch.advantages) : torch::Tensor();
-  std::vector<torch::Tensor> inputs(count), actor_out(count), critic_out(count), losses(count);
-  torch::Tensor stats = torch::zeros({kNumMinibatchStats}, f32);
-  std::vector<ProcessGroup::PendingSend> sends;
-  for (int m = 0; m < count; ++m) {
-    const auto& r = ranges[m];
-    torch::Tensor x, actor_x, critic_x;
-    if (first) {
-      x = stage_input(minibatch, r.begin, r.end);
-      actor_x = critic_x = x;
-    } else {
-      x = torch::empty({r.rows(), actor_in_ + critic_in_}, f32);
-      pipe_->recv(x, stage_ - 1, m);
-      x.requires_grad_(true);
-      actor_x = x.narrow(1, 0, actor_in_);
-      critic_x = x.narrow(1, actor_in_, critic_in_);
-    }
-    torch::Tensor ya, yc;
-    {
-      AutocastGuard autocast(precision_, device_);  // bf16: the stage's layers in reduced precision
-      ya = actor_stage_->forward(actor_x);
-      yc = critic_stage_->forward(critic_x);
-    }
-    if (last) {
-      const PpoLossOut loss = stage_loss(ya, yc, minibatch, advantages, r.begin, r.end);
-      const double share = static_cast<double>(r.rows()) / static_cast<double>(rows);
-      losses[m] = loss.loss * share;
-      torch::NoGradGuard no_grad;
-      stats += minibatch_stats(loss) * share;
-    } else {
-      // Activations travel as fp32 (bf16 values convert exactly); the next stage's autocast casts back.
-      sends.push_back(pipe_->send(torch::cat({ya, yc}, 1).detach().to(torch::kFloat).contiguous(), stage_ + 1, m));
-    }
-    inputs[m] = x;
-    actor_out[m] = ya;
-    critic_out[m] = yc;
-  }
-  for (int m = count - 1; m >= 0; --m) {
-    if (last) {
-      losses[m].backward();
-    } else {
-      auto grad = torch::empty({ranges[m].rows(), actor_out_ + critic_out_}, f32);
-      pipe_->recv(grad, stage_ + 1, count + m);
-      torch::autograd::backward({actor_out[m], critic_out[m]},
-                                {grad.narrow(1, 0, actor_out_).to(actor_out[m].scalar_type()),
-                                 grad.narrow(1, actor_out_, critic_out_).to(critic_out[m].scalar_type())});
-    }
-    if (!first) sends.push_back(pipe_->send(inputs[m].grad().contiguous(), stage_ - 1, count + m));
-    actor_out[m] = critic_out[m] = losses[m] = torch::Tensor();  // frees this micro-batch's graph
-  }
-  for (auto& s : sends) s.wait();
+  torch::Tensor stats = torch::zeros({kNumMinibatchStats}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  pipe_stage_->step(rows, first ? stage_input(minibatch, 0, rows) : torch::Tensor(),
+                    [&](const torch::Tensor& y, std::int64_t begin, std::int64_t end) {
+                      const PpoLossOut loss = stage_loss(y.narrow(1, 0, actor_out_), y.narrow(1, actor_out_, critic_out_),
+                                                         minibatch, advantages, begin, end);
+                      torch::NoGradGuard no_grad;
+                      stats += minibatch_stats(loss) * (static_cast<double>(end - begin) / static_cast<double>(rows));
+                      return loss.loss;
+                    });
   step_stage_params();
   MinibatchResult out;
   out.stats = stats;
