@@ -1,25 +1,100 @@
 #!/usr/bin/env bash
-# The GPU check of docs/gpu.md: build with CUDA, run the CPU/CUDA agreement tests, benchmark the CUDA
-# env back end. Writes logs under $OUT (default: gpu_out/).
+# The GPU check of docs/gpu.md: build with CUDA, run the CPU/CUDA agreement tests and the stage-device
+# tests, benchmark the CUDA env back end and the learner's update, train CartPole-v1 PPO with the
+# learner on the GPU and LunarLander-v3 PPO with actor processes feeding it. Writes every result under
+# $OUT (default: gpu_out/).
+#
+#   bash bench/gpu_check.sh                  on the GPU machine (builds build-gpu/ first)
+#   bash bench/gpu_check.sh --dry-run BUILD  on a CPU machine: every step that does not need CUDA, small,
+#                                            with the CPU build in BUILD (ctest runs this: GpuCheck.DryRun)
+#
+# Exits non-zero naming the first step that failed.
 set -uo pipefail
+dry=0
+if [ "${1:-}" = "--dry-run" ]; then
+  dry=1
+  shift
+fi
 out=${OUT:-gpu_out}
 mkdir -p "$out"
-prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
-deps=$(pwd)/.deps/root/usr
-cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DAPIARY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DAPIARY_BUILD_BENCH=OFF -DCMAKE_PREFIX_PATH="$prefix;$deps" >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build build-gpu -j "$(nproc)" --target apiary test_envs test_parallel >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
-nvidia-smi >"$out/nvidia-smi.txt" 2>&1
-build-gpu/apiary doctor | tee "$out/doctor.txt"
-build-gpu/tests/envs/test_envs --gtest_filter='*CpuCuda*:*Parity*:*Determinism*' 2>&1 | tee "$out/tests.txt" | tail -5
+fail() { echo "gpu_check: $1 failed (see $out)" >&2; exit 1; }
+
+if [ "$dry" = 1 ]; then
+  build=${1:-build}
+  [ -x "$build/apiary" ] || fail "--dry-run: no $build/apiary (build the CPU tree first)"
+  device=cpu
+  lanes=(4096)
+  learner_net=("64,64 256")
+  precisions=(fp32 bf16)
+  cartpole_lanes=64
+  cartpole_budget=20480
+  lunar_steps=8192
+  actors=2
+  seconds=0.2
+else
+  build=build-gpu
+  prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
+  deps=$(pwd)/.deps/root/usr
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DAPIARY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DAPIARY_BUILD_BENCH=OFF -DCMAKE_PREFIX_PATH="$prefix;$deps" >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; fail configure; }
+  cmake --build "$build" -j "$(nproc)" --target apiary test_envs test_parallel >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; fail build; }
+  nvidia-smi >"$out/nvidia-smi.txt" 2>&1
+  device=cuda
+  lanes=(65536 1048576 4194304)
+  learner_net=("1024,1024,1024 4096" "64,64 256")
+  precisions=(fp32 bf16 fp16)
+  cartpole_lanes=4096
+  cartpole_budget=2000000
+  lunar_steps=300000
+  actors=15
+  seconds=1
+fi
+
+"$build/apiary" doctor >"$out/doctor.txt" 2>&1 || fail doctor
+cat "$out/doctor.txt"
+
+# CPU/CUDA agreement of the env back ends (they skip, saying so, without a GPU).
+"$build/tests/envs/test_envs" --gtest_filter='*CpuCuda*' >"$out/tests.txt" 2>&1 || fail "the CPU/CUDA agreement tests"
+tail -3 "$out/tests.txt"
 # Model parallelism with the stages of one rank on the CPU and the GPU (learner.stage_devices).
-build-gpu/tests/parallel/test_parallel --gtest_filter='PpoPipeline.StageDevices*' 2>&1 | tee "$out/tests_stage_devices.txt" | tail -5
-for n in 65536 1048576 4194304; do
-  build-gpu/apiary bench envs --env CartPole-v1 --device cuda --num-envs $n --seconds 1 --repeats 5 | tail -n 1
-done | tee "$out/bench_cuda.txt"
-# The learner's update on the GPU: fp32 against bf16 and fp16 autocast for a large network (the
-# mixed-precision speed-up), and the small PPO network for scale.
-for p in fp32 bf16 fp16; do
-  build-gpu/apiary bench learner --device cuda --hidden 1024,1024,1024 --batch 4096 --precision $p --seconds 1 --repeats 3
-  build-gpu/apiary bench learner --device cuda --hidden 64,64 --batch 256 --precision $p --seconds 1 --repeats 3
-done 2>&1 | tee "$out/bench_learner.txt"
+"$build/tests/parallel/test_parallel" --gtest_filter='PpoPipeline.StageDevices*' >"$out/tests_stage_devices.txt" 2>&1 ||
+  fail "the stage-device tests"
+tail -3 "$out/tests_stage_devices.txt"
+
+# Env stepping on the device.
+: >"$out/bench_envs.txt"
+for n in "${lanes[@]}"; do
+  "$build/apiary" bench envs --env CartPole-v1 --device "$device" --num-envs "$n" --seconds "$seconds" --repeats 3 \
+    >"$out/bench_envs_$n.txt" 2>&1 || fail "bench envs at $n lanes"
+  tail -n 1 "$out/bench_envs_$n.txt" >>"$out/bench_envs.txt"
+done
+cat "$out/bench_envs.txt"
+grep -q "steps_per_second" "$out/bench_envs.txt" || fail "bench envs (no steps_per_second)"
+
+# The learner's update: fp32 against bf16 (and fp16 on CUDA) autocast.
+: >"$out/bench_learner.txt"
+for p in "${precisions[@]}"; do
+  for net in "${learner_net[@]}"; do
+    read -r hidden batch <<<"$net"
+    "$build/apiary" bench learner --device "$device" --hidden "$hidden" --batch "$batch" --precision "$p" \
+      --seconds "$seconds" --repeats 3 >>"$out/bench_learner.txt" 2>&1 || fail "bench learner $hidden at batch $batch in $p"
+  done
+done
+grep "updates_per_second\|network:" "$out/bench_learner.txt"
+grep -q "updates_per_second" "$out/bench_learner.txt" || fail "bench learner (no updates_per_second)"
+
+# CartPole-v1 PPO with the learner on the device: time to 475.
+runs=$(mktemp -d)
+trap 'rm -rf "$runs"' EXIT
+"$build/apiary" train configs/cartpole_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
+  --set env.num_envs="$cartpole_lanes" --set total_steps="$cartpole_budget" --set checkpoint_interval_steps=0 \
+  >"$out/train_cartpole.txt" 2>&1 || fail "CartPole-v1 PPO training"
+tail -n 1 "$out/train_cartpole.txt"
+
+# LunarLander-v3 PPO with actor processes feeding the learner on the device: env steps per second.
+"$build/apiary" train configs/lunarlander_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
+  --set actors.count="$actors" --set total_steps="$lunar_steps" --set eval.interval_steps=0 --set eval.episodes=4 \
+  --set eval.num_envs=4 --set checkpoint_interval_steps=0 >"$out/train_lunarlander_actors.txt" 2>&1 ||
+  fail "LunarLander-v3 PPO with $actors actor processes"
+tail -n 1 "$out/train_lunarlander_actors.txt"
+echo "gpu_check: every step passed$([ "$dry" = 1 ] && echo ' (dry run on the CPU)'); results in $out"
