@@ -74,9 +74,12 @@ void for_each_param(torch::optim::Adam& optimizer, F&& f) {
     for (auto& p : group.params()) f(i++, p);
 }
 
+// The key of a parameter's entry in Optimizer::state().
+std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
 torch::optim::AdamParamState* adam_state(torch::optim::Adam& optimizer, const torch::Tensor& p) {
   auto& states = optimizer.state();
-  const auto it = states.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+  const auto it = states.find(state_key(p));
   return it == states.end() ? nullptr : static_cast<torch::optim::AdamParamState*>(it->second.get());
 }
 
@@ -110,7 +113,7 @@ void UpdateGuard::restore() {
     auto* s = adam_state(optimizer_, p);
     if (s == nullptr) return;
     if (step_[i] < 0) {
-      optimizer_.state().erase(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      optimizer_.state().erase(state_key(p));
       return;
     }
     s->step(step_[i]);
@@ -157,7 +160,7 @@ void set_adam_moments(torch::optim::Adam& optimizer, const std::vector<torch::Te
                                 std::to_string(total) + " parameter elements");
   std::int64_t offset = 0;
   for (const auto& p : params) {
-    const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+    const std::string key = state_key(p);
     const auto n = p.numel();
     if (moments.step <= 0) {
       optimizer.state().erase(key);

@@ -182,11 +182,17 @@ void PipelineStage::check_input(std::int64_t batch_size, const torch::Tensor& in
   }
 }
 
+torch::Tensor PipelineStage::micro_batch_input(const torch::Tensor& input, const RowRange& rows, int m) {
+  if (stage_index_ == 0) return input.narrow(0, rows.begin, rows.rows()).to(activations_);
+  auto x = torch::empty({rows.rows(), in_features_}, activations_);
+  group_.recv(x, stage_index_ - 1, m);
+  return x;
+}
+
 PipelineStepOut PipelineStage::step(std::int64_t batch_size, const torch::Tensor& input, const LossFn& loss_fn) {
   const bool first = stage_index_ == 0, last = stage_index_ == num_stages_ - 1;
   const auto ranges = micro_batch_ranges(batch_size, micro_batches_);
   const int m_count = static_cast<int>(ranges.size());
-  const auto& options = activations_;
   if (first) check_input(batch_size, input);
   if (last && !loss_fn) throw std::invalid_argument("pipeline: the last stage needs a loss function");
 
@@ -195,14 +201,8 @@ PipelineStepOut PipelineStage::step(std::int64_t batch_size, const torch::Tensor
   // Forward: every micro-batch through this stage, its activations on to the next stage.
   for (int m = 0; m < m_count; ++m) {
     const auto& r = ranges[m];
-    torch::Tensor x;
-    if (first) {
-      x = input.narrow(0, r.begin, r.rows()).to(options);
-    } else {
-      x = torch::empty({r.rows(), in_features_}, options);
-      group_.recv(x, stage_index_ - 1, m);
-      x.requires_grad_(true);
-    }
+    torch::Tensor x = micro_batch_input(input, r, m);
+    if (!first) x.requires_grad_(true);
     auto y = fn_(x);
     if (last) {
       losses[m] = loss_fn(y, r.begin, r.end) * (static_cast<double>(r.rows()) / static_cast<double>(batch_size));
@@ -218,7 +218,7 @@ PipelineStepOut PipelineStage::step(std::int64_t batch_size, const torch::Tensor
     if (last) {
       losses[m].backward();
     } else {
-      auto grad = torch::empty({ranges[m].rows(), out_features_}, options);
+      auto grad = torch::empty({ranges[m].rows(), out_features_}, activations_);
       group_.recv(grad, stage_index_ + 1, m_count + m);
       outputs[m].backward(grad);
     }
@@ -230,9 +230,9 @@ PipelineStepOut PipelineStage::step(std::int64_t batch_size, const torch::Tensor
   PipelineStepOut out;
   if (last) {
     torch::NoGradGuard no_grad;
-    auto total = torch::zeros({}, torch::kFloat32);
-    for (const auto& l : losses) total += l.detach().to(torch::kCPU, torch::kFloat32);
-    out.loss = total;
+    torch::Tensor total = losses.front().detach().to(torch::kFloat32);
+    for (std::size_t m = 1; m < losses.size(); ++m) total = total + losses[m].detach();
+    out.loss = total;  // on the stage's device: no host synchronisation per minibatch
   }
   return out;
 }
@@ -246,14 +246,7 @@ torch::Tensor PipelineStage::forward(std::int64_t batch_size, const torch::Tenso
   std::vector<ProcessGroup::PendingSend> sends;
   for (int m = 0; m < static_cast<int>(ranges.size()); ++m) {
     const auto& r = ranges[m];
-    torch::Tensor x;
-    if (first) {
-      x = input.narrow(0, r.begin, r.rows()).to(activations_);
-    } else {
-      x = torch::empty({r.rows(), in_features_}, activations_);
-      group_.recv(x, stage_index_ - 1, m);
-    }
-    auto y = fn_(x);
+    auto y = fn_(micro_batch_input(input, r, m));
     if (last) {
       results.push_back(y);
     } else {

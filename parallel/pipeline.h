@@ -74,7 +74,7 @@ struct ParallelLayout {
 // What step returns. On the last stage: the minibatch's loss (the micro-batches' losses weighted by
 // their rows, so that it equals the loss of the whole minibatch); undefined on the other stages.
 struct PipelineStepOut {
-  torch::Tensor loss;  // fp32 scalar, detached
+  torch::Tensor loss;  // fp32 scalar, detached, on the stage's device
 };
 
 class PipelineStage {
@@ -120,6 +120,8 @@ class PipelineStage {
  private:
   // The input of stage 0 for `batch_size` rows, checked.
   void check_input(std::int64_t batch_size, const torch::Tensor& input) const;
+  // Micro-batch m's input: its rows of `input` on stage 0, received from the previous stage elsewhere.
+  torch::Tensor micro_batch_input(const torch::Tensor& input, const RowRange& rows, int m);
 
   ProcessGroup& group_;
   torch::nn::Sequential stage_{nullptr};

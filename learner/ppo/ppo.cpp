@@ -139,6 +139,7 @@ class Ppo final : public Algorithm {
   // CleanRL's `frac = 1 - (iteration - 1) / num_iterations`: the share of the budget left before
   // this chunk, so the first update runs at the full learning rate. Sets Adam's step size; returns it.
   double anneal_learning_rate(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx);
+  void set_learning_rate(double lr);  // Adam's step size (every stage's, on a pipeline stage)
   BootstrapValues bootstrap_values(const agents::TrajectoryChunk& chunk);
   GaeOut compute_advantages(const agents::TrajectoryChunk& chunk);
   RolloutBatch flatten_rollout(const agents::TrajectoryChunk& chunk, const GaeOut& gae) const;
@@ -214,6 +215,10 @@ Ppo::Ppo(const AlgorithmInit& init)
   guard_ = std::make_unique<UpdateGuard>(*optimizer_);
 }
 
+void Ppo::set_learning_rate(double lr) {
+  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
 double Ppo::anneal_learning_rate(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) {
   double lr = config_.learning_rate;
   if (config_.anneal_lr && ctx.total_steps > 0) {
@@ -222,9 +227,7 @@ double Ppo::anneal_learning_rate(const agents::TrajectoryChunk& chunk, const Upd
     const double frac = 1.0 - static_cast<double>(steps_before) / static_cast<double>(ctx.total_steps);
     lr = config_.learning_rate * std::clamp(frac, 0.0, 1.0);
   }
-  for (auto& group : optimizer_->param_groups()) {
-    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-  }
+  set_learning_rate(lr);
   return lr;
 }
 
@@ -655,7 +658,7 @@ void Ppo::serve_stage() {
       case StageCommand::kUpdate: {
         const auto rows = static_cast<std::int64_t>(h[1]);
         const double lr = h[2];
-        for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+        set_learning_rate(lr);  // stage 0's annealed step size
         RolloutBatch batch;
         batch.actions = discrete_ ? torch::empty({rows}, torch::TensorOptions().dtype(torch::kLong).device(device_))
                                   : torch::empty({rows, action_dim_}, f32);
