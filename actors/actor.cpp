@@ -13,60 +13,100 @@ namespace apiary::actors {
 
 namespace {
 
-torch::Tensor host_obs_view(envs::VecEnv& env) {
-  if (env.device() != envs::Device::kCpu)
-    throw std::invalid_argument("actors::Actor needs an env on the CPU (got " + envs::to_string(env.device()) + ")");
-  return torch::from_blob(env.buffers().obs, {env.num_envs(), env.spec().obs_dim()}, torch::kFloat32);
+torch::Tensor view(void* data, torch::IntArrayRef shape, torch::ScalarType dtype, envs::Device device) {
+  return torch::from_blob(data, shape,
+                          torch::TensorOptions().dtype(dtype).device(device == envs::Device::kCuda ? torch::kCUDA : torch::kCPU));
 }
 
+bool on_gpu(const envs::VecEnv& env) { return env.device() == envs::Device::kCuda; }
+
 // Finite-only training: the first non-finite observation element or reward of a step stops the run with
-// an error that names the env, the plugin it came from, the lane and the step. It is a scan of
+// an error that names the env, the plugin it came from, the lane and the step. `obs` and `reward`
+// ([N, D] and [N], host memory; `reward` may be null) are one step's. It is a scan of
 // num_envs * (obs_dim + 1) floats per step, small next to stepping and acting.
-void check_finite(const envs::VecEnv& env, std::int64_t step, bool rewards = true) {
-  const envs::BatchBuffers& buf = env.buffers();
+void check_finite(const envs::VecEnv& env, const float* obs, const float* reward, std::int64_t step) {
   const std::int64_t n = env.num_envs(), d = env.spec().obs_dim();
   bool finite = true;
-  for (std::int64_t k = 0; k < n * d; ++k) finite &= std::isfinite(buf.obs[k]);
-  if (rewards && buf.reward != nullptr)
-    for (std::int64_t i = 0; i < n; ++i) finite &= std::isfinite(buf.reward[i]);
+  for (std::int64_t k = 0; k < n * d; ++k) finite &= std::isfinite(obs[k]);
+  if (reward != nullptr)
+    for (std::int64_t i = 0; i < n; ++i) finite &= std::isfinite(reward[i]);
   if (finite) return;
   const envs::EnvEntry* entry = envs::Registry::global().find(env.spec().id);
   const std::string origin = entry != nullptr && entry->origin != "builtin" ? " (plugin " + entry->origin + ")" : "";
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t j = 0; j < d; ++j)
-      if (!std::isfinite(buf.obs[i * d + j]))
+      if (!std::isfinite(obs[i * d + j]))
         throw std::runtime_error("env " + env.spec().id + origin + " wrote a non-finite observation (element " +
-                                 std::to_string(j) + " = " + std::to_string(buf.obs[i * d + j]) + ") in lane " +
+                                 std::to_string(j) + " = " + std::to_string(obs[i * d + j]) + ") in lane " +
                                  std::to_string(i) + " at step " + std::to_string(step) +
                                  "; the run stops so that it does not train on it");
-    if (rewards && buf.reward != nullptr && !std::isfinite(buf.reward[i]))
+    if (reward != nullptr && !std::isfinite(reward[i]))
       throw std::runtime_error("env " + env.spec().id + origin + " gave a non-finite reward (" +
-                               std::to_string(buf.reward[i]) + ") in lane " + std::to_string(i) + " at step " +
+                               std::to_string(reward[i]) + ") in lane " + std::to_string(i) + " at step " +
                                std::to_string(step) + "; the run stops so that it does not train on it");
   }
 }
 
+// The same check for an env on the GPU: its observation after reset, read to the host.
+void check_finite_reset(const envs::VecEnv& env, std::int64_t step) {
+  if (!on_gpu(env)) return check_finite(env, env.buffers().obs, nullptr, step);
+  const torch::Tensor obs = env_obs_view(env).cpu();
+  check_finite(env, obs.data_ptr<float>(), nullptr, step);
+}
+
 }  // namespace
+
+agents::TrajectoryChunk host_copy(const agents::TrajectoryChunk& chunk) {
+  agents::TrajectoryChunk out = chunk;  // header and episodes; the tensors are replaced below
+  for (torch::Tensor* t : {&out.obs, &out.next_obs, &out.actions, &out.log_probs, &out.values, &out.rewards,
+                           &out.terminated, &out.truncated})
+    if (t->defined()) *t = t->to(torch::kCPU);
+  return out;
+}
+
+torch::Tensor env_obs_view(const envs::VecEnv& env) {
+  return view(env.buffers().obs, {env.num_envs(), env.spec().obs_dim()}, torch::kFloat32, env.device());
+}
+
 
 Actor::Actor(std::unique_ptr<envs::VecEnv> env, std::shared_ptr<agents::Policy> policy, ActorOptions options)
     : env_(std::move(env)), policy_(std::move(policy)), options_(options) {
   if (!env_ || !policy_) throw std::invalid_argument("actors::Actor needs an env and a policy");
-  host_obs_view(*env_);  // checks the device early
+  if (on_gpu(*env_)) options_.in_place = true;  // nothing else reads a GPU env's buffers
+  const bool same_device = on_gpu(*env_) ? options_.device.is_cuda() : options_.device.is_cpu();
+  if (options_.in_place && !same_device)
+    throw std::invalid_argument("actors::Actor: the env is on " + envs::to_string(env_->device()) +
+                                " and the policy on " + options_.device.str() +
+                                "; acting in place needs both on one device (set env.device and device alike)");
   discrete_actions_.resize(static_cast<std::size_t>(env_->num_envs()));
+  if (options_.in_place) {
+    const envs::BatchBuffers& buf = env_->buffers();
+    const std::int64_t n = env_->num_envs(), d = env_->spec().obs_dim();
+    const envs::Device where = env_->device();
+    views_.obs = env_obs_view(*env_);
+    views_.final_obs = view(buf.final_obs, {n, d}, torch::kFloat32, where);
+    views_.reward = view(buf.reward, {n}, torch::kFloat32, where);
+    views_.terminated = view(buf.terminated, {n}, torch::kUInt8, where);
+    views_.truncated = view(buf.truncated, {n}, torch::kUInt8, where);
+    views_.final_return = view(buf.final_return, {n}, torch::kFloat32, where);
+    views_.final_length = view(buf.final_length, {n}, torch::kInt32, where);
+    if (env_->spec().action_space.is_discrete())
+      device_actions_ = torch::empty({n}, views_.obs.options().dtype(torch::kInt32));
+  }
 }
 
 void Actor::reset(std::uint64_t seed) {
   env_->reset(seed);
-  check_finite(*env_, env_steps_ / std::max<std::int64_t>(1, env_->num_envs()), /*rewards=*/false);
+  check_finite_reset(*env_, env_steps_ / std::max<std::int64_t>(1, env_->num_envs()));
 }
 
 void Actor::allocate(std::int32_t num_steps) {
   const std::int64_t n = env_->num_envs(), d = env_->spec().obs_dim(), t = num_steps;
-  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(options_.in_place ? options_.device : torch::kCPU);
   chunk_.obs = torch::empty({t + 1, n, d}, f32);
   chunk_.next_obs = torch::empty({t, n, d}, f32);
   if (env_->spec().action_space.is_discrete())
-    chunk_.actions = torch::empty({t, n}, torch::kInt64);
+    chunk_.actions = torch::empty({t, n}, f32.dtype(torch::kInt64));
   else
     chunk_.actions = torch::empty({t, n, env_->spec().action_dim()}, f32);
   chunk_.log_probs = options_.record_log_probs ? torch::empty({t, n}, f32) : torch::Tensor();
@@ -74,6 +114,11 @@ void Actor::allocate(std::int32_t num_steps) {
   chunk_.rewards = torch::empty({t, n}, f32);
   chunk_.terminated = torch::empty({t, n}, f32);
   chunk_.truncated = torch::empty({t, n}, f32);
+  if (options_.in_place) {
+    ended_ = torch::empty({t, n}, f32.dtype(torch::kBool));
+    ended_return_ = torch::empty({t, n}, f32);
+    ended_length_ = torch::empty({t, n}, f32.dtype(torch::kInt32));
+  }
 }
 
 void Actor::step_env(const torch::Tensor& action) {
@@ -97,15 +142,22 @@ const agents::TrajectoryChunk& Actor::collect(std::int32_t num_steps, agents::Ac
                                  &chunk_.rewards, &chunk_.terminated, &chunk_.truncated})
     shared = shared || (t->defined() && t->use_count() > 1);
   if (!chunk_.rewards.defined() || chunk_.num_steps() != num_steps || shared) allocate(num_steps);
-  const std::int64_t n = env_->num_envs(), d = env_->spec().obs_dim();
-  const std::size_t obs_bytes = static_cast<std::size_t>(n * d) * sizeof(float);
-  const envs::BatchBuffers& buf = env_->buffers();
-  const bool on_host = options_.device.is_cpu();
   chunk_.episodes.clear();
   chunk_.actor_id = options_.actor_id;
   chunk_.sequence = sequence_++;
   chunk_.policy_version = policy_version;
+  if (options_.in_place)
+    collect_in_place(num_steps, ctx);
+  else
+    collect_copying(num_steps, ctx);
+  return chunk_;
+}
 
+void Actor::collect_copying(std::int32_t num_steps, agents::ActContext& ctx) {
+  const std::int64_t n = env_->num_envs(), d = env_->spec().obs_dim();
+  const std::size_t obs_bytes = static_cast<std::size_t>(n * d) * sizeof(float);
+  const envs::BatchBuffers& buf = env_->buffers();
+  const bool on_host = options_.device.is_cpu();
   float* obs = chunk_.obs.data_ptr<float>();
   float* next_obs = chunk_.next_obs.data_ptr<float>();
   float* rewards = chunk_.rewards.data_ptr<float>();
@@ -134,7 +186,7 @@ const agents::TrajectoryChunk& Actor::collect(std::int32_t num_steps, agents::Ac
       step_env(action);
     }
     env_steps_ += n;
-    check_finite(*env_, env_steps_ / n);
+    check_finite(*env_, buf.obs, buf.reward, env_steps_ / n);
     // Rewards, flags and the next observation (the final one where the episode ended).
     float* next = next_obs + t * n * d;
     std::memcpy(next, buf.obs, obs_bytes);
@@ -150,7 +202,71 @@ const agents::TrajectoryChunk& Actor::collect(std::int32_t num_steps, agents::Ac
       }
     }
   }
-  return chunk_;
+}
+
+void Actor::collect_in_place(std::int32_t num_steps, agents::ActContext& ctx) {
+  const std::int64_t n = env_->num_envs();
+  const std::int64_t first_step = env_steps_ / n;
+  const bool discrete = env_->spec().action_space.is_discrete();
+  const envs::Device where = env_->device();
+  chunk_.obs[0].copy_(views_.obs);
+  for (std::int32_t t = 0; t < num_steps; ++t) {
+    ctx.global_step = env_steps_;
+    std::optional<core::ScopedTimer> inference;
+    if (options_.profiler) inference.emplace(*options_.profiler, core::ProfileCategory::kInference);
+    // The policy's input is the env's own observation buffer.
+    agents::PolicyAct act = policy_->act(views_.obs, ctx);
+    chunk_.actions[t].copy_(act.action.view(chunk_.actions[t].sizes()));
+    if (options_.record_log_probs) {
+      chunk_.log_probs[t].copy_(act.log_prob);
+      chunk_.values[t].copy_(act.value);
+    }
+    // The env takes int32 (shifted by the space's start) or fp32 actions from the policy's device.
+    torch::Tensor action;
+    if (discrete) {
+      device_actions_.copy_(act.action.view({n}));
+      if (env_->spec().action_space.start != 0) device_actions_.add_(env_->spec().action_space.start);
+    } else {
+      action = chunk_.actions[t];  // fp32, contiguous: a row block of the chunk
+    }
+    inference.reset();
+    {
+      std::optional<core::ScopedTimer> stepping;
+      if (options_.profiler) stepping.emplace(*options_.profiler, core::ProfileCategory::kEnv);
+      if (discrete)
+        env_->step(envs::ActionBatch::discrete(device_actions_.data_ptr<std::int32_t>(), n, where));
+      else
+        env_->step(envs::ActionBatch::continuous(action.data_ptr<float>(), n, env_->spec().action_dim(), where));
+    }
+    env_steps_ += n;
+    if (!on_gpu(*env_)) check_finite(*env_, env_->buffers().obs, env_->buffers().reward, env_steps_ / n);
+    chunk_.rewards[t].copy_(views_.reward);
+    chunk_.terminated[t].copy_(views_.terminated);
+    chunk_.truncated[t].copy_(views_.truncated);
+    torch::Tensor ended = ended_[t];
+    torch::logical_or_out(ended, views_.terminated, views_.truncated);
+    torch::Tensor next = chunk_.next_obs[t];
+    torch::where_out(next, ended.unsqueeze(1), views_.final_obs, views_.obs);
+    chunk_.obs[t + 1].copy_(views_.obs);
+    ended_return_[t].copy_(views_.final_return);
+    ended_length_[t].copy_(views_.final_length);
+  }
+  if (on_gpu(*env_)) {
+    // One check per chunk on the device; the host reads the chunk only to name the culprit.
+    const bool finite = torch::isfinite(chunk_.obs).all().item<bool>() && torch::isfinite(chunk_.rewards).all().item<bool>();
+    if (!finite) {
+      const torch::Tensor obs = chunk_.obs.cpu(), rewards = chunk_.rewards.cpu();
+      for (std::int32_t t = 0; t < num_steps; ++t)
+        check_finite(*env_, obs[t + 1].data_ptr<float>(), rewards[t].data_ptr<float>(), first_step + t + 1);
+    }
+  }
+  // The episodes that ended, in step then lane order (as the copying path lists them).
+  const torch::Tensor ended = ended_.cpu(), returns = ended_return_.cpu(), lengths = ended_length_.cpu();
+  const bool* e = ended.data_ptr<bool>();
+  const float* r = returns.data_ptr<float>();
+  const std::int32_t* l = lengths.data_ptr<std::int32_t>();
+  for (std::int64_t k = 0; k < num_steps * n; ++k)
+    if (e[k]) chunk_.episodes.push_back(agents::EpisodeStat{r[k], l[k]});
 }
 
 EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t episodes, std::uint64_t seed,
@@ -158,7 +274,11 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
   if (episodes < 1) throw std::invalid_argument("evaluate: episodes must be >= 1");
   torch::NoGradGuard no_grad;
   const std::int32_t n = env.num_envs();
-  torch::Tensor obs_view = host_obs_view(env);
+  const bool gpu = on_gpu(env);
+  if (gpu && !device.is_cuda())
+    throw std::invalid_argument("evaluate: the env is on cuda and the policy on " + device.str() +
+                                "; an env on the GPU is played by a policy on the GPU");
+  torch::Tensor obs_view = env_obs_view(env);
   // Each lane owes a fixed number of episodes, so short episodes are not over-represented.
   std::vector<std::int32_t> owed(static_cast<std::size_t>(n));
   for (std::int32_t i = 0; i < n; ++i) owed[static_cast<std::size_t>(i)] = (episodes + i) / n;
@@ -169,22 +289,47 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
   agents::ActContext ctx;
   ctx.deterministic = true;
   const envs::BatchBuffers& buf = env.buffers();
+  const envs::Device where = env.device();
+  // A GPU env's episode-end fields are read to the host once a step (2 x N bytes and 2 x N words).
   while (static_cast<std::int32_t>(returns.size()) < episodes) {
-    torch::Tensor obs = device.is_cpu() ? obs_view : obs_view.to(device);
-    torch::Tensor action = policy.act(obs, ctx).action.to(torch::kCPU).contiguous();
-    if (space.is_discrete()) {
+    torch::Tensor obs = gpu || device.is_cpu() ? obs_view : obs_view.to(device);
+    torch::Tensor action = policy.act(obs, ctx).action;
+    if (gpu) {
+      if (space.is_discrete()) {
+        const torch::Tensor a = (action.view({n}) + space.start).to(torch::kInt32).contiguous();
+        env.step(envs::ActionBatch::discrete(a.data_ptr<std::int32_t>(), n, where));
+      } else {
+        const torch::Tensor a = action.to(torch::kFloat32).contiguous();
+        env.step(envs::ActionBatch::continuous(a.data_ptr<float>(), n, env.spec().action_dim(), where));
+      }
+    } else if (space.is_discrete()) {
+      action = action.to(torch::kCPU).contiguous();
       const auto* a = action.data_ptr<std::int64_t>();
       for (std::int32_t i = 0; i < n; ++i) discrete[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(a[i] + space.start);
       env.step(envs::ActionBatch::discrete(discrete.data(), n));
     } else {
-      action = action.to(torch::kFloat32).contiguous();
+      action = action.to(torch::kCPU, torch::kFloat32).contiguous();
       env.step(envs::ActionBatch::continuous(action.data_ptr<float>(), n, env.spec().action_dim()));
     }
+    const std::uint8_t* terminated = buf.terminated;
+    const std::uint8_t* truncated = buf.truncated;
+    const float* final_return = buf.final_return;
+    const std::int32_t* final_length = buf.final_length;
+    torch::Tensor host_flags, host_return, host_length;
+    if (gpu) {
+      host_flags = torch::stack({view(buf.terminated, {n}, torch::kUInt8, where), view(buf.truncated, {n}, torch::kUInt8, where)}).cpu();
+      host_return = view(buf.final_return, {n}, torch::kFloat32, where).cpu();
+      host_length = view(buf.final_length, {n}, torch::kInt32, where).cpu();
+      terminated = host_flags.data_ptr<std::uint8_t>();
+      truncated = terminated + n;
+      final_return = host_return.data_ptr<float>();
+      final_length = host_length.data_ptr<std::int32_t>();
+    }
     for (std::int32_t i = 0; i < n; ++i) {
-      if (!(buf.terminated[i] | buf.truncated[i]) || owed[static_cast<std::size_t>(i)] == 0) continue;
+      if (!(terminated[i] | truncated[i]) || owed[static_cast<std::size_t>(i)] == 0) continue;
       --owed[static_cast<std::size_t>(i)];
-      returns.push_back(buf.final_return[i]);
-      lengths.push_back(buf.final_length[i]);
+      returns.push_back(final_return[i]);
+      lengths.push_back(final_length[i]);
     }
   }
   EvalResult r;

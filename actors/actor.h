@@ -18,9 +18,16 @@ namespace apiary::actors {
 
 struct ActorOptions {
   std::int32_t actor_id = 0;
-  torch::Device device = torch::kCPU;  // where the policy runs (chunks stay on the CPU)
+  torch::Device device = torch::kCPU;  // where the policy runs
   bool record_log_probs = true;        // fill chunk.log_probs and chunk.values
   core::Profiler* profiler = nullptr;  // times env stepping and inference when set
+  // In place: the policy reads the env's observation buffer itself (torch::from_blob on the env's
+  // pointer, on the env's device), actions go back to the env from the device they were sampled on,
+  // and the chunk is built on `device` from views of the env's rewards and flags; only the ended
+  // episodes' returns and lengths cross to the host, once per chunk. Needs the env and the policy on
+  // one device; an env on a GPU always runs this way. Off: the copying path (the chunk on the host,
+  // filled by memcpy, the policy fed from it), the fastest on the CPU. Both give the same chunks.
+  bool in_place = false;
 };
 
 class Actor {
@@ -31,18 +38,23 @@ class Actor {
   void reset(std::uint64_t seed);
 
   // Steps every lane `num_steps` times and returns the chunk, valid until the next call (its tensors
-  // are reused). ctx.global_step is advanced by the lanes' steps as the rollout goes on.
+  // are reused). ctx.global_step is advanced by the lanes' steps as the rollout goes on. The chunk's
+  // tensors live on the CPU, or on options.device when in_place.
   const agents::TrajectoryChunk& collect(std::int32_t num_steps, agents::ActContext ctx, std::int64_t policy_version);
 
   envs::VecEnv& env() { return *env_; }
+  bool in_place() const { return options_.in_place; }
   std::int64_t env_steps() const { return env_steps_; }
   void set_env_steps(std::int64_t steps) { env_steps_ = steps; }
   void set_policy(std::shared_ptr<agents::Policy> policy) { policy_ = std::move(policy); }
 
  private:
   void allocate(std::int32_t num_steps);
-  // Hands this step's actions (int64 indices or float) to the env in its dtype.
+  // Hands this step's actions (int64 indices or float, on the CPU) to the env in its dtype.
   void step_env(const torch::Tensor& action);
+  // The copying path and the in-place one (ActorOptions::in_place), after the chunk's header is set.
+  void collect_copying(std::int32_t num_steps, agents::ActContext& ctx);
+  void collect_in_place(std::int32_t num_steps, agents::ActContext& ctx);
 
   std::unique_ptr<envs::VecEnv> env_;
   std::shared_ptr<agents::Policy> policy_;
@@ -51,8 +63,22 @@ class Actor {
   std::int64_t env_steps_ = 0;
   std::int64_t sequence_ = 0;
   std::vector<std::int32_t> discrete_actions_;  // staging for the env's int32 actions
-  torch::Tensor continuous_actions_;            // staging, fp32 contiguous [N, A]
+  // The in-place path: views of the env's buffers on its device, int32 actions on that device, and
+  // per-step copies of the episode-end fields ([T, N]) read by the host once per chunk.
+  struct EnvViews {
+    torch::Tensor obs, final_obs, reward, terminated, truncated, final_return, final_length;
+  } views_;
+  torch::Tensor device_actions_;
+  torch::Tensor ended_, ended_return_, ended_length_;
 };
+
+// The chunk with its tensors copied to the host (what an actor process sends of a GPU chunk).
+agents::TrajectoryChunk host_copy(const agents::TrajectoryChunk& chunk);
+
+// Tensors over an env's buffers, on its device (torch::from_blob: no copy). The CUDA back end runs
+// its kernels on the legacy default stream and synchronises after each step, so LibTorch's default
+// stream sees its writes in order.
+torch::Tensor env_obs_view(const envs::VecEnv& env);
 
 struct EvalResult {
   double mean_return = 0.0;
@@ -64,6 +90,8 @@ struct EvalResult {
 // Plays `episodes` whole episodes with the deterministic policy on `env` (separate lanes from
 // training) from reset(seed), counting only the first `episodes` that finish, each lane's episodes in
 // order so that the result does not favour short episodes.
+// An env on a GPU is played in place (the policy on `device` reads its buffers; `device` must be that
+// GPU); an env on the CPU feeds a policy on any device.
 EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t episodes, std::uint64_t seed,
                     torch::Device device = torch::kCPU);
 

@@ -88,6 +88,11 @@ ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
   const envs::EnvSpec spec = envs::env_spec(config.env.id, config.env.options);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
   auto policy = algo.make_behaviour_policy(config, spec);
+  // A GPU env (env.device: cuda, settled by the learner) is read in place by the policy on the GPU;
+  // the chunk then crosses to the host only to be sent.
+  const envs::Device env_device = envs::parse_device(config.env.device == "auto" ? "cpu" : config.env.device);
+  const bool gpu = env_device == envs::Device::kCuda;
+  if (gpu) policy->module().to(torch::kCUDA);
   agents::Weights weights;
   weights.version = version;
   const std::string bytes = frame_string(frames, 2);
@@ -99,7 +104,10 @@ ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
   ao.actor_id = result.actor_id;
   ao.record_log_probs = algo.chunk_log_probs;
   ao.profiler = &profiler;
+  ao.device = gpu ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  ao.in_place = gpu || config.env.in_place;
   envs::VecEnvConfig ec;
+  ec.device = env_device;
   ec.num_envs = config.env.num_envs;
   ec.threads = config.threads;
   ec.options = config.env.options;
@@ -108,7 +116,7 @@ ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
   const std::int32_t steps = algo.rollout_steps(config);
   sockets.reset_data(chunk_bytes(config, chunk_schema(config, spec)));
   std::fprintf(stderr, "apiary actor %d: %s on %s, %d lanes x %d steps per chunk, learner %s\n", result.actor_id,
-               config.algo.c_str(), config.env.id.c_str(), config.env.num_envs, steps, options.connect.c_str());
+               config.algo.c_str(), config.env.id.c_str(), config.env.num_envs.value, steps, options.connect.c_str());
 
   // A learner that restarted (weights of another session) knows this actor only after a new hello: its
   // chunk gate refuses ids it did not assign (actors/chunk_check.h).
@@ -160,7 +168,10 @@ ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
   while (!stopped() && (options.max_chunks == 0 || result.chunks_sent < options.max_chunks)) {
     take_weights();
     if (rejoin) rejoin_learner();
-    const agents::TrajectoryChunk& chunk = actor.collect(steps, ctx, version);
+    const agents::TrajectoryChunk& acted = actor.collect(steps, ctx, version);
+    agents::TrajectoryChunk on_host;
+    if (acted.rewards.is_cuda()) on_host = host_copy(acted);
+    const agents::TrajectoryChunk& chunk = acted.rewards.is_cuda() ? on_host : acted;
     const auto report = profiler.report();
     const std::array<double, 4> stats = {report[core::ProfileCategory::kEnv].seconds,
                                          report[core::ProfileCategory::kInference].seconds,

@@ -18,6 +18,7 @@
 #include "app/commands.h"
 #include "core/version.h"
 #include "envs/registry.h"
+#include "runner/train.h"
 
 namespace apiary::app {
 
@@ -98,9 +99,22 @@ void run_doctor() {
   std::printf("  Thrust systems: cpp, omp%s\n", envs::built_with_cuda() ? ", cuda" : "");
   const int env_gpus = envs::cuda_device_count();
   std::printf("  CUDA back end for envs: %s, devices: %d\n", envs::built_with_cuda() ? "built" : "not built", env_gpus);
+  const auto gpus = envs::cuda_devices();
+  for (std::size_t i = 0; i < gpus.size(); ++i) {
+    const envs::CudaDeviceInfo& g = gpus[i];
+    std::printf("  GPU %zu: %s, %.1f GiB, compute capability %d.%d, %d multiprocessors, bf16 %s\n", i, g.name.c_str(),
+                static_cast<double>(g.memory_bytes) / (1024.0 * 1024.0 * 1024.0), g.major, g.minor, g.multiprocessors,
+                g.bf16 ? "yes" : "no (precision: bf16 falls back to fp32)");
+  }
+  if (!envs::built_with_cuda())
+    std::printf("  GPUs: not known to this build (no CUDA runtime in it); nvidia-smi lists them\n");
+  else if (gpus.empty())
+    std::printf("  GPUs: none visible to the CUDA runtime\n");
   const bool torch_cuda = torch::cuda::is_available();
-  std::printf("  LibTorch CUDA: %s (%d devices)\n", torch_cuda ? "available" : "not available",
-              torch_cuda ? static_cast<int>(torch::cuda::device_count()) : 0);
+  std::printf("  LibTorch CUDA: %s (%d devices)%s\n", torch_cuda ? "available" : "not available",
+              torch_cuda ? static_cast<int>(torch::cuda::device_count()) : 0,
+              torch_cuda ? "" : runner::libtorch_built_with_cuda() ? ": built with CUDA, but sees no GPU"
+                                                                    : ": this LibTorch is CPU-only (device: cuda needs a CUDA LibTorch)");
   std::printf("cores: %u memory_gib: %.1f torch: %s blas: %s matmul_gflops: %.1f cuda_devices: %d\n", cores, mem,
               TORCH_VERSION, blas.name.c_str(), gflops, env_gpus);
 }

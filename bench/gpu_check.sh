@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The GPU check of docs/gpu.md: build with CUDA, run the CPU/CUDA agreement tests and the stage-device
-# tests, benchmark the CUDA env back end and the learner's update, train CartPole-v1 PPO with the
-# learner on the GPU and LunarLander-v3 PPO with actor processes feeding it. Writes every result under
-# $OUT (default: gpu_out/).
+# The GPU check of docs/gpu.md: build with CUDA; run the CPU/CUDA agreement tests, the stage-device
+# tests and the in-place tests; benchmark the CUDA env back end and the learner's update; train
+# CartPole-v1 PPO fully on the GPU (envs and learner) and LunarLander-v3 PPO with actor processes
+# feeding the learner on the GPU. Writes every result under $OUT (default: gpu_out/).
 #
 #   bash bench/gpu_check.sh                  on the GPU machine (builds build-gpu/ first)
 #   bash bench/gpu_check.sh --dry-run BUILD  on a CPU machine: every step that does not need CUDA, small,
@@ -23,6 +23,7 @@ if [ "$dry" = 1 ]; then
   build=${1:-build}
   [ -x "$build/apiary" ] || fail "--dry-run: no $build/apiary (build the CPU tree first)"
   device=cpu
+  env_device=cpu
   lanes=(4096)
   learner_net=("64,64 256")
   precisions=(fp32 bf16)
@@ -37,9 +38,10 @@ else
   deps=$(pwd)/.deps/root/usr
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DAPIARY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DAPIARY_BUILD_BENCH=OFF -DCMAKE_PREFIX_PATH="$prefix;$deps" >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; fail configure; }
-  cmake --build "$build" -j "$(nproc)" --target apiary test_envs test_parallel >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; fail build; }
+  cmake --build "$build" -j "$(nproc)" --target apiary test_envs test_parallel test_transport >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; fail build; }
   nvidia-smi >"$out/nvidia-smi.txt" 2>&1
   device=cuda
+  env_device=cuda
   lanes=(65536 1048576 4194304)
   learner_net=("1024,1024,1024 4096" "64,64 256")
   precisions=(fp32 bf16 fp16)
@@ -60,6 +62,10 @@ tail -3 "$out/tests.txt"
 "$build/tests/parallel/test_parallel" --gtest_filter='PpoPipeline.StageDevices*' >"$out/tests_stage_devices.txt" 2>&1 ||
   fail "the stage-device tests"
 tail -3 "$out/tests_stage_devices.txt"
+
+# The in-place path (the policy reads the env's buffers where they are) against the copying one.
+"$build/tests/actors/test_transport" --gtest_filter='InPlace.*' >"$out/tests_in_place.txt" 2>&1 || fail "the in-place tests"
+tail -3 "$out/tests_in_place.txt"
 
 # Env stepping on the device.
 : >"$out/bench_envs.txt"
@@ -83,11 +89,12 @@ done
 grep "updates_per_second\|network:" "$out/bench_learner.txt"
 grep -q "updates_per_second" "$out/bench_learner.txt" || fail "bench learner (no updates_per_second)"
 
-# CartPole-v1 PPO with the learner on the device: time to 475.
+# CartPole-v1 PPO fully on the device (env lanes on the GPU read in place by the policy, GAE and the
+# updates there too): time to 475. The dry run takes the same in-place path with host pointers.
 runs=$(mktemp -d)
 trap 'rm -rf "$runs"' EXIT
 "$build/apiary" train configs/cartpole_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
-  --set env.num_envs="$cartpole_lanes" --set total_steps="$cartpole_budget" --set checkpoint_interval_steps=0 \
+  --set env.device="$env_device" --set env.in_place=true --set env.num_envs="$cartpole_lanes" --set total_steps="$cartpole_budget" --set checkpoint_interval_steps=0 \
   >"$out/train_cartpole.txt" 2>&1 || fail "CartPole-v1 PPO training"
 tail -n 1 "$out/train_cartpole.txt"
 

@@ -494,6 +494,19 @@ void read_value(const ConfigNode& node, bool& out, const Where& where) {
 void read_value(const ConfigNode& node, int& out, const Where& where) {
   read_integer(node, out, where);
 }
+
+void read_value(const ConfigNode& node, AutoCount& out, const Where& where) {
+  if (node.kind == ConfigNode::Kind::kScalar && node.scalar == "auto") {
+    out = AutoCount{};
+    return;
+  }
+  expect_scalar(node, where, "a positive integer or auto");
+  std::int64_t v = 0;
+  if (parse_int64(node.scalar, v) != IntParse::kOk || v < 1 || v > std::numeric_limits<std::int32_t>::max())
+    fail(where, "expected a positive integer (up to " + std::to_string(std::numeric_limits<std::int32_t>::max()) +
+                    ") or auto, got '" + node.scalar + "'");
+  out = AutoCount{static_cast<std::int32_t>(v)};
+}
 void read_value(const ConfigNode& node, std::int64_t& out, const Where& where) {
   read_integer(node, out, where);
 }
@@ -542,6 +555,10 @@ void check_range(bool, const Range& range, const Where& where) { no_range(range,
 void check_range(int value, const Range& range, const Where& where) {
   check_number(value, range, where);
 }
+
+void check_range(AutoCount value, const Range& range, const Where& where) {
+  if (!value.is_auto()) check_range(value.value, range, where);
+}
 void check_range(std::int64_t value, const Range& range, const Where& where) {
   check_number(static_cast<double>(value), range, where);
 }
@@ -582,6 +599,7 @@ void check_choice(const std::string& value, const std::vector<std::string>& choi
 
 std::string format_value(bool value) { return value ? "true" : "false"; }
 std::string format_value(int value) { return std::to_string(value); }
+std::string format_value(AutoCount value) { return value.is_auto() ? "auto" : std::to_string(value.value); }
 std::string format_value(std::int64_t value) { return std::to_string(value); }
 std::string format_value(float value) { return format_floating(value); }
 std::string format_value(double value) { return format_floating(value); }

@@ -24,7 +24,7 @@
 //     }
 //   };
 //
-// Field types: bool, int, std::int64_t, float, double, std::string (free or one of `choice`s),
+// Field types: bool, int, AutoCount (an int or `auto`), std::int64_t, float, double, std::string (free or one of `choice`s),
 // std::vector of int, float, double or std::string, nested structs (`section`) and
 // std::map<std::string, double> (free-form options, validated by whoever reads them).
 //
@@ -107,6 +107,17 @@ class Range {
   bool nan_ok_ = false;
 };
 
+// A count that may be written `auto` in a config: the program picks the number where it knows the
+// machine (env.num_envs: the cores, or the GPU's multiprocessors) and the run's config.yaml records
+// the pick. It converts to and from std::int32_t; 0 stands for auto and is never read from a file.
+struct AutoCount {
+  std::int32_t value = 0;
+  AutoCount() = default;
+  AutoCount(std::int32_t v) : value(v) {}  // NOLINT: a count is assigned like an int
+  operator std::int32_t() const { return value; }  // NOLINT
+  bool is_auto() const { return value == 0; }
+};
+
 // One row of describe_fields(): everything a user needs to write the key by hand.
 struct FieldInfo {
   std::string key;            // full dotted key, e.g. "ppo.learning_rate"
@@ -159,6 +170,7 @@ struct Where {
 // Conversions from a node; each throws ConfigError ("expected an integer, got 'abc'").
 void read_value(const ConfigNode& node, bool& out, const Where& where);
 void read_value(const ConfigNode& node, int& out, const Where& where);
+void read_value(const ConfigNode& node, AutoCount& out, const Where& where);
 void read_value(const ConfigNode& node, std::int64_t& out, const Where& where);
 void read_value(const ConfigNode& node, float& out, const Where& where);
 void read_value(const ConfigNode& node, double& out, const Where& where);
@@ -173,6 +185,7 @@ void read_value(const ConfigNode& node, std::map<std::string, double>& out, cons
 // Range checks; a non-any range on a non-numeric field is a programming error (std::logic_error).
 void check_range(bool value, const Range& range, const Where& where);
 void check_range(int value, const Range& range, const Where& where);
+void check_range(AutoCount value, const Range& range, const Where& where);  // auto passes
 void check_range(std::int64_t value, const Range& range, const Where& where);
 void check_range(float value, const Range& range, const Where& where);
 void check_range(double value, const Range& range, const Where& where);
@@ -190,6 +203,7 @@ void check_choice(const std::string& value, const std::vector<std::string>& choi
 // strings double-quoted). Maps are written in flow style here; dump_config writes them in blocks.
 std::string format_value(bool value);
 std::string format_value(int value);
+std::string format_value(AutoCount value);  // "auto" or the number
 std::string format_value(std::int64_t value);
 std::string format_value(float value);
 std::string format_value(double value);
@@ -204,6 +218,7 @@ std::string format_key(const std::string& key);  // quoted only where YAML needs
 // Names for describe and messages.
 inline const char* type_name(const bool*) { return "bool"; }
 inline const char* type_name(const int*) { return "int"; }
+inline const char* type_name(const AutoCount*) { return "int or auto"; }
 inline const char* type_name(const std::int64_t*) { return "int64"; }
 inline const char* type_name(const float*) { return "float"; }
 inline const char* type_name(const double*) { return "double"; }

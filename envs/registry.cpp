@@ -97,9 +97,15 @@ std::unique_ptr<VecEnv> make_env(const std::string& id, std::int32_t num_envs, D
 
 EnvSpec env_spec(const std::string& id, const EnvOptions& options) { return Registry::global().at(id).spec(options); }
 
+bool has_backend(const std::string& id, Device device) {
+  const EnvEntry* entry = Registry::global().find(id);
+  return entry != nullptr && entry->makers.count(device) > 0;
+}
+
 #ifndef APIARY_WITH_CUDA
 int cuda_device_count() { return 0; }
 bool built_with_cuda() { return false; }
+std::vector<CudaDeviceInfo> cuda_devices() { return {}; }
 #endif
 
 }  // namespace apiary::envs

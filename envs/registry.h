@@ -60,6 +60,19 @@ int cuda_device_count();
 // Whether this build contains the CUDA back end at all.
 bool built_with_cuda();
 
+// What the CUDA runtime says of one GPU (`apiary doctor`, env.num_envs: auto).
+struct CudaDeviceInfo {
+  std::string name;
+  std::uint64_t memory_bytes = 0;
+  int major = 0, minor = 0;  // compute capability
+  int multiprocessors = 0;
+  bool bf16 = false;         // native bf16 arithmetic: compute capability 8.0 (Ampere) or newer
+};
+// One entry per GPU the env back end sees; empty without the CUDA back end or without a GPU.
+std::vector<CudaDeviceInfo> cuda_devices();
+// Whether env `id` has a back end for `device` in this build.
+bool has_backend(const std::string& id, Device device);
+
 // Called by Registry::global() to register the built-in envs.
 void register_classic_cpu(Registry& registry);  // picks the widest build the CPU runs
 void register_classic_cpu_baseline(Registry& registry);

@@ -17,7 +17,17 @@ using core::Range;
 
 struct EnvSection {
   std::string id = "CartPole-v1";             // Gymnasium id (see `apiary envs`)
-  std::int32_t num_envs = 8;                  // lanes stepped together by the actor
+  // Lanes stepped together by the actor; auto: one per core on the CPU, 32 per multiprocessor on a
+  // GPU (the run's config.yaml records the number picked).
+  core::AutoCount num_envs = 8;
+  // Where the lanes step: cpu, cuda (the CUDA back end; the policy then reads the env's buffers in
+  // place, so `device` must be cuda too), or auto: cuda where the learner runs on a GPU and the env
+  // has a CUDA back end in this build, else cpu. The run's config.yaml records the pick.
+  std::string device = "cpu";
+  // The policy reads the env's buffers in place and the chunk is built on the policy's device (always
+  // so for a GPU env); false on the CPU copies each step's buffers into the chunk instead. Both paths
+  // give the same trajectories.
+  bool in_place = false;
   std::map<std::string, double> options;      // env parameters by name (gravity, ...)
   // Shared libraries that register environment ids (docs/custom-envs.md), loaded before `id` is looked
   // up; relative paths are taken from the working directory, and the run's config.yaml stores them
@@ -27,7 +37,11 @@ struct EnvSection {
   template <class V>
   void visit(V& v) {
     v.field("id", id, "environment id");
-    v.field("num_envs", num_envs, "lanes stepped together", Range::closed(1, 1 << 24));
+    v.field("num_envs", num_envs, "lanes stepped together (auto: the cores, or 32 per GPU multiprocessor)",
+            Range::closed(1, 1 << 24));
+    v.choice("device", device, {"auto", "cpu", "cuda"}, "where the lanes step (cuda: in place with a policy on the GPU)");
+    v.field("in_place", in_place, "the policy reads the env's buffers in place, the chunk is built on its device "
+                                  "(always so on a GPU)");
     v.field("options", options, "environment parameters by name, e.g. {gravity: 9.81}");
     v.field("plugins", plugins, "shared libraries that register environments (paths), e.g. [build/libmyenv.so]");
   }

@@ -55,14 +55,76 @@ torch::Tensor flat_weights(torch::nn::Module& module) {
   return parts.empty() ? torch::zeros({0}) : torch::cat(parts);
 }
 
-torch::Device resolve_device(const std::string& name) {
+// `device:`. auto takes the GPU where LibTorch has one; cuda without one is refused, naming what is
+// missing: a LibTorch with CUDA, or a GPU.
+torch::Device resolve_device(const std::string& name, const std::string& source) {
   if (name == "cpu") return torch::kCPU;
   if (name == "cuda") {
-    if (!torch::cuda::is_available())
-      throw std::invalid_argument("device: cuda was asked for but LibTorch sees no CUDA device (use auto or cpu)");
-    return torch::kCUDA;
+    if (torch::cuda::is_available()) return torch::kCUDA;
+    if (!libtorch_built_with_cuda())
+      throw std::invalid_argument(source + ": device: cuda, but this LibTorch " + TORCH_VERSION +
+                                  " has no CUDA support (Debian's is CPU-only; build against a CUDA LibTorch, "
+                                  "docs/gpu.md), or use device: cpu or auto");
+    throw std::invalid_argument(source + ": device: cuda, but no GPU is visible to LibTorch (it has CUDA support; " +
+                                std::to_string(envs::cuda_device_count()) +
+                                " devices seen by the CUDA runtime: check the driver and CUDA_VISIBLE_DEVICES), or use "
+                                "device: cpu or auto");
   }
   return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+}
+
+// Lanes for env.num_envs: auto: one per core on the CPU (the env's threads), 32 per multiprocessor on
+// a GPU (enough resident work items to fill it).
+std::int32_t auto_num_envs(envs::Device where) {
+  if (where == envs::Device::kCuda) {
+    const auto gpus = envs::cuda_devices();
+    if (!gpus.empty()) return std::max(1024, 32 * gpus.front().multiprocessors);
+    return 4096;
+  }
+  return static_cast<std::int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// env.device and env.num_envs against the machine and `device`; rewrites both in the config with what
+// was picked (the run's config.yaml records it) and returns one line for the run's log saying why.
+std::string place_env(TrainConfig& config, torch::Device device, const std::string& source) {
+  const std::string& id = config.env.id;
+  const bool backend = envs::has_backend(id, envs::Device::kCuda);
+  const int gpus = envs::cuda_device_count();
+  std::string why;
+  if (config.env.device == "cuda") {
+    std::string missing;
+    if (!envs::built_with_cuda())
+      missing = "this build of Apiary has no CUDA env back end (nvcc was not found when it was configured)";
+    else if (!backend)
+      missing = id + " has no CUDA back end (its lanes step on the CPU only)";
+    else if (gpus == 0)
+      missing = "the CUDA runtime sees no GPU";
+    else if (!device.is_cuda())
+      missing = "the policy is on " + device.str() +
+                ": a GPU env is read in place by a policy on the GPU, so device must be cuda too";
+    if (!missing.empty()) throw std::invalid_argument(source + ": env.device: cuda, but " + missing + " (or use env.device: cpu)");
+    why = "env on cuda";
+  } else if (config.env.device == "auto") {
+    const bool gpu = device.is_cuda() && backend && gpus > 0;
+    why = gpu ? "env on cuda (env.device auto: the learner is on the GPU and " + id + " has a CUDA back end)"
+              : "env on cpu (env.device auto: " +
+                    std::string(!device.is_cuda() ? "the learner is on the CPU"
+                                : !envs::built_with_cuda() ? "this build has no CUDA env back end"
+                                : !backend ? id + " has no CUDA back end"
+                                           : "the CUDA runtime sees no GPU") +
+                    ")";
+    config.env.device = gpu ? "cuda" : "cpu";
+  } else {
+    why = "env on cpu";
+  }
+  if (config.env.in_place && config.env.device == "cpu" && !device.is_cpu())
+    throw std::invalid_argument(source + ": env.in_place: the lanes step on the CPU and the policy is on " + device.str() +
+                                "; in place needs both on one device (env.device: cuda, or env.in_place: false)");
+  const bool auto_lanes = config.env.num_envs.is_auto();
+  if (auto_lanes) config.env.num_envs = auto_num_envs(envs::parse_device(config.env.device));
+  why += ", " + std::to_string(config.env.num_envs.value) + " lanes";
+  if (auto_lanes) why += config.env.device == "cuda" ? " (env.num_envs auto: 32 per multiprocessor)" : " (env.num_envs auto: one per core)";
+  return why;
 }
 
 // LibTorch's threads, and OpenBLAS's: Debian's LibTorch leaves OpenBLAS's own pool at every core,
@@ -75,9 +137,12 @@ void set_threads(std::int32_t configured) {
     set_blas_threads(threads);
 }
 
-envs::VecEnvConfig env_config(const TrainConfig& config, std::int32_t num_envs) {
+// The lanes of a run: training ones on env.device (resolved by place_env), evaluation ones with
+// `device` as given.
+envs::VecEnvConfig env_config(const TrainConfig& config, std::int32_t num_envs, envs::Device device = envs::Device::kCpu) {
   envs::VecEnvConfig c;
   c.num_envs = num_envs;
+  c.device = device;
   c.threads = config.threads;
   c.options = config.env.options;
   return c;
@@ -93,7 +158,21 @@ struct RunPlan {
   envs::EnvSpec spec;
   torch::Device device = torch::kCPU;
   learner::Precision precision = learner::Precision::kFp32;
+  std::string placement;     // where the lanes step and how many, and why (place_env)
+  std::string precision_note;  // the fp32 fallback on a GPU without bf16, or empty
 };
+
+// precision: bf16 on a GPU older than Ampere (no bf16 arithmetic) runs in fp32 instead, saying so.
+std::string bf16_fallback(learner::Precision& precision, const torch::Device& device) {
+  if (precision != learner::Precision::kBf16 || !device.is_cuda()) return {};
+  const auto gpus = envs::cuda_devices();
+  const std::size_t index = device.has_index() ? static_cast<std::size_t>(device.index()) : 0;
+  if (index >= gpus.size() || gpus[index].bf16) return {};
+  precision = learner::Precision::kFp32;
+  return "precision: bf16 asked, but " + gpus[index].name + " (compute capability " + std::to_string(gpus[index].major) +
+         "." + std::to_string(gpus[index].minor) + ") has no bf16 arithmetic: the run uses fp32 (fp16 with its loss "
+         "scaler is the mixed precision for this GPU)";
+}
 
 // A run name is one plain folder name under out_dir: never a path that leaves it.
 void check_run_name(const std::string& name, const std::string& source) {
@@ -232,9 +311,11 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(plan.source + ": env: " + e.what());
   }
-  plan.device = resolve_device(config.device);
+  plan.device = resolve_device(config.device, plan.source);
+  plan.placement = place_env(config, plan.device, plan.source);
   plan.precision = learner::parse_precision(config.precision);
   learner::check_precision_supported(plan.precision, plan.device);
+  plan.precision_note = bf16_fallback(plan.precision, plan.device);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
   const std::int32_t world_size = config.learner.world_size;
   check_pipeline(config, algo, plan.source);
@@ -300,8 +381,11 @@ class TrainingRun {
     actor_options.device = plan_.device;
     actor_options.record_log_probs = learner::find_algorithm(config_.algo).chunk_log_probs;
     actor_options.profiler = &profiler_;
-    actor_.emplace(envs::make_env(config_.env.id, env_config(config_, config_.env.num_envs)), algo_->policy(),
-                   actor_options);
+    // A GPU env is read in place (the Actor insists); on the CPU, env.in_place asks for the same path.
+    const envs::Device env_device = envs::parse_device(config_.env.device);
+    actor_options.in_place = env_device == envs::Device::kCuda || config_.env.in_place;
+    actor_.emplace(envs::make_env(config_.env.id, env_config(config_, config_.env.num_envs, env_device)),
+                   algo_->policy(), actor_options);
     eval_env_ = envs::make_env(config_.env.id, env_config(config_, config_.eval.num_envs));
     actor_->reset(rank_seed(config_.seed, rank_));  // each rank its own lanes' seeds
     counters_.next_eval = config_.eval.interval_steps > 0 ? config_.eval.interval_steps : config_.total_steps;
@@ -411,8 +495,8 @@ class TrainingRun {
       throw;
     }
     folder_->log((resuming() ? "resume at step " + std::to_string(counters_.steps) + " " : std::string("start ")) +
-                 config_.algo + " on " + config_.env.id + ", device " + plan_.device.str() + ", precision " +
-                 config_.precision +
+                 config_.algo + " on " + config_.env.id + ", device " + plan_.device.str() + " (" +
+                 device_reason() + "), " + plan_.placement + ", precision " + config_.precision +
                  (group_ ? ", data-parallel " + std::string(pipeline_ ? "replica" : "rank") + " 0 of " +
                                std::to_string(world_) + " (learner.world_size)"
                          : std::string()) +
@@ -420,6 +504,10 @@ class TrainingRun {
                                   " (learner.pipeline_stages)"
                             : std::string()) +
                  stage_devices_note());
+    if (!plan_.precision_note.empty()) {
+      folder_->log(plan_.precision_note);
+      std::fprintf(stderr, "apiary train: %s\n", plan_.precision_note.c_str());
+    }
     for (const auto& line : init_lines_) {
       folder_->log(line);
       if (!options_.quiet) std::printf("%s\n", line.c_str());
@@ -614,6 +702,17 @@ class TrainingRun {
 
  private:
   bool writer() const { return rank_ == 0; }
+  // Why the learner is where it is: "device auto: LibTorch sees 1 GPU, NVIDIA H100".
+  std::string device_reason() const {
+    if (config_.device != "auto") return "as configured";
+    if (!plan_.device.is_cuda())
+      return std::string("device auto: ") +
+             (libtorch_built_with_cuda() ? "LibTorch has CUDA but sees no GPU" : "this LibTorch has no CUDA");
+    const auto gpus = envs::cuda_devices();
+    return "device auto: LibTorch sees " + std::to_string(torch::cuda::device_count()) + " GPU" +
+           (gpus.empty() ? std::string() : ", " + gpus.front().name);
+  }
+
   // learner.stage_devices: ", model-parallel: 2 stages on cpu, cuda:0 (learner.stage_devices)".
   std::string stage_devices_note() const {
     const auto& devices = config_.learner.stage_devices;
@@ -906,6 +1005,16 @@ EvalCheckpointResult evaluate_checkpoint(const std::string& path, std::int32_t e
                             env_config(config, num_envs > 0 ? num_envs : std::min<std::int32_t>(episodes, 64)));
   const actors::EvalResult e = actors::evaluate(*env, *loaded.policy, episodes, seed, torch::kCPU);
   return EvalCheckpointResult{config.env.id, e.mean_return, e.std_return, e.mean_length, e.episodes};
+}
+
+// Its CUDA library is loaded.
+bool libtorch_built_with_cuda() {
+  for (const char* lib : {"libtorch_cuda.so", "libc10_cuda.so"})
+    if (void* handle = ::dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
+      ::dlclose(handle);
+      return true;
+    }
+  return false;
 }
 
 }  // namespace apiary::runner

@@ -97,6 +97,9 @@ int world_size_to_launch(const TrainConfig& config, const TrainOptions& options)
 // A peer that dies or times out throws (rank 0 writes its latest checkpoint first).
 TrainResult train(const TrainConfig& config, const TrainOptions& options = {});
 
+// Whether this process's LibTorch has CUDA compiled in (Debian's has not), GPU or no GPU.
+bool libtorch_built_with_cuda();
+
 struct EvalCheckpointResult {
   std::string env_id;
   double mean_return = 0.0;

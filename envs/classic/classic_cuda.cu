@@ -18,6 +18,26 @@ int cuda_device_count() {
 
 bool built_with_cuda() { return true; }
 
+std::vector<CudaDeviceInfo> cuda_devices() {
+  std::vector<CudaDeviceInfo> out;
+  for (int i = 0; i < cuda_device_count(); ++i) {
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
+      (void)cudaGetLastError();
+      continue;
+    }
+    CudaDeviceInfo info;
+    info.name = p.name;
+    info.memory_bytes = static_cast<std::uint64_t>(p.totalGlobalMem);
+    info.major = p.major;
+    info.minor = p.minor;
+    info.multiprocessors = p.multiProcessorCount;
+    info.bf16 = p.major >= 8;
+    out.push_back(info);
+  }
+  return out;
+}
+
 }  // namespace apiary::envs
 
 #include "envs/device_memory.h"

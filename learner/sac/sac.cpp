@@ -109,7 +109,7 @@ Sac::Sac(const AlgorithmInit& init)
   target_flat_ = std::make_unique<FlatParameters>(*target_critic_);
   for (auto& p : target_critic_->parameters()) p.set_requires_grad(false);
 
-  policy_ = std::make_shared<SacPolicy>(actor_, random_steps(init.config));
+  policy_ = std::make_shared<SacPolicy>(actor_, random_steps(init.config), config_.noise_correlation);
   actor_optimizer_ = make_adam(actor_flat_->values(), config_.policy_lr);
   critic_optimizer_ = make_adam(critic_flat_->values(), config_.q_lr);
   const double initial_alpha = config_.autotune ? config_.init_alpha : config_.alpha;
@@ -404,7 +404,8 @@ AlgorithmSpec sac_algorithm() {
   spec.chunk_log_probs = false;
   spec.make = make_sac;
   spec.make_behaviour_policy = [](const TrainConfig& config, const envs::EnvSpec& env) -> std::shared_ptr<agents::Policy> {
-    return std::make_shared<SacPolicy>(make_actor(config, env), random_steps(config));
+    return std::make_shared<SacPolicy>(make_actor(config, env), random_steps(config),
+                                       config.section<SacConfig>("sac").noise_correlation);
   };
   spec.policy_key = "actor";
   spec.metrics = {"qf1_values", "qf2_values", "qf1_loss", "qf2_loss", "qf_loss",       "actor_loss",

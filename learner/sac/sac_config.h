@@ -36,6 +36,11 @@ struct SacConfig {
   // Hidden layers of each critic; empty: policy.hidden_sizes (the actor's).
   std::vector<int> critic_hidden_sizes;
   double max_grad_norm = 0.0;               // gradient-norm clip of each network (0: off, as CleanRL)
+  // Temporally correlated exploration: the behaviour policy's standard-normal noise is, per lane, an
+  // AR(1) process eps_t = rho eps_{t-1} + sqrt(1 - rho^2) xi_t (still N(0, 1) at each step, so the
+  // learner's targets are unchanged; an Ornstein-Uhlenbeck process sampled once a step). 0: white
+  // noise, as CleanRL. Envs whose reward needs a sustained push (MountainCarContinuous) need it.
+  double noise_correlation = 0.0;
 
   template <class V>
   void visit(V& v) {
@@ -62,6 +67,9 @@ struct SacConfig {
     v.field("critic_hidden_sizes", critic_hidden_sizes, "units per critic hidden layer ([]: policy.hidden_sizes)",
             Range::closed(1, 65536));
     v.field("max_grad_norm", max_grad_norm, "gradient-norm clip per network (0: off)", Range::closed(0, 1e6));
+    v.field("noise_correlation", noise_correlation,
+            "step-to-step correlation of the exploration noise per lane (0: white; 0.99: a slow push)",
+            Range::closed_open(0, 1));
   }
 };
 

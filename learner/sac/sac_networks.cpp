@@ -140,7 +140,11 @@ torch::Tensor SacCriticImpl::forward(const torch::Tensor& obs, const torch::Tens
 
 // ---- SacPolicy --------------------------------------------------------------------------------------
 
-SacPolicy::SacPolicy(SacActor actor, std::int64_t random_steps) : actor_(std::move(actor)), random_steps_(random_steps) {}
+SacPolicy::SacPolicy(SacActor actor, std::int64_t random_steps, double noise_correlation)
+    : actor_(std::move(actor)), random_steps_(random_steps), noise_correlation_(noise_correlation) {
+  if (!(noise_correlation >= 0.0 && noise_correlation < 1.0))
+    throw std::invalid_argument("SacPolicy: noise_correlation must be in [0, 1), got " + std::to_string(noise_correlation));
+}
 
 agents::PolicyAct SacPolicy::act(const torch::Tensor& obs, const agents::ActContext& ctx) {
   torch::NoGradGuard no_grad;
@@ -154,7 +158,13 @@ agents::PolicyAct SacPolicy::act(const torch::Tensor& obs, const agents::ActCont
     out.action = u * scale + actor_->action_bias();
   } else {
     const SquashedGaussian g = actor_->forward(obs);
-    out.action = actor_->squash(g.mean + torch::exp(g.log_std) * torch::randn_like(g.mean));
+    torch::Tensor eps = torch::randn_like(g.mean);
+    if (noise_correlation_ > 0.0) {
+      if (noise_.defined() && noise_.sizes() == eps.sizes() && noise_.device() == eps.device())
+        eps = noise_correlation_ * noise_ + std::sqrt(1.0 - noise_correlation_ * noise_correlation_) * eps;
+      noise_ = eps;  // the first step of a lane's process is a plain N(0, 1) draw
+    }
+    out.action = actor_->squash(g.mean + torch::exp(g.log_std) * eps);
   }
   return out;
 }

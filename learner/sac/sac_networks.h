@@ -113,10 +113,12 @@ TORCH_MODULE(SacCritic);
 
 // What actors act with: a draw from the squashed Gaussian (deterministic: the squashed mean), or,
 // while ctx.global_step < random_steps, a uniform action in the Box (CleanRL's warm-up). act() returns
-// no log_prob or value (SAC's chunks carry none). module() is the actor network.
+// no log_prob or value (SAC's chunks carry none). module() is the actor network. With
+// noise_correlation rho > 0 the Gaussian's standard-normal noise is an AR(1) process per row of the
+// batch (lane), eps_t = rho eps_{t-1} + sqrt(1 - rho^2) xi_t, N(0, 1) at every step.
 class SacPolicy final : public agents::Policy {
  public:
-  SacPolicy(SacActor actor, std::int64_t random_steps);
+  SacPolicy(SacActor actor, std::int64_t random_steps, double noise_correlation = 0.0);
   agents::PolicyAct act(const torch::Tensor& obs, const agents::ActContext& ctx) override;
   // The squashed Gaussian mean in the action's units (the deterministic action), kActionMean.
   agents::PolicyView view(const torch::Tensor& obs) override;
@@ -126,6 +128,8 @@ class SacPolicy final : public agents::Policy {
  private:
   SacActor actor_;
   std::int64_t random_steps_;
+  double noise_correlation_;
+  torch::Tensor noise_;  // [B, A]: the last step's eps per lane (correlated noise only)
 };
 
 }  // namespace apiary::learner

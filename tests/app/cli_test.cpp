@@ -463,3 +463,88 @@ TEST(Cli, BenchLearnerTimesTheUpdateOfTheNetworkItIsGiven) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// env.in_place: the policy reads the env's buffers in place (the GPU path, here with host pointers).
+// The run is the copying path's, update for update: the same losses, returns and evaluations.
+TEST_F(Scratch, InPlaceTrainingIsTheCopyingPathsRunUpdateForUpdate) {
+  const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
+  for (const char* env : {"CartPole-v1", "Pendulum-v1"}) {
+    const std::string base = std::string(" --quiet --set env.id=") + env;
+    const CmdResult a = apiary("train " + config + base + " --set name=copied_" + env + " --set env.in_place=false");
+    const CmdResult b = apiary("train " + config + base + " --set name=in_place_" + env + " --set env.in_place=true");
+    ASSERT_EQ(a.status, 0) << a.output;
+    ASSERT_EQ(b.status, 0) << b.output;
+    const auto copied = metric_rows(dir_ / (std::string("copied_") + env) / "metrics.csv");
+    const auto in_place = metric_rows(dir_ / (std::string("in_place_") + env) / "metrics.csv");
+    ASSERT_GT(copied.size(), 4u) << env;
+    EXPECT_EQ(copied, in_place) << env;
+    EXPECT_NE(read_text(dir_ / (std::string("in_place_") + env) / "config.yaml").find("in_place: true"), std::string::npos);
+  }
+}
+
+// env.num_envs: auto takes one lane per core on the CPU, says so in the log, and the run's config
+// records the number (a resumed run, or an actor process, gets the same lanes).
+TEST_F(Scratch, NumEnvsAutoTakesALanePerCoreAndTheRunRecordsTheNumber) {
+  const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
+  const CmdResult r = apiary("train " + config + " --quiet --set name=auto --set env.num_envs=auto --set total_steps=512");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const CmdResult doctor = apiary("doctor");
+  const auto kv = parse_pairs(doctor.last_line());
+  const std::string cores = kv.at("cores");
+  const std::string saved = read_text(dir_ / "auto" / "config.yaml");
+  EXPECT_NE(saved.find("\n  num_envs: " + cores + "  #"), std::string::npos) << saved;
+  EXPECT_EQ(saved.find("num_envs: auto"), std::string::npos) << saved;
+  const std::string log = read_text(dir_ / "auto" / "train.log");
+  EXPECT_NE(log.find("env on cpu, " + cores + " lanes (env.num_envs auto: one per core)"), std::string::npos) << log;
+  // 0 is not a count, and words other than auto are not either.
+  for (const std::string& bad : {std::string("0"), std::string("many"), std::string("-3")}) {
+    const CmdResult refused = apiary("train " + config + " --quiet --set name=bad --set env.num_envs=" + bad);
+    EXPECT_EQ(refused.status, 2) << refused.output;
+    EXPECT_TRUE(refused.has("env.num_envs")) << refused.output;
+    EXPECT_TRUE(refused.has("or auto, got '" + bad + "'")) << refused.output;
+  }
+}
+
+// device: cuda without a LibTorch that has CUDA, or without a GPU, is refused saying which is missing
+// (exit status 2); env.device: cuda likewise names what it lacks. Where LibTorch sees a GPU, the
+// same command trains.
+TEST_F(Scratch, GpuPlacementIsRefusedNamingWhatIsMissing) {
+  const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
+  const bool torch_gpu = apiary("doctor").has("LibTorch CUDA: available");
+  const CmdResult cuda = apiary("train " + config + " --quiet --set name=gpu --set device=cuda --set total_steps=512");
+  if (torch_gpu) {
+    EXPECT_EQ(cuda.status, 0) << cuda.output;
+    EXPECT_NE(read_text(dir_ / "gpu" / "train.log").find("device cuda (as configured)"), std::string::npos);
+  } else {
+    std::printf("LibTorch sees no GPU here: device: cuda must be refused\n");
+    EXPECT_EQ(cuda.status, 2) << cuda.output;
+    EXPECT_TRUE(cuda.has("device: cuda, but this LibTorch") || cuda.has("device: cuda, but no GPU is visible"))
+        << cuda.output;
+    EXPECT_TRUE(cuda.has("has no CUDA support") || cuda.has("it has CUDA support")) << "says which: " << cuda.output;
+    EXPECT_FALSE(fs::exists(dir_ / "gpu"));
+  }
+  // A GPU env is read in place by a policy on the GPU: with device: cpu it is refused whatever the machine.
+  const CmdResult env_cuda = apiary("train " + config + " --quiet --set name=env_gpu --set device=cpu --set env.device=cuda");
+  EXPECT_EQ(env_cuda.status, 2) << env_cuda.output;
+  EXPECT_TRUE(env_cuda.has("env.device: cuda, but ")) << env_cuda.output;
+  EXPECT_TRUE(env_cuda.has("no CUDA env back end") || env_cuda.has("sees no GPU") || env_cuda.has("the policy is on cpu"))
+      << env_cuda.output;
+  // auto settles on the CPU for a learner on the CPU and says why.
+  const CmdResult env_auto = apiary("train " + config + " --quiet --set name=env_auto --set device=cpu --set env.device=auto --set total_steps=512");
+  ASSERT_EQ(env_auto.status, 0) << env_auto.output;
+  EXPECT_NE(read_text(dir_ / "env_auto" / "train.log").find("env on cpu (env.device auto: the learner is on the CPU)"),
+            std::string::npos);
+  EXPECT_NE(read_text(dir_ / "env_auto" / "config.yaml").find("\n  device: \"cpu\"  # where the lanes step"), std::string::npos)
+      << "the run's config records the pick";
+}
+
+}  // namespace

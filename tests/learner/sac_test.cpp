@@ -370,6 +370,44 @@ TEST_F(SacTest, WarmupActsUniformlyThenSamplesInsideTheBounds) {
   EXPECT_TRUE(torch::allclose(view.scores, mean_action.slice(0, 0, 3)));
 }
 
+// sac.noise_correlation: the behaviour noise of each lane is an AR(1) process, N(0, 1) at every step
+// with correlation rho between consecutive steps (recovered here from the actions: eps = (atanh of the
+// unsquashed action - mean) / std); 0 keeps white noise.
+TEST_F(SacTest, CorrelatedNoiseIsAnAr1ProcessPerLane) {
+  for (const double rho : {0.0, 0.9}) {
+    SacConfig sac;
+    sac.learning_starts = 0;
+    sac.noise_correlation = rho;
+    auto algo = make_small_sac(sac, 8, 256);
+    torch::manual_seed(4);
+    const torch::Tensor obs = torch::randn({256, 3});
+    const SquashedGaussian g = algo->actor()->forward(obs);
+    const torch::Tensor mean = g.mean.detach().to(torch::kDouble), std = g.log_std.detach().exp().to(torch::kDouble);
+    const torch::Tensor scale = algo->actor()->action_scale().to(torch::kDouble);
+    const torch::Tensor bias = algo->actor()->action_bias().to(torch::kDouble);
+    agents::ActContext ctx;
+    std::vector<torch::Tensor> eps;
+    for (int t = 0; t < 400; ++t) {
+      const torch::Tensor a = algo->policy()->act(obs, ctx).action.to(torch::kDouble);
+      const torch::Tensor u = torch::atanh(((a - bias) / scale).clamp(-1 + 1e-12, 1 - 1e-12));
+      eps.push_back((u - mean) / std);
+    }
+    const torch::Tensor e = torch::stack(eps);  // [T, lanes, A]
+    const auto lag = [&](int k) {
+      return (e.slice(0, k) * e.slice(0, 0, e.size(0) - k)).mean().item<double>() / e.pow(2).mean().item<double>();
+    };
+    EXPECT_NEAR(e.var().item<double>(), 1.0, 0.06) << "rho " << rho << ": still N(0, 1) at each step";
+    EXPECT_NEAR(e.mean().item<double>(), 0.0, 0.06) << rho;
+    EXPECT_NEAR(lag(1), rho, 0.03) << "step-to-step correlation";
+    EXPECT_NEAR(lag(2), rho * rho, 0.04);
+    // Lanes are independent of each other.
+    EXPECT_NEAR((e.select(1, 0) * e.select(1, 1)).mean().item<double>(), 0.0, 0.35);
+  }
+  SacConfig bad;
+  bad.noise_correlation = 1.0;
+  EXPECT_THROW(make_small_sac(bad, 8), std::exception) << "rho = 1 never forgets its first draw";
+}
+
 TEST_F(SacTest, RefusesDiscreteActionsNamingTheEnv) {
   const AlgorithmSpec& spec = find_algorithm("sac");
   TrainConfig config;
