@@ -86,12 +86,18 @@ struct EvalSection {
   std::int64_t interval_steps = 10000;  // env steps between evaluations (0: only at the end)
   std::int32_t episodes = 20;           // episodes per evaluation
   std::int32_t num_envs = 20;           // evaluation lanes (separate from training lanes)
+  // Evaluations play a copy of the policy on a thread of their own while training goes on (the core a
+  // single-threaded run leaves idle); each result is taken when it is ready, at the step where it was
+  // started. One at a time: a due evaluation waits for the last to end. best.pt holds the evaluated
+  // policy. Off: training waits for each evaluation (metrics rows in a fixed order).
+  bool background = false;
   template <class V>
   void visit(V& v) {
     v.field("interval_steps", interval_steps, "env steps between evaluations (0: end only)",
             Range::closed(0, 1LL << 40));
     v.field("episodes", episodes, "episodes per evaluation", Range::closed(1, 1 << 20));
     v.field("num_envs", num_envs, "evaluation lanes", Range::closed(1, 1 << 20));
+    v.field("background", background, "evaluate a copy of the policy on its own thread while training goes on");
   }
 };
 

@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <exception>
+#include <mutex>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +20,7 @@
 #include <torch/torch.h>
 
 #include "actors/actor.h"
+#include "agents/weights.h"
 #include "core/profiler.h"
 #include "core/progress.h"
 #include "envs/registry.h"
@@ -649,6 +653,7 @@ class TrainingRun {
   // Ranks other than 0 keep the counters in step and write nothing.
   void record(const Metrics& metrics) {
     if (writer() && !metrics.empty() && counters_.updates % config_.log_interval_updates == 0) write_metrics(metrics);
+    if (background_ && background_->done) take_background_eval();
     if (counters_.steps >= counters_.next_eval) {
       counters_.next_eval += config_.eval.interval_steps > 0 ? config_.eval.interval_steps : config_.total_steps;
       if (writer()) evaluate();
@@ -682,7 +687,11 @@ class TrainingRun {
       fill_counts_and_profile();
       return result_;
     }
-    if (!result_.stopped_early && !result_.interrupted && last_eval_step_ != counters_.steps) evaluate();
+    take_background_eval();
+    if (!result_.stopped_early && !result_.interrupted && last_eval_step_ != counters_.steps) {
+      evaluate();
+      take_background_eval();
+    }
     checkpoint("latest");
     folder_->tensorboard().flush();
     if (source_) {
@@ -809,35 +818,99 @@ class TrainingRun {
     result_.other_seconds = report[core::ProfileCategory::kOther].seconds;
   }
 
+  // An evaluation of the acting policy at this step: played now, or, with eval.background, started on
+  // its own thread with a copy of the policy (waiting first for the one before to end).
   void evaluate() {
-    core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
     last_eval_step_ = counters_.steps;
-    const actors::EvalResult e = actors::evaluate(*eval_env_, *algo_->policy(), config_.eval.episodes,
-                                                  static_cast<std::uint64_t>(config_.seed) + kEvalSeedOffset,
-                                                  plan_.device);
+    const std::uint64_t seed = static_cast<std::uint64_t>(config_.seed) + kEvalSeedOffset;
+    if (!config_.eval.background) {
+      std::optional<core::ScopedTimer> t;
+      t.emplace(profiler_, core::ProfileCategory::kOther);
+      const actors::EvalResult e =
+          actors::evaluate(*eval_env_, *algo_->policy(), config_.eval.episodes, seed, plan_.device);
+      t.reset();
+      take_eval_result(counters_.steps, e, [this] { checkpoint("best"); });
+      return;
+    }
+    take_background_eval();
+    if (result_.stopped_early) return;  // the one before reached stop.mean_return
+    if (!background_) {
+      // The copy's random initial weights must not move the run's random stream (the actions it samples).
+      at::Generator generator = at::detail::getDefaultCPUGenerator();
+      torch::Tensor state;
+      {
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        state = generator.get_state();
+      }
+      background_ = std::make_unique<BackgroundEval>();
+      background_->policy = learner::find_algorithm(config_.algo).make_behaviour_policy(config_, plan_.spec);
+      background_->policy->module().to(plan_.device);
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(state);
+    }
+    BackgroundEval& b = *background_;
+    {
+      core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
+      agents::export_weights(algo_->policy()->module(), algo_->policy_version(), b.weights);
+      agents::import_weights(b.policy->module(), b.weights);
+    }
+    b.step = counters_.steps;
+    b.done = false;
+    b.error = nullptr;
+    b.thread = std::thread([this, &b, seed] {
+      try {
+        b.result = actors::evaluate(*eval_env_, *b.policy, config_.eval.episodes, seed, plan_.device);
+      } catch (...) {
+        b.error = std::current_exception();
+      }
+      b.done = true;
+    });
+  }
+
+  // The background evaluation's result, once it has ended (waiting for it if it runs); nothing when
+  // none was started.
+  void take_background_eval() {
+    if (!background_ || !background_->thread.joinable()) return;
+    BackgroundEval& b = *background_;
+    b.thread.join();
+    if (b.error) std::rethrow_exception(b.error);
+    // best.pt holds the evaluated policy: its weights go into the network for the write, then back.
+    take_eval_result(b.step, b.result, [this, &b] {
+      agents::Weights now;
+      agents::export_weights(algo_->policy()->module(), algo_->policy_version(), now);
+      agents::import_weights(algo_->policy()->module(), b.weights);
+      checkpoint("best");
+      agents::import_weights(algo_->policy()->module(), now);
+    });
+  }
+
+  // Metrics, TensorBoard and the log for an evaluation of the policy of `step`; best.pt and the stop.
+  void take_eval_result(std::int64_t step, const actors::EvalResult& e, const std::function<void()>& write_best) {
     result_.eval_mean_return = e.mean_return;
     result_.eval_std_return = e.std_return;
-    folder_->write_metrics({{"step", static_cast<double>(counters_.steps)},
+    folder_->write_metrics({{"step", static_cast<double>(step)},
                             {"wall_seconds", counters_.previous_wall_seconds + wall()},
                             {"eval_mean_return", e.mean_return},
                             {"eval_std_return", e.std_return}});
-    folder_->tensorboard().add_scalar("eval/mean_return", static_cast<float>(e.mean_return), counters_.steps);
-    folder_->tensorboard().add_scalar("eval/std_return", static_cast<float>(e.std_return), counters_.steps);
+    folder_->tensorboard().add_scalar("eval/mean_return", static_cast<float>(e.mean_return), step);
+    folder_->tensorboard().add_scalar("eval/std_return", static_cast<float>(e.std_return), step);
     folder_->tensorboard().flush();
     std::ostringstream os;
-    os << "eval step " << counters_.steps << " mean_return " << e.mean_return << " std " << e.std_return
-       << " mean_length " << e.mean_length << " wall_seconds " << wall();
+    os << "eval step " << step << " mean_return " << e.mean_return << " std " << e.std_return << " mean_length "
+       << e.mean_length << " wall_seconds " << wall();
+    if (step != counters_.steps) os << " (in the background, taken at step " << counters_.steps << ")";
     folder_->log(os.str());
     if (!options_.quiet) std::printf("%s\n", os.str().c_str());
     if (e.mean_return > counters_.best_eval) {
       counters_.best_eval = e.mean_return;
       result_.best_eval_mean_return = e.mean_return;
-      checkpoint("best");
+      core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
+      write_best();
     }
     if (e.mean_return >= config_.stop.mean_return) {
       if (result_.solved_wall_seconds < 0) {
         result_.solved_wall_seconds = wall();
-        result_.solved_steps = counters_.steps;
+        result_.solved_steps = step;
       }
       result_.stopped_early = true;
     }
@@ -861,6 +934,21 @@ class TrainingRun {
   std::unique_ptr<Algorithm> algo_;
   std::optional<actors::Actor> actor_;
   std::unique_ptr<envs::VecEnv> eval_env_;
+  // eval.background: a copy of the policy, the weights it was given, and the thread that plays it on
+  // eval_env_ (declared after eval_env_: destroyed, and joined, first).
+  struct BackgroundEval {
+    std::shared_ptr<agents::Policy> policy;
+    agents::Weights weights;
+    std::int64_t step = -1;
+    std::thread thread;
+    actors::EvalResult result;
+    std::exception_ptr error;
+    std::atomic<bool> done{false};
+    ~BackgroundEval() {
+      if (thread.joinable()) thread.join();
+    }
+  };
+  std::unique_ptr<BackgroundEval> background_;
   RunCounters counters_;
   std::optional<RunFolder> folder_;
   std::unique_ptr<ChunkSource> source_;

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -545,6 +546,47 @@ TEST_F(Scratch, GpuPlacementIsRefusedNamingWhatIsMissing) {
             std::string::npos);
   EXPECT_NE(read_text(dir_ / "env_auto" / "config.yaml").find("\n  device: \"cpu\"  # where the lanes step"), std::string::npos)
       << "the run's config records the pick";
+}
+
+}  // namespace
+
+namespace {
+
+// eval.background: evaluations play a copy of the policy on their own thread while training goes on.
+// They report what evaluations in the foreground do, at the same steps (only their rows' places in
+// metrics.csv may differ), best.pt holds the evaluated policy, and stop.mean_return still ends the run
+// at the first evaluation that reaches it, naming that evaluation's step.
+TEST_F(Scratch, BackgroundEvaluationsReportWhatForegroundOnesDo) {
+  const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
+  const CmdResult fg = apiary("train " + config + " --quiet --set name=fg --set total_steps=8192");
+  const CmdResult bg = apiary("train " + config + " --quiet --set name=bg --set total_steps=8192 --set eval.background=true");
+  ASSERT_EQ(fg.status, 0) << fg.output;
+  ASSERT_EQ(bg.status, 0) << bg.output;
+  auto sorted_rows = [](const fs::path& csv) {
+    auto rows = metric_rows(csv);
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  };
+  const auto a = sorted_rows(dir_ / "fg" / "metrics.csv");
+  const auto b = sorted_rows(dir_ / "bg" / "metrics.csv");
+  const auto evals = std::count_if(a.begin(), a.end(), [](const std::string& r) {
+    return r.find("eval_mean_return=,") == std::string::npos && r.find("eval_mean_return=") != std::string::npos;
+  });
+  EXPECT_EQ(evals, 4) << "evaluations at 2048, 4096, 6144 and 8192";
+  EXPECT_EQ(a, b) << "the same training rows and the same evaluations at the same steps";
+  EXPECT_EQ(parse_pairs(fg.last_line()).at("best_eval_mean_return"), parse_pairs(bg.last_line()).at("best_eval_mean_return"));
+  const CmdResult ea = apiary("eval " + (dir_ / "fg" / "checkpoints" / "best.pt").string() + " --episodes 8");
+  const CmdResult eb = apiary("eval " + (dir_ / "bg" / "checkpoints" / "best.pt").string() + " --episodes 8");
+  ASSERT_EQ(eb.status, 0) << eb.output;
+  EXPECT_EQ(ea.last_line(), eb.last_line()) << "best.pt holds the evaluated policy, not a later one";
+
+  // The stop: a threshold every evaluation reaches ends the run at the first, named by its step.
+  const CmdResult stop = apiary("train " + config + " --quiet --set name=stop --set total_steps=8192 "
+                                "--set eval.background=true --set stop.mean_return=1");
+  ASSERT_EQ(stop.status, 0) << stop.output;
+  const auto kv = parse_pairs(stop.last_line());
+  EXPECT_EQ(kv.at("solved_steps"), "2048");
+  EXPECT_LT(std::stoll(kv.at("steps")), 8192) << "the run ended early";
 }
 
 }  // namespace
