@@ -81,6 +81,13 @@ ActOut ActorCriticImpl::act(const torch::Tensor& obs, bool deterministic, torch:
   return out;
 }
 
+torch::Tensor ActorCriticImpl::mode(const torch::Tensor& obs) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic"));
+  const torch::Tensor head = actor_head_->forward(run_mlp(config_.shared_trunk ? trunk_ : actor_body_, x)).to(torch::kFloat);
+  return discrete_ ? head.argmax(/*dim=*/-1) : head;
+}
+
 EvalOut ActorCriticImpl::evaluate(const torch::Tensor& obs, const torch::Tensor& actions) {
   PolicyOut heads = forward(obs);
   EvalOut out;

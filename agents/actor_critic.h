@@ -61,6 +61,9 @@ class ActorCriticImpl : public torch::nn::Module {
   // the Gaussian mean; otherwise a sample drawn with `gen` (null: LibTorch's default generator; it
   // must live on the module's device). No host synchronisation.
   ActOut act(const torch::Tensor& obs, bool deterministic, torch::Generator* gen = nullptr);
+  // The deterministic action alone (argmax of the logits, or the Gaussian mean), without autograd:
+  // the actor's layers only, no critic and no log-probability (evaluation and play act with it).
+  torch::Tensor mode(const torch::Tensor& obs);
 
   // log-probability of `actions` (as act returns them), entropy and value, with autograd. The
   // distributions are evaluated in fp32 even when the forward pass ran under reduced precision.

@@ -41,6 +41,7 @@ PolicyView EpsilonGreedyPolicy::view(const torch::Tensor& obs) {
 }
 
 PolicyAct ActorCriticPolicy::act(const torch::Tensor& obs, const ActContext& ctx) {
+  if (ctx.deterministic) return PolicyAct{net_->mode(obs), {}, {}};  // evaluation needs the action alone
   ActOut out = net_->act(obs, ctx.deterministic);
   return PolicyAct{out.action, out.log_prob, out.value};
 }

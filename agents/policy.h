@@ -47,7 +47,8 @@ class Policy {
   virtual torch::nn::Module& module() = 0;
 };
 
-// PPO's policy: samples from the ActorCritic (or takes its mode when deterministic).
+// PPO's policy: samples from the ActorCritic, or takes its mode when deterministic (then only the
+// actor runs: log_prob and value are left undefined, as for the other policies).
 class ActorCriticPolicy final : public Policy {
  public:
   explicit ActorCriticPolicy(ActorCritic net) : net_(std::move(net)) {}

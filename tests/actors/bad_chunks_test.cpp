@@ -21,6 +21,7 @@
 
 #include <torch/torch.h>
 
+#include "tests/common/cli.h"
 #include "actors/codec.h"
 #include "actors/transport.h"
 #include "runner/checkpoint.h"
@@ -50,20 +51,13 @@ agents::TrajectoryChunk good_chunk(std::int32_t actor_id, std::int64_t sequence,
   return c;
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(BadChunks, ALearnerUnderAttackStillLearnsAndNeverWritesNonFiniteWeights) {
   const fs::path dir = fs::temp_directory_path() / ("apiary_badchunks_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   const int port = 20000 + static_cast<int>(::getpid() % 20000);
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
-  std::ofstream(dir / "cfg.yaml") << read_file(fs::path(APIARY_SOURCE_DIR) / "configs" / "cartpole_ppo.yaml")
+  std::ofstream(dir / "cfg.yaml") << apiary::testing::read_text(fs::path(APIARY_SOURCE_DIR) / "configs" / "cartpole_ppo.yaml")
                                   << "\nout_dir: " << (dir / "runs").string() << "\nactors: {count: 1}\n";
   const std::string cmd = std::string(APIARY_BINARY_DIR) + "/apiary learner " + (dir / "cfg.yaml").string() +
                           // A larger budget than the config's 100k steps: the run stops as soon as an
@@ -91,7 +85,7 @@ TEST(BadChunks, ALearnerUnderAttackStillLearnsAndNeverWritesNonFiniteWeights) {
       welcomed = actors::wire::decode(v.data(), v.size(), {}, welcome) == actors::wire::DecodeError::kOk;
     }
   }
-  ASSERT_TRUE(welcomed) << read_file(dir / "learner.out");
+  ASSERT_TRUE(welcomed) << apiary::testing::read_text(dir / "learner.out");
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::int64_t seq = 0;
   int sent = 0;
@@ -135,7 +129,7 @@ TEST(BadChunks, ALearnerUnderAttackStillLearnsAndNeverWritesNonFiniteWeights) {
     ::kill(learner, SIGKILL);
     ::waitpid(learner, &status, 0);
   }
-  const std::string out = read_file(dir / "learner.out");
+  const std::string out = apiary::testing::read_text(dir / "learner.out");
   ASSERT_TRUE(exited) << "the learner did not finish within 120 s\n" << out;
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
   EXPECT_GT(sent, 100);

@@ -19,17 +19,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/common/cli.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Processes whose parent is `parent` (from /proc/*/stat), with their command lines.
 std::vector<std::pair<pid_t, std::string>> children_of(pid_t parent) {
@@ -37,7 +32,7 @@ std::vector<std::pair<pid_t, std::string>> children_of(pid_t parent) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string stat = read_file(e.path() / "stat");
+    const std::string stat = apiary::testing::read_text(e.path() / "stat");
     const auto close = stat.rfind(')');
     if (close == std::string::npos) continue;
     std::istringstream rest(stat.substr(close + 2));
@@ -45,7 +40,7 @@ std::vector<std::pair<pid_t, std::string>> children_of(pid_t parent) {
     pid_t ppid = 0;
     rest >> state >> ppid;
     if (ppid != parent || state == 'Z') continue;
-    std::string cmdline = read_file(e.path() / "cmdline");
+    std::string cmdline = apiary::testing::read_text(e.path() / "cmdline");
     for (char& c : cmdline)
       if (c == '\0') c = ' ';
     out.emplace_back(static_cast<pid_t>(std::stoi(name)), cmdline);
@@ -61,7 +56,7 @@ std::vector<pid_t> actor_pids(pid_t learner) {
 }
 
 bool alive(pid_t pid) {
-  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat = apiary::testing::read_text("/proc/" + std::to_string(pid) + "/stat");
   return !stat.empty() && stat.find(") Z") == std::string::npos;
 }
 
@@ -108,11 +103,11 @@ actors: {count: 2, max_policy_lag: 8, restart_backoff_seconds: 0.2}
   std::vector<pid_t> first;
   while (elapsed() < 60 && !poll_exit()) {
     first = actor_pids(learner);
-    if (first.size() == 2 && fs::exists(metrics) && read_file(metrics).size() > 400) break;
+    if (first.size() == 2 && fs::exists(metrics) && apiary::testing::read_text(metrics).size() > 400) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_FALSE(exited) << read_file(out);
-  ASSERT_EQ(first.size(), 2u) << read_file(out);
+  ASSERT_FALSE(exited) << apiary::testing::read_text(out);
+  ASSERT_EQ(first.size(), 2u) << apiary::testing::read_text(out);
 
   // SIGKILL one actor; the supervisor starts another, the run goes on.
   ASSERT_EQ(::kill(first[0], SIGKILL), 0);
@@ -130,7 +125,7 @@ actors: {count: 2, max_policy_lag: 8, restart_backoff_seconds: 0.2}
     ::kill(learner, SIGTERM);
     ::waitpid(learner, &status, 0);
   }
-  const std::string text = read_file(out);
+  const std::string text = apiary::testing::read_text(out);
   ASSERT_TRUE(exited) << "the run did not finish in 110 s\n" << text;
   EXPECT_TRUE(restarted) << text;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << text;

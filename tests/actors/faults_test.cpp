@@ -29,18 +29,13 @@
 #include <thread>
 #include <vector>
 
+#include "tests/common/cli.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Polls `done` every 20 ms until it holds or `seconds` pass; returns its last value.
 bool wait_for(const std::function<bool()>& done, double seconds) {
@@ -54,7 +49,7 @@ bool wait_for(const std::function<bool()>& done, double seconds) {
 
 // A process that is there and not a zombie.
 bool alive(pid_t pid) {
-  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat = apiary::testing::read_text("/proc/" + std::to_string(pid) + "/stat");
   const auto close = stat.rfind(')');
   return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
 }
@@ -66,7 +61,7 @@ std::vector<pid_t> actors_of(const std::string& endpoint) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string raw = read_file(e.path() / "cmdline");
+    const std::string raw = apiary::testing::read_text(e.path() / "cmdline");
     std::vector<std::string> args;
     std::string arg;
     for (char c : raw) {
@@ -132,7 +127,7 @@ class Child {
     if (!exited_) return -1000;
     return WIFEXITED(status_) ? WEXITSTATUS(status_) : -WTERMSIG(status_);
   }
-  std::string output() const { return read_file(out_); }
+  std::string output() const { return apiary::testing::read_text(out_); }
 
  private:
   fs::path out_;
@@ -178,7 +173,7 @@ std::string listening_endpoint(const std::string& output) {
 // The data rows of metrics.csv: the value of its first column ("step") in each.
 std::vector<double> metric_steps(const fs::path& csv) {
   std::vector<double> steps;
-  std::istringstream in(read_file(csv));
+  std::istringstream in(apiary::testing::read_text(csv));
   std::string line;
   std::getline(in, line);  // header
   while (std::getline(in, line))
@@ -244,7 +239,7 @@ void stop_cleanly(int sig, bool to_group) {
   const double steps = summary_value(text, "steps: ");
   EXPECT_GT(steps, 0) << text;
   EXPECT_LT(steps, 100000000) << text;
-  EXPECT_NE(read_file(run.run_dir / "train.log").find("end step " + std::to_string(static_cast<long long>(steps))),
+  EXPECT_NE(apiary::testing::read_text(run.run_dir / "train.log").find("end step " + std::to_string(static_cast<long long>(steps))),
             std::string::npos);
 
   // Every actor of the run is gone: none connected to its endpoint, none of the pids seen.
@@ -252,7 +247,7 @@ void stop_cleanly(int sig, bool to_group) {
   for (pid_t p : run.pids) EXPECT_FALSE(alive(p)) << "actor pid " << p << " outlived the learner";
   // ... and they stopped on the learner's SIGTERM, not its SIGKILL: each printed its summary.
   for (int id = 0; id < 2; ++id) {
-    const std::string log = read_file(run.run_dir / ("actor-" + std::to_string(id) + ".log"));
+    const std::string log = apiary::testing::read_text(run.run_dir / ("actor-" + std::to_string(id) + ".log"));
     EXPECT_NE(log.find("actor_id: " + std::to_string(id) + " chunks_sent: "), std::string::npos) << log;
   }
 }
@@ -356,9 +351,9 @@ TEST(FaultsTest, AnActorWaitsForARestartedLearnerAndRejoins) {
   EXPECT_GE(summary_value(second, "steps: "), static_cast<double>(total_steps)) << second;
   EXPECT_GT(summary_value(second, "transport_chunks "), 0) << second;
   // It resumed from the step the first session ended at (the last checkpoint is the final state).
-  EXPECT_NE(read_file(run_dir / "train.log").find("resume at step " + std::to_string(checkpoint_step)),
+  EXPECT_NE(apiary::testing::read_text(run_dir / "train.log").find("resume at step " + std::to_string(checkpoint_step)),
             std::string::npos)
-      << read_file(run_dir / "train.log");
+      << apiary::testing::read_text(run_dir / "train.log");
   // Metrics continue: the first session's rows up to the checkpoint, then rows past it.
   const auto steps = metric_steps(run_dir / "metrics.csv");
   ASSERT_FALSE(steps.empty());

@@ -10,6 +10,7 @@
 #include "agents/actor_critic.h"
 #include "agents/distributions.h"
 #include "agents/factory.h"
+#include "agents/policy.h"
 #include "test_helpers.h"
 
 namespace apiary::agents {
@@ -287,6 +288,36 @@ TEST(ActorCritic, InvalidConfigNamesTheField) {
   expect_invalid([&] { ActorCritic(4, discrete, bad_gain); }, "actor_output_gain");
   expect_invalid([&] { ActorCritic(0, discrete); }, "obs_dim");
   expect_invalid([&] { make_actor_critic(cartpole_like_spec(), bad_size); }, "CartPole-v1");
+}
+
+}  // namespace
+}  // namespace apiary::agents
+
+namespace apiary::agents {
+namespace {
+
+// mode() is act(deterministic)'s action from the actor's layers alone, with or without a shared
+// trunk, and ActorCriticPolicy acts with it when deterministic (no critic, no log-probability).
+TEST(ActorCritic, ModeIsTheDeterministicActionWithoutTheCritic) {
+  for (const bool shared : {false, true}) {
+    PolicyConfig config;
+    config.shared_trunk = shared;
+    ActorCritic discrete = make_actor_critic(cartpole_like_spec(), config);
+    ActorCritic continuous = make_actor_critic(two_dim_box_spec(), config);
+    const torch::Tensor obs = random_obs(32, 4, 7), obs_c = random_obs(32, 5, 8);
+    EXPECT_TRUE(torch::equal(discrete->mode(obs), discrete->act(obs, true).action)) << shared;
+    EXPECT_TRUE(torch::equal(continuous->mode(obs_c), continuous->act(obs_c, true).action)) << shared;
+    EXPECT_FALSE(discrete->mode(obs).requires_grad());
+    ActorCriticPolicy policy(continuous);
+    ActContext ctx;
+    ctx.deterministic = true;
+    const PolicyAct act = policy.act(obs_c, ctx);
+    EXPECT_TRUE(torch::equal(act.action, continuous->act(obs_c, true).action));
+    EXPECT_FALSE(act.log_prob.defined());
+    EXPECT_FALSE(act.value.defined());
+    ctx.deterministic = false;
+    EXPECT_TRUE(policy.act(obs_c, ctx).value.defined()) << "sampling still reports what PPO needs";
+  }
 }
 
 }  // namespace

@@ -423,14 +423,8 @@ TEST_F(Scratch, DocsConfigsMdIsCurrent) {
   const fs::path generated = dir_ / "configs.md";
   const CmdResult r = apiary("config --markdown -o " + generated.string());
   ASSERT_EQ(r.status, 0) << r.output;
-  auto read = [](const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
-  const std::string doc = read(fs::path(APIARY_SOURCE_DIR) / "docs" / "configs.md");
-  const std::string now = read(generated);
+  const std::string doc = apiary::testing::read_text(fs::path(APIARY_SOURCE_DIR) / "docs" / "configs.md");
+  const std::string now = apiary::testing::read_text(generated);
   EXPECT_NE(now.find("| `ppo.learning_rate` | double | `0.00025` | (0, 1] | Adam step size |"), std::string::npos)
       << now;
   EXPECT_TRUE(doc == now) << "docs/configs.md is stale: regenerate it with\n"
@@ -467,13 +461,6 @@ TEST(Cli, BenchLearnerTimesTheUpdateOfTheNetworkItIsGiven) {
 
 namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // env.in_place: the policy reads the env's buffers in place (the GPU path, here with host pointers).
 // The run is the copying path's, update for update: the same losses, returns and evaluations.
 TEST_F(Scratch, InPlaceTrainingIsTheCopyingPathsRunUpdateForUpdate) {
@@ -488,7 +475,7 @@ TEST_F(Scratch, InPlaceTrainingIsTheCopyingPathsRunUpdateForUpdate) {
     const auto in_place = metric_rows(dir_ / (std::string("in_place_") + env) / "metrics.csv");
     ASSERT_GT(copied.size(), 4u) << env;
     EXPECT_EQ(copied, in_place) << env;
-    EXPECT_NE(read_text(dir_ / (std::string("in_place_") + env) / "config.yaml").find("in_place: true"), std::string::npos);
+    EXPECT_NE(apiary::testing::read_text(dir_ / (std::string("in_place_") + env) / "config.yaml").find("in_place: true"), std::string::npos);
   }
 }
 
@@ -501,10 +488,10 @@ TEST_F(Scratch, NumEnvsAutoTakesALanePerCoreAndTheRunRecordsTheNumber) {
   const CmdResult doctor = apiary("doctor");
   const auto kv = parse_pairs(doctor.last_line());
   const std::string cores = kv.at("cores");
-  const std::string saved = read_text(dir_ / "auto" / "config.yaml");
+  const std::string saved = apiary::testing::read_text(dir_ / "auto" / "config.yaml");
   EXPECT_NE(saved.find("\n  num_envs: " + cores + "  #"), std::string::npos) << saved;
   EXPECT_EQ(saved.find("num_envs: auto"), std::string::npos) << saved;
-  const std::string log = read_text(dir_ / "auto" / "train.log");
+  const std::string log = apiary::testing::read_text(dir_ / "auto" / "train.log");
   EXPECT_NE(log.find("env on cpu, " + cores + " lanes (env.num_envs auto: one per core)"), std::string::npos) << log;
   // 0 is not a count, and words other than auto are not either.
   for (const std::string& bad : {std::string("0"), std::string("many"), std::string("-3")}) {
@@ -524,7 +511,7 @@ TEST_F(Scratch, GpuPlacementIsRefusedNamingWhatIsMissing) {
   const CmdResult cuda = apiary("train " + config + " --quiet --set name=gpu --set device=cuda --set total_steps=512");
   if (torch_gpu) {
     EXPECT_EQ(cuda.status, 0) << cuda.output;
-    EXPECT_NE(read_text(dir_ / "gpu" / "train.log").find("device cuda (as configured)"), std::string::npos);
+    EXPECT_NE(apiary::testing::read_text(dir_ / "gpu" / "train.log").find("device cuda (as configured)"), std::string::npos);
   } else {
     std::printf("LibTorch sees no GPU here: device: cuda must be refused\n");
     EXPECT_EQ(cuda.status, 2) << cuda.output;
@@ -542,9 +529,9 @@ TEST_F(Scratch, GpuPlacementIsRefusedNamingWhatIsMissing) {
   // auto settles on the CPU for a learner on the CPU and says why.
   const CmdResult env_auto = apiary("train " + config + " --quiet --set name=env_auto --set device=cpu --set env.device=auto --set total_steps=512");
   ASSERT_EQ(env_auto.status, 0) << env_auto.output;
-  EXPECT_NE(read_text(dir_ / "env_auto" / "train.log").find("env on cpu (env.device auto: the learner is on the CPU)"),
+  EXPECT_NE(apiary::testing::read_text(dir_ / "env_auto" / "train.log").find("env on cpu (env.device auto: the learner is on the CPU)"),
             std::string::npos);
-  EXPECT_NE(read_text(dir_ / "env_auto" / "config.yaml").find("\n  device: \"cpu\"  # where the lanes step"), std::string::npos)
+  EXPECT_NE(apiary::testing::read_text(dir_ / "env_auto" / "config.yaml").find("\n  device: \"cpu\"  # where the lanes step"), std::string::npos)
       << "the run's config records the pick";
 }
 

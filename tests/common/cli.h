@@ -16,6 +16,14 @@
 
 namespace apiary::testing {
 
+// A whole file's text ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 struct CmdResult {
   int status = -1;      // exit status, or -1 when killed by a signal
   std::string output;   // stdout and stderr together

@@ -52,13 +52,6 @@ class DataParallelTrain : public apiary::testing::ScratchTest {
   }
 };
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Processes whose parent is `parent` (from /proc).
 std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> out;
@@ -97,13 +90,13 @@ TEST_F(DataParallelTrain, TwoRanksLearnCartPole) {
   EXPECT_TRUE(r.has("2 ranks (learner.world_size)")) << r.output;
   const auto folders = run_folders();
   ASSERT_EQ(folders.size(), 1u) << r.output;
-  const std::string log = read_text(folders[0] / "train.log");
+  const std::string log = apiary::testing::read_text(folders[0] / "train.log");
   EXPECT_NE(log.find("data-parallel rank 0 of 2"), std::string::npos) << log;
-  const std::string metrics = read_text(folders[0] / "metrics.csv");
+  const std::string metrics = apiary::testing::read_text(folders[0] / "metrics.csv");
   EXPECT_NE(metrics.find("comm_allreduce_seconds"), std::string::npos) << metrics.substr(0, 400);
   EXPECT_NE(metrics.find("comm_bytes"), std::string::npos);
   EXPECT_TRUE(fs::exists(folders[0] / "checkpoints" / "best.pt"));
-  EXPECT_NE(read_text(folders[0] / "config.yaml").find("world_size: 2"), std::string::npos);
+  EXPECT_NE(apiary::testing::read_text(folders[0] / "config.yaml").find("world_size: 2"), std::string::npos);
   std::printf("[ info ] 2 ranks solved CartPole-v1 in %.1f s: %s\n", seconds, r.last_line().c_str());
 }
 
@@ -125,7 +118,7 @@ TEST_F(DataParallelTrain, TwoPipelineStagesLearnCartPole) {
   EXPECT_TRUE(r.has("send/recv")) << r.output;  // the communication line counts the pipeline's messages
   const auto folders = run_folders();
   ASSERT_EQ(folders.size(), 1u) << r.output;
-  const std::string log = read_text(folders[0] / "train.log");
+  const std::string log = apiary::testing::read_text(folders[0] / "train.log");
   EXPECT_NE(log.find("model-parallel stage 0 of 2 (learner.pipeline_stages)"), std::string::npos) << log;
   const CmdResult e = run_apiary("eval " + (folders[0] / "checkpoints" / "best.pt").string() + " --episodes 10");
   EXPECT_EQ(e.status, 0) << e.output;
@@ -152,7 +145,7 @@ TEST_F(DataParallelTrain, ReplicasOfAPipelineTrainAndResume) {
   ASSERT_TRUE(kv.count("steps")) << resumed.output;
   EXPECT_EQ(kv.at("steps"), "4096") << resumed.output;
   EXPECT_TRUE(resumed.has("send/recv")) << resumed.output;
-  const std::string log = read_text(folders[0] / "train.log");
+  const std::string log = apiary::testing::read_text(folders[0] / "train.log");
   EXPECT_NE(log.find("data-parallel replica 0 of 2 (learner.world_size), model-parallel stage 0 of 2"),
             std::string::npos) << log;
   EXPECT_NE(log.find("resume at step 2048"), std::string::npos) << log;
@@ -188,7 +181,7 @@ TEST_F(DataParallelTrain, StagesOnDevicesOfOneRankLearnCartPole) {
   EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
   const auto folders = run_folders();
   ASSERT_EQ(folders.size(), 1u) << r.output;
-  const std::string log = read_text(folders[0] / "train.log");
+  const std::string log = apiary::testing::read_text(folders[0] / "train.log");
   EXPECT_NE(log.find("model-parallel: 2 stages on cpu, cpu (learner.stage_devices)"), std::string::npos) << log;
 }
 
@@ -206,7 +199,7 @@ TEST_F(DataParallelTrain, ReplicasOfOneRankPipelinesLearnCartPole) {
   EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
   const auto folders = run_folders();
   ASSERT_EQ(folders.size(), 1u) << r.output;
-  const std::string log = read_text(folders[0] / "train.log");
+  const std::string log = apiary::testing::read_text(folders[0] / "train.log");
   EXPECT_NE(log.find("data-parallel rank 0 of 2 (learner.world_size), model-parallel: 2 stages on cpu, cpu"),
             std::string::npos) << log;
 }
@@ -335,12 +328,12 @@ TEST_F(DataParallelTrain, KilledRankEndsTheRunNamingIt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ranks = children_of(agent);
     for (const auto& folder : run_folders()) {
-      const std::string metrics = read_text(folder / "metrics.csv");
+      const std::string metrics = apiary::testing::read_text(folder / "metrics.csv");
       training = training || std::count(metrics.begin(), metrics.end(), '\n') >= 3;
     }
   }
-  ASSERT_TRUE(training) << read_text(out);
-  ASSERT_EQ(ranks.size(), 2u) << read_text(out);
+  ASSERT_TRUE(training) << apiary::testing::read_text(out);
+  ASSERT_EQ(ranks.size(), 2u) << apiary::testing::read_text(out);
   // Which pid is rank 1: its environment says so.
   pid_t rank1 = -1, rank0 = -1;
   for (pid_t pid : ranks) {
@@ -355,7 +348,7 @@ TEST_F(DataParallelTrain, KilledRankEndsTheRunNamingIt) {
   ASSERT_GT(rank0, 0);
   ASSERT_EQ(::kill(rank1, SIGKILL), 0);
   const auto status = apiary::parallel::testing::wait_child(agent, 30.0);
-  const std::string output = read_text(out);
+  const std::string output = apiary::testing::read_text(out);
   ASSERT_TRUE(status.has_value()) << "the agent did not end within 30 s of the kill\n" << output;
   ASSERT_TRUE(WIFEXITED(*status)) << output;
   EXPECT_EQ(WEXITSTATUS(*status), 1) << output;
@@ -401,8 +394,8 @@ TEST_F(DataParallelTrain, ResumeNeedsTheSameWorldSize) {
   const auto kv = parse_pairs(same.last_line());
   ASSERT_TRUE(kv.count("steps")) << same.output;
   EXPECT_EQ(kv.at("steps"), "4096") << same.output;
-  EXPECT_NE(read_text(folders[0] / "train.log").find("resume at step 1024"), std::string::npos)
-      << read_text(folders[0] / "train.log");
+  EXPECT_NE(apiary::testing::read_text(folders[0] / "train.log").find("resume at step 1024"), std::string::npos)
+      << apiary::testing::read_text(folders[0] / "train.log");
 }
 
 // Each rank with its own actor processes (actors.count: 1 on each of 2 ranks): rank 1's actor is
