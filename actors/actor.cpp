@@ -286,14 +286,12 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
   std::vector<std::int32_t> discrete(static_cast<std::size_t>(n));
   const envs::Space& space = env.spec().action_space;
   env.reset(seed);
-  agents::ActContext ctx;
-  ctx.deterministic = true;
   const envs::BatchBuffers& buf = env.buffers();
   const envs::Device where = env.device();
   // A GPU env's episode-end fields are read to the host once a step (2 x N bytes and 2 x N words).
   while (static_cast<std::int32_t>(returns.size()) < episodes) {
     torch::Tensor obs = gpu || device.is_cpu() ? obs_view : obs_view.to(device);
-    torch::Tensor action = policy.act(obs, ctx).action;
+    torch::Tensor action = policy.deterministic_action(obs);
     if (gpu) {
       if (space.is_discrete()) {
         const torch::Tensor a = (action.view({n}) + space.start).to(torch::kInt32).contiguous();

@@ -40,8 +40,13 @@ PolicyView EpsilonGreedyPolicy::view(const torch::Tensor& obs) {
   return v;
 }
 
+torch::Tensor Policy::deterministic_action(const torch::Tensor& obs) {
+  ActContext ctx;
+  ctx.deterministic = true;
+  return act(obs, ctx).action;
+}
+
 PolicyAct ActorCriticPolicy::act(const torch::Tensor& obs, const ActContext& ctx) {
-  if (ctx.deterministic) return PolicyAct{net_->mode(obs), {}, {}};  // evaluation needs the action alone
   ActOut out = net_->act(obs, ctx.deterministic);
   return PolicyAct{out.action, out.log_prob, out.value};
 }

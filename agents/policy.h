@@ -45,16 +45,19 @@ class Policy {
   virtual PolicyView view(const torch::Tensor& obs);
   // The network whose weights travel to actors (export_weights / import_weights).
   virtual torch::nn::Module& module() = 0;
+  // The deterministic action alone, as evaluations play it: act()'s with ctx.deterministic unless a
+  // policy has a cheaper way (PPO's skips the critic and the log-probability).
+  virtual torch::Tensor deterministic_action(const torch::Tensor& obs);
 };
 
-// PPO's policy: samples from the ActorCritic, or takes its mode when deterministic (then only the
-// actor runs: log_prob and value are left undefined, as for the other policies).
+// PPO's policy: samples from the ActorCritic (or takes its mode when deterministic).
 class ActorCriticPolicy final : public Policy {
  public:
   explicit ActorCriticPolicy(ActorCritic net) : net_(std::move(net)) {}
   PolicyAct act(const torch::Tensor& obs, const ActContext& ctx) override;
   PolicyView view(const torch::Tensor& obs) override;  // probabilities, or the Gaussian mean
   torch::nn::Module& module() override { return *net_; }
+  torch::Tensor deterministic_action(const torch::Tensor& obs) override { return net_->mode(obs); }
   ActorCritic& net() { return net_; }
 
  private:

@@ -297,7 +297,7 @@ namespace apiary::agents {
 namespace {
 
 // mode() is act(deterministic)'s action from the actor's layers alone, with or without a shared
-// trunk, and ActorCriticPolicy acts with it when deterministic (no critic, no log-probability).
+// trunk, and ActorCriticPolicy's deterministic_action (what evaluations play) is it.
 TEST(ActorCritic, ModeIsTheDeterministicActionWithoutTheCritic) {
   for (const bool shared : {false, true}) {
     PolicyConfig config;
@@ -311,12 +311,8 @@ TEST(ActorCritic, ModeIsTheDeterministicActionWithoutTheCritic) {
     ActorCriticPolicy policy(continuous);
     ActContext ctx;
     ctx.deterministic = true;
-    const PolicyAct act = policy.act(obs_c, ctx);
-    EXPECT_TRUE(torch::equal(act.action, continuous->act(obs_c, true).action));
-    EXPECT_FALSE(act.log_prob.defined());
-    EXPECT_FALSE(act.value.defined());
-    ctx.deterministic = false;
-    EXPECT_TRUE(policy.act(obs_c, ctx).value.defined()) << "sampling still reports what PPO needs";
+    EXPECT_TRUE(torch::equal(policy.deterministic_action(obs_c), policy.act(obs_c, ctx).action));
+    EXPECT_TRUE(policy.act(obs_c, ctx).value.defined()) << "act() still reports the value";
   }
 }
 
