@@ -21,9 +21,10 @@ struct EnvSection {
   // GPU (the run's config.yaml records the number picked).
   core::AutoCount num_envs = 8;
   // Where the lanes step: cpu, cuda (the CUDA back end; the policy then reads the env's buffers in
-  // place, so `device` must be cuda too), or auto: cuda where the learner runs on a GPU and the env
-  // has a CUDA back end in this build, else cpu. The run's config.yaml records the pick.
-  std::string device = "cpu";
+  // place, so `device` must be cuda too), or auto: cuda where the learner runs on a GPU, the env has a
+  // CUDA back end in this build and there are 1024 lanes or more (or num_envs: auto), else cpu. The
+  // run's config.yaml records the pick.
+  std::string device = "auto";
   // The policy reads the env's buffers in place and the chunk is built on the policy's device (always
   // so for a GPU env); false on the CPU copies each step's buffers into the chunk instead. Both paths
   // give the same trajectories.
@@ -39,7 +40,8 @@ struct EnvSection {
     v.field("id", id, "environment id");
     v.field("num_envs", num_envs, "lanes stepped together (auto: the cores, or 32 per GPU multiprocessor)",
             Range::closed(1, 1 << 24));
-    v.choice("device", device, {"auto", "cpu", "cuda"}, "where the lanes step (cuda: in place with a policy on the GPU)");
+    v.choice("device", device, {"auto", "cpu", "cuda"},
+             "where the lanes step (cuda: in place with a policy on the GPU; auto: cuda with a GPU learner and 1024+ lanes)");
     v.field("in_place", in_place, "the policy reads the env's buffers in place, the chunk is built on its device "
                                   "(always so on a GPU)");
     v.field("options", options, "environment parameters by name, e.g. {gravity: 9.81}");

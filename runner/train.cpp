@@ -77,6 +77,9 @@ torch::Device resolve_device(const std::string& name, const std::string& source)
   return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
 
+// env.device: auto puts the lanes on the GPU from this many (or env.num_envs: auto).
+constexpr std::int32_t kGpuLanesWorthIt = 1024;
+
 // Lanes for env.num_envs: auto: one per core on the CPU (the env's threads), 32 per multiprocessor on
 // a GPU (enough resident work items to fill it).
 std::int32_t auto_num_envs(envs::Device where) {
@@ -109,13 +112,18 @@ std::string place_env(TrainConfig& config, torch::Device device, const std::stri
     if (!missing.empty()) throw std::invalid_argument(source + ": env.device: cuda, but " + missing + " (or use env.device: cpu)");
     why = "env on cuda";
   } else if (config.env.device == "auto") {
-    const bool gpu = device.is_cuda() && backend && gpus > 0;
+    // A GPU steps thousands of lanes at once; a handful cost a kernel launch each step for little work.
+    const bool many = config.env.num_envs.is_auto() || config.env.num_envs.value >= kGpuLanesWorthIt;
+    const bool gpu = device.is_cuda() && backend && gpus > 0 && many;
     why = gpu ? "env on cuda (env.device auto: the learner is on the GPU and " + id + " has a CUDA back end)"
               : "env on cpu (env.device auto: " +
                     std::string(!device.is_cuda() ? "the learner is on the CPU"
                                 : !envs::built_with_cuda() ? "this build has no CUDA env back end"
                                 : !backend ? id + " has no CUDA back end"
-                                           : "the CUDA runtime sees no GPU") +
+                                : gpus == 0 ? "the CUDA runtime sees no GPU"
+                                            : std::to_string(config.env.num_envs.value) + " lanes are too few to gain from the "
+                                              "GPU (" + std::to_string(kGpuLanesWorthIt) + " or more, or env.num_envs: auto; "
+                                              "env.device: cuda forces it)") +
                     ")";
     config.env.device = gpu ? "cuda" : "cpu";
   } else {

@@ -492,7 +492,8 @@ TEST_F(Scratch, NumEnvsAutoTakesALanePerCoreAndTheRunRecordsTheNumber) {
   EXPECT_NE(saved.find("\n  num_envs: " + cores + "  #"), std::string::npos) << saved;
   EXPECT_EQ(saved.find("num_envs: auto"), std::string::npos) << saved;
   const std::string log = apiary::testing::read_text(dir_ / "auto" / "train.log");
-  EXPECT_NE(log.find("env on cpu, " + cores + " lanes (env.num_envs auto: one per core)"), std::string::npos) << log;
+  EXPECT_NE(log.find("env on cpu (env.device auto: "), std::string::npos) << log;
+  EXPECT_NE(log.find(", " + cores + " lanes (env.num_envs auto: one per core)"), std::string::npos) << log;
   // 0 is not a count, and words other than auto are not either.
   for (const std::string& bad : {std::string("0"), std::string("many"), std::string("-3")}) {
     const CmdResult refused = apiary("train " + config + " --quiet --set name=bad --set env.num_envs=" + bad);
