@@ -213,8 +213,11 @@ TEST(TransportTest, ChunksOfAnEarlierLearnerSessionAreDroppedAfterARestart) {
     ASSERT_NE(got, nullptr);
     EXPECT_EQ(got->policy_version, 2) << "a chunk acted by the first learner's weights was learned from";
   }
-  // The first session's chunks are refused by the second learner's chunk gate (another session).
-  EXPECT_GE(metric(*second, "chunks_rejected_other_session"), 1);
+  // The first session's chunks are refused by the second learner's chunk gate: as another session's
+  // once the actor's new hello is in, or, read before it, as coming from an actor id this learner
+  // never assigned (which of the two depends on the order ZeroMQ delivers the hello and the queued
+  // chunks in).
+  EXPECT_GE(metric(*second, "chunks_rejected_other_session") + metric(*second, "chunks_rejected_unknown_actor"), 1);
   stop = true;
   ASSERT_EQ(actor.wait_for(10s), std::future_status::ready);
   EXPECT_GE(actor.get().chunks_sent, 4);
