@@ -50,7 +50,7 @@ void check_finite(const envs::VecEnv& env, const float* obs, const float* reward
 // The same check for an env on the GPU: its observation after reset, read to the host.
 void check_finite_reset(const envs::VecEnv& env, std::int64_t step) {
   if (!on_gpu(env)) return check_finite(env, env.buffers().obs, nullptr, step);
-  const torch::Tensor obs = env_obs_view(env).cpu();
+  const torch::Tensor obs = env_views(env).obs.cpu();
   check_finite(env, obs.data_ptr<float>(), nullptr, step);
 }
 
@@ -64,8 +64,19 @@ agents::TrajectoryChunk host_copy(const agents::TrajectoryChunk& chunk) {
   return out;
 }
 
-torch::Tensor env_obs_view(const envs::VecEnv& env) {
-  return view(env.buffers().obs, {env.num_envs(), env.spec().obs_dim()}, torch::kFloat32, env.device());
+EnvViews env_views(const envs::VecEnv& env) {
+  const envs::BatchBuffers& buf = env.buffers();
+  const std::int64_t n = env.num_envs(), d = env.spec().obs_dim();
+  const envs::Device where = env.device();
+  EnvViews v;
+  v.obs = view(buf.obs, {n, d}, torch::kFloat32, where);
+  v.final_obs = view(buf.final_obs, {n, d}, torch::kFloat32, where);
+  v.reward = view(buf.reward, {n}, torch::kFloat32, where);
+  v.terminated = view(buf.terminated, {n}, torch::kUInt8, where);
+  v.truncated = view(buf.truncated, {n}, torch::kUInt8, where);
+  v.final_return = view(buf.final_return, {n}, torch::kFloat32, where);
+  v.final_length = view(buf.final_length, {n}, torch::kInt32, where);
+  return v;
 }
 
 
@@ -80,18 +91,9 @@ Actor::Actor(std::unique_ptr<envs::VecEnv> env, std::shared_ptr<agents::Policy> 
                                 "; acting in place needs both on one device (set env.device and device alike)");
   discrete_actions_.resize(static_cast<std::size_t>(env_->num_envs()));
   if (options_.in_place) {
-    const envs::BatchBuffers& buf = env_->buffers();
-    const std::int64_t n = env_->num_envs(), d = env_->spec().obs_dim();
-    const envs::Device where = env_->device();
-    views_.obs = env_obs_view(*env_);
-    views_.final_obs = view(buf.final_obs, {n, d}, torch::kFloat32, where);
-    views_.reward = view(buf.reward, {n}, torch::kFloat32, where);
-    views_.terminated = view(buf.terminated, {n}, torch::kUInt8, where);
-    views_.truncated = view(buf.truncated, {n}, torch::kUInt8, where);
-    views_.final_return = view(buf.final_return, {n}, torch::kFloat32, where);
-    views_.final_length = view(buf.final_length, {n}, torch::kInt32, where);
+    views_ = env_views(*env_);
     if (env_->spec().action_space.is_discrete())
-      device_actions_ = torch::empty({n}, views_.obs.options().dtype(torch::kInt32));
+      device_actions_ = torch::empty({env_->num_envs()}, views_.obs.options().dtype(torch::kInt32));
   }
 }
 
@@ -278,7 +280,7 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
   if (gpu && !device.is_cuda())
     throw std::invalid_argument("evaluate: the env is on cuda and the policy on " + device.str() +
                                 "; an env on the GPU is played by a policy on the GPU");
-  torch::Tensor obs_view = env_obs_view(env);
+  const EnvViews views = env_views(env);
   // Each lane owes a fixed number of episodes, so short episodes are not over-represented.
   std::vector<std::int32_t> owed(static_cast<std::size_t>(n));
   for (std::int32_t i = 0; i < n; ++i) owed[static_cast<std::size_t>(i)] = (episodes + i) / n;
@@ -290,7 +292,7 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
   const envs::Device where = env.device();
   // A GPU env's episode-end fields are read to the host once a step (2 x N bytes and 2 x N words).
   while (static_cast<std::int32_t>(returns.size()) < episodes) {
-    torch::Tensor obs = gpu || device.is_cpu() ? obs_view : obs_view.to(device);
+    torch::Tensor obs = gpu || device.is_cpu() ? views.obs : views.obs.to(device);
     torch::Tensor action = policy.deterministic_action(obs);
     if (gpu) {
       if (space.is_discrete()) {
@@ -315,9 +317,9 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
     const std::int32_t* final_length = buf.final_length;
     torch::Tensor host_flags, host_return, host_length;
     if (gpu) {
-      host_flags = torch::stack({view(buf.terminated, {n}, torch::kUInt8, where), view(buf.truncated, {n}, torch::kUInt8, where)}).cpu();
-      host_return = view(buf.final_return, {n}, torch::kFloat32, where).cpu();
-      host_length = view(buf.final_length, {n}, torch::kInt32, where).cpu();
+      host_flags = torch::stack({views.terminated, views.truncated}).cpu();
+      host_return = views.final_return.cpu();
+      host_length = views.final_length.cpu();
       terminated = host_flags.data_ptr<std::uint8_t>();
       truncated = terminated + n;
       final_return = host_return.data_ptr<float>();

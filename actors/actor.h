@@ -30,6 +30,15 @@ struct ActorOptions {
   bool in_place = false;
 };
 
+// Tensors over an env's buffers, on its device (torch::from_blob: no copy), valid for the env's
+// lifetime: obs and final_obs [N, D] fp32, reward and final_return [N] fp32, terminated and truncated
+// [N] uint8, final_length [N] int32. The CUDA back end runs its kernels on the legacy default stream
+// and synchronises after each step, so LibTorch's default stream sees its writes in order.
+struct EnvViews {
+  torch::Tensor obs, final_obs, reward, terminated, truncated, final_return, final_length;
+};
+EnvViews env_views(const envs::VecEnv& env);
+
 class Actor {
  public:
   Actor(std::unique_ptr<envs::VecEnv> env, std::shared_ptr<agents::Policy> policy, ActorOptions options);
@@ -65,9 +74,7 @@ class Actor {
   std::vector<std::int32_t> discrete_actions_;  // staging for the env's int32 actions
   // The in-place path: views of the env's buffers on its device, int32 actions on that device, and
   // per-step copies of the episode-end fields ([T, N]) read by the host once per chunk.
-  struct EnvViews {
-    torch::Tensor obs, final_obs, reward, terminated, truncated, final_return, final_length;
-  } views_;
+  EnvViews views_;
   torch::Tensor device_actions_;
   torch::Tensor ended_, ended_return_, ended_length_;
 };
@@ -75,10 +82,6 @@ class Actor {
 // The chunk with its tensors copied to the host (what an actor process sends of a GPU chunk).
 agents::TrajectoryChunk host_copy(const agents::TrajectoryChunk& chunk);
 
-// Tensors over an env's buffers, on its device (torch::from_blob: no copy). The CUDA back end runs
-// its kernels on the legacy default stream and synchronises after each step, so LibTorch's default
-// stream sees its writes in order.
-torch::Tensor env_obs_view(const envs::VecEnv& env);
 
 struct EvalResult {
   double mean_return = 0.0;

@@ -169,9 +169,8 @@ ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
     take_weights();
     if (rejoin) rejoin_learner();
     const agents::TrajectoryChunk& acted = actor.collect(steps, ctx, version);
-    agents::TrajectoryChunk on_host;
-    if (acted.rewards.is_cuda()) on_host = host_copy(acted);
-    const agents::TrajectoryChunk& chunk = acted.rewards.is_cuda() ? on_host : acted;
+    agents::TrajectoryChunk on_host;  // a GPU chunk crosses to the host here, to be sent
+    const agents::TrajectoryChunk& chunk = acted.rewards.is_cuda() ? (on_host = host_copy(acted)) : acted;
     const auto report = profiler.report();
     const std::array<double, 4> stats = {report[core::ProfileCategory::kEnv].seconds,
                                          report[core::ProfileCategory::kInference].seconds,

@@ -832,11 +832,11 @@ class TrainingRun {
     last_eval_step_ = counters_.steps;
     const std::uint64_t seed = static_cast<std::uint64_t>(config_.seed) + kEvalSeedOffset;
     if (!config_.eval.background) {
-      std::optional<core::ScopedTimer> t;
-      t.emplace(profiler_, core::ProfileCategory::kOther);
-      const actors::EvalResult e =
-          actors::evaluate(*eval_env_, *algo_->policy(), config_.eval.episodes, seed, plan_.device);
-      t.reset();
+      actors::EvalResult e;
+      {
+        core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
+        e = actors::evaluate(*eval_env_, *algo_->policy(), config_.eval.episodes, seed, plan_.device);
+      }
       take_eval_result(counters_.steps, e, [this] { checkpoint("best"); });
       return;
     }

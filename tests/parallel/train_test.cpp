@@ -37,6 +37,19 @@ class DataParallelTrain : public apiary::testing::ScratchTest {
 
   std::string config_path() const { return std::string(APIARY_SOURCE_DIR) + "/configs/cartpole_ppo.yaml"; }
 
+  // Trains cartpole_ppo.yaml with `sets` added, into the scratch folder, and checks that it learnt:
+  // status 0, a best evaluation of 475 or more, and one run folder (rank 0 alone writes), put in `run`.
+  void expect_learns_cartpole(const std::string& sets, CmdResult& r, fs::path& run) {
+    r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() + sets);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto kv = parse_pairs(r.last_line());
+    ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
+    EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
+    const auto folders = run_folders();
+    ASSERT_EQ(folders.size(), 1u) << r.output;
+    run = folders[0];
+  }
+
   // The run folders under out_dir.
   std::vector<fs::path> run_folders() const {
     std::vector<fs::path> out;
@@ -75,28 +88,24 @@ std::vector<pid_t> children_of(pid_t parent) {
 // 475 together; rank 0 alone writes the one run folder, whose metrics carry the communication columns.
 TEST_F(DataParallelTrain, TwoRanksLearnCartPole) {
   const auto start = std::chrono::steady_clock::now();
-  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
-                                 " --set learner.world_size=2 --set learner.check_weights_interval=5");
+  CmdResult r;
+  fs::path run;
+  ASSERT_NO_FATAL_FAILURE(
+      expect_learns_cartpole(" --set learner.world_size=2 --set learner.check_weights_interval=5", r, run));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_EQ(r.status, 0) << r.output;
-  const auto kv = parse_pairs(r.last_line());
-  ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
-  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
-  EXPECT_NE(kv.at("solved_steps"), "-1") << r.output;
+  EXPECT_NE(parse_pairs(r.last_line()).at("solved_steps"), "-1") << r.output;
   // One summary (rank 0 speaks for the run), with the communication line.
   EXPECT_EQ(r.output.find("run_dir:"), r.output.rfind("run_dir:")) << r.output;
   EXPECT_EQ(r.output.find("profile:"), r.output.rfind("profile:")) << r.output;
   EXPECT_TRUE(r.has("communication ")) << r.output;
   EXPECT_TRUE(r.has("2 ranks (learner.world_size)")) << r.output;
-  const auto folders = run_folders();
-  ASSERT_EQ(folders.size(), 1u) << r.output;
-  const std::string log = apiary::testing::read_text(folders[0] / "train.log");
+  const std::string log = apiary::testing::read_text(run / "train.log");
   EXPECT_NE(log.find("data-parallel rank 0 of 2"), std::string::npos) << log;
-  const std::string metrics = apiary::testing::read_text(folders[0] / "metrics.csv");
+  const std::string metrics = apiary::testing::read_text(run / "metrics.csv");
   EXPECT_NE(metrics.find("comm_allreduce_seconds"), std::string::npos) << metrics.substr(0, 400);
   EXPECT_NE(metrics.find("comm_bytes"), std::string::npos);
-  EXPECT_TRUE(fs::exists(folders[0] / "checkpoints" / "best.pt"));
-  EXPECT_NE(apiary::testing::read_text(folders[0] / "config.yaml").find("world_size: 2"), std::string::npos);
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.pt"));
+  EXPECT_NE(apiary::testing::read_text(run / "config.yaml").find("world_size: 2"), std::string::npos);
   std::printf("[ info ] 2 ranks solved CartPole-v1 in %.1f s: %s\n", seconds, r.last_line().c_str());
 }
 
@@ -106,21 +115,16 @@ TEST_F(DataParallelTrain, TwoRanksLearnCartPole) {
 // rank 0 alone writes the run folder, whose checkpoint holds the whole network (eval works on it).
 TEST_F(DataParallelTrain, TwoPipelineStagesLearnCartPole) {
   const auto start = std::chrono::steady_clock::now();
-  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
-                                 " --set learner.world_size=2 --set learner.pipeline_stages=2"
-                                 " --set learner.micro_batches=4");
+  CmdResult r;
+  fs::path run;
+  ASSERT_NO_FATAL_FAILURE(expect_learns_cartpole(
+      " --set learner.world_size=2 --set learner.pipeline_stages=2 --set learner.micro_batches=4", r, run));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_EQ(r.status, 0) << r.output;
-  const auto kv = parse_pairs(r.last_line());
-  ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
-  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
   EXPECT_EQ(r.output.find("run_dir:"), r.output.rfind("run_dir:")) << r.output;
   EXPECT_TRUE(r.has("send/recv")) << r.output;  // the communication line counts the pipeline's messages
-  const auto folders = run_folders();
-  ASSERT_EQ(folders.size(), 1u) << r.output;
-  const std::string log = apiary::testing::read_text(folders[0] / "train.log");
+  const std::string log = apiary::testing::read_text(run / "train.log");
   EXPECT_NE(log.find("model-parallel stage 0 of 2 (learner.pipeline_stages)"), std::string::npos) << log;
-  const CmdResult e = run_apiary("eval " + (folders[0] / "checkpoints" / "best.pt").string() + " --episodes 10");
+  const CmdResult e = run_apiary("eval " + (run / "checkpoints" / "best.pt").string() + " --episodes 10");
   EXPECT_EQ(e.status, 0) << e.output;
   std::printf("[ info ] 2 pipeline stages solved CartPole-v1 in %.1f s: %s\n", seconds, r.last_line().c_str());
 }
@@ -172,16 +176,11 @@ TEST_F(DataParallelTrain, PipelineStartsFromACheckpoint) {
 // learner.stage_devices: one process holds both stages, each on its own device (both the CPU here;
 // PpoPipeline.StageDevicesOnTheCpuAndAGpu... checks a GPU), and learns CartPole-v1 to 475.
 TEST_F(DataParallelTrain, StagesOnDevicesOfOneRankLearnCartPole) {
-  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
-                                 " --set learner.pipeline_stages=2 --set learner.stage_devices=[cpu,cpu]"
-                                 " --set learner.micro_batches=4");
-  ASSERT_EQ(r.status, 0) << r.output;
-  const auto kv = parse_pairs(r.last_line());
-  ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
-  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
-  const auto folders = run_folders();
-  ASSERT_EQ(folders.size(), 1u) << r.output;
-  const std::string log = apiary::testing::read_text(folders[0] / "train.log");
+  CmdResult r;
+  fs::path run;
+  ASSERT_NO_FATAL_FAILURE(expect_learns_cartpole(
+      " --set learner.pipeline_stages=2 --set learner.stage_devices=[cpu,cpu] --set learner.micro_batches=4", r, run));
+  const std::string log = apiary::testing::read_text(run / "train.log");
   EXPECT_NE(log.find("model-parallel: 2 stages on cpu, cpu (learner.stage_devices)"), std::string::npos) << log;
 }
 
@@ -189,17 +188,13 @@ TEST_F(DataParallelTrain, StagesOnDevicesOfOneRankLearnCartPole) {
 // network (on [cpu, cpu]), its gradients averaged with the other rank's stage by stage, weights
 // compared after every update; they learn CartPole-v1 to 475.
 TEST_F(DataParallelTrain, ReplicasOfOneRankPipelinesLearnCartPole) {
-  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
-                                 " --set learner.world_size=2 --set env.num_envs=4 --set learner.pipeline_stages=2"
-                                 " --set learner.stage_devices=[cpu,cpu] --set learner.micro_batches=2"
-                                 " --set learner.check_weights_interval=1");
-  ASSERT_EQ(r.status, 0) << r.output;
-  const auto kv = parse_pairs(r.last_line());
-  ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
-  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
-  const auto folders = run_folders();
-  ASSERT_EQ(folders.size(), 1u) << r.output;
-  const std::string log = apiary::testing::read_text(folders[0] / "train.log");
+  CmdResult r;
+  fs::path run;
+  ASSERT_NO_FATAL_FAILURE(expect_learns_cartpole(
+      " --set learner.world_size=2 --set env.num_envs=4 --set learner.pipeline_stages=2"
+      " --set learner.stage_devices=[cpu,cpu] --set learner.micro_batches=2 --set learner.check_weights_interval=1",
+      r, run));
+  const std::string log = apiary::testing::read_text(run / "train.log");
   EXPECT_NE(log.find("data-parallel rank 0 of 2 (learner.world_size), model-parallel: 2 stages on cpu, cpu"),
             std::string::npos) << log;
 }
@@ -403,17 +398,13 @@ TEST_F(DataParallelTrain, ResumeNeedsTheSameWorldSize) {
 // the averaged updates, and CartPole-v1 is learnt to 475 (the run stops at the first evaluation that
 // reaches it; actor processes act with weights one update old, so the budget is 300k steps, not 100k).
 TEST_F(DataParallelTrain, RanksWithTheirOwnActorProcessesLearnCartPole) {
-  const CmdResult r = run_apiary("train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
-                                 " --set learner.world_size=2 --set env.num_envs=4 --set actors.count=1"
-                                 " --set learner.check_weights_interval=1 --set total_steps=300000");
-  ASSERT_EQ(r.status, 0) << r.output;
-  const auto kv = parse_pairs(r.last_line());
-  ASSERT_TRUE(kv.count("best_eval_mean_return")) << r.output;
-  EXPECT_GE(std::stod(kv.at("best_eval_mean_return")), 475.0) << r.output;
-  const auto folders = run_folders();
-  ASSERT_EQ(folders.size(), 1u) << r.output;
-  EXPECT_TRUE(fs::exists(folders[0] / "actor-0.log")) << "rank 0's actor logs in the run folder";
-  EXPECT_TRUE(fs::exists(folders[0] / "rank-1" / "actor-0.log")) << "rank 1's actor logs in rank-1/";
+  CmdResult r;
+  fs::path run;
+  ASSERT_NO_FATAL_FAILURE(expect_learns_cartpole(" --set learner.world_size=2 --set env.num_envs=4 --set actors.count=1"
+                                                 " --set learner.check_weights_interval=1 --set total_steps=300000",
+                                                 r, run));
+  EXPECT_TRUE(fs::exists(run / "actor-0.log")) << "rank 0's actor logs in the run folder";
+  EXPECT_TRUE(fs::exists(run / "rank-1" / "actor-0.log")) << "rank 1's actor logs in rank-1/";
 }
 
 // Refusals before any work: an algorithm that does not average its gradients, one learner.bind
