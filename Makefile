@@ -9,7 +9,7 @@ CMAKE_ARGS ?=
 # Debian packages the build needs (see README.md). OpenBLAS matters: without it LibTorch falls back
 # to the reference BLAS, about ten times slower.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
-  libtorch-dev libopenblas0-pthread libthrust-dev libbox2d-dev \
+  libtorch-dev libopenblas0-pthread libblas-dev libthrust-dev libbox2d-dev \
   libzmq3-dev cppzmq-dev libsdl2-dev libsdl2-image-dev xvfb xdotool \
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev clang \
   pybind11-dev python3-dev python3-numpy python3-pytest libgloo-dev

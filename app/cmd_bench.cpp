@@ -83,8 +83,13 @@ void run_bench_learner(const learner::UpdateBenchConfig& c) {
               static_cast<long long>(c.obs_dim), hidden.empty() ? "none" : hidden.c_str(),
               static_cast<long long>(c.num_actions), static_cast<long long>(r.parameters),
               static_cast<long long>(c.batch), c.precision.c_str(), c.device.c_str());
-  std::printf("per update (medians of %d runs): forward+loss %.1f us, backward %.1f us, optimizer %.1f us\n",
-              c.repeats, r.forward_us, r.backward_us, r.optimizer_us);
+  if (r.fused) {
+    std::printf("per update (medians of %d runs): forward+loss+backward (fused step) %.1f us, optimizer %.1f us\n",
+                c.repeats, r.forward_us, r.optimizer_us);
+  } else {
+    std::printf("per update (medians of %d runs): forward+loss %.1f us, backward %.1f us, optimizer %.1f us\n",
+                c.repeats, r.forward_us, r.backward_us, r.optimizer_us);
+  }
   std::printf("updates_per_second: %.4g samples_per_second: %.4g flops_per_update: %.4g achieved_flops: %.4g\n",
               r.updates_per_second, r.samples_per_second, r.flops_per_update, r.achieved_flops);
 }
@@ -129,6 +134,8 @@ void add_bench_command(CLI::App& app) {
   lcmd->add_option("--seconds", learner_flags->seconds, "Timed seconds per repeat")
       ->capture_default_str()
       ->check(in_range(core::Range::open_closed(0, 3600)));
+  lcmd->add_flag("!--autograd", learner_flags->fused,
+                 "Time LibTorch's autograd instead of PPO's hand-written step (which fp32 on the CPU uses)");
   lcmd->add_option("--repeats", learner_flags->repeats, "Timed repeats; medians are reported")
       ->capture_default_str()
       ->check(in_range(core::Range::closed(1, 1000)));

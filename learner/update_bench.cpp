@@ -10,6 +10,8 @@
 
 #include "agents/actor_critic.h"
 #include "learner/optim.h"
+#include "learner/ppo/fused_net.h"
+#include "learner/ppo/fused_step.h"
 #include "learner/precision.h"
 
 namespace apiary::learner {
@@ -64,9 +66,25 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
   const torch::Tensor actions = torch::randint(config.num_actions, {config.batch}, opts.dtype(torch::kInt64));
   const torch::Tensor advantages = torch::randn({config.batch}, opts);
   const torch::Tensor returns = torch::randn({config.batch}, opts);
+  // What the clipped surrogate and value clipping compare with: behaviour log-probabilities near the
+  // uniform policy's, behaviour values near the returns.
+  const torch::Tensor old_log_probs = torch::randn({config.batch}, opts) * 0.1 - std::log(double(config.num_actions));
+  const torch::Tensor old_values = returns + torch::randn({config.batch}, opts) * 0.1;
+  const bool fused = config.fused && device.is_cpu() && precision == Precision::kFp32 && fused_step_available();
+  FusedPpoStep fused_step;
+  FusedBatch fused_batch;
+  fused_batch.rows = config.batch;
+  fused_batch.obs = obs.data_ptr<float>();
+  fused_batch.actions_d = actions.data_ptr<std::int64_t>();
+  fused_batch.old_log_probs = old_log_probs.data_ptr<float>();
+  fused_batch.old_values = old_values.data_ptr<float>();
+  fused_batch.advantages = advantages.data_ptr<float>();
+  fused_batch.returns = returns.data_ptr<float>();
+  const FusedNet fused_net = fused ? fused_net_of(*net) : FusedNet{};
 
   UpdateBenchResult result;
   result.parameters = flat.values().numel();
+  result.fused = fused;
   // Multiply-adds of the actor's and the critic's Linear layers for one row.
   double macs = 0.0;
   for (const std::int64_t head : {config.num_actions, std::int64_t{1}}) {
@@ -83,7 +101,10 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
   auto one_update = [&](double* f, double* b, double* o) {
     const auto t0 = Clock::now();
     torch::Tensor loss;
-    {
+    if (fused) {
+      flat.grads().zero_();
+      fused_step.run(fused_net, fused_batch, FusedLossOptions{});
+    } else {
       AutocastGuard autocast(precision, device);
       const agents::EvalOut out = net->evaluate(obs, actions);
       // PPO's loss terms, unclipped: policy gradient, value regression, entropy bonus.
@@ -92,8 +113,10 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
     }
     sync(device);
     const auto t1 = Clock::now();
-    flat.grads().zero_();
-    loss.backward();
+    if (!fused) {
+      flat.grads().zero_();
+      loss.backward();
+    }
     sync(device);
     const auto t2 = Clock::now();
     clip_grad_norm({flat.grads()}, 0.5);

@@ -2,7 +2,8 @@
 // device. It runs PPO's network and optimizer path (an actor-critic MLP, its parameters in one flat
 // buffer, one Adam step and one global norm clip) on a synthetic minibatch, and times the forward pass
 // with the loss, the backward pass and the optimizer step separately (the device is synchronised
-// between them). No LibTorch header here: the command line includes it. On the CPU it is the profile of the learner's cost; on a GPU it measures what mixed
+// between them). fp32 on the CPU it runs PPO's hand-written step by default, which does the forward
+// pass, the loss and the backward pass in one call. No LibTorch header here: the command line includes it. On the CPU it is the profile of the learner's cost; on a GPU it measures what mixed
 // precision gains.
 #pragma once
 
@@ -21,6 +22,9 @@ struct UpdateBenchConfig {
   std::string device = "cpu";      // cpu | cuda | cuda:N
   double seconds = 1.0;  // length of one timed run
   int repeats = 5;       // timed runs; the medians are reported
+  // fp32 on the CPU: PPO's hand-written step (learner/ppo/fused_step.h), as training runs it there;
+  // false: LibTorch's autograd.
+  bool fused = true;
 };
 
 struct UpdateBenchResult {
@@ -33,6 +37,7 @@ struct UpdateBenchResult {
   double achieved_flops = 0.0;      // flops_per_update * updates_per_second
   double forward_us = 0.0, backward_us = 0.0, optimizer_us = 0.0;  // medians per update
   std::int64_t updates = 0;         // timed updates in all
+  bool fused = false;  // the hand-written step ran: forward_us covers forward, loss and backward
 };
 
 // Throws std::invalid_argument for a bad config (naming the field) or a precision the device cannot run.

@@ -21,6 +21,8 @@
 #include "learner/loss_scaler.h"
 #include "learner/losses.h"
 #include "learner/optim.h"
+#include "learner/ppo/fused_net.h"
+#include "learner/ppo/fused_step.h"
 #include "parallel/pipeline.h"
 #include "parallel/process_group.h"
 
@@ -145,6 +147,12 @@ class Ppo final : public Algorithm {
   RolloutBatch flatten_rollout(const agents::TrajectoryChunk& chunk, const GaeOut& gae) const;
   PpoUpdateResult ppo_update(const RolloutBatch& batch);
   MinibatchResult minibatch_step(const RolloutBatch& minibatch);
+  // fused_net_ from net_'s current parameters, gradients and buffers (the hand-written step,
+  // learner/ppo/fused_step.h, runs where it applies: ppo.fused_update, fp32 on the CPU, one device).
+  void refresh_fused_net();
+  // Adds the minibatch's gradients to flat_->grads() through FusedPpoStep instead of autograd;
+  // returns its diagnostics as minibatch_stats does.
+  torch::Tensor fused_minibatch(const RolloutBatch& minibatch);
 
   PpoConfig config_;
   torch::Device device_;
@@ -154,6 +162,8 @@ class Ppo final : public Algorithm {
   std::unique_ptr<FlatParameters> flat_;               // net_'s parameters and gradients, flattened
   std::unique_ptr<torch::optim::Adam> optimizer_;
   std::unique_ptr<UpdateGuard> guard_;  // undoes non-finite updates
+  std::unique_ptr<FusedPpoStep> fused_;  // the hand-written step's workspaces (null: autograd)
+  FusedNet fused_net_;                   // net_ as pointers, refreshed by fused_net() every update
   torch::Tensor trainable_;             // [P] 1 where a parameter learns, 0 where frozen; undefined: all learn
   LossScaler scaler_;
   at::Generator minibatch_gen_;  // CPU; shuffles the minibatch indices
@@ -213,6 +223,8 @@ Ppo::Ppo(const AlgorithmInit& init)
   optimizer_ = std::make_unique<torch::optim::Adam>(
       std::vector<torch::Tensor>{flat_->values()}, torch::optim::AdamOptions(config_.learning_rate).eps(1e-5));
   guard_ = std::make_unique<UpdateGuard>(*optimizer_);
+  if (config_.fused_update && fused_step_available() && device_.is_cpu() && precision_ == Precision::kFp32)
+    fused_ = std::make_unique<FusedPpoStep>();
 }
 
 void Ppo::set_learning_rate(double lr) {
@@ -286,32 +298,69 @@ RolloutBatch Ppo::flatten_rollout(const agents::TrajectoryChunk& chunk, const Ga
   return batch;
 }
 
+void Ppo::refresh_fused_net() { fused_net_ = fused_net_of(*net_); }
+
+torch::Tensor Ppo::fused_minibatch(const RolloutBatch& minibatch) {
+  const auto floats = [](const torch::Tensor& t) {
+    TORCH_CHECK(t.scalar_type() == torch::kFloat && t.is_contiguous(), "PPO's fused step: a batch tensor is not contiguous fp32");
+    return t.data_ptr<float>();
+  };
+  FusedBatch batch;
+  batch.rows = minibatch.size();
+  batch.obs = floats(minibatch.obs);
+  if (fused_net_.discrete) {
+    TORCH_CHECK(minibatch.actions.scalar_type() == torch::kLong && minibatch.actions.is_contiguous(),
+                "PPO's fused step: discrete actions must be contiguous int64");
+    batch.actions_d = minibatch.actions.data_ptr<std::int64_t>();
+  } else {
+    batch.actions_c = floats(minibatch.actions);
+  }
+  batch.old_log_probs = floats(minibatch.log_probs);
+  batch.old_values = floats(minibatch.values);
+  batch.advantages = floats(minibatch.advantages);
+  batch.returns = floats(minibatch.returns);
+  FusedLossOptions options;
+  options.clip_coef = config_.clip_coef;
+  options.norm_adv = config_.norm_adv;
+  options.clip_vloss = config_.clip_vloss;
+  options.ent_coef = config_.ent_coef;
+  options.vf_coef = config_.vf_coef;
+  const FusedStats s = fused_->run(fused_net_, batch, options);
+  return torch::tensor({s.pg_loss, s.v_loss, s.entropy, s.old_approx_kl, s.approx_kl, s.clipfrac}, torch::kFloat);
+}
+
 MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
   if (pipe_ != nullptr) return pipeline_minibatch_step(minibatch);
   if (!local_devices_.empty()) return local_minibatch_step(minibatch);
-  PpoLossOut loss;
-  {
-    // Reduced precision for the forward pass and the loss only; backward runs outside autocast.
-    AutocastGuard autocast(precision_, device_);
-    const agents::EvalOut now = net_->evaluate(minibatch.obs, minibatch.actions);
-    PpoLossIn in;
-    in.new_logprob = now.log_prob;
-    in.old_logprob = minibatch.log_probs;
-    in.advantages = minibatch.advantages;
-    in.new_values = now.value;
-    in.old_values = minibatch.values;
-    in.returns = minibatch.returns;
-    in.entropy = now.entropy;
-    in.clip_coef = config_.clip_coef;
-    in.norm_adv = config_.norm_adv;
-    in.clip_vloss = config_.clip_vloss;
-    in.ent_coef = config_.ent_coef;
-    in.vf_coef = config_.vf_coef;
-    loss = ppo_loss(in);
-  }
-
   flat_->grads().zero_();
-  scaler_.scale(loss.loss).backward();
+  MinibatchResult out;
+  if (fused_ != nullptr) {
+    out.stats = fused_minibatch(minibatch);
+  } else {
+    PpoLossOut loss;
+    {
+      // Reduced precision for the forward pass and the loss only; backward runs outside autocast.
+      AutocastGuard autocast(precision_, device_);
+      const agents::EvalOut now = net_->evaluate(minibatch.obs, minibatch.actions);
+      PpoLossIn in;
+      in.new_logprob = now.log_prob;
+      in.old_logprob = minibatch.log_probs;
+      in.advantages = minibatch.advantages;
+      in.new_values = now.value;
+      in.old_values = minibatch.values;
+      in.returns = minibatch.returns;
+      in.entropy = now.entropy;
+      in.clip_coef = config_.clip_coef;
+      in.norm_adv = config_.norm_adv;
+      in.clip_vloss = config_.clip_vloss;
+      in.ent_coef = config_.ent_coef;
+      in.vf_coef = config_.vf_coef;
+      loss = ppo_loss(in);
+    }
+    scaler_.scale(loss.loss).backward();
+    torch::NoGradGuard no_grad;
+    out.stats = minibatch_stats(loss);
+  }
   // Data parallelism: one all-reduce of the flat gradient, before unscaling and clipping, so that every
   // rank sees the same (in)finite gradient and takes the same step.
   if (reduce_gradients_) reduce_gradients_({flat_->grads()});
@@ -324,10 +373,6 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
     optimizer_->step();
   }
   scaler_.update(/*found_inf=*/!finite);
-
-  torch::NoGradGuard no_grad;
-  MinibatchResult out;
-  out.stats = minibatch_stats(loss);
   out.stepped = finite;
   return out;
 }
@@ -380,6 +425,7 @@ Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
     return pipeline_round(batch, lr);
   }
   guard_->save();
+  if (fused_ != nullptr) refresh_fused_net();
   const PpoUpdateResult result = ppo_update(batch);
 
   // The one host read of the update's diagnostics.

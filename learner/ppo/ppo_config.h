@@ -25,6 +25,7 @@ struct PpoConfig {
   double vf_coef = 0.5;               // value loss weight
   double max_grad_norm = 0.5;         // global gradient-norm clip
   double target_kl = 0.0;             // stop the epochs early above this approx KL (0: off)
+  bool fused_update = true;           // fp32 on the CPU: the hand-written minibatch step (fused_step.h)
   template <class V>
   void visit(V& v) {
     v.field("rollout_steps", rollout_steps, "steps per lane per rollout", Range::closed(1, 1 << 20));
@@ -41,6 +42,8 @@ struct PpoConfig {
     v.field("vf_coef", vf_coef, "value loss coefficient", Range::closed(0, 100));
     v.field("max_grad_norm", max_grad_norm, "gradient-norm clip (0: off)", Range::closed(0, 1e6));
     v.field("target_kl", target_kl, "early-stop KL (0: off)", Range::closed(0, 10));
+    v.field("fused_update", fused_update,
+            "fp32 on the CPU: forward, loss and backward written out by hand instead of autograd (same maths)");
   }
 };
 
