@@ -4,6 +4,12 @@
 #include <string>
 #include <utility>
 
+#include <ATen/autocast_mode.h>
+
+#include <cmath>
+#include <vector>
+
+#include "agents/dense_kernels.h"
 #include "agents/distributions.h"
 #include "agents/layers.h"
 
@@ -64,6 +70,171 @@ PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs) {
   }
   out.value = critic_head_->forward(critic_features).to(torch::kFloat).squeeze(-1);
   return out;
+}
+
+namespace {
+
+constexpr float kHalfLog2Pi = 0.91893853320467274178f;  // 0.5 * log(2 pi)
+
+bool dense_ready(const torch::Tensor& t) { return t.scalar_type() == torch::kFloat && t.is_cpu() && t.is_contiguous(); }
+
+// The Linear layers of a make_mlp body (Linear, activation, Linear, ...) and a head, as dense layers
+// for inference; false when a weight is not a contiguous fp32 CPU tensor.
+bool add_dense(torch::nn::LinearImpl& linear, std::vector<DenseLayer>& layers) {
+  if (!dense_ready(linear.weight) || !linear.bias.defined() || !dense_ready(linear.bias)) return false;
+  DenseLayer layer;
+  layer.weight = linear.weight.data_ptr<float>();
+  layer.bias = linear.bias.data_ptr<float>();
+  layer.out = linear.weight.size(0);
+  layer.in = linear.weight.size(1);
+  layers.push_back(layer);
+  return true;
+}
+
+bool dense_body(torch::nn::Sequential& body, std::vector<DenseLayer>& layers) {
+  for (std::size_t i = 0; i < body->size(); i += 2) {
+    auto* linear = body->ptr(i)->as<torch::nn::LinearImpl>();
+    if (linear == nullptr || !add_dense(*linear, layers)) return false;
+  }
+  return true;
+}
+
+// The hidden activations of one body, run in workspaces kept per thread.
+const float* run_dense_body(const std::vector<DenseLayer>& body, const float* x, std::int64_t rows, bool tanh,
+                            std::vector<std::vector<float>>& h) {
+  if (h.size() < body.size()) h.resize(body.size());
+  for (std::size_t l = 0; l < body.size(); ++l) {
+    ensure_size(h[l], rows * body[l].out);
+    dense_forward(body[l], x, rows, h[l].data(), /*activate=*/true, tanh);
+    x = h[l].data();
+  }
+  return x;
+}
+
+// The first index of the largest logit of row r; throws naming the row when a logit is not finite.
+std::int64_t dense_argmax(const float* z, std::int64_t n, std::int64_t r) {
+  std::int64_t best = 0;
+  for (std::int64_t j = 0; j < n; ++j) {
+    TORCH_CHECK(std::isfinite(z[j]), "ActorCritic: the logits of row ", r,
+                " are not finite (a non-finite observation or weight)");
+    if (z[j] > z[best]) best = j;
+  }
+  return best;
+}
+
+}  // namespace
+
+bool ActorCriticImpl::dense_heads(const torch::Tensor& obs_in, bool with_critic, DenseHeads& heads_out) {
+  if (!dense_kernels_available() || !obs_in.is_cpu() || obs_in.scalar_type() != torch::kFloat ||
+      at::autocast::is_cpu_enabled())
+    return false;
+  thread_local std::vector<DenseLayer> actor, critic, heads;
+  actor.clear(), critic.clear(), heads.clear();
+  auto& actor_seq = config_.shared_trunk ? trunk_ : actor_body_;
+  if (!dense_body(actor_seq, actor) || (with_critic && !config_.shared_trunk && !dense_body(critic_body_, critic)) ||
+      !add_dense(*actor_head_, heads) || (with_critic && !add_dense(*critic_head_, heads)) ||
+      (!discrete_ && !dense_ready(log_std_)))
+    return false;
+
+  const torch::Tensor obs = flatten_obs(obs_in, obs_dim_, "ActorCritic").contiguous();
+  const std::int64_t rows = obs.size(0);
+  const bool tanh = parse_activation(config_.activation) == Activation::kTanh;
+  thread_local std::vector<float> input, head_a, head_c;
+  thread_local std::vector<std::vector<float>> h_actor, h_critic;
+  const float* x = obs.data_ptr<float>();
+  if (obs_scaling_) {
+    const float* offset = obs_scaling_->offset().data_ptr<float>();
+    const float* scale = obs_scaling_->scale().data_ptr<float>();
+    ensure_size(input, rows * obs_dim_);
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = 0; j < obs_dim_; ++j) input[r * obs_dim_ + j] = (x[r * obs_dim_ + j] - offset[j]) * scale[j];
+    x = input.data();
+  }
+  const float* actor_features = run_dense_body(actor, x, rows, tanh, h_actor);
+  ensure_size(head_a, rows * action_dim_);
+  dense_forward(heads[0], actor_features, rows, head_a.data(), /*activate=*/false, tanh);
+  if (with_critic) {
+    const float* critic_features =
+        config_.shared_trunk ? actor_features : run_dense_body(critic, x, rows, tanh, h_critic);
+    ensure_size(head_c, rows);
+    dense_forward(heads[1], critic_features, rows, head_c.data(), /*activate=*/false, tanh);
+  }
+  heads_out.rows = rows;
+  heads_out.actor = head_a.data();
+  heads_out.critic = with_critic ? head_c.data() : nullptr;
+  return true;
+}
+
+bool ActorCriticImpl::dense_mode(const torch::Tensor& obs, torch::Tensor& action) {
+  torch::NoGradGuard no_grad;
+  DenseHeads heads;
+  if (!dense_heads(obs, /*with_critic=*/false, heads)) return false;
+  const std::int64_t rows = heads.rows, n = action_dim_;
+  if (discrete_) {
+    action = torch::empty({rows}, torch::kLong);
+    std::int64_t* a = action.data_ptr<std::int64_t>();
+    for (std::int64_t r = 0; r < rows; ++r) a[r] = dense_argmax(heads.actor + r * n, n, r);
+  } else {
+    action = torch::from_blob(const_cast<float*>(heads.actor), {rows, n}, torch::kFloat).clone();
+  }
+  return true;
+}
+
+bool ActorCriticImpl::dense_act(const torch::Tensor& obs, bool deterministic, torch::Generator* gen, ActOut& out) {
+  torch::NoGradGuard no_grad;
+  DenseHeads heads;
+  if (!dense_heads(obs, /*with_critic=*/true, heads)) return false;
+  const std::int64_t rows = heads.rows;
+  const float* head_a = heads.actor;
+  const std::int64_t n = action_dim_;
+  const auto floats = torch::TensorOptions().dtype(torch::kFloat);
+  out.value = torch::from_blob(const_cast<float*>(heads.critic), {rows}, floats).clone();
+  out.log_prob = torch::empty({rows}, floats);
+  float* log_prob = out.log_prob.data_ptr<float>();
+  if (discrete_) {
+    // Categorical: the inverse CDF of the softmax at one uniform draw per row (the same distribution as
+    // categorical_sample's multinomial), or the first argmax; log-probabilities as log_softmax.
+    out.action = torch::empty({rows}, torch::kLong);
+    std::int64_t* action = out.action.data_ptr<std::int64_t>();
+    torch::Tensor uniform;
+    if (!deterministic) uniform = gen != nullptr ? torch::rand({rows}, *gen, floats) : torch::rand({rows}, floats);
+    const float* u = deterministic ? nullptr : uniform.data_ptr<float>();
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* z = head_a + r * n;
+      const std::int64_t best = dense_argmax(z, n, r);
+      const float zmax = z[best];
+      float sum = 0.0f;
+      for (std::int64_t j = 0; j < n; ++j) sum += std::exp(z[j] - zmax);
+      std::int64_t a = best;
+      if (!deterministic) {
+        const float target = u[r] * sum;
+        float cumulative = 0.0f;
+        a = -1;
+        for (std::int64_t j = 0; j < n && a < 0; ++j) {
+          cumulative += std::exp(z[j] - zmax);
+          if (target < cumulative) a = j;
+        }
+        if (a < 0) a = best;  // rounding left the draw past the last bin
+      }
+      action[r] = a;
+      log_prob[r] = z[a] - zmax - std::log(sum);
+    }
+  } else {
+    // Gaussian: mean + exp(log_std) * noise with the noise drawn as gaussian_sample draws it.
+    const torch::Tensor mean = torch::from_blob(const_cast<float*>(head_a), {rows, n}, floats);
+    out.action = deterministic ? mean.clone() : gaussian_sample(mean, log_std_, gen);
+    const float* a = out.action.data_ptr<float>();
+    const float* ls = log_std_.data_ptr<float>();
+    for (std::int64_t r = 0; r < rows; ++r) {
+      float sum = 0.0f;
+      for (std::int64_t j = 0; j < n; ++j) {
+        const float z = (a[r * n + j] - head_a[r * n + j]) * std::exp(-ls[j]);
+        sum += -0.5f * z * z - ls[j] - kHalfLog2Pi;
+      }
+      log_prob[r] = sum;
+    }
+  }
+  return true;
 }
 
 ActOut ActorCriticImpl::act(const torch::Tensor& obs, bool deterministic, torch::Generator* gen) {

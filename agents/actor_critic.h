@@ -65,6 +65,17 @@ class ActorCriticImpl : public torch::nn::Module {
   // the actor's layers only, no critic and no log-probability (evaluation and play act with it).
   torch::Tensor mode(const torch::Tensor& obs);
 
+  // act() and mode() on agents/dense_kernels.h, for small networks on the CPU where LibTorch's
+  // per-operator dispatch costs more than the arithmetic (ActorCriticPolicy acts through them). They
+  // return false, leaving the output alone, where the dense path does not apply (a GPU, reduced
+  // precision, no BLAS); the caller then uses act() / mode(). The results equal act()'s and mode()'s to
+  // float rounding, not bitwise (tests/agents/test_dense_act.cpp): categorical samples come from the
+  // inverse CDF of one uniform draw per row (the same distribution as act()'s multinomial), Gaussian
+  // ones from the same normal draws as act(). dense_act(deterministic) and dense_mode agree bitwise.
+  // Throws c10::Error naming the row when a row's logits are not finite (a NaN observation).
+  bool dense_act(const torch::Tensor& obs, bool deterministic, torch::Generator* gen, ActOut& out);
+  bool dense_mode(const torch::Tensor& obs, torch::Tensor& action);
+
   // log-probability of `actions` (as act returns them), entropy and value, with autograd. The
   // distributions are evaluated in fp32 even when the forward pass ran under reduced precision.
   EvalOut evaluate(const torch::Tensor& obs, const torch::Tensor& actions);
@@ -81,6 +92,15 @@ class ActorCriticImpl : public torch::nn::Module {
   const torch::Tensor& log_std() const { return log_std_; }
 
  private:
+  // The heads' outputs of the dense forward pass, in per-thread workspaces valid until the next call.
+  struct DenseHeads {
+    std::int64_t rows = 0;
+    const float* actor = nullptr;   // [rows, action_dim]: logits or the Gaussian mean
+    const float* critic = nullptr;  // [rows]: V(s); null without the critic
+  };
+  // The forward pass on agents/dense_kernels.h where it applies: fp32 observations and parameters on
+  // the CPU, outside autocast, a BLAS in the build. false where it does not.
+  bool dense_heads(const torch::Tensor& obs, bool with_critic, DenseHeads& heads);
   // Applies the observation scaling where the config asks for it.
   torch::Tensor scale_obs(const torch::Tensor& x) { return obs_scaling_ ? obs_scaling_->forward(x) : x; }
   ObsScaling obs_scaling_{nullptr};

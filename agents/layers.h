@@ -35,6 +35,8 @@ class ObsScalingImpl : public torch::nn::Module {
  public:
   ObsScalingImpl(const std::vector<float>& low, const std::vector<float>& high);
   torch::Tensor forward(const torch::Tensor& x) { return (x - offset_) * scale_; }
+  const torch::Tensor& offset() const { return offset_; }  // [obs_dim]
+  const torch::Tensor& scale() const { return scale_; }    // [obs_dim]
 
  private:
   torch::Tensor offset_, scale_;

@@ -47,8 +47,14 @@ torch::Tensor Policy::deterministic_action(const torch::Tensor& obs) {
 }
 
 PolicyAct ActorCriticPolicy::act(const torch::Tensor& obs, const ActContext& ctx) {
-  ActOut out = net_->act(obs, ctx.deterministic);
+  ActOut out;
+  if (!net_->dense_act(obs, ctx.deterministic, nullptr, out)) out = net_->act(obs, ctx.deterministic);
   return PolicyAct{out.action, out.log_prob, out.value};
+}
+
+torch::Tensor ActorCriticPolicy::deterministic_action(const torch::Tensor& obs) {
+  torch::Tensor action;
+  return net_->dense_mode(obs, action) ? action : net_->mode(obs);
 }
 
 double EpsilonSchedule::epsilon(std::int64_t global_step, std::int32_t actor_id) const {

@@ -57,7 +57,8 @@ class ActorCriticPolicy final : public Policy {
   PolicyAct act(const torch::Tensor& obs, const ActContext& ctx) override;
   PolicyView view(const torch::Tensor& obs) override;  // probabilities, or the Gaussian mean
   torch::nn::Module& module() override { return *net_; }
-  torch::Tensor deterministic_action(const torch::Tensor& obs) override { return net_->mode(obs); }
+  // Both on the dense kernels where they apply (ActorCriticImpl::dense_act), else LibTorch's operators.
+  torch::Tensor deterministic_action(const torch::Tensor& obs) override;
   ActorCritic& net() { return net_; }
 
  private:

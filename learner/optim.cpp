@@ -1,6 +1,8 @@
 #include "learner/optim.h"
 
+#include <cmath>
 #include <stdexcept>
+#include <tuple>
 #include <string>
 
 #include <torch/torch.h>
@@ -48,12 +50,34 @@ void FlatParameters::bind(const std::vector<torch::nn::Module*>& modules) {
   TORCH_CHECK(offset == values_.numel(), "FlatParameters: the network's parameters changed shape");
 }
 
+namespace {
+
+bool plain_cpu_floats(const torch::Tensor& t) {
+  return t.defined() && t.is_cpu() && t.scalar_type() == torch::kFloat && t.is_contiguous();
+}
+
+}  // namespace
+
 void clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> defined;
   for (const auto& g : grads)
     if (g.defined()) defined.push_back(g);
   if (defined.empty()) return;
+  if (defined.size() == 1 && plain_cpu_floats(defined.front())) {
+    // One flat fp32 buffer on the CPU: two loops instead of five operators. A non-finite norm gives a
+    // non-finite coefficient, as below, and the update guard undoes the step.
+    float* g = defined.front().data_ptr<float>();
+    const std::int64_t n = defined.front().numel();
+    double squares = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) squares += static_cast<double>(g[i]) * g[i];
+    const double coef = max_norm / (std::sqrt(squares) + 1e-6);
+    if (!(coef >= 1.0)) {
+      const float c = static_cast<float>(coef);
+      for (std::int64_t i = 0; i < n; ++i) g[i] *= c;
+    }
+    return;
+  }
   const torch::Tensor norm = defined.size() == 1 ? defined.front().norm()
                                                  : torch::stack([&] {
                                                      std::vector<torch::Tensor> norms;
@@ -84,6 +108,39 @@ torch::optim::AdamParamState* adam_state(torch::optim::Adam& optimizer, const to
 }
 
 }  // namespace
+
+void adam_step(torch::optim::Adam& optimizer) {
+  auto& groups = optimizer.param_groups();
+  if (groups.size() == 1 && groups.front().params().size() == 1) {
+    torch::Tensor& p = groups.front().params().front();
+    const auto& o = static_cast<const torch::optim::AdamOptions&>(groups.front().options());
+    auto* s = adam_state(optimizer, p);
+    if (s != nullptr && plain_cpu_floats(p) && plain_cpu_floats(p.grad()) && plain_cpu_floats(s->exp_avg()) &&
+        plain_cpu_floats(s->exp_avg_sq()) && o.weight_decay() == 0.0 && !o.amsgrad()) {
+      // LibTorch's Adam (adam.cpp), elementwise over the one buffer.
+      s->step(s->step() + 1);
+      const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+      const double step = static_cast<double>(s->step());
+      const float step_size = static_cast<float>(o.lr() / (1.0 - std::pow(beta1, step)));
+      const float sqrt_bc2 = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, step)));
+      const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
+      const float one_b1 = static_cast<float>(1.0 - beta1), one_b2 = static_cast<float>(1.0 - beta2);
+      const float eps = static_cast<float>(o.eps());
+      float* w = p.data_ptr<float>();
+      const float* g = p.grad().data_ptr<float>();
+      float* m = s->exp_avg().data_ptr<float>();
+      float* v = s->exp_avg_sq().data_ptr<float>();
+      const std::int64_t n = p.numel();
+      for (std::int64_t i = 0; i < n; ++i) {
+        m[i] = m[i] * b1 + one_b1 * g[i];
+        v[i] = v[i] * b2 + one_b2 * g[i] * g[i];
+        w[i] -= step_size * (m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps));
+      }
+      return;
+    }
+  }
+  optimizer.step();  // the first step (it creates the state), several tensors, a GPU, AMSGrad, decay
+}
 
 void UpdateGuard::save() {
   torch::NoGradGuard no_grad;

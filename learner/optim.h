@@ -42,6 +42,11 @@ class FlatParameters {
 // the coefficient kept on the device: no host synchronisation. Undefined tensors are skipped.
 void clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm);
 
+// optimizer.step(), as two loops where Adam steps one contiguous fp32 CPU buffer (a FlatParameters)
+// that already has state, without weight decay or AMSGrad: LibTorch's Adam runs about ten operators
+// per step, whose dispatch dominates for small networks. The same arithmetic, to float rounding.
+void adam_step(torch::optim::Adam& optimizer);
+
 // Finite-only training: a copy of the parameters Adam steps and of Adam's state from before an update,
 // put back when the update turned out non-finite (a NaN reward, a diverging loss), so that one bad
 // update is skipped instead of poisoning the network. save() and restore() are device copies, no

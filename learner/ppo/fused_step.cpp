@@ -2,15 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
-#ifdef APIARY_HAVE_BLAS
-extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
-                       const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
-                       const float* beta, float* c, const int* ldc);
-#endif
+#include "agents/dense_kernels.h"
 
 namespace apiary::learner {
 
@@ -18,101 +13,14 @@ namespace {
 
 constexpr double kHalfLog2Pi = 0.91893853320467274178;  // 0.5 * log(2 pi)
 
-// Row-major C[m, n] = op(A) op(B) + beta C, with op(A) [m, k] and op(B) [k, n]; trans_a / trans_b say
-// whether A / B are stored transposed. BLAS is column-major: row-major C is column-major C^T = B^T A^T.
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
-          std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
-#ifdef APIARY_HAVE_BLAS
-  const char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
-  const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
-  const int ilda = static_cast<int>(lda), ildb = static_cast<int>(ldb), ildc = static_cast<int>(ldc);
-  const float one = 1.0f;
-  sgemm_(&tb, &ta, &in, &im, &ik, &one, b, &ildb, a, &ilda, &beta, c, &ildc);
-#else
-  (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)beta,
-      (void)c, (void)ldc;
-  throw std::logic_error("FusedPpoStep: built without a BLAS");
-#endif
-}
-
-// tanh for a whole row, in plain arithmetic the compiler vectorises (libm's tanhf is a scalar call and
-// took 40% of the step). |x| < 0.2: the odd Taylor series to x^9 (remainder below 2e-10); otherwise
-// sign(x) (1 - e) / (1 + e) with e = exp(-2|x|) by Cody-Waite range reduction, e = 2^n e^r with
-// |r| <= ln2 / 2, and e^r by its Taylor series to r^6 (relative remainder below 2e-7). |x| is capped at
-// 9, where tanh is 1 in float. Within a few ulp of std::tanh (tests/learner/fused_step_test.cpp).
-void tanh_inplace(float* v, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float x = v[i];
-    const float a = std::min(std::fabs(x), 9.0f);
-    // e = exp(-2a)
-    const float y = -2.0f * a;
-    const float t = y * 1.44269504088896341f;  // y / ln 2
-    const int k = static_cast<int>(t - 0.5f);   // round to nearest (t <= 0)
-    const float kf = static_cast<float>(k);
-    const float r = (y - kf * 0.693145751953125f) - kf * 1.42860682030941723e-6f;  // ln 2, split hi + lo
-    const float p =
-        1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    std::int32_t bits = (k + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    const float e = p * scale;
-    const float big = (1.0f - e) / (1.0f + e);
-    const float x2 = a * a;
-    const float small = a * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 + x2 * (62.0f / 2835)))));
-    const float m = a < 0.2f ? small : big;
-    v[i] = x < 0.0f ? -m : m;
-  }
-}
-
-void ensure(std::vector<float>& buffer, std::int64_t size) {
-  if (static_cast<std::int64_t>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
-}
-
-// y[B, out] = x[B, in] W^T + b, then the activation unless this is a head.
-void linear_forward(const FusedLinear& layer, const float* x, std::int64_t rows, float* y, bool activate,
-                    bool tanh) {
-  gemm(false, true, rows, layer.out, layer.in, x, layer.in, layer.weight, layer.in, 0.0f, y, layer.out);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* row = y + r * layer.out;
-    for (std::int64_t j = 0; j < layer.out; ++j) row[j] += layer.bias[j];
-    if (!activate) continue;
-    if (tanh) {
-      tanh_inplace(row, layer.out);
-    } else {
-      for (std::int64_t j = 0; j < layer.out; ++j) row[j] = std::max(row[j], 0.0f);
-    }
-  }
-}
-
-// Given dz [B, out], the gradient at the layer's output before any activation: accumulates the
-// weight and bias gradients from the layer's input x, and writes dx [B, in] (unless dx is null).
-void linear_backward(const FusedLinear& layer, const float* x, const float* dz, std::int64_t rows, float* dx) {
-  gemm(true, false, layer.out, layer.in, rows, dz, layer.out, x, layer.in, 1.0f, layer.weight_grad, layer.in);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* row = dz + r * layer.out;
-    for (std::int64_t j = 0; j < layer.out; ++j) layer.bias_grad[j] += row[j];
-  }
-  if (dx != nullptr) gemm(false, false, rows, layer.in, layer.out, dz, layer.out, layer.weight, layer.in, 0.0f, dx, layer.in);
-}
-
-// d[i] *= act'(h[i]) for the post-activation values h.
-void activation_backward(const float* h, float* d, std::int64_t n, bool tanh) {
-  if (tanh) {
-    for (std::int64_t i = 0; i < n; ++i) d[i] *= 1.0f - h[i] * h[i];
-  } else {
-    for (std::int64_t i = 0; i < n; ++i) d[i] = h[i] > 0.0f ? d[i] : 0.0f;
-  }
-}
+using agents::activation_backward;
+using agents::dense_backward;
+using agents::dense_forward;
+using agents::ensure_size;
 
 }  // namespace
 
-bool fused_step_available() {
-#ifdef APIARY_HAVE_BLAS
-  return true;
-#else
-  return false;
-#endif
-}
+bool fused_step_available() { return agents::dense_kernels_available(); }
 
 FusedStats FusedPpoStep::run(const FusedNet& net, const FusedBatch& batch, const FusedLossOptions& options) {
   if (!fused_step_available()) throw std::logic_error("FusedPpoStep: built without a BLAS");
@@ -123,7 +31,7 @@ FusedStats FusedPpoStep::run(const FusedNet& net, const FusedBatch& batch, const
   // Forward: the (scaled) input, each body's hidden activations, the two heads.
   const float* x = batch.obs;
   if (net.obs_offset != nullptr) {
-    ensure(input_, rows * obs_dim);
+    ensure_size(input_, rows * obs_dim);
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t j = 0; j < obs_dim; ++j)
         input_[r * obs_dim + j] = (batch.obs[r * obs_dim + j] - net.obs_offset[j]) * net.obs_scale[j];
@@ -133,24 +41,24 @@ FusedStats FusedPpoStep::run(const FusedNet& net, const FusedBatch& batch, const
     if (h.size() < body.size()) h.resize(body.size());
     const float* in = x;
     for (std::size_t l = 0; l < body.size(); ++l) {
-      ensure(h[l], rows * body[l].out);
-      linear_forward(body[l], in, rows, h[l].data(), /*activate=*/true, net.tanh);
+      ensure_size(h[l], rows * body[l].out);
+      dense_forward(body[l], in, rows, h[l].data(), /*activate=*/true, net.tanh);
       in = h[l].data();
     }
     return in;  // the body's features
   };
   const float* actor_features = run_body(net.actor_body, actor_h_);
   const float* critic_features = net.shared_trunk ? actor_features : run_body(net.critic_body, critic_h_);
-  ensure(head_a_, rows * heads);
-  ensure(head_c_, rows);
-  linear_forward(net.actor_head, actor_features, rows, head_a_.data(), false, net.tanh);
-  linear_forward(net.critic_head, critic_features, rows, head_c_.data(), false, net.tanh);
+  ensure_size(head_a_, rows * heads);
+  ensure_size(head_c_, rows);
+  dense_forward(net.actor_head, actor_features, rows, head_a_.data(), false, net.tanh);
+  dense_forward(net.critic_head, critic_features, rows, head_c_.data(), false, net.tanh);
 
   // The loss, row by row (ppo_loss): advantages normalised with the unbiased std as Tensor::std().
-  ensure(adv_, rows);
-  ensure(g_logp_, rows);
-  ensure(grad_a_, rows * heads);
-  ensure(grad_c_, rows);
+  ensure_size(adv_, rows);
+  ensure_size(g_logp_, rows);
+  ensure_size(grad_a_, rows * heads);
+  ensure_size(grad_c_, rows);
   if (options.norm_adv) {
     double sum = 0.0;
     for (std::int64_t r = 0; r < rows; ++r) sum += batch.advantages[r];
@@ -286,10 +194,10 @@ FusedStats FusedPpoStep::run(const FusedNet& net, const FusedBatch& batch, const
       const float* in = l == 0 ? x : h[l - 1].data();
       float* dx = nullptr;
       if (l > 0) {
-        ensure(delta_next_, rows * body[l].in);
+        ensure_size(delta_next_, rows * body[l].in);
         dx = delta_next_.data();
       }
-      linear_backward(body[l], in, d, rows, dx);
+      dense_backward(body[l], in, d, rows, dx);
       if (l > 0) {
         std::swap(delta_, delta_next_);
         d = delta_.data();
@@ -300,20 +208,20 @@ FusedStats FusedPpoStep::run(const FusedNet& net, const FusedBatch& batch, const
   const bool actor_has_body = !net.actor_body.empty();
   const bool critic_has_body = net.shared_trunk ? actor_has_body : !net.critic_body.empty();
   if (net.shared_trunk) {
-    ensure(trunk_grad_, rows * actor_width);
-    ensure(delta_, rows * actor_width);
-    linear_backward(net.actor_head, actor_features, grad_a_.data(), rows, actor_has_body ? trunk_grad_.data() : nullptr);
-    linear_backward(net.critic_head, critic_features, grad_c_.data(), rows, critic_has_body ? delta_.data() : nullptr);
+    ensure_size(trunk_grad_, rows * actor_width);
+    ensure_size(delta_, rows * actor_width);
+    dense_backward(net.actor_head, actor_features, grad_a_.data(), rows, actor_has_body ? trunk_grad_.data() : nullptr);
+    dense_backward(net.critic_head, critic_features, grad_c_.data(), rows, critic_has_body ? delta_.data() : nullptr);
     if (actor_has_body) {
       for (std::int64_t i = 0; i < rows * actor_width; ++i) trunk_grad_[i] += delta_[i];
       backward_body(net.actor_body, actor_h_, trunk_grad_.data());
     }
   } else {
-    ensure(trunk_grad_, rows * actor_width);
-    linear_backward(net.actor_head, actor_features, grad_a_.data(), rows, actor_has_body ? trunk_grad_.data() : nullptr);
+    ensure_size(trunk_grad_, rows * actor_width);
+    dense_backward(net.actor_head, actor_features, grad_a_.data(), rows, actor_has_body ? trunk_grad_.data() : nullptr);
     if (actor_has_body) backward_body(net.actor_body, actor_h_, trunk_grad_.data());
-    ensure(trunk_grad_, rows * critic_width);
-    linear_backward(net.critic_head, critic_features, grad_c_.data(), rows, critic_has_body ? trunk_grad_.data() : nullptr);
+    ensure_size(trunk_grad_, rows * critic_width);
+    dense_backward(net.critic_head, critic_features, grad_c_.data(), rows, critic_has_body ? trunk_grad_.data() : nullptr);
     if (critic_has_body) backward_body(net.critic_body, critic_h_, trunk_grad_.data());
   }
 

@@ -11,22 +11,18 @@
 //
 // It reads the parameters and accumulates into the gradients through raw pointers: the caller zeroes
 // the gradients first and re-reads the pointers after anything re-seats the parameters' storage.
-// Nothing here includes LibTorch; the BLAS is the one LibTorch links (libblas.so.3: OpenBLAS on Debian).
+// Nothing here includes LibTorch; the matrix products are agents/dense_kernels.h's.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "agents/dense_kernels.h"
+
 namespace apiary::learner {
 
 // One Linear layer, y = x W^T + b, as pointers into the flat parameter and gradient buffers.
-struct FusedLinear {
-  const float* weight = nullptr;  // [out, in], row-major
-  const float* bias = nullptr;    // [out]
-  float* weight_grad = nullptr;   // [out, in], accumulated into
-  float* bias_grad = nullptr;     // [out], accumulated into
-  std::int64_t in = 0, out = 0;
-};
+using FusedLinear = agents::DenseLayer;
 
 // The network: hidden layers (each followed by the activation) and a linear head per side.
 struct FusedNet {

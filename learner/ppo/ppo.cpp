@@ -370,7 +370,7 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
   if (trainable_.defined()) flat_->grads().mul_(trainable_);
   if (finite) {
     if (config_.max_grad_norm > 0.0) clip_grad_norm({flat_->grads()}, config_.max_grad_norm);
-    optimizer_->step();
+    adam_step(*optimizer_);
   }
   scaler_.update(/*found_inf=*/!finite);
   out.stepped = finite;

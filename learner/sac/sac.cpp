@@ -215,7 +215,7 @@ torch::Tensor Sac::temperature_step(const torch::Tensor& log_pi) {
   // so the gradient is the loss itself: no backward pass.
   const torch::Tensor loss = -(alpha_ * (log_pi.mean() + target_entropy_));
   log_alpha_.mutable_grad() = loss.reshape({1});
-  alpha_optimizer_->step();
+  adam_step(*alpha_optimizer_);
   refresh_alpha();
   return loss;
 }
@@ -249,7 +249,7 @@ void Sac::actor_step(const torch::Tensor& obs, const SquashedSample* drawn, Step
   const bool finite = actor_scaler_.unscale_({actor_flat_->values()});  // true without a check unless fp16
   if (finite && config_.max_grad_norm > 0.0) clip_grad_norm({actor_flat_->grads()}, config_.max_grad_norm);
   if (actor_scaler_.update(/*found_inf=*/!finite)) {
-    actor_optimizer_->step();
+    adam_step(*actor_optimizer_);
     totals.actor_changed = true;
   }
   ++actor_steps_;
@@ -287,7 +287,7 @@ void Sac::gradient_step(StepTotals& totals) {
   critic_scaler_.scale(loss.qf_loss).backward();
   const bool finite = critic_scaler_.unscale_({critic_flat_->values()});
   if (finite && config_.max_grad_norm > 0.0) clip_grad_norm({critic_flat_->grads()}, config_.max_grad_norm);
-  if (critic_scaler_.update(/*found_inf=*/!finite)) critic_optimizer_->step();
+  if (critic_scaler_.update(/*found_inf=*/!finite)) adam_step(*critic_optimizer_);
   ++gradient_steps_;
   {
     torch::NoGradGuard no_grad;

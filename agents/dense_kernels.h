@@ -1,0 +1,46 @@
+// Dense-layer kernels on raw fp32 pointers for small MLPs on the CPU: a BLAS GEMM per matrix product and
+// plain loops (which the compiler vectorises) for bias, activation and their gradients. PPO's
+// hand-written minibatch step (learner/ppo/fused_step.h) and ActorCritic's inference on the CPU run on
+// them, where LibTorch's per-operator dispatch would cost more than the arithmetic. No LibTorch here;
+// the BLAS is the one LibTorch links (libblas.so.3: OpenBLAS on Debian), found by agents/CMakeLists.txt.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace apiary::agents {
+
+// One Linear layer, y = x W^T + b, as pointers into a network's parameters and gradients.
+struct DenseLayer {
+  const float* weight = nullptr;  // [out, in], row-major
+  const float* bias = nullptr;    // [out]
+  float* weight_grad = nullptr;   // [out, in], accumulated into (backward only)
+  float* bias_grad = nullptr;     // [out], accumulated into (backward only)
+  std::int64_t in = 0, out = 0;
+};
+
+// Whether the kernels can run: a BLAS with sgemm_ was linked at build time. Without one every caller
+// keeps to LibTorch's operators.
+bool dense_kernels_available();
+
+// y[rows, out] = x[rows, in] W^T + b, then tanh (tanh), relu (!tanh) or nothing (!activate).
+// Throws std::logic_error when dense_kernels_available() is false.
+void dense_forward(const DenseLayer& layer, const float* x, std::int64_t rows, float* y, bool activate, bool tanh);
+
+// Given dz[rows, out], the gradient at the layer's output before any activation: adds the weight and
+// bias gradients from the layer's input x, and writes dx[rows, in] unless dx is null.
+void dense_backward(const DenseLayer& layer, const float* x, const float* dz, std::int64_t rows, float* dx);
+
+// d[i] *= act'(h[i]) for the post-activation values h (tanh, or relu when !tanh).
+void activation_backward(const float* h, float* d, std::int64_t n, bool tanh);
+
+// tanh of n floats in place, within a few ulp of std::tanh and vectorised (libm's tanhf is a scalar
+// call); NaN stays NaN.
+void tanh_inplace(float* v, std::int64_t n);
+
+// Grows buffer to at least `size` elements (never shrinks).
+inline void ensure_size(std::vector<float>& buffer, std::int64_t size) {
+  if (static_cast<std::int64_t>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
+}
+
+}  // namespace apiary::agents

@@ -1,0 +1,184 @@
+// ActorCritic::dense_act and dense_mode (the dense kernels, fp32 on the CPU; what ActorCriticPolicy
+// acts with) against act(), mode() and the LibTorch forward pass of the same network: the same values,
+// log-probabilities and deterministic actions, Gaussian samples drawn from the same noise, categorical
+// samples with the softmax's frequencies; and the kernels' tanh.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "agents/actor_critic.h"
+#include "agents/dense_kernels.h"
+#include "agents/distributions.h"
+#include "agents/policy.h"
+
+namespace apiary::agents {
+namespace {
+
+constexpr std::int64_t kObsDim = 5;
+
+struct Net {
+  std::string name;
+  bool discrete;
+  std::vector<std::int64_t> hidden;
+  std::string activation;
+  bool shared_trunk;
+  bool scale_obs;
+};
+
+ActorCritic make_net(const Net& n) {
+  torch::manual_seed(3);
+  PolicyConfig pc;
+  pc.hidden_sizes = n.hidden;
+  pc.activation = n.activation;
+  pc.shared_trunk = n.shared_trunk;
+  pc.actor_output_gain = 1.0;
+  pc.init_log_std = -0.7;
+  if (n.scale_obs) {
+    pc.obs_low = {-2.0f, 0.0f, -std::numeric_limits<float>::infinity(), -4.0f, -1.0f};
+    pc.obs_high = {2.0f, 1.0f, std::numeric_limits<float>::infinity(), 4.0f, 3.0f};
+  }
+  return ActorCritic(kObsDim, n.discrete ? envs::Space::discrete(4) : envs::Space::box({-1, -1}, {1, 1}), pc);
+}
+
+std::vector<Net> nets() {
+  return {{"discrete tanh 64x64", true, {64, 64}, "tanh", false, false},
+          {"discrete relu 32, scaled obs", true, {32}, "relu", false, true},
+          {"discrete shared trunk", true, {16, 16}, "tanh", true, false},
+          {"discrete linear heads", true, {}, "tanh", false, false},
+          {"box tanh 64x64", false, {64, 64}, "tanh", false, false},
+          {"box relu 24x24, scaled obs", false, {24, 24}, "relu", false, true},
+          {"box shared trunk", false, {32}, "relu", true, false}};
+}
+
+TEST(DenseAct, MatchesTheLibTorchForwardPass) {
+  ASSERT_TRUE(dense_kernels_available()) << "the build found no BLAS: act() would run on LibTorch only";
+  torch::set_num_threads(1);
+  for (const Net& n : nets()) {
+    SCOPED_TRACE(n.name);
+    ActorCritic net = make_net(n);
+    const torch::Tensor obs = torch::randn({37, kObsDim}) * 2.0;
+    torch::NoGradGuard no_grad;
+    const PolicyOut ref = net->forward(obs);
+
+    ActOut greedy;
+    ASSERT_TRUE(net->dense_act(obs, /*deterministic=*/true, nullptr, greedy));
+    torch::Tensor mode;
+    ASSERT_TRUE(net->dense_mode(obs, mode));
+    EXPECT_TRUE(torch::equal(mode, greedy.action)) << "dense_mode is dense_act's deterministic action";
+    EXPECT_LT((greedy.value - ref.value).abs().max().item<double>(), 1e-5);
+    if (n.discrete) {
+      EXPECT_TRUE(torch::equal(greedy.action, ref.logits.argmax(-1)));
+      EXPECT_LT((greedy.log_prob - categorical_log_prob(ref.logits, greedy.action)).abs().max().item<double>(), 1e-5);
+    } else {
+      EXPECT_LT((greedy.action - ref.mean).abs().max().item<double>(), 1e-5);
+    }
+
+    // Sampled actions: their log-probabilities as the distributions compute them; Gaussian samples are
+    // the mean plus exp(log_std) times the noise LibTorch's generator gives next.
+    torch::manual_seed(99);
+    ActOut sampled;
+    ASSERT_TRUE(net->dense_act(obs, /*deterministic=*/false, nullptr, sampled));
+    EXPECT_EQ(sampled.action.scalar_type(), n.discrete ? torch::kLong : torch::kFloat);
+    if (n.discrete) {
+      EXPECT_LT((sampled.log_prob - categorical_log_prob(ref.logits, sampled.action)).abs().max().item<double>(), 1e-5);
+    } else {
+      torch::manual_seed(99);
+      const torch::Tensor noise = torch::randn(ref.mean.sizes());
+      EXPECT_LT((sampled.action - (ref.mean + net->log_std().exp() * noise)).abs().max().item<double>(), 1e-5);
+      EXPECT_LT((sampled.log_prob - gaussian_log_prob(ref.mean, net->log_std(), sampled.action)).abs().max().item<double>(),
+                1e-4);
+    }
+  }
+}
+
+// One observation repeated 20000 times: each action's frequency within 5 standard errors of its
+// softmax probability, and the same generator state gives the same draws.
+TEST(DenseAct, CategoricalSamplesFollowTheSoftmax) {
+  torch::set_num_threads(1);
+  ActorCritic net = make_net(nets()[0]);
+  constexpr std::int64_t kRows = 20000;
+  const torch::Tensor obs = torch::randn({1, kObsDim}).expand({kRows, kObsDim}).contiguous();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor probs = torch::softmax(net->forward(obs.slice(0, 0, 1)).logits, -1)[0];
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  ActOut out;
+  ASSERT_TRUE(net->dense_act(obs, /*deterministic=*/false, &gen, out));
+  const torch::Tensor counts = torch::bincount(out.action, {}, 4).to(torch::kDouble);
+  for (std::int64_t k = 0; k < 4; ++k) {
+    const double p = probs[k].item<double>();
+    const double freq = counts[k].item<double>() / kRows;
+    EXPECT_NEAR(freq, p, 5.0 * std::sqrt(p * (1 - p) / kRows) + 1e-9) << "action " << k;
+  }
+  EXPECT_GT(probs.min().item<double>(), 0.02) << "a near-deterministic policy would test little";
+  auto again = at::make_generator<at::CPUGeneratorImpl>(5);
+  ActOut repeat;
+  ASSERT_TRUE(net->dense_act(obs, false, &again, repeat));
+  EXPECT_TRUE(torch::equal(repeat.action, out.action));
+}
+
+TEST(DenseAct, NonFiniteObservationsAreRefusedNamingTheRow) {
+  ActorCritic net = make_net(nets()[0]);
+  torch::Tensor obs = torch::zeros({3, kObsDim});
+  obs[2][1] = std::numeric_limits<float>::quiet_NaN();
+  try {
+    ActOut out;
+    net->dense_act(obs, /*deterministic=*/false, nullptr, out);
+    FAIL() << "a NaN observation was acted on";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 2"), std::string::npos) << e.what();
+  }
+}
+
+// ActorCriticPolicy, which actors and evaluations use, acts through the dense path; a bf16 autocast
+// region (reduced precision) keeps to LibTorch's operators.
+TEST(DenseAct, ThePolicyActsThroughItWhereItApplies) {
+  ActorCritic net = make_net(nets()[4]);
+  ActorCriticPolicy policy(net);
+  const torch::Tensor obs = torch::randn({9, kObsDim});
+  ActContext ctx;
+  ctx.deterministic = true;
+  torch::Tensor mode;
+  ASSERT_TRUE(net->dense_mode(obs, mode));
+  EXPECT_TRUE(torch::equal(policy.act(obs, ctx).action, mode));
+  EXPECT_TRUE(torch::equal(policy.deterministic_action(obs), mode));
+  {
+    at::autocast::set_cpu_enabled(true);
+    ActOut out;
+    EXPECT_FALSE(net->dense_act(obs, true, nullptr, out)) << "under autocast the dense path steps aside";
+    at::autocast::set_cpu_enabled(false);
+  }
+  ActorCritic on_double = make_net(nets()[4]);
+  on_double->to(torch::kDouble);
+  ActOut out;
+  EXPECT_FALSE(on_double->dense_act(obs.to(torch::kDouble), true, nullptr, out));
+}
+
+TEST(DenseKernels, TanhIsWithinAFewUlpOfLibm) {
+  std::vector<float> x;
+  for (double v = -12.0; v <= 12.0; v += 3e-4) x.push_back(static_cast<float>(v));
+  for (const float v : {0.0f, -0.0f, 1e-30f, -1e-7f, 0.2f, 0.19999999f, 9.0f, 1e30f, -1e30f}) x.push_back(v);
+  x.push_back(std::numeric_limits<float>::infinity());
+  x.push_back(-std::numeric_limits<float>::infinity());
+  std::vector<float> y = x;
+  tanh_inplace(y.data(), static_cast<std::int64_t>(y.size()));
+  double worst = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double ref = std::tanh(static_cast<double>(x[i]));
+    const double ulp = std::max(std::abs(ref), 1e-30) * std::numeric_limits<float>::epsilon();
+    worst = std::max(worst, std::abs(y[i] - ref) / ulp);
+  }
+  EXPECT_LT(worst, 8.0) << "worst error in float ulps";
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  tanh_inplace(&nan, 1);
+  EXPECT_TRUE(std::isnan(nan));
+}
+
+}  // namespace
+}  // namespace apiary::agents
