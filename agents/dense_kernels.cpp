@@ -40,13 +40,11 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
 #endif
 }
 
-}  // namespace
-
 // In plain arithmetic the compiler vectorises (libm's tanhf took 40% of PPO's step). |x| < 0.2: the
 // odd Taylor series to x^9 (remainder below 2e-10); otherwise sign(x) (1 - e) / (1 + e) with
 // e = exp(-2|x|) by Cody-Waite range reduction, e = 2^k e^r with |r| <= ln2 / 2, and e^r by its Taylor
 // series to r^6 (relative remainder below 2e-7). |x| is capped at 9, where tanh is 1 in float.
-void tanh_inplace(float* v, std::int64_t n) {
+void tanh_generic(float* v, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float x = v[i];
     const float a = std::min(std::fabs(x), 9.0f);
@@ -68,6 +66,66 @@ void tanh_inplace(float* v, std::int64_t n) {
     const float m = a < 0.2f ? small : big;
     v[i] = x < 0.0f ? -m : m;
   }
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+// tanh_generic's arithmetic eight floats at a time with AVX2 (GCC's vector extensions; the baseline
+// x86-64 build vectorises the generic loop four-wide with SSE only): the same operations in the same
+// order, so the results are bitwise those of tanh_generic, 2.4x faster. Picked at run time where the CPU
+// has AVX2.
+typedef float Floats8 __attribute__((vector_size(32)));
+typedef std::int32_t Ints8 __attribute__((vector_size(32)));
+
+__attribute__((target("avx2"))) void tanh_avx2(float* v, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    Floats8 x;
+    std::memcpy(&x, v + i, sizeof x);
+    Ints8 xb;
+    std::memcpy(&xb, &x, sizeof xb);
+    const Ints8 sign = xb & static_cast<std::int32_t>(0x80000000u);
+    const Ints8 abs_bits = xb & 0x7fffffff;
+    Floats8 a;
+    std::memcpy(&a, &abs_bits, sizeof a);
+    a = a < 9.0f ? a : 9.0f;  // NaN lanes are put back at the end
+    const Floats8 y = -2.0f * a;
+    const Floats8 t = y * 1.44269504088896341f;
+    const Ints8 k = __builtin_convertvector(t - 0.5f, Ints8);
+    const Floats8 kf = __builtin_convertvector(k, Floats8);
+    const Floats8 r = (y - kf * 0.693145751953125f) - kf * 1.42860682030941723e-6f;
+    const Floats8 p =
+        1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+    const Ints8 scale_bits = (k + 127) << 23;
+    Floats8 scale;
+    std::memcpy(&scale, &scale_bits, sizeof scale);
+    const Floats8 e = p * scale;
+    const Floats8 big = (1.0f - e) / (1.0f + e);
+    const Floats8 x2 = a * a;
+    const Floats8 small =
+        a * (1.0f + x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 + x2 * (62.0f / 2835)))));
+    const Floats8 m = a < 0.2f ? small : big;
+    Ints8 out;
+    std::memcpy(&out, &m, sizeof out);
+    out |= sign;
+    out = x != x ? xb : out;
+    std::memcpy(v + i, &out, sizeof out);
+  }
+  tanh_generic(v + i, n - i);
+}
+
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
+
+}  // namespace
+
+void tanh_inplace(float* v, std::int64_t n) {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  if (cpu_has_avx2()) return tanh_avx2(v, n);
+#endif
+  tanh_generic(v, n);
 }
 
 void dense_forward(const DenseLayer& layer, const float* x, std::int64_t rows, float* y, bool activate,
@@ -93,6 +151,27 @@ void dense_backward(const DenseLayer& layer, const float* x, const float* dz, st
     for (std::int64_t j = 0; j < layer.out; ++j) layer.bias_grad[j] += row[j];
   }
   if (dx != nullptr) gemm(false, false, rows, layer.in, layer.out, dz, layer.out, layer.weight, layer.in, 0.0f, dx, layer.in);
+}
+
+double sum_of_squares(const float* x, std::int64_t n) {
+  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) partial[j] += x[i + j] * x[i + j];
+  double sum = 0.0;
+  for (; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  for (const float p : partial) sum += p;
+  return sum;
+}
+
+void adam_update(float* w, const float* g, float* m, float* v, std::int64_t n, float b1, float b2, float step_size,
+                 float sqrt_bc2, float eps) {
+  const float one_b1 = 1.0f - b1, one_b2 = 1.0f - b2;
+  for (std::int64_t i = 0; i < n; ++i) {
+    m[i] = m[i] * b1 + one_b1 * g[i];
+    v[i] = v[i] * b2 + one_b2 * g[i] * g[i];
+    w[i] -= step_size * (m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps));
+  }
 }
 
 void activation_backward(const float* h, float* d, std::int64_t n, bool tanh) {

@@ -35,8 +35,17 @@ void dense_backward(const DenseLayer& layer, const float* x, const float* dz, st
 void activation_backward(const float* h, float* d, std::int64_t n, bool tanh);
 
 // tanh of n floats in place, within a few ulp of std::tanh and vectorised (libm's tanhf is a scalar
-// call); NaN stays NaN.
+// call): eight lanes where the CPU has AVX2, four otherwise, with bitwise the same results; NaN stays NaN.
 void tanh_inplace(float* v, std::int64_t n);
+
+// The sum of x[i]^2 over n elements (eight float partial sums, added in double at the end).
+double sum_of_squares(const float* x, std::int64_t n);
+
+// One Adam step over n elements, LibTorch's arithmetic (adam.cpp) without weight decay or AMSGrad:
+// m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, w -= step_size m / (sqrt(v) / sqrt_bc2 + eps), with
+// step_size = lr / (1 - b1^t) and sqrt_bc2 = sqrt(1 - b2^t) for step t.
+void adam_update(float* w, const float* g, float* m, float* v, std::int64_t n, float b1, float b2, float step_size,
+                 float sqrt_bc2, float eps);
 
 // Grows buffer to at least `size` elements (never shrinks).
 inline void ensure_size(std::vector<float>& buffer, std::int64_t size) {

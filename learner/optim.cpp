@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include "agents/dense_kernels.h"
+
 namespace apiary::learner {
 
 namespace {
@@ -69,9 +71,7 @@ void clip_grad_norm(const std::vector<torch::Tensor>& grads, double max_norm) {
     // non-finite coefficient, as below, and the update guard undoes the step.
     float* g = defined.front().data_ptr<float>();
     const std::int64_t n = defined.front().numel();
-    double squares = 0.0;
-    for (std::int64_t i = 0; i < n; ++i) squares += static_cast<double>(g[i]) * g[i];
-    const double coef = max_norm / (std::sqrt(squares) + 1e-6);
+    const double coef = max_norm / (std::sqrt(agents::sum_of_squares(g, n)) + 1e-6);
     if (!(coef >= 1.0)) {
       const float c = static_cast<float>(coef);
       for (std::int64_t i = 0; i < n; ++i) g[i] *= c;
@@ -123,19 +123,9 @@ void adam_step(torch::optim::Adam& optimizer) {
       const double step = static_cast<double>(s->step());
       const float step_size = static_cast<float>(o.lr() / (1.0 - std::pow(beta1, step)));
       const float sqrt_bc2 = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, step)));
-      const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
-      const float one_b1 = static_cast<float>(1.0 - beta1), one_b2 = static_cast<float>(1.0 - beta2);
-      const float eps = static_cast<float>(o.eps());
-      float* w = p.data_ptr<float>();
-      const float* g = p.grad().data_ptr<float>();
-      float* m = s->exp_avg().data_ptr<float>();
-      float* v = s->exp_avg_sq().data_ptr<float>();
-      const std::int64_t n = p.numel();
-      for (std::int64_t i = 0; i < n; ++i) {
-        m[i] = m[i] * b1 + one_b1 * g[i];
-        v[i] = v[i] * b2 + one_b2 * g[i] * g[i];
-        w[i] -= step_size * (m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps));
-      }
+      agents::adam_update(p.data_ptr<float>(), p.grad().data_ptr<float>(), s->exp_avg().data_ptr<float>(),
+                          s->exp_avg_sq().data_ptr<float>(), p.numel(), static_cast<float>(beta1),
+                          static_cast<float>(beta2), step_size, sqrt_bc2, static_cast<float>(o.eps()));
       return;
     }
   }
