@@ -30,6 +30,16 @@ namespace apiary::learner {
 
 namespace {
 
+// The loss's options from the config, into PpoLossIn (autograd) or FusedLossOptions (the fused step).
+template <class LossOptions>
+void set_loss_options(LossOptions& out, const PpoConfig& config) {
+  out.clip_coef = config.clip_coef;
+  out.norm_adv = config.norm_adv;
+  out.clip_vloss = config.clip_vloss;
+  out.ent_coef = config.ent_coef;
+  out.vf_coef = config.vf_coef;
+}
+
 // A rollout flattened to B = T * N samples on the learner's device: what the epochs draw from.
 struct RolloutBatch {
   torch::Tensor obs;         // [B, obs...]
@@ -320,11 +330,7 @@ torch::Tensor Ppo::fused_minibatch(const RolloutBatch& minibatch) {
   batch.advantages = floats(minibatch.advantages);
   batch.returns = floats(minibatch.returns);
   FusedLossOptions options;
-  options.clip_coef = config_.clip_coef;
-  options.norm_adv = config_.norm_adv;
-  options.clip_vloss = config_.clip_vloss;
-  options.ent_coef = config_.ent_coef;
-  options.vf_coef = config_.vf_coef;
+  set_loss_options(options, config_);
   const FusedStats s = fused_->run(fused_net_, batch, options);
   return torch::tensor({s.pg_loss, s.v_loss, s.entropy, s.old_approx_kl, s.approx_kl, s.clipfrac}, torch::kFloat);
 }
@@ -350,11 +356,7 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
       in.old_values = minibatch.values;
       in.returns = minibatch.returns;
       in.entropy = now.entropy;
-      in.clip_coef = config_.clip_coef;
-      in.norm_adv = config_.norm_adv;
-      in.clip_vloss = config_.clip_vloss;
-      in.ent_coef = config_.ent_coef;
-      in.vf_coef = config_.vf_coef;
+      set_loss_options(in, config_);
       loss = ppo_loss(in);
     }
     scaler_.scale(loss.loss).backward();
@@ -864,11 +866,8 @@ PpoLossOut Ppo::stage_loss(const torch::Tensor& actor_out, const torch::Tensor& 
   in.advantages = advantages.slice(0, begin, end);
   in.old_values = minibatch.values.slice(0, begin, end);
   in.returns = minibatch.returns.slice(0, begin, end);
-  in.clip_coef = config_.clip_coef;
+  set_loss_options(in, config_);
   in.norm_adv = false;  // done by the caller, over the whole minibatch
-  in.clip_vloss = config_.clip_vloss;
-  in.ent_coef = config_.ent_coef;
-  in.vf_coef = config_.vf_coef;
   return ppo_loss(in);
 }
 
