@@ -1,13 +1,12 @@
 #include "agents/actor_critic.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <ATen/autocast_mode.h>
-
-#include <cmath>
-#include <vector>
 
 #include "agents/dense_kernels.h"
 #include "agents/distributions.h"
@@ -73,8 +72,6 @@ PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs) {
 }
 
 namespace {
-
-constexpr float kHalfLog2Pi = 0.91893853320467274178f;  // 0.5 * log(2 pi)
 
 bool dense_ready(const torch::Tensor& t) { return t.scalar_type() == torch::kFloat && t.is_cpu() && t.is_contiguous(); }
 
@@ -189,9 +186,9 @@ bool ActorCriticImpl::dense_act(const torch::Tensor& obs, bool deterministic, to
   const std::int64_t n = action_dim_;
   const auto floats = torch::TensorOptions().dtype(torch::kFloat);
   out.value = torch::from_blob(const_cast<float*>(heads.critic), {rows}, floats).clone();
-  out.log_prob = torch::empty({rows}, floats);
-  float* log_prob = out.log_prob.data_ptr<float>();
   if (discrete_) {
+    out.log_prob = torch::empty({rows}, floats);
+    float* log_prob = out.log_prob.data_ptr<float>();
     // Categorical: the inverse CDF of the softmax at one uniform draw per row (the same distribution as
     // categorical_sample's multinomial), or the first argmax; log-probabilities as log_softmax.
     out.action = torch::empty({rows}, torch::kLong);
@@ -220,19 +217,10 @@ bool ActorCriticImpl::dense_act(const torch::Tensor& obs, bool deterministic, to
       log_prob[r] = z[a] - zmax - std::log(sum);
     }
   } else {
-    // Gaussian: mean + exp(log_std) * noise with the noise drawn as gaussian_sample draws it.
+    // Gaussian: the distribution's own sample and log-probability (agents/distributions.h) on the mean.
     const torch::Tensor mean = torch::from_blob(const_cast<float*>(head_a), {rows, n}, floats);
     out.action = deterministic ? mean.clone() : gaussian_sample(mean, log_std_, gen);
-    const float* a = out.action.data_ptr<float>();
-    const float* ls = log_std_.data_ptr<float>();
-    for (std::int64_t r = 0; r < rows; ++r) {
-      float sum = 0.0f;
-      for (std::int64_t j = 0; j < n; ++j) {
-        const float z = (a[r * n + j] - head_a[r * n + j]) * std::exp(-ls[j]);
-        sum += -0.5f * z * z - ls[j] - kHalfLog2Pi;
-      }
-      log_prob[r] = sum;
-    }
+    out.log_prob = gaussian_log_prob(mean, log_std_, out.action);
   }
   return true;
 }
