@@ -70,7 +70,7 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
   // uniform policy's, behaviour values near the returns.
   const torch::Tensor old_log_probs = torch::randn({config.batch}, opts) * 0.1 - std::log(double(config.num_actions));
   const torch::Tensor old_values = returns + torch::randn({config.batch}, opts) * 0.1;
-  const bool fused = config.fused && device.is_cpu() && precision == Precision::kFp32 && fused_step_available();
+  const bool fused = fused_step_applies(config.fused, device, precision);
   FusedPpoStep fused_step;
   FusedBatch fused_batch;
   fused_batch.rows = config.batch;

@@ -58,4 +58,8 @@ FusedNet fused_net_of(agents::ActorCriticImpl& net) {
   return n;
 }
 
+bool fused_step_applies(bool wanted, const torch::Device& device, Precision precision) {
+  return wanted && device.is_cpu() && precision == Precision::kFp32 && fused_step_available();
+}
+
 }  // namespace apiary::learner

@@ -233,8 +233,7 @@ Ppo::Ppo(const AlgorithmInit& init)
   optimizer_ = std::make_unique<torch::optim::Adam>(
       std::vector<torch::Tensor>{flat_->values()}, torch::optim::AdamOptions(config_.learning_rate).eps(1e-5));
   guard_ = std::make_unique<UpdateGuard>(*optimizer_);
-  if (config_.fused_update && fused_step_available() && device_.is_cpu() && precision_ == Precision::kFp32)
-    fused_ = std::make_unique<FusedPpoStep>();
+  if (fused_step_applies(config_.fused_update, device_, precision_)) fused_ = std::make_unique<FusedPpoStep>();
 }
 
 void Ppo::set_learning_rate(double lr) {
