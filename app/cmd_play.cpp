@@ -14,6 +14,7 @@
 #include "app/env_flags.h"
 #include "envs/registry.h"
 #include "runner/play_policy.h"
+#include "runner/zoo.h"
 #include "render/player.h"
 #include "render/window.h"
 
@@ -68,9 +69,11 @@ void run_play(const PlayFlags& flags) {
   envs::EnvOptions options;
   std::string env_id = flags.env_id;
   if (!flags.checkpoint.empty()) {
-    if (!std::filesystem::is_regular_file(flags.checkpoint))
+    // zoo:NAME and zoo:ENV_ID name the zoo's entries (runner/zoo.h), as everywhere a checkpoint is taken.
+    const std::string checkpoint = runner::resolve_checkpoint(flags.checkpoint);
+    if (!std::filesystem::is_regular_file(checkpoint))
       throw UsageError("--checkpoint " + flags.checkpoint + ": no such file");
-    policy = runner::PlayPolicy::load(flags.checkpoint, flags.env_id);
+    policy = runner::PlayPolicy::load(checkpoint, flags.env_id);
     env_id = policy->env_id();
     options = policy->env_options();
   } else if (env_id.empty()) {

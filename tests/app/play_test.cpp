@@ -186,6 +186,21 @@ TEST_F(PlayCli, PlaysTrainedCheckpointsOfEveryKind) {
   }
 }
 
+// The zoo's entries play by name and by env id (zoo:NAME, zoo:ENV_ID), as they evaluate; an unknown
+// entry is refused naming it.
+TEST_F(PlayCli, PlaysZooEntriesByNameAndByEnvId) {
+  for (const std::string entry : {"zoo:cartpole_ppo", "zoo:Pendulum-v1"}) {
+    const CmdResult r = run("play --checkpoint " + entry + " --headless --episodes 1 --option max_episode_steps=30");
+    ASSERT_EQ(r.status, 0) << entry << "\n" << r.output;
+    auto s = parse_pairs(r.last_line());
+    EXPECT_EQ(s["env"], entry == "zoo:cartpole_ppo" ? "CartPole-v1" : "Pendulum-v1") << r.output;
+    EXPECT_EQ(s["steps"], "30") << r.output;
+  }
+  const CmdResult r = run("play --checkpoint zoo:no_such_entry --headless");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("no_such_entry"), std::string::npos) << r.output;
+}
+
 TEST_F(PlayCli, PolicyFromACheckpointActsDeterministically) {
   const std::string checkpoint = train("ppo_cartpole", "ppo", "CartPole-v1");
   auto policy = apiary::runner::PlayPolicy::load(checkpoint);
