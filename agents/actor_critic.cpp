@@ -96,18 +96,6 @@ bool dense_body(torch::nn::Sequential& body, std::vector<DenseLayer>& layers) {
   return true;
 }
 
-// The hidden activations of one body, run in workspaces kept per thread.
-const float* run_dense_body(const std::vector<DenseLayer>& body, const float* x, std::int64_t rows, bool tanh,
-                            std::vector<std::vector<float>>& h) {
-  if (h.size() < body.size()) h.resize(body.size());
-  for (std::size_t l = 0; l < body.size(); ++l) {
-    ensure_size(h[l], rows * body[l].out);
-    dense_forward(body[l], x, rows, h[l].data(), /*activate=*/true, tanh);
-    x = h[l].data();
-  }
-  return x;
-}
-
 // The first index of the largest logit of row r; throws naming the row when a logit is not finite.
 std::int64_t dense_argmax(const float* z, std::int64_t n, std::int64_t r) {
   std::int64_t best = 0;
@@ -138,21 +126,16 @@ bool ActorCriticImpl::dense_heads(const torch::Tensor& obs_in, bool with_critic,
   const bool tanh = parse_activation(config_.activation) == Activation::kTanh;
   thread_local std::vector<float> input, head_a, head_c;
   thread_local std::vector<std::vector<float>> h_actor, h_critic;
-  const float* x = obs.data_ptr<float>();
-  if (obs_scaling_) {
-    const float* offset = obs_scaling_->offset().data_ptr<float>();
-    const float* scale = obs_scaling_->scale().data_ptr<float>();
-    ensure_size(input, rows * obs_dim_);
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t j = 0; j < obs_dim_; ++j) input[r * obs_dim_ + j] = (x[r * obs_dim_ + j] - offset[j]) * scale[j];
-    x = input.data();
-  }
-  const float* actor_features = run_dense_body(actor, x, rows, tanh, h_actor);
+  const float* x = obs_scaling_ ? dense_scale_input(obs.data_ptr<float>(), rows, obs_dim_,
+                                                    obs_scaling_->offset().data_ptr<float>(),
+                                                    obs_scaling_->scale().data_ptr<float>(), input)
+                                : obs.data_ptr<float>();
+  const float* actor_features = dense_body_forward(actor, x, rows, tanh, h_actor);
   ensure_size(head_a, rows * action_dim_);
   dense_forward(heads[0], actor_features, rows, head_a.data(), /*activate=*/false, tanh);
   if (with_critic) {
     const float* critic_features =
-        config_.shared_trunk ? actor_features : run_dense_body(critic, x, rows, tanh, h_critic);
+        config_.shared_trunk ? actor_features : dense_body_forward(critic, x, rows, tanh, h_critic);
     ensure_size(head_c, rows);
     dense_forward(heads[1], critic_features, rows, head_c.data(), /*activate=*/false, tanh);
   }

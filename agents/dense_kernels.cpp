@@ -144,6 +144,26 @@ void dense_forward(const DenseLayer& layer, const float* x, std::int64_t rows, f
   }
 }
 
+const float* dense_body_forward(const std::vector<DenseLayer>& body, const float* x, std::int64_t rows, bool tanh,
+                                std::vector<std::vector<float>>& h) {
+  if (h.size() < body.size()) h.resize(body.size());
+  for (std::size_t l = 0; l < body.size(); ++l) {
+    ensure_size(h[l], rows * body[l].out);
+    dense_forward(body[l], x, rows, h[l].data(), /*activate=*/true, tanh);
+    x = h[l].data();
+  }
+  return x;
+}
+
+const float* dense_scale_input(const float* x, std::int64_t rows, std::int64_t dim, const float* offset,
+                               const float* scale, std::vector<float>& out) {
+  if (offset == nullptr) return x;
+  ensure_size(out, rows * dim);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < dim; ++j) out[r * dim + j] = (x[r * dim + j] - offset[j]) * scale[j];
+  return out.data();
+}
+
 void dense_backward(const DenseLayer& layer, const float* x, const float* dz, std::int64_t rows, float* dx) {
   gemm(true, false, layer.out, layer.in, rows, dz, layer.out, x, layer.in, 1.0f, layer.weight_grad, layer.in);
   for (std::int64_t r = 0; r < rows; ++r) {

@@ -27,6 +27,17 @@ bool dense_kernels_available();
 // Throws std::logic_error when dense_kernels_available() is false.
 void dense_forward(const DenseLayer& layer, const float* x, std::int64_t rows, float* y, bool activate, bool tanh);
 
+// The hidden layers of an MLP body (each Linear then the activation) on x[rows, in]: layer l's output
+// goes to h[l] (grown as needed, kept for a backward pass); returns the last one (x itself for an
+// empty body).
+const float* dense_body_forward(const std::vector<DenseLayer>& body, const float* x, std::int64_t rows, bool tanh,
+                                std::vector<std::vector<float>>& h);
+
+// (x - offset) * scale per column of x[rows, dim] into `out` (an observation scaling); returns x itself
+// when offset is null.
+const float* dense_scale_input(const float* x, std::int64_t rows, std::int64_t dim, const float* offset,
+                               const float* scale, std::vector<float>& out);
+
 // Given dz[rows, out], the gradient at the layer's output before any activation: adds the weight and
 // bias gradients from the layer's input x, and writes dx[rows, in] unless dx is null.
 void dense_backward(const DenseLayer& layer, const float* x, const float* dz, std::int64_t rows, float* dx);

@@ -15,6 +15,7 @@ constexpr double kHalfLog2Pi = 0.91893853320467274178;  // 0.5 * log(2 pi)
 
 using agents::activation_backward;
 using agents::dense_backward;
+using agents::dense_body_forward;
 using agents::dense_forward;
 using agents::ensure_size;
 
@@ -29,26 +30,10 @@ FusedStats FusedPpoStep::run(const FusedNet& net, const FusedBatch& batch, const
   const std::int64_t heads = net.actor_head.out;  // n logits or A means
 
   // Forward: the (scaled) input, each body's hidden activations, the two heads.
-  const float* x = batch.obs;
-  if (net.obs_offset != nullptr) {
-    ensure_size(input_, rows * obs_dim);
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t j = 0; j < obs_dim; ++j)
-        input_[r * obs_dim + j] = (batch.obs[r * obs_dim + j] - net.obs_offset[j]) * net.obs_scale[j];
-    x = input_.data();
-  }
-  const auto run_body = [&](const std::vector<FusedLinear>& body, std::vector<std::vector<float>>& h) {
-    if (h.size() < body.size()) h.resize(body.size());
-    const float* in = x;
-    for (std::size_t l = 0; l < body.size(); ++l) {
-      ensure_size(h[l], rows * body[l].out);
-      dense_forward(body[l], in, rows, h[l].data(), /*activate=*/true, net.tanh);
-      in = h[l].data();
-    }
-    return in;  // the body's features
-  };
-  const float* actor_features = run_body(net.actor_body, actor_h_);
-  const float* critic_features = net.shared_trunk ? actor_features : run_body(net.critic_body, critic_h_);
+  const float* x = agents::dense_scale_input(batch.obs, rows, obs_dim, net.obs_offset, net.obs_scale, input_);
+  const float* actor_features = dense_body_forward(net.actor_body, x, rows, net.tanh, actor_h_);
+  const float* critic_features =
+      net.shared_trunk ? actor_features : dense_body_forward(net.critic_body, x, rows, net.tanh, critic_h_);
   ensure_size(head_a_, rows * heads);
   ensure_size(head_c_, rows);
   dense_forward(net.actor_head, actor_features, rows, head_a_.data(), false, net.tanh);
