@@ -1,8 +1,9 @@
-// Bad input never kills or poisons a run (issue 15), end to end: a learner (`apiary learner`, one
-// supervised actor process) trains CartPole-v1 while a hostile peer, welcomed like any actor, sends
+// Bad input never kills or poisons a run (issue 15), end to end: a learner (`apiary learner`) trains
+// CartPole-v1 from one `apiary actor` process while a hostile peer, welcomed like any actor, sends
 // well-formed chunks with bad content of every kind the chunk gate knows (actors/chunk_check.h). The
 // learner must keep learning to an evaluation of 475, count every refusal by reason, and never write a
-// non-finite weight.
+// non-finite weight. The attack starts before the honest actor exists (so its size does not depend on
+// how fast the learner solves) and goes on while the learner learns.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,10 +56,11 @@ TEST(BadChunks, ALearnerUnderAttackStillLearnsAndNeverWritesNonFiniteWeights) {
   const fs::path dir = fs::temp_directory_path() / ("apiary_badchunks_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const int port = 20000 + static_cast<int>(::getpid() % 20000);
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+  // An ipc endpoint in the test's own folder: tests running side by side cannot collide on it (the
+  // learner binds three consecutive ports for tcp).
+  const std::string endpoint = "ipc://" + (dir / "l").string();
   std::ofstream(dir / "cfg.yaml") << apiary::testing::read_text(fs::path(APIARY_SOURCE_DIR) / "configs" / "cartpole_ppo.yaml")
-                                  << "\nout_dir: " << (dir / "runs").string() << "\nactors: {count: 1}\n";
+                                  << "\nout_dir: " << (dir / "runs").string() << "\nactors: {count: 0}\n";
   const std::string cmd = std::string(APIARY_BINARY_DIR) + "/apiary learner " + (dir / "cfg.yaml").string() +
                           // A larger budget than the config's 100k steps: the run stops as soon as an
                           // evaluation reaches 475, and actor processes learn from stale weights, so
@@ -120,19 +122,39 @@ TEST(BadChunks, ALearnerUnderAttackStillLearnsAndNeverWritesNonFiniteWeights) {
       [&] { send(good_chunk(id, ++seq, 0), welcome.session + 1); },               // another learner's session
   };
   std::size_t turn = 0;
-  while (!exited && std::chrono::steady_clock::now() < deadline) {
+  auto attack_once = [&] {
     kinds[turn++ % kinds.size()]();
     std::this_thread::sleep_for(5ms);
     exited = ::waitpid(learner, &status, WNOHANG) == learner;
+  };
+  // First three rounds of every kind with no honest actor: the learner can only refuse them.
+  const int before_learning = 3 * static_cast<int>(kinds.size());
+  while (sent < before_learning && !exited && std::chrono::steady_clock::now() < deadline) attack_once();
+  const int sent_before_learning = sent;
+  // Then the honest actor joins (the learner welcomes it like the peer) and the attack goes on while
+  // the learner learns from it, until the run stops at 475.
+  const std::string actor_cmd = std::string(APIARY_BINARY_DIR) + "/apiary actor --connect " + endpoint + " > " +
+                                (dir / "actor.out").string() + " 2>&1";
+  const pid_t actor = ::fork();
+  if (actor == 0) {
+    ::execl("/bin/sh", "sh", "-c", ("exec " + actor_cmd).c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
   }
+  if (actor < 0) ::kill(learner, SIGKILL);
+  ASSERT_GT(actor, 0);
+  while (!exited && std::chrono::steady_clock::now() < deadline) attack_once();
+  const int sent_while_learning = sent - sent_before_learning;
   if (!exited) {
     ::kill(learner, SIGKILL);
     ::waitpid(learner, &status, 0);
   }
+  ::kill(actor, SIGTERM);  // it would wait for a learner that comes back
+  ::waitpid(actor, nullptr, 0);
   const std::string out = apiary::testing::read_text(dir / "learner.out");
   ASSERT_TRUE(exited) << "the learner did not finish within 120 s\n" << out;
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
-  EXPECT_GT(sent, 100);
+  EXPECT_GE(sent_before_learning, before_learning);
+  EXPECT_GT(sent_while_learning, 0);
 
   // It learned: the last evaluation line reached the threshold.
   const auto pos = out.rfind("eval_mean_return: ");
@@ -149,13 +171,19 @@ TEST(BadChunks, ALearnerUnderAttackStillLearnsAndNeverWritesNonFiniteWeights) {
     std::stringstream hs(header);
     for (std::string cell; std::getline(hs, cell, ',');) columns.push_back(cell);
   }
-  std::map<std::string, double> most;  // the largest count seen per column
-  while (std::getline(csv, line)) {
+  std::map<std::string, double> most;   // the largest count seen per column
+  std::map<std::string, double> first;  // the first row's (written after the first update)
+  for (bool first_row = true; std::getline(csv, line); first_row = false) {
     std::stringstream ls(line);
     std::size_t i = 0;
-    for (std::string cell; std::getline(ls, cell, ','); ++i)
-      if (!cell.empty() && i < columns.size()) most[columns[i]] = std::max(most[columns[i]], std::stod(cell));
+    for (std::string cell; std::getline(ls, cell, ','); ++i) {
+      if (cell.empty() || i >= columns.size()) continue;
+      most[columns[i]] = std::max(most[columns[i]], std::stod(cell));
+      if (first_row) first[columns[i]] = std::stod(cell);
+    }
   }
+  // The attack went on while it learned: refusals were still counted after the first update.
+  EXPECT_GT(most["chunks_rejected"], first["chunks_rejected"]) << "no chunk refused after the first update";
   for (const char* reason : {"chunks_rejected_action_out_of_range", "chunks_rejected_non_finite",
                              "chunks_rejected_bad_flag", "chunks_rejected_policy_version",
                              "chunks_rejected_unknown_actor", "chunks_rejected_stale_sequence",

@@ -9,11 +9,8 @@
 //    rejoins, and the resumed run learns from it up to total_steps; the actor then stops on SIGTERM.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +27,7 @@
 #include <vector>
 
 #include "tests/common/cli.h"
+#include "tests/common/ports.h"
 
 namespace {
 
@@ -277,36 +275,9 @@ TEST(FaultsTest, ActorsDieWithAKilledLearner) {
   }
 }
 
-// Three consecutive free TCP ports on 127.0.0.1 (control, data, weights); 0 when none were found.
-int free_port_triple() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int fds[3] = {-1, -1, -1};
-    int base = 0;
-    bool ok = true;
-    for (int i = 0; i < 3 && ok; ++i) {
-      fds[i] = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      a.sin_port = htons(static_cast<std::uint16_t>(i == 0 ? 0 : base + i));
-      ok = fds[i] >= 0 && ::bind(fds[i], reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-      if (ok && i == 0) {
-        socklen_t len = sizeof(a);
-        ::getsockname(fds[0], reinterpret_cast<sockaddr*>(&a), &len);
-        base = ntohs(a.sin_port);
-        ok = base <= 65533;
-      }
-    }
-    for (int fd : fds)
-      if (fd >= 0) ::close(fd);
-    if (ok) return base;
-  }
-  return 0;
-}
-
 TEST(FaultsTest, AnActorWaitsForARestartedLearnerAndRejoins) {
   TempDir dir;
-  const int port = free_port_triple();
+  const int port = apiary::testing::free_port_triple();
   ASSERT_GT(port, 0);
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
   const std::int64_t total_steps = 40000;

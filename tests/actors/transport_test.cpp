@@ -25,6 +25,7 @@
 #include "learner/algorithm.h"
 #include "learner/ppo/ppo_config.h"
 #include "runner/remote_actors.h"
+#include "tests/common/ports.h"
 
 namespace apiary::runner {
 namespace {
@@ -224,7 +225,8 @@ TEST(TransportTest, ChunksOfAnEarlierLearnerSessionAreDroppedAfterARestart) {
 }
 
 TEST(TransportTest, NonLoopbackBindNeedsCurveKeys) {
-  const int port = 20000 + ::getpid() % 20000;
+  const int port = apiary::testing::free_port_triple();
+  ASSERT_GT(port, 0);
   EXPECT_THROW(actors::LearnerSockets("tcp://0.0.0.0:" + std::to_string(port), {}), std::invalid_argument);
   EXPECT_TRUE(actors::is_loopback("tcp://127.0.0.1:5555"));
   EXPECT_FALSE(actors::is_loopback("tcp://10.1.2.3:5555"));
@@ -235,7 +237,8 @@ TEST(TransportTest, CurvePeerWithTheWrongKeyGetsNothingInOrOut) {
   const actors::CurveKeys learner_keys = actors::make_curve_keys();
   actors::write_curve_keys(learner_keys, dir.path + "/learner");
   actors::write_curve_keys(actors::make_curve_keys(), dir.path + "/other");
-  const int port = 40000 + ::getpid() % 20000;
+  const int port = apiary::testing::free_port_triple();
+  ASSERT_GT(port, 0);
   const std::string bind = "tcp://127.0.0.1:" + std::to_string(port);
   TrainConfig config = cartpole_config(bind);
   config.learner.curve_secret_key = dir.path + "/learner.key";
