@@ -99,7 +99,7 @@ struct EvalSection {
             Range::closed(0, 1LL << 40));
     v.field("episodes", episodes, "episodes per evaluation", Range::closed(1, 1 << 20));
     v.field("num_envs", num_envs, "evaluation lanes", Range::closed(1, 1 << 20));
-    v.field("background", background, "evaluate a copy of the policy on its own thread while training goes on");
+    v.field("background", background, "evaluate a copy of the policy on its own thread while training goes on (one that falls due meanwhile waits its turn, up to 4)");
   }
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <cmath>
@@ -695,10 +696,10 @@ class TrainingRun {
       fill_counts_and_profile();
       return result_;
     }
-    take_background_eval();
+    drain_background_evals();
     if (!result_.stopped_early && !result_.interrupted && last_eval_step_ != counters_.steps) {
       evaluate();
-      take_background_eval();
+      drain_background_evals();
     }
     checkpoint("latest");
     folder_->tensorboard().flush();
@@ -826,22 +827,29 @@ class TrainingRun {
     result_.other_seconds = report[core::ProfileCategory::kOther].seconds;
   }
 
-  // An evaluation of the acting policy at this step: played now, or, with eval.background, started on
-  // its own thread with a copy of the policy (waiting first for the one before to end).
+  // An evaluation due at `step` (eval.background), with a snapshot of the weights it plays.
+  struct PendingEval {
+    std::int64_t step = -1;
+    agents::Weights weights;
+  };
+
+  // An evaluation of the acting policy at this step: played now, or, with eval.background, on its own
+  // thread with a copy of the policy. One that falls due while the one before still plays is postponed,
+  // not skipped: a snapshot of the weights waits in a queue and plays as soon as the thread is free, so
+  // the steps and policies evaluated are the foreground's and training is not held up. Training waits
+  // only when kMaxPendingEvals snapshots already wait (evaluations slower than training, for good).
   void evaluate() {
     last_eval_step_ = counters_.steps;
-    const std::uint64_t seed = static_cast<std::uint64_t>(config_.seed) + kEvalSeedOffset;
     if (!config_.eval.background) {
       actors::EvalResult e;
       {
         core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
-        e = actors::evaluate(*eval_env_, *algo_->policy(), config_.eval.episodes, seed, plan_.device);
+        e = actors::evaluate(*eval_env_, *algo_->policy(), config_.eval.episodes, eval_seed(), plan_.device);
       }
       take_eval_result(counters_.steps, e, [this] { checkpoint("best"); });
       return;
     }
-    take_background_eval();
-    if (result_.stopped_early) return;  // the one before reached stop.mean_return
+    if (result_.stopped_early) return;  // one before reached stop.mean_return
     if (!background_) {
       // The copy's random initial weights must not move the run's random stream (the actions it samples).
       at::Generator generator = at::detail::getDefaultCPUGenerator();
@@ -857,15 +865,35 @@ class TrainingRun {
       generator.set_state(state);
     }
     BackgroundEval& b = *background_;
+    if (b.pending.size() >= kMaxPendingEvals) {
+      take_background_eval();  // waits for the playing one; the oldest snapshot starts
+      if (result_.stopped_early) return;
+    }
+    PendingEval snapshot;
+    snapshot.step = counters_.steps;
     {
       core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
-      agents::export_weights(algo_->policy()->module(), algo_->policy_version(), b.weights);
-      agents::import_weights(b.policy->module(), b.weights);
+      agents::export_weights(algo_->policy()->module(), algo_->policy_version(), snapshot.weights);
     }
-    b.step = counters_.steps;
+    if (b.thread.joinable())
+      b.pending.push_back(std::move(snapshot));
+    else
+      start_background_eval(std::move(snapshot));
+  }
+
+  std::uint64_t eval_seed() const { return static_cast<std::uint64_t>(config_.seed) + kEvalSeedOffset; }
+
+  // Plays `snapshot` on the evaluation thread (none plays now).
+  void start_background_eval(PendingEval snapshot) {
+    BackgroundEval& b = *background_;
+    {
+      core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
+      agents::import_weights(b.policy->module(), snapshot.weights);
+    }
+    b.playing = std::move(snapshot);
     b.done = false;
     b.error = nullptr;
-    b.thread = std::thread([this, &b, seed] {
+    b.thread = std::thread([this, &b, seed = eval_seed()] {
       try {
         b.result = actors::evaluate(*eval_env_, *b.policy, config_.eval.episodes, seed, plan_.device);
       } catch (...) {
@@ -875,21 +903,42 @@ class TrainingRun {
     });
   }
 
-  // The background evaluation's result, once it has ended (waiting for it if it runs); nothing when
-  // none was started.
+  // The playing background evaluation's result, once it has ended (waiting for it if it plays), then
+  // the oldest postponed one starts; nothing when none plays. A result that stops the run drops the
+  // postponed ones.
   void take_background_eval() {
     if (!background_ || !background_->thread.joinable()) return;
     BackgroundEval& b = *background_;
-    b.thread.join();
+    {
+      core::ScopedTimer t(profiler_, core::ProfileCategory::kOther);
+      b.thread.join();
+    }
     if (b.error) std::rethrow_exception(b.error);
     // best.pt holds the evaluated policy: its weights go into the network for the write, then back.
-    take_eval_result(b.step, b.result, [this, &b] {
+    take_eval_result(b.playing.step, b.result, [this, &b] {
       agents::Weights now;
       agents::export_weights(algo_->policy()->module(), algo_->policy_version(), now);
-      agents::import_weights(algo_->policy()->module(), b.weights);
+      agents::import_weights(algo_->policy()->module(), b.playing.weights);
       checkpoint("best");
       agents::import_weights(algo_->policy()->module(), now);
     });
+    if (result_.stopped_early) b.pending.clear();
+    if (b.pending.empty()) return;
+    PendingEval next = std::move(b.pending.front());
+    b.pending.pop_front();
+    start_background_eval(std::move(next));
+  }
+
+  // Every background evaluation played and taken, postponed ones included (until one stops the run);
+  // after Ctrl-C or SIGTERM only the one playing, so that the run stops promptly.
+  void drain_background_evals() {
+    if (background_ && result_.interrupted && !background_->pending.empty()) {
+      folder_->log("interrupted: " + std::to_string(background_->pending.size()) +
+                   " postponed evaluations not played (the first due at step " +
+                   std::to_string(background_->pending.front().step) + ")");
+      background_->pending.clear();
+    }
+    while (background_ && background_->thread.joinable()) take_background_eval();
   }
 
   // Metrics, TensorBoard and the log for an evaluation of the policy of `step`; best.pt and the stop.
@@ -942,12 +991,14 @@ class TrainingRun {
   std::unique_ptr<Algorithm> algo_;
   std::optional<actors::Actor> actor_;
   std::unique_ptr<envs::VecEnv> eval_env_;
-  // eval.background: a copy of the policy, the weights it was given, and the thread that plays it on
-  // eval_env_ (declared after eval_env_: destroyed, and joined, first).
+  // eval.background: a copy of the policy, the snapshot it plays, the thread that plays it on eval_env_
+  // (declared after eval_env_: destroyed, and joined, first), and the snapshots postponed behind it
+  // (PendingEval, above evaluate()).
+  static constexpr std::size_t kMaxPendingEvals = 4;
   struct BackgroundEval {
     std::shared_ptr<agents::Policy> policy;
-    agents::Weights weights;
-    std::int64_t step = -1;
+    PendingEval playing;
+    std::deque<PendingEval> pending;
     std::thread thread;
     actors::EvalResult result;
     std::exception_ptr error;

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -575,6 +576,46 @@ TEST_F(Scratch, BackgroundEvaluationsReportWhatForegroundOnesDo) {
   const auto kv = parse_pairs(stop.last_line());
   EXPECT_EQ(kv.at("solved_steps"), "2048");
   EXPECT_LT(std::stoll(kv.at("steps")), 8192) << "the run ended early";
+}
+
+// An evaluation that falls due while the one before still plays is postponed, not skipped, and does
+// not hold training up: here each evaluation (200 one-lane CartPole episodes) lasts many intervals of
+// training (512 steps). Every evaluation the foreground run makes is still made, at the same step and
+// with the same result; some result is taken two or more intervals after its step (waiting, as before
+// postponement, would have taken it at the next one); and none waits more than the queue allows
+// (4 postponed snapshots: 5 intervals).
+TEST_F(Scratch, BackgroundEvaluationsThatFallDueWhileOnePlaysArePostponed) {
+  const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
+  const std::string slow = " --quiet --set total_steps=6144 --set eval.interval_steps=512 --set eval.episodes=200"
+                           " --set eval.num_envs=1 --set checkpoint_interval_steps=0";
+  const CmdResult fg = apiary("train " + config + slow + " --set name=fg");
+  const CmdResult bg = apiary("train " + config + slow + " --set name=bg --set eval.background=true");
+  ASSERT_EQ(fg.status, 0) << fg.output;
+  ASSERT_EQ(bg.status, 0) << bg.output;
+  auto eval_rows = [](const fs::path& csv) {
+    std::vector<std::string> evals;
+    for (const std::string& r : metric_rows(csv))
+      if (r.find("eval_mean_return=,") == std::string::npos && r.find("eval_mean_return=") != std::string::npos)
+        evals.push_back(r);
+    std::sort(evals.begin(), evals.end());
+    return evals;
+  };
+  const auto a = eval_rows(dir_ / "fg" / "metrics.csv");
+  EXPECT_EQ(a.size(), 12u) << "evaluations every 512 steps to 6144";
+  EXPECT_EQ(a, eval_rows(dir_ / "bg" / "metrics.csv")) << "the same evaluations at the same steps";
+
+  // "eval step S ... (in the background, taken at step T)" in the run's log.
+  const std::string log = apiary::testing::read_text(dir_ / "bg" / "train.log");
+  static const std::regex re("eval step ([0-9]+) .*taken at step ([0-9]+)\\)");
+  std::int64_t most_late = 0;
+  int taken = 0;
+  for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it, ++taken) {
+    const std::int64_t late = std::stoll((*it)[2].str()) - std::stoll((*it)[1].str());
+    EXPECT_LE(late, 5 * 512) << "a result waited longer than 4 postponed evaluations allow\n" << log;
+    most_late = std::max(most_late, late);
+  }
+  EXPECT_GT(taken, 0) << log;
+  EXPECT_GE(most_late, 2 * 512) << "no evaluation was postponed behind a playing one\n" << log;
 }
 
 }  // namespace
