@@ -579,14 +579,14 @@ TEST_F(Scratch, BackgroundEvaluationsReportWhatForegroundOnesDo) {
 }
 
 // An evaluation that falls due while the one before still plays is postponed, not skipped, and does
-// not hold training up: here each evaluation (200 one-lane CartPole episodes) lasts many intervals of
+// not hold training up: here each evaluation (400 one-lane CartPole episodes) lasts many intervals of
 // training (512 steps). Every evaluation the foreground run makes is still made, at the same step and
 // with the same result; some result is taken two or more intervals after its step (waiting, as before
 // postponement, would have taken it at the next one); and none waits more than the queue allows
 // (4 postponed snapshots: 5 intervals).
 TEST_F(Scratch, BackgroundEvaluationsThatFallDueWhileOnePlaysArePostponed) {
   const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");
-  const std::string slow = " --quiet --set total_steps=6144 --set eval.interval_steps=512 --set eval.episodes=200"
+  const std::string slow = " --quiet --set total_steps=6144 --set eval.interval_steps=512 --set eval.episodes=400"
                            " --set eval.num_envs=1 --set checkpoint_interval_steps=0";
   const CmdResult fg = apiary("train " + config + slow + " --set name=fg");
   const CmdResult bg = apiary("train " + config + slow + " --set name=bg --set eval.background=true");
