@@ -23,6 +23,7 @@
 #include "envs/registry.h"
 #include "learner/algorithm.h"
 #include "tests/common/algorithm_checks.h"
+#include "tests/common/learning_smoke.h"
 #include "learner/ppo/ppo.h"
 #include "tests/common/synthetic_chunk.h"
 
@@ -289,12 +290,6 @@ TEST_F(PpoTest, Fp16ScalesTheLossWhereSupported) {
 
 // ---- CartPole-v1 smoke runs -----------------------------------------------------------------------
 
-struct SmokeResult {
-  double eval_mean_return = 0.0;  // the last evaluation: deterministic policy, kEvalEpisodes episodes
-  double train_seconds = 0.0;     // wall-clock of collecting and updating (evaluations excluded)
-  std::int64_t env_steps = 0;     // env steps (all lanes) trained on
-};
-
 // PPO settings that solve CartPole-v1 in about a second on one core: RL Zoo's tuned set (gamma 0.98,
 // gae_lambda 0.8, no entropy bonus, 8 lanes x 32 steps) with a higher annealed learning rate and 10
 // epochs of one 256-sample minibatch, since LibTorch's per-call cost dominates on a 64x64 network
@@ -315,12 +310,10 @@ TrainConfig fast_cartpole_config() {
   return config;
 }
 
-// Trains until an evaluation every kEvalIntervalUpdates updates reaches `target_return` or the
-// budget (config.total_steps) is spent. The tests aim at 475 (the project's bar) and require 195
-// (CartPole-v0's "solved"), so a LibTorch whose numerics take another path does not make them flaky.
-SmokeResult train_cartpole(const TrainConfig& config, Precision precision, double target_return) {
-  constexpr std::int32_t kEvalEpisodes = 20;
-  constexpr std::int32_t kEvalIntervalUpdates = 10;
+// Trains until an evaluation (20 episodes) every 10 updates reaches `target_return` or the budget
+// (config.total_steps) is spent. The tests aim at 475 (the project's bar) and require 195 (CartPole-v0's
+// "solved"), so a LibTorch whose numerics take another path does not make them flaky.
+apiary::testing::SmokeRun train_cartpole(const TrainConfig& config, Precision precision, double target_return) {
   torch::set_num_threads(1);
   AlgorithmInit init;
   init.config = config;
@@ -328,55 +321,26 @@ SmokeResult train_cartpole(const TrainConfig& config, Precision precision, doubl
   init.precision = precision;
   torch::manual_seed(static_cast<std::uint64_t>(config.seed));
   auto ppo = make_ppo(init);
-
-  envs::VecEnvConfig env_config;
-  env_config.num_envs = config.env.num_envs;
-  env_config.threads = 1;
-  actors::Actor actor(envs::make_env(config.env.id, env_config), ppo->policy(), actors::ActorOptions{});
-  actor.reset(static_cast<std::uint64_t>(config.seed));
-  envs::VecEnvConfig eval_config;
-  eval_config.num_envs = kEvalEpisodes;
-  eval_config.threads = 1;
-  auto eval_env = envs::make_env(config.env.id, eval_config);
-  const auto eval_seed = static_cast<std::uint64_t>(config.seed) + 1000;
-
-  SmokeResult result;
-  std::int64_t updates = 0;
-  while (actor.env_steps() < config.total_steps) {
-    const auto start = std::chrono::steady_clock::now();
-    const auto& chunk = actor.collect(ppo->rollout_steps(), agents::ActContext{}, ppo->policy_version());
-    ppo->update(chunk, UpdateContext{actor.env_steps(), config.total_steps});
-    result.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (++updates % kEvalIntervalUpdates == 0) {
-      result.eval_mean_return = actors::evaluate(*eval_env, *ppo->policy(), kEvalEpisodes, eval_seed).mean_return;
-      if (result.eval_mean_return >= target_return) break;
-    }
-  }
-  result.env_steps = actor.env_steps();
-  return result;
+  apiary::testing::SmokeOptions o = apiary::testing::smoke_options(config);
+  o.eval_interval_steps = 10 * ppo->rollout_steps() * config.env.num_envs;
+  o.eval_seed = static_cast<std::uint64_t>(config.seed) + 1000;
+  o.stop_return = target_return;
+  return apiary::testing::learn_until(*ppo, o);
 }
 
-TEST_F(PpoTest, SolvesCartPoleFp32) {
-  const auto start = std::chrono::steady_clock::now();
-  const SmokeResult r = train_cartpole(fast_cartpole_config(), Precision::kFp32, /*target_return=*/475.0);
-  const double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "[ PPO fp32 ] eval mean return " << r.eval_mean_return << " after " << r.env_steps
-            << " env steps, " << r.train_seconds << " s training, " << total_seconds << " s in all\n";
-  EXPECT_GE(r.eval_mean_return, 195.0);
-  EXPECT_LT(total_seconds, 60.0);
+void expect_solves_cartpole(Precision precision, const char* label) {
+  const apiary::testing::SmokeRun r = train_cartpole(fast_cartpole_config(), precision, /*target_return=*/475.0);
+  std::cout << "[ PPO " << label << " ] eval mean return " << r.eval.mean_return << " after " << r.env_steps
+            << " env steps, " << r.train_seconds << " s training, " << r.seconds << " s in all\n";
+  EXPECT_GE(r.eval.mean_return, 195.0);
+  EXPECT_LT(r.seconds, 60.0);
 }
+
+TEST_F(PpoTest, SolvesCartPoleFp32) { expect_solves_cartpole(Precision::kFp32, "fp32"); }
 
 // bf16 autocast is slow on CPUs without native bf16 matmuls; the same settings still solve it well
 // within the limit.
-TEST_F(PpoTest, SolvesCartPoleBf16) {
-  const auto start = std::chrono::steady_clock::now();
-  const SmokeResult r = train_cartpole(fast_cartpole_config(), Precision::kBf16, /*target_return=*/475.0);
-  const double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "[ PPO bf16 ] eval mean return " << r.eval_mean_return << " after " << r.env_steps
-            << " env steps, " << r.train_seconds << " s training, " << total_seconds << " s in all\n";
-  EXPECT_GE(r.eval_mean_return, 195.0);
-  EXPECT_LT(total_seconds, 60.0);
-}
+TEST_F(PpoTest, SolvesCartPoleBf16) { expect_solves_cartpole(Precision::kBf16, "bf16"); }
 
 }  // namespace
 }  // namespace apiary::learner

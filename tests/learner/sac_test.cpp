@@ -24,6 +24,7 @@
 #include "envs/registry.h"
 #include "learner/algorithm.h"
 #include "tests/common/algorithm_checks.h"
+#include "tests/common/learning_smoke.h"
 #include "learner/sac/sac.h"
 
 namespace apiary::learner {
@@ -566,46 +567,21 @@ TrainConfig pendulum_config() {
 }
 
 TEST_F(SacTest, LearnsPendulum) {
-  const auto wall_start = std::chrono::steady_clock::now();
-  const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count(); };
   AlgorithmInit init;
   init.config = pendulum_config();
   init.spec = envs::env_spec("Pendulum-v1");
   torch::manual_seed(static_cast<std::uint64_t>(init.config.seed));
   auto algo = make_sac(init);
-
-  envs::VecEnvConfig env_config;
-  env_config.num_envs = init.config.env.num_envs;
-  env_config.threads = 1;
-  actors::ActorOptions actor_options;
-  actor_options.record_log_probs = false;
-  actors::Actor actor(envs::make_env("Pendulum-v1", env_config), algo->policy(), actor_options);
-  actor.reset(static_cast<std::uint64_t>(init.config.seed));
-  envs::VecEnvConfig eval_config;
-  eval_config.num_envs = 20;
-  eval_config.threads = 1;
-  auto eval_env = envs::make_env("Pendulum-v1", eval_config);
-
-  const double target_return = -400.0;  // the smoke test's bar (random play: about -1200)
-  const double solved_return = -200.0;  // stop early once an evaluation reaches the project's bar
-  const std::int64_t eval_interval = 2000;
-  std::int64_t next_eval = eval_interval;
-  actors::EvalResult result;
-  while (actor.env_steps() < init.config.total_steps && elapsed() < 50.0) {
-    const auto& chunk = actor.collect(algo->rollout_steps(), agents::ActContext{}, algo->policy_version());
-    algo->update(chunk, UpdateContext{actor.env_steps(), init.config.total_steps});
-    if (actor.env_steps() >= next_eval) {
-      next_eval += eval_interval;
-      result = actors::evaluate(*eval_env, *algo->policy(), /*episodes=*/20, /*seed=*/1000);
-      if (result.mean_return >= solved_return) break;
-    }
-  }
-  result = actors::evaluate(*eval_env, *algo->policy(), /*episodes=*/100, /*seed=*/2000);
-  const double seconds = elapsed();
-  std::printf("SAC Pendulum-v1: mean return %.1f over 100 episodes after %lld env steps, %.1f s\n", result.mean_return,
-              static_cast<long long>(actor.env_steps()), seconds);
-  EXPECT_GE(result.mean_return, target_return);
-  EXPECT_LE(seconds, 60.0);
+  apiary::testing::SmokeOptions o = apiary::testing::smoke_options(init.config);
+  o.record_log_probs = false;
+  o.stop_return = -200.0;  // stop early once an evaluation reaches the project's bar
+  o.max_seconds = 50.0;
+  o.final_episodes = 100;
+  const apiary::testing::SmokeRun r = apiary::testing::learn_until(*algo, o);
+  std::printf("SAC Pendulum-v1: mean return %.1f over 100 episodes after %lld env steps, %.1f s\n",
+              r.eval.mean_return, static_cast<long long>(r.env_steps), r.seconds);
+  EXPECT_GE(r.eval.mean_return, -400.0);  // the smoke test's bar (random play: about -1200)
+  EXPECT_LE(r.seconds, 60.0);
 }
 
 }  // namespace
