@@ -284,6 +284,15 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
   // Each lane owes a fixed number of episodes, so short episodes are not over-represented.
   std::vector<std::int32_t> owed(static_cast<std::size_t>(n));
   for (std::int32_t i = 0; i < n; ++i) owed[static_cast<std::size_t>(i)] = (episodes + i) / n;
+  // A lane that owes no more episodes need not move while the others finish theirs (a back end that
+  // honours the hint skips its physics; the episodes counted are the same either way).
+  std::vector<std::uint8_t> active(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < active.size(); ++i) active[i] = owed[i] > 0;
+  struct ActiveLanes {
+    envs::VecEnv& env;
+    ~ActiveLanes() { env.set_active_lanes(nullptr); }
+  } active_lanes{env};
+  env.set_active_lanes(active.data());
   std::vector<double> returns, lengths;
   std::vector<std::int32_t> discrete(static_cast<std::size_t>(n));
   const envs::Space& space = env.spec().action_space;
@@ -327,7 +336,7 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
     }
     for (std::int32_t i = 0; i < n; ++i) {
       if (!(terminated[i] | truncated[i]) || owed[static_cast<std::size_t>(i)] == 0) continue;
-      --owed[static_cast<std::size_t>(i)];
+      if (--owed[static_cast<std::size_t>(i)] == 0) active[static_cast<std::size_t>(i)] = 0;
       returns.push_back(final_return[i]);
       lengths.push_back(final_length[i]);
     }

@@ -92,7 +92,8 @@ struct EvalResult {
 
 // Plays `episodes` whole episodes with the deterministic policy on `env` (separate lanes from
 // training) from reset(seed), counting only the first `episodes` that finish, each lane's episodes in
-// order so that the result does not favour short episodes.
+// order so that the result does not favour short episodes. A lane that owes no more episodes is masked
+// out (VecEnv::set_active_lanes) while the others finish: the CPU back ends skip its physics.
 // An env on a GPU is played in place (the policy on `device` reads its buffers; `device` must be that
 // GPU); an env on the CPU feeds a policy on any device.
 EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t episodes, std::uint64_t seed,

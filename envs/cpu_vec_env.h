@@ -129,8 +129,16 @@ class CpuVecEnv final : public VecEnv {
   void step(const ActionBatch& batch) override {
     const Action* actions = validate(batch);
     const std::int32_t limit = max_episode_steps_ > 0 ? max_episode_steps_ : std::numeric_limits<std::int32_t>::max();
-    for_lanes([&](std::int64_t lane) { step_lane(lane, actions + lane * Env::kActionDim, limit); });
+    if (active_ == nullptr) {
+      for_lanes([&](std::int64_t lane) { step_lane(lane, actions + lane * Env::kActionDim, limit); });
+      return;
+    }
+    for_lanes([&](std::int64_t lane) {
+      if (active_[lane]) step_lane(lane, actions + lane * Env::kActionDim, limit);
+    });
   }
+
+  void set_active_lanes(const std::uint8_t* mask) override { active_ = mask; }
 
   void copy_to_host(HostBatch& out) const override { copy_host_buffers(buffers_, num_envs_, Env::kObsDim, out); }
 
@@ -352,6 +360,7 @@ class CpuVecEnv final : public VecEnv {
   std::int32_t max_episode_steps_;
   std::uint64_t seed_ = 0;
   std::unique_ptr<ThreadPool> pool_;
+  const std::uint8_t* active_ = nullptr;      // set_active_lanes(): lanes that step (nullptr: all)
   std::vector<std::unique_ptr<Env>> lanes_;
   std::vector<std::uint64_t> draws_;          // the lane's stream position now
   std::vector<std::uint64_t> episode_draws_;  // ... when its current episode began (before reset())

@@ -102,6 +102,12 @@ class VecEnv {
   // std::out_of_range (a discrete action outside the space, a non-finite continuous action) before
   // any lane moves. Continuous actions are clipped by the env as Gymnasium's envs clip them.
   virtual void step(const ActionBatch& actions) = 0;
+  // A hint for the following steps: lanes whose byte in `mask` ([N]) is 0 need not move (evaluation:
+  // lanes that owe no more episodes). A back end that skips them leaves their buffers as they were
+  // (CpuVecEnv: the Box2D envs and plugins); one that steps them anyway is correct too (the default, and
+  // the Thrust back end's, whose lanes are cheap). nullptr: every lane steps. The mask is read at each
+  // step and must outlive its use.
+  virtual void set_active_lanes(const std::uint8_t* mask) { (void)mask; }
   const BatchBuffers& buffers() const { return buffers_; }
   virtual void copy_to_host(HostBatch& out) const = 0;
 

@@ -15,7 +15,7 @@ from . import spaces
 from .policy import Policy, train
 from .vector import AutoresetMode, VectorEnv, envs, load_plugin, make_vec
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["make_vec", "VectorEnv", "AutoresetMode", "envs", "load_plugin", "Policy", "train", "spaces",
            "__version__"]

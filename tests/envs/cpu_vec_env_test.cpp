@@ -112,6 +112,31 @@ TEST(CpuVecEnv, StepsAutoResetsAndRecordsTheFinalObservation) {
   EXPECT_TRUE(std::isnan(b.final_obs[4])) << "lane 2 never finished: NaN until written";
 }
 
+// set_active_lanes: masked lanes keep their state and buffers while the others step; nullptr steps all.
+TEST(CpuVecEnv, LanesMaskedOutDoNotMove) {
+  auto env = make_walk(4, 2, Walk::Params{10.0f});  // no lane reaches the goal in these steps
+  env->reset(3);
+  const BatchBuffers& b = env->buffers();
+  const std::vector<float> obs0(b.obs, b.obs + 4 * 2);
+  std::vector<std::int32_t> actions = {2, 2, 0, 0};
+  const std::vector<std::uint8_t> mask = {1, 0, 1, 0};
+  env->set_active_lanes(mask.data());
+  env->step(ActionBatch::discrete(actions.data(), 4));
+  env->step(ActionBatch::discrete(actions.data(), 4));
+  for (int lane = 0; lane < 4; ++lane) {
+    EXPECT_EQ(b.elapsed[lane], mask[lane] ? 2 : 0) << "lane " << lane;
+    if (mask[lane]) {
+      EXPECT_NE(b.obs[lane * 2], obs0[lane * 2]) << "lane " << lane << " moved";
+    } else {
+      EXPECT_EQ(b.obs[lane * 2], obs0[lane * 2]) << "lane " << lane << " stayed";
+      EXPECT_EQ(b.obs[lane * 2 + 1], obs0[lane * 2 + 1]);
+    }
+  }
+  env->set_active_lanes(nullptr);
+  env->step(ActionBatch::discrete(actions.data(), 4));
+  for (int lane = 0; lane < 4; ++lane) EXPECT_EQ(b.elapsed[lane], mask[lane] ? 3 : 1) << "lane " << lane;
+}
+
 TEST(CpuVecEnv, TimeLimitTruncatesAlsoOnATerminalStep) {
   auto env = make_walk(2, 1, {}, 3);
   env->reset(1);
