@@ -129,12 +129,8 @@ class CpuVecEnv final : public VecEnv {
   void step(const ActionBatch& batch) override {
     const Action* actions = validate(batch);
     const std::int32_t limit = max_episode_steps_ > 0 ? max_episode_steps_ : std::numeric_limits<std::int32_t>::max();
-    if (active_ == nullptr) {
-      for_lanes([&](std::int64_t lane) { step_lane(lane, actions + lane * Env::kActionDim, limit); });
-      return;
-    }
     for_lanes([&](std::int64_t lane) {
-      if (active_[lane]) step_lane(lane, actions + lane * Env::kActionDim, limit);
+      if (active_ == nullptr || active_[lane]) step_lane(lane, actions + lane * Env::kActionDim, limit);
     });
   }
 
