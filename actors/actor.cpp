@@ -24,8 +24,9 @@ bool on_gpu(const envs::VecEnv& env) { return env.device() == envs::Device::kCud
 // an error that names the env, the plugin it came from, the lane and the step. `obs` and `reward`
 // ([N, D] and [N], host memory; `reward` may be null) are one step's. It is a scan of
 // num_envs * (obs_dim + 1) floats per step, small next to stepping and acting.
+// uint8 observations are finite by construction: `obs` is then null and only rewards are checked.
 void check_finite(const envs::VecEnv& env, const float* obs, const float* reward, std::int64_t step) {
-  const std::int64_t n = env.num_envs(), d = env.spec().obs_dim();
+  const std::int64_t n = env.num_envs(), d = obs != nullptr ? env.spec().obs_dim() : 0;
   bool finite = true;
   for (std::int64_t k = 0; k < n * d; ++k) finite &= std::isfinite(obs[k]);
   if (reward != nullptr)
@@ -50,6 +51,7 @@ void check_finite(const envs::VecEnv& env, const float* obs, const float* reward
 // The same check for an env on the GPU: its observation after reset, read to the host.
 void check_finite_reset(const envs::VecEnv& env, std::int64_t step) {
   if (!on_gpu(env)) return check_finite(env, env.buffers().obs, nullptr, step);
+  if (env.spec().observation_space.is_uint8()) return;
   const torch::Tensor obs = env_views(env).obs.cpu();
   check_finite(env, obs.data_ptr<float>(), nullptr, step);
 }
@@ -64,13 +66,22 @@ agents::TrajectoryChunk host_copy(const agents::TrajectoryChunk& chunk) {
   return out;
 }
 
+torch::ScalarType obs_dtype(const envs::EnvSpec& spec) {
+  return spec.observation_space.is_uint8() ? torch::kUInt8 : torch::kFloat32;
+}
+
 EnvViews env_views(const envs::VecEnv& env) {
   const envs::BatchBuffers& buf = env.buffers();
   const std::int64_t n = env.num_envs(), d = env.spec().obs_dim();
   const envs::Device where = env.device();
   EnvViews v;
-  v.obs = view(buf.obs, {n, d}, torch::kFloat32, where);
-  v.final_obs = view(buf.final_obs, {n, d}, torch::kFloat32, where);
+  if (env.spec().observation_space.is_uint8()) {
+    v.obs = view(buf.obs_u8, {n, d}, torch::kUInt8, where);
+    v.final_obs = view(buf.final_obs_u8, {n, d}, torch::kUInt8, where);
+  } else {
+    v.obs = view(buf.obs, {n, d}, torch::kFloat32, where);
+    v.final_obs = view(buf.final_obs, {n, d}, torch::kFloat32, where);
+  }
   v.reward = view(buf.reward, {n}, torch::kFloat32, where);
   v.terminated = view(buf.terminated, {n}, torch::kUInt8, where);
   v.truncated = view(buf.truncated, {n}, torch::kUInt8, where);
@@ -105,8 +116,9 @@ void Actor::reset(std::uint64_t seed) {
 void Actor::allocate(std::int32_t num_steps) {
   const std::int64_t n = env_->num_envs(), d = env_->spec().obs_dim(), t = num_steps;
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(options_.in_place ? options_.device : torch::kCPU);
-  chunk_.obs = torch::empty({t + 1, n, d}, f32);
-  chunk_.next_obs = torch::empty({t, n, d}, f32);
+  const auto obs_options = f32.dtype(obs_dtype(env_->spec()));
+  chunk_.obs = torch::empty({t + 1, n, d}, obs_options);
+  chunk_.next_obs = torch::empty({t, n, d}, obs_options);
   if (env_->spec().action_space.is_discrete())
     chunk_.actions = torch::empty({t, n}, f32.dtype(torch::kInt64));
   else
@@ -157,15 +169,20 @@ const agents::TrajectoryChunk& Actor::collect(std::int32_t num_steps, agents::Ac
 
 void Actor::collect_copying(std::int32_t num_steps, agents::ActContext& ctx) {
   const std::int64_t n = env_->num_envs(), d = env_->spec().obs_dim();
-  const std::size_t obs_bytes = static_cast<std::size_t>(n * d) * sizeof(float);
+  // Observations are copied as bytes in the env's dtype (float32, or uint8 images).
+  const bool bytes = env_->spec().observation_space.is_uint8();
+  const std::size_t row_bytes = static_cast<std::size_t>(d) * (bytes ? 1 : sizeof(float));
+  const std::size_t obs_bytes = static_cast<std::size_t>(n) * row_bytes;
   const envs::BatchBuffers& buf = env_->buffers();
+  const auto* env_obs = bytes ? buf.obs_u8 : reinterpret_cast<const std::uint8_t*>(buf.obs);
+  const auto* env_final_obs = bytes ? buf.final_obs_u8 : reinterpret_cast<const std::uint8_t*>(buf.final_obs);
   const bool on_host = options_.device.is_cpu();
-  float* obs = chunk_.obs.data_ptr<float>();
-  float* next_obs = chunk_.next_obs.data_ptr<float>();
+  auto* obs = static_cast<std::uint8_t*>(chunk_.obs.data_ptr());
+  auto* next_obs = static_cast<std::uint8_t*>(chunk_.next_obs.data_ptr());
   float* rewards = chunk_.rewards.data_ptr<float>();
   float* terminated = chunk_.terminated.data_ptr<float>();
   float* truncated = chunk_.truncated.data_ptr<float>();
-  std::memcpy(obs, buf.obs, obs_bytes);
+  std::memcpy(obs, env_obs, obs_bytes);
   for (std::int32_t t = 0; t < num_steps; ++t) {
     torch::Tensor obs_t = chunk_.obs[t];
     if (!on_host) obs_t = obs_t.to(options_.device);
@@ -190,16 +207,16 @@ void Actor::collect_copying(std::int32_t num_steps, agents::ActContext& ctx) {
     env_steps_ += n;
     check_finite(*env_, buf.obs, buf.reward, env_steps_ / n);
     // Rewards, flags and the next observation (the final one where the episode ended).
-    float* next = next_obs + t * n * d;
-    std::memcpy(next, buf.obs, obs_bytes);
-    std::memcpy(obs + (t + 1) * n * d, buf.obs, obs_bytes);
+    std::uint8_t* next = next_obs + t * obs_bytes;
+    std::memcpy(next, env_obs, obs_bytes);
+    std::memcpy(obs + (t + 1) * obs_bytes, env_obs, obs_bytes);
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t k = t * n + i;
       rewards[k] = buf.reward[i];
       terminated[k] = buf.terminated[i];
       truncated[k] = buf.truncated[i];
       if (buf.terminated[i] | buf.truncated[i]) {
-        std::memcpy(next + i * d, buf.final_obs + i * d, static_cast<std::size_t>(d) * sizeof(float));
+        std::memcpy(next + i * row_bytes, env_final_obs + i * row_bytes, row_bytes);
         chunk_.episodes.push_back(agents::EpisodeStat{buf.final_return[i], buf.final_length[i]});
       }
     }
@@ -258,8 +275,10 @@ void Actor::collect_in_place(std::int32_t num_steps, agents::ActContext& ctx) {
     const bool finite = torch::isfinite(chunk_.obs).all().item<bool>() && torch::isfinite(chunk_.rewards).all().item<bool>();
     if (!finite) {
       const torch::Tensor obs = chunk_.obs.cpu(), rewards = chunk_.rewards.cpu();
+      const bool float_obs = obs.scalar_type() == torch::kFloat32;
       for (std::int32_t t = 0; t < num_steps; ++t)
-        check_finite(*env_, obs[t + 1].data_ptr<float>(), rewards[t].data_ptr<float>(), first_step + t + 1);
+        check_finite(*env_, float_obs ? obs[t + 1].data_ptr<float>() : nullptr, rewards[t].data_ptr<float>(),
+                     first_step + t + 1);
     }
   }
   // The episodes that ended, in step then lane order (as the copying path lists them).

@@ -31,13 +31,16 @@ struct ActorOptions {
 };
 
 // Tensors over an env's buffers, on its device (torch::from_blob: no copy), valid for the env's
-// lifetime: obs and final_obs [N, D] fp32, reward and final_return [N] fp32, terminated and truncated
+// lifetime: obs and final_obs [N, D] in the env's dtype (fp32, or uint8 images), reward and final_return [N] fp32, terminated and truncated
 // [N] uint8, final_length [N] int32. The CUDA back end runs its kernels on the legacy default stream
 // and synchronises after each step, so LibTorch's default stream sees its writes in order.
 struct EnvViews {
   torch::Tensor obs, final_obs, reward, terminated, truncated, final_return, final_length;
 };
 EnvViews env_views(const envs::VecEnv& env);
+
+// The dtype of an env's observations in tensors and chunks: kUInt8 for a uint8 Box, else kFloat32.
+torch::ScalarType obs_dtype(const envs::EnvSpec& spec);
 
 class Actor {
  public:

@@ -33,6 +33,7 @@ wire::ChunkSchema chunk_schema(const learner::TrainConfig& config, const envs::E
   wire::ChunkSchema s;
   s.num_envs = config.env.num_envs;
   s.obs_dim = spec.obs_dim();
+  s.obs_uint8 = spec.observation_space.is_uint8();
   s.action_dim = spec.action_space.is_discrete() ? 0 : spec.action_dim();
   s.log_probs = learner::find_algorithm(config.algo).chunk_log_probs;
   return s;
@@ -40,7 +41,9 @@ wire::ChunkSchema chunk_schema(const learner::TrainConfig& config, const envs::E
 
 int chunk_bytes(const learner::TrainConfig& config, const wire::ChunkSchema& s) {
   const std::int64_t t = learner::find_algorithm(config.algo).rollout_steps(config);
-  const std::int64_t per_step = s.num_envs * (2 * s.obs_dim + std::max<std::int64_t>(2, s.action_dim) + 5) * 4;
+  const std::int64_t obs_bytes = s.obs_uint8 ? 1 : 4;
+  const std::int64_t per_step =
+      s.num_envs * (2 * s.obs_dim * obs_bytes + (std::max<std::int64_t>(2, s.action_dim) + 5) * 4);
   return static_cast<int>(std::min<std::int64_t>(per_step * (t + 1) + 4096, 1 << 26));
 }
 

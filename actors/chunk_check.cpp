@@ -49,6 +49,7 @@ bool is_shape(const TensorDesc& t, DType dtype, std::initializer_list<std::int64
 // The sizes of a structurally sound chunk.
 struct Dims {
   std::int64_t t = 0, n = 0, d = 0;
+  bool obs_uint8 = false;       // uint8 observations (image envs), else float32
   std::int64_t action_dim = 0;  // 0: Discrete (int64 [T, N])
   std::int64_t episodes = 0;    // E
   bool log_probs = false;
@@ -78,10 +79,11 @@ bool structure(const wire::Header& h, const FrameView* frames, std::size_t num_f
     }
   }
   const TensorDesc& obs = h.tensors[wire::kObs];
-  if (obs.dtype != DType::kFloat32 || obs.ndim != 3 || obs.shape[0] < 2) {
-    why = "observations are not float32 [T+1, N, D] with T >= 1";
+  if ((obs.dtype != DType::kFloat32 && obs.dtype != DType::kUInt8) || obs.ndim != 3 || obs.shape[0] < 2) {
+    why = "observations are not float32 or uint8 [T+1, N, D] with T >= 1";
     return false;
   }
+  dims.obs_uint8 = obs.dtype == DType::kUInt8;
   dims.t = obs.shape[0] - 1;
   dims.n = obs.shape[1];
   dims.d = obs.shape[2];
@@ -99,8 +101,8 @@ bool structure(const wire::Header& h, const FrameView* frames, std::size_t num_f
       why = "tensor " + std::to_string(k) + " is not float32 [T, N]";
       return false;
     }
-  if (!is_shape(h.tensors[wire::kNextObs], DType::kFloat32, {dims.t, dims.n, dims.d})) {
-    why = "next observations are not float32 [T, N, D]";
+  if (!is_shape(h.tensors[wire::kNextObs], obs.dtype, {dims.t, dims.n, dims.d})) {
+    why = std::string("next observations are not ") + wire::dtype_name(obs.dtype) + " [T, N, D] as the observations";
     return false;
   }
   if (!is_shape(h.tensors[wire::kEpisodes], DType::kFloat32, {-1, 2})) {
@@ -230,6 +232,9 @@ ChunkVerdict check_chunk(const wire::Header& h, const FrameView* frames, std::si
                                              " x " + std::to_string(dims.d) + ", expected " +
                                              std::to_string(expected.num_steps) + " x " +
                                              std::to_string(expected.num_envs) + " x " + std::to_string(expected.obs_dim));
+  if (dims.obs_uint8 != expected.obs_uint8)
+    return fault(ChunkFault::kWrongSize, std::string("observations are ") + (dims.obs_uint8 ? "uint8" : "float32") +
+                                             ", expected " + (expected.obs_uint8 ? "uint8" : "float32"));
   if (discrete != (dims.action_dim == 0) || (!discrete && dims.action_dim != expected.action_dim))
     return fault(ChunkFault::kWrongSize,
                  "actions " + (dims.action_dim == 0 ? std::string("int64 [T, N]")
@@ -274,9 +279,11 @@ ChunkVerdict check_chunk(const wire::Header& h, const FrameView* frames, std::si
     std::size_t count;
     std::int64_t inner;
   };
-  std::vector<Floats> floats = {{wire::kObs, "obs", (t + 1) * n * d, dims.d},
-                                {wire::kNextObs, "next_obs", t * n * d, dims.d},
-                                {wire::kRewards, "rewards", t * n, 1}};
+  std::vector<Floats> floats = {{wire::kRewards, "rewards", t * n, 1}};
+  if (!dims.obs_uint8) {  // uint8 observations are finite by construction
+    floats.push_back({wire::kObs, "obs", (t + 1) * n * d, dims.d});
+    floats.push_back({wire::kNextObs, "next_obs", t * n * d, dims.d});
+  }
   if (dims.log_probs) {
     floats.push_back({wire::kLogProbs, "log_probs", t * n, 1});
     floats.push_back({wire::kValues, "values", t * n, 1});

@@ -65,6 +65,7 @@ struct ChunkExpectations {
   std::int64_t num_steps = 0;          // T, the rollout steps per chunk (>= 1)
   std::int64_t num_envs = 0;           // N, lanes per actor (>= 1)
   std::int64_t obs_dim = 0;            // D, observation elements (>= 1)
+  bool obs_uint8 = false;              // observations are uint8 (an image env), else float32
   std::int64_t num_actions = 0;        // Discrete(n): indices 0..n-1 (the space's start removed); 0 for Box
   std::int64_t action_dim = 0;         // Box: A action elements; 0 for Discrete
   bool log_probs = false;              // log-probabilities and values travel (PPO): 9 tensors, else 7

@@ -39,7 +39,8 @@ bool check_chunk(const Header& h, const ChunkSchema& s) {
   const std::size_t n_tensors = h.tensors.size();
   if (n_tensors != (s.log_probs ? kChunkTensorsWithLogProbs : kChunkTensorsNoLogProbs)) return false;
   const TensorDesc& obs = h.tensors[kObs];
-  if (obs.dtype != DType::kFloat32 || obs.ndim != 3 || obs.shape[0] < 2) return false;
+  const DType obs_dtype = s.obs_uint8 ? DType::kUInt8 : DType::kFloat32;
+  if (obs.dtype != obs_dtype || obs.ndim != 3 || obs.shape[0] < 2) return false;
   const std::int64_t t = obs.shape[0] - 1, n = obs.shape[1], d = obs.shape[2];
   if (t > s.max_steps || n < 1 || d < 1) return false;
   if ((s.num_envs > 0 && n != s.num_envs) || (s.obs_dim > 0 && d != s.obs_dim)) return false;
@@ -51,7 +52,7 @@ bool check_chunk(const Header& h, const ChunkSchema& s) {
   }
   for (int k : {kRewards, kTerminated, kTruncated})
     if (!is_shape(h.tensors[static_cast<std::size_t>(k)], DType::kFloat32, {t, n})) return false;
-  if (!is_shape(h.tensors[kNextObs], DType::kFloat32, {t, n, d})) return false;
+  if (!is_shape(h.tensors[kNextObs], obs_dtype, {t, n, d})) return false;
   const TensorDesc& ep = h.tensors[kEpisodes];
   if (!is_shape(ep, DType::kFloat32, {-1, 2}) || ep.shape[0] > t * n) return false;
   if (s.log_probs)

@@ -52,12 +52,12 @@ const char* dtype_name(DType dtype);
 // Tensors of a kChunk message, in this order; log_probs and values only when the algorithm records
 // them (PPO), so a chunk has 7 or 9 tensors. T steps, N lanes, D observation elements, A action dims.
 enum ChunkTensor : int {
-  kObs = 0,         // float32 [T+1, N, D]
+  kObs = 0,         // float32 or uint8 (image envs) [T+1, N, D]
   kActions = 1,     // int64 [T, N] (Discrete) or float32 [T, N, A] (Box)
   kRewards = 2,     // float32 [T, N]
   kTerminated = 3,  // float32 [T, N]
   kTruncated = 4,   // float32 [T, N]
-  kNextObs = 5,     // float32 [T, N, D]
+  kNextObs = 5,     // [T, N, D], the dtype of kObs
   kEpisodes = 6,    // float32 [E, 2]: return, length of the episodes that ended in the chunk
   kLogProbs = 7,    // float32 [T, N]
   kValues = 8,      // float32 [T, N]
@@ -137,6 +137,7 @@ const char* decode_error_name(DecodeError error);
 struct ChunkSchema {
   std::int64_t num_envs = 0;     // N
   std::int64_t obs_dim = 0;      // D
+  bool obs_uint8 = false;        // observations are uint8 (an image env), else float32
   std::int64_t action_dim = 0;   // 0: Discrete (int64 [T, N]); A > 0: Box (float32 [T, N, A])
   bool log_probs = false;        // 9 tensors (PPO) rather than 7
   std::int64_t max_steps = 1 << 20;  // T limit

@@ -30,17 +30,33 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
   if (action_dim_ <= 0)
     throw std::invalid_argument("ActorCritic: action space " + action_space.to_string() + " has no actions");
 
-  const std::int64_t features = mlp_out_dim(obs_dim_, config_);
+  features_in_ = obs_dim_;
+  const EncoderKind kind = parse_encoder(config_.encoder);
+  if (kind != EncoderKind::kMlp) {
+    validate_encoder(kind, config_.obs_shape, "ActorCritic's observation");
+    const auto make = [&] {
+      return ConvEncoder(kind, config_.obs_shape, /*scale_uint8=*/true, config_.orthogonal_init, config_.hidden_gain);
+    };
+    if (config_.shared_trunk) {
+      encoder_ = register_module("encoder", make());
+      features_in_ = encoder_->out_features();
+    } else {
+      actor_encoder_ = register_module("actor_encoder", make());
+      critic_encoder_ = register_module("critic_encoder", make());
+      features_in_ = actor_encoder_->out_features();
+    }
+  }
+  const std::int64_t features = mlp_out_dim(features_in_, config_);
   // The categorical needs nothing beyond the logits; the Gaussian adds its state-independent log-std.
   if (!discrete_)
     log_std_ = register_parameter("log_std", torch::full({action_dim_}, config_.init_log_std, torch::kFloat));
   if (config_.shared_trunk) {
-    trunk_ = register_module("trunk", make_mlp(obs_dim_, config_));
+    trunk_ = register_module("trunk", make_mlp(features_in_, config_));
   } else {
-    actor_body_ = register_module("actor_body", make_mlp(obs_dim_, config_));
+    actor_body_ = register_module("actor_body", make_mlp(features_in_, config_));
   }
   actor_head_ = register_module("actor_head", torch::nn::Linear(features, action_dim_));
-  if (!config_.shared_trunk) critic_body_ = register_module("critic_body", make_mlp(obs_dim_, config_));
+  if (!config_.shared_trunk) critic_body_ = register_module("critic_body", make_mlp(features_in_, config_));
   critic_head_ = register_module("critic_head", torch::nn::Linear(features, 1));
   if (config_.orthogonal_init) {
     layer_init(actor_head_, config_.actor_output_gain);
@@ -48,14 +64,22 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
   }
 }
 
+torch::Tensor ActorCriticImpl::encode(const torch::Tensor& obs, ConvEncoder& encoder) {
+  if (encoder) return encoder->forward(image_batch(obs, config_.obs_shape));
+  return scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic"));
+}
+
 PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs) {
-  const torch::Tensor x = scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic"));
   torch::Tensor actor_features;
   torch::Tensor critic_features;
   if (config_.shared_trunk) {
-    actor_features = run_mlp(trunk_, x);
+    actor_features = run_mlp(trunk_, encode(obs, encoder_));
     critic_features = actor_features;
+  } else if (actor_encoder_) {
+    actor_features = run_mlp(actor_body_, encode(obs, actor_encoder_));
+    critic_features = run_mlp(critic_body_, encode(obs, critic_encoder_));
   } else {
+    const torch::Tensor x = encode(obs, actor_encoder_);  // one flattened input for both sides
     actor_features = run_mlp(actor_body_, x);
     critic_features = run_mlp(critic_body_, x);
   }
@@ -111,7 +135,7 @@ std::int64_t dense_argmax(const float* z, std::int64_t n, std::int64_t r) {
 
 bool ActorCriticImpl::dense_heads(const torch::Tensor& obs_in, bool with_critic, DenseHeads& heads_out) {
   if (!dense_kernels_available() || !obs_in.is_cpu() || obs_in.scalar_type() != torch::kFloat ||
-      at::autocast::is_cpu_enabled())
+      at::autocast::is_cpu_enabled() || encoder_ || actor_encoder_)
     return false;
   thread_local std::vector<DenseLayer> actor, critic, heads;
   actor.clear(), critic.clear(), heads.clear();
@@ -225,7 +249,7 @@ ActOut ActorCriticImpl::act(const torch::Tensor& obs, bool deterministic, torch:
 
 torch::Tensor ActorCriticImpl::mode(const torch::Tensor& obs) {
   torch::NoGradGuard no_grad;
-  const torch::Tensor x = scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic"));
+  const torch::Tensor x = encode(obs, config_.shared_trunk ? encoder_ : actor_encoder_);
   const torch::Tensor head = actor_head_->forward(run_mlp(config_.shared_trunk ? trunk_ : actor_body_, x)).to(torch::kFloat);
   return discrete_ ? head.argmax(/*dim=*/-1) : head;
 }
@@ -249,7 +273,7 @@ EvalOut ActorCriticImpl::evaluate(const torch::Tensor& obs, const torch::Tensor&
 }
 
 torch::Tensor ActorCriticImpl::value(const torch::Tensor& obs) {
-  const torch::Tensor x = scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic"));
+  const torch::Tensor x = encode(obs, config_.shared_trunk ? encoder_ : critic_encoder_);
   const torch::Tensor features = run_mlp(config_.shared_trunk ? trunk_ : critic_body_, x);
   return critic_head_->forward(features).to(torch::kFloat).squeeze(-1);
 }

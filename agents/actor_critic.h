@@ -9,6 +9,9 @@
 //   critic_body.{0,2,..}.{weight,bias}    shared_trunk = false: the critic's hidden layers
 //   critic_head.{weight,bias}             V(s)
 //   trunk.{0,2,..}.{weight,bias}          shared_trunk = true: replaces actor_body and critic_body
+//   encoder.*                             a convolutional encoder (PolicyConfig::encoder) with
+//                                         shared_trunk = true, before the trunk
+//   actor_encoder.*, critic_encoder.*     ... with shared_trunk = false, one per side
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "agents/encoder.h"
 #include "agents/layers.h"
 #include "agents/policy_config.h"
 #include "envs/spaces.h"
@@ -103,9 +107,18 @@ class ActorCriticImpl : public torch::nn::Module {
   bool dense_heads(const torch::Tensor& obs, bool with_critic, DenseHeads& heads);
   // Applies the observation scaling where the config asks for it.
   torch::Tensor scale_obs(const torch::Tensor& x) { return obs_scaling_ ? obs_scaling_->forward(x) : x; }
+  // The input of one side's hidden layers: `encoder`'s features of the image, or the flattened (and
+  // scaled) observation where there is no convolutional encoder.
+  torch::Tensor encode(const torch::Tensor& obs, ConvEncoder& encoder);
   ObsScaling obs_scaling_{nullptr};
   PolicyConfig config_;
   std::int64_t obs_dim_;
+  std::int64_t features_in_;  // the hidden layers' input width: obs_dim_, or the encoder's features
+  // Convolutional encoders (PolicyConfig::encoder other than "mlp"): encoder_ with shared_trunk,
+  // actor_encoder_ and critic_encoder_ without.
+  ConvEncoder encoder_{nullptr};
+  ConvEncoder actor_encoder_{nullptr};
+  ConvEncoder critic_encoder_{nullptr};
   std::int64_t action_dim_;
   bool discrete_;
   // shared_trunk = true: trunk_ feeds both heads and the bodies are empty; false: the reverse.

@@ -44,7 +44,19 @@ torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const 
   torch::Tensor flat = obs.dim() == 2 ? obs : obs.flatten(1);
   TORCH_CHECK(flat.size(1) == obs_dim, who, ": expected observations [B, ", obs_dim, "], got shape ",
               obs.sizes());
+  if (flat.scalar_type() == torch::kUInt8) return flat.to(torch::kFloat).mul_(1.0f / 255.0f);
   return flat;
+}
+
+torch::Tensor image_batch(const torch::Tensor& obs, const std::vector<std::int64_t>& shape) {
+  std::int64_t flat = 1;
+  for (const std::int64_t d : shape) flat *= d;
+  if (obs.dim() == static_cast<std::int64_t>(shape.size()) + 1 && obs.sizes().slice(1).vec() == shape) return obs;
+  TORCH_CHECK(obs.dim() == 2 && obs.size(1) == flat, "expected observations [B, ", shape, "] or [B, ", flat,
+              "], got shape ", obs.sizes());
+  std::vector<std::int64_t> sizes{obs.size(0)};
+  sizes.insert(sizes.end(), shape.begin(), shape.end());
+  return obs.reshape(sizes);
 }
 
 ObsScalingImpl::ObsScalingImpl(const std::vector<float>& low, const std::vector<float>& high) {

@@ -26,8 +26,13 @@ torch::Tensor run_mlp(torch::nn::Sequential& mlp, const torch::Tensor& x);
 void layer_init(torch::nn::Linear& layer, double gain);
 
 // Flattens observations to [B, obs_dim] (a [B, ...] batch is flattened after the first dimension)
-// and checks the width; `who` names the caller in the error.
+// and checks the width; `who` names the caller in the error. uint8 observations (images) become
+// floats in [0, 1] (x / 255); other dtypes pass unchanged.
 torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const char* who);
+
+// Observations as a batch of images [B, H, W, C] for a convolutional encoder: flat rows [B, H*W*C]
+// (chunks, replay) are reshaped; [B, H, W, C] passes. Throws c10::Error naming both shapes otherwise.
+torch::Tensor image_batch(const torch::Tensor& obs, const std::vector<std::int64_t>& shape);
 
 // (x - offset) * scale per observation element, mapping bounded elements onto [-1, 1]; the affine
 // map lives in two buffers ("offset", "scale") so that it is exported with the weights.

@@ -38,6 +38,13 @@ struct PolicyConfig {
   // observation element; an element whose bounds are not both finite and at most 1e6 apart passes
   // unchanged. Kept as buffers of the network, so they travel with its weights and checkpoints.
   std::vector<float> obs_low, obs_high;
+  // What reads the observation before the hidden layers (agents/encoder.h): "mlp" (the observation
+  // flattened, as always) or a convolutional network over an image, "minatar", "nature" or "impala".
+  // ActorCritic: one encoder shared by both heads with shared_trunk, else one each.
+  std::string encoder = "mlp";
+  // The observation's per-lane shape, (H, W, C) channels-last for an image; needed by the convolutional
+  // encoders (empty: a flat vector).
+  std::vector<std::int64_t> obs_shape;
 };
 
 // The non-linearity named by PolicyConfig::activation, parsed once at construction.

@@ -20,8 +20,16 @@ QNetworkImpl::QNetworkImpl(std::int64_t obs_dim, std::int64_t num_actions, Polic
   }
   if (num_actions_ <= 0)
     throw std::invalid_argument("QNetwork: num_actions must be > 0, got " + std::to_string(num_actions_));
-  const std::int64_t features = mlp_out_dim(obs_dim_, config_);
-  trunk_ = register_module("trunk", make_mlp(obs_dim_, config_));
+  std::int64_t features_in = obs_dim_;
+  const EncoderKind kind = parse_encoder(config_.encoder);
+  if (kind != EncoderKind::kMlp) {
+    validate_encoder(kind, config_.obs_shape, "QNetwork's observation");
+    encoder_ = register_module("encoder", ConvEncoder(kind, config_.obs_shape, /*scale_uint8=*/true,
+                                                      config_.orthogonal_init, config_.hidden_gain));
+    features_in = encoder_->out_features();
+  }
+  const std::int64_t features = mlp_out_dim(features_in, config_);
+  trunk_ = register_module("trunk", make_mlp(features_in, config_));
   if (config_.dueling) {
     value_head_ = register_module("value_head", torch::nn::Linear(features, 1));
     advantage_head_ = register_module("advantage_head", torch::nn::Linear(features, num_actions_));
@@ -37,18 +45,23 @@ QNetworkImpl::QNetworkImpl(std::int64_t obs_dim, std::int64_t num_actions, Polic
 
 torch::Tensor QNetworkImpl::forward(const torch::Tensor& obs) {
   if (config_.dueling) return forward_dueling(obs).q;
-  return q_head_->forward(run_mlp(trunk_, scale_obs(flatten_obs(obs, obs_dim_, "QNetwork"))));
+  return q_head_->forward(run_mlp(trunk_, encode(obs)));
 }
 
 DuelingOut QNetworkImpl::forward_dueling(const torch::Tensor& obs) {
   TORCH_CHECK(config_.dueling, "QNetwork::forward_dueling needs PolicyConfig.dueling = true");
-  const torch::Tensor features = run_mlp(trunk_, scale_obs(flatten_obs(obs, obs_dim_, "QNetwork")));
+  const torch::Tensor features = run_mlp(trunk_, encode(obs));
   DuelingOut out;
   out.value = value_head_->forward(features);
   out.advantage = advantage_head_->forward(features);
   // Centring by the mean makes V and A identifiable (Wang et al. 2016, eq. 9).
   out.q = out.value + out.advantage - out.advantage.mean(/*dim=*/-1, /*keepdim=*/true);
   return out;
+}
+
+torch::Tensor QNetworkImpl::encode(const torch::Tensor& obs) {
+  if (encoder_) return encoder_->forward(image_batch(obs, config_.obs_shape));
+  return scale_obs(flatten_obs(obs, obs_dim_, "QNetwork"));
 }
 
 torch::Tensor QNetworkImpl::greedy(const torch::Tensor& obs) {

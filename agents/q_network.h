@@ -17,6 +17,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "agents/encoder.h"
 #include "agents/layers.h"
 #include "agents/policy_config.h"
 
@@ -65,7 +66,10 @@ class QNetworkImpl : public torch::nn::Module {
  private:
   // Applies the observation scaling where the config asks for it.
   torch::Tensor scale_obs(const torch::Tensor& x) { return obs_scaling_ ? obs_scaling_->forward(x) : x; }
+  // The trunk's input: the encoder's features of the image, or the flattened (and scaled) observation.
+  torch::Tensor encode(const torch::Tensor& obs);
   ObsScaling obs_scaling_{nullptr};
+  ConvEncoder encoder_{nullptr};  // PolicyConfig::encoder other than "mlp"
   PolicyConfig config_;
   std::int64_t obs_dim_;
   std::int64_t num_actions_;

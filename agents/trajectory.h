@@ -19,7 +19,8 @@ struct TrajectoryChunk {
   std::int32_t actor_id = 0;
   std::int64_t sequence = 0;        // per actor, counts chunks from 0
   std::int64_t policy_version = 0;  // version of the weights that acted
-  // All tensors are fp32 on the CPU unless said, time-major.
+  // All tensors are fp32 on the CPU unless said, time-major. Observations are in the env's dtype:
+  // fp32, or uint8 for image envs (flattened (H, W, C) rows; never widened on the way).
   torch::Tensor obs;         // [T+1, N, D]: obs[t] was acted on at step t; obs[T] follows the last step
   torch::Tensor actions;     // [T, N] int64 (Discrete, indices from 0) or [T, N, A] (Box, unclipped)
   torch::Tensor log_probs;   // [T, N] behaviour log pi(a_t | obs_t) (policy-gradient methods)

@@ -79,8 +79,14 @@ void run_bench_learner(const learner::UpdateBenchConfig& c) {
   const learner::UpdateBenchResult r = learner::bench_update(c);
   std::string hidden;
   for (const auto h : c.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(h);
-  std::printf("network: obs %lld, hidden %s, %lld actions (actor and critic), %lld parameters; batch %lld; %s on %s\n",
-              static_cast<long long>(c.obs_dim), hidden.empty() ? "none" : hidden.c_str(),
+  std::string obs = std::to_string(c.obs_dim);
+  if (c.encoder != "mlp") {
+    obs = c.encoder + " encoder on uint8 (";
+    for (std::size_t i = 0; i < c.obs_shape.size(); ++i) obs += (i ? "," : "") + std::to_string(c.obs_shape[i]);
+    obs += ")";
+  }
+  std::printf("network: obs %s, hidden %s, %lld actions (actor and critic), %lld parameters; batch %lld; %s on %s\n",
+              obs.c_str(), hidden.empty() ? "none" : hidden.c_str(),
               static_cast<long long>(c.num_actions), static_cast<long long>(r.parameters),
               static_cast<long long>(c.batch), c.precision.c_str(), c.device.c_str());
   if (r.fused) {
@@ -121,6 +127,14 @@ void add_bench_command(CLI::App& app) {
   lcmd->add_option("--obs-dim", learner_flags->obs_dim, "Observation elements")
       ->capture_default_str()
       ->check(in_range(core::Range::closed(1, 1 << 20)));
+  lcmd->add_option("--encoder", learner_flags->encoder,
+                   "mlp, or a CNN over uint8 images of --obs: minatar, nature (84x84), impala")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mlp", "minatar", "nature", "impala"}));
+  lcmd->add_option("--obs", learner_flags->obs_shape, "Image shape H,W,C for --encoder, e.g. 84,84,4")
+      ->delimiter(',')
+      ->expected(3)
+      ->check(in_range(core::Range::closed(1, 4096)));
   lcmd->add_option("--actions", learner_flags->num_actions, "Discrete actions (logits of the actor's head)")
       ->capture_default_str()
       ->check(in_range(core::Range::closed(1, 1 << 20)));

@@ -4,6 +4,8 @@
 # Usage: bash bench/envs.sh [BUILD_DIR] [classic|box2d]    (defaults: build, classic)
 #   classic: the classic suite at 1, 64 and 4096 lanes; peer: the scalar C++ CartPole loop.
 #   box2d:   the Box2D suite at 1, 64 and 512 lanes; peer: a bare one-lander LunarLander loop.
+#   minatar: the five MinAtar games (uint8 images) at 1, 64 and 4096 lanes; peer: none here (the
+#            reference is numpy, one env at a time: bench/minatar_reference.sh times it).
 set -euo pipefail
 build=${1:-build}
 suite=${2:-classic}
@@ -13,7 +15,9 @@ case "$suite" in
            peer=("$build/bench_scalar_cartpole" 4096 1 5) ;;
   box2d)   envs="LunarLander-v3 LunarLanderContinuous-v3 BipedalWalker-v3 BipedalWalkerHardcore-v3"; lanes="1 64 512"
            peer=("$build/bench_direct_lunar_lander" 1 5) ;;
-  *) echo "unknown suite '$suite' (classic or box2d)" >&2; exit 2 ;;
+  minatar) envs="MinAtar/Breakout-v1 MinAtar/Asterix-v1 MinAtar/Freeway-v1 MinAtar/Seaquest-v1 MinAtar/SpaceInvaders-v1"
+           lanes="1 64 4096"; peer=(true) ;;
+  *) echo "unknown suite '$suite' (classic, box2d or minatar)" >&2; exit 2 ;;
 esac
 echo "| env | num_envs | threads 1 | threads 2 |"
 echo "|---|---|---|---|"

@@ -12,12 +12,14 @@
 //     static constexpr int kNumActions;                  // discrete envs
 //     static constexpr std::int32_t kMaxEpisodeSteps;    // 0: no limit
 //     using Action = std::int32_t or float;
+//     using Obs = std::uint8_t;                          // optional: uint8 observations (images);
+//                                                        // float when absent
 //     struct Params { ... };  static constexpr ParamField<Params> kParamFields[] = {...};
 //     static EnvSpec spec(const Params&);
 //     explicit MyEnv(const Params&);                     // one object per lane
 //     void reset(LaneRng& rng);                          // draws only from rng
 //     StepOut step(const Action* action_row, LaneRng& rng);
-//     void observe(float* obs_row) const;
+//     void observe(Obs* obs_row) const;                  // float* unless Obs says otherwise
 //     // optional:
 //     static constexpr int kStateDim; void get_state(float*) const; void set_state(const float*);
 //     void describe(Scene& scene) const;                 // what a painter draws
@@ -69,11 +71,24 @@ struct HasDescribe<Env, std::void_t<decltype(std::declval<const Env&>().describe
 
 }  // namespace detail
 
+// Points `buffers`' observation pair of the right dtype at `obs` and `final_obs`.
+inline void set_obs_buffers(BatchBuffers& buffers, float* obs, float* final_obs) {
+  buffers.obs = obs;
+  buffers.final_obs = final_obs;
+}
+inline void set_obs_buffers(BatchBuffers& buffers, std::uint8_t* obs, std::uint8_t* final_obs) {
+  buffers.obs_u8 = obs;
+  buffers.final_obs_u8 = final_obs;
+}
+
 template <class Env>
 class CpuVecEnv final : public VecEnv {
  public:
   using Params = typename Env::Params;
   using Action = typename Env::Action;
+  using Obs = ObsType<Env>;
+  static_assert(std::is_same_v<Obs, float> || std::is_same_v<Obs, std::uint8_t>,
+                "an env observes float or std::uint8_t elements");
 
   CpuVecEnv(const Params& params, std::int32_t max_episode_steps, const EnvSpec& spec, std::int32_t num_envs,
             std::int32_t threads)
@@ -90,8 +105,10 @@ class CpuVecEnv final : public VecEnv {
     log_.resize(n);
     if (max_episode_steps_ > 0)
       for (auto& log : log_) log.reserve(static_cast<std::size_t>(max_episode_steps_) * Env::kActionDim);
-    obs_.assign(n * Env::kObsDim, nan);  // NaN until written: reads of unwritten data show
-    final_obs_.assign(n * Env::kObsDim, nan);
+    // NaN until written (float observations): reads of unwritten data show.
+    const Obs unwritten = std::is_same_v<Obs, float> ? static_cast<Obs>(nan) : Obs{0};
+    obs_.assign(n * Env::kObsDim, unwritten);
+    final_obs_.assign(n * Env::kObsDim, unwritten);
     reward_.assign(n, nan);
     terminated_.assign(n, 0);
     truncated_.assign(n, 0);
@@ -99,9 +116,14 @@ class CpuVecEnv final : public VecEnv {
     episode_return_.assign(n, 0.0f);
     final_return_.assign(n, nan);
     final_length_.assign(n, -1);
-    buffers_ = BatchBuffers{obs_.data(),        final_obs_.data(),       reward_.data(),
-                            terminated_.data(), truncated_.data(),       elapsed_.data(),
-                            episode_return_.data(), final_return_.data(), final_length_.data()};
+    buffers_.reward = reward_.data();
+    buffers_.terminated = terminated_.data();
+    buffers_.truncated = truncated_.data();
+    buffers_.elapsed = elapsed_.data();
+    buffers_.episode_return = episode_return_.data();
+    buffers_.final_return = final_return_.data();
+    buffers_.final_length = final_length_.data();
+    set_obs_buffers(buffers_, obs_.data(), final_obs_.data());
   }
 
   void set_threads(std::int32_t threads) override {
@@ -317,7 +339,7 @@ class CpuVecEnv final : public VecEnv {
     reward_[lane] = r.reward;
     terminated_[lane] = r.terminated;
     truncated_[lane] = t >= limit;
-    float* obs = obs_.data() + lane * Env::kObsDim;
+    Obs* obs = obs_.data() + lane * Env::kObsDim;
     env.observe(obs);
     if (r.terminated || t >= limit) {  // same-step auto-reset
       std::copy(obs, obs + Env::kObsDim, final_obs_.data() + lane * Env::kObsDim);
@@ -361,7 +383,8 @@ class CpuVecEnv final : public VecEnv {
   std::vector<std::uint64_t> draws_;          // the lane's stream position now
   std::vector<std::uint64_t> episode_draws_;  // ... when its current episode began (before reset())
   std::vector<std::vector<Action>> log_;      // actions of the current episode (snapshots)
-  std::vector<float> obs_, final_obs_, reward_, episode_return_, final_return_;
+  std::vector<Obs> obs_, final_obs_;
+  std::vector<float> reward_, episode_return_, final_return_;
   std::vector<std::uint8_t> terminated_, truncated_;
   std::vector<std::int32_t> elapsed_, final_length_;
 };

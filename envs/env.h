@@ -17,9 +17,28 @@
 // Only the batched back end (envs/thrust_vec_env.h) loops over lanes.
 #pragma once
 
+#include <cstdint>
+#include <type_traits>
+
 #include "envs/hd.h"
 
 namespace apiary::envs {
+
+namespace detail {
+template <class Env, class = void>
+struct ObsOf {
+  using type = float;
+};
+template <class Env>
+struct ObsOf<Env, std::void_t<typename Env::Obs>> {
+  using type = typename Env::Obs;
+};
+}  // namespace detail
+
+// The element type of Env's observations: Env::Obs where the env declares it (std::uint8_t for
+// images, channels-last), else float.
+template <class Env>
+using ObsType = typename detail::ObsOf<Env>::type;
 
 struct StepOut {
   float reward;

@@ -100,6 +100,15 @@ void record(const HostBatch& h, std::int64_t obs_dim, bool after_step, Trace& tr
   }
 }
 
+// The batch's buffers, with uint8 (image) observations widened to floats here so that every check
+// below reads one layout (pixels are exact in float).
+void read_host(const VecEnv& env, HostBatch& h) {
+  env.copy_to_host(h);
+  if (h.obs_u8.empty()) return;
+  h.obs.assign(h.obs_u8.begin(), h.obs_u8.end());
+  h.final_obs.assign(h.final_obs_u8.begin(), h.final_obs_u8.end());
+}
+
 // Checks one observation row; returns "" or what is wrong with the first bad element. Elements the
 // spec lists as unbounded (EnvSpec::unbounded_obs) need only be finite.
 std::string bad_observation(const EnvSpec& spec, const float* row, std::int64_t dim, const char* name) {
@@ -137,7 +146,7 @@ Trace run(VecEnv& env, std::uint64_t seed, std::uint64_t action_seed, std::int64
   HostBatch h;
 
   env.reset(seed);
-  env.copy_to_host(h);
+  read_host(env, h);
   record(h, dim, false, trace);
   if (ro.validate) {
     for (std::int32_t lane = 0; lane < n; ++lane) {
@@ -156,7 +165,7 @@ Trace run(VecEnv& env, std::uint64_t seed, std::uint64_t action_seed, std::int64
   for (std::int64_t t = 1; t <= steps; ++t) {
     env.step(actions.next());
     c.add_steps(1);
-    env.copy_to_host(h);
+    read_host(env, h);
     record(h, dim, true, trace);
     if (ro.snapshot && t == ro.snapshot_at) *ro.snapshot = env.save_snapshot();
     if (!ro.validate) continue;
@@ -242,7 +251,7 @@ bool check_spaces(const std::string& id, const EnvSpec& s, Checker& c) {
   if (s.id != id) c.fail("spaces", "the spec's id is '" + s.id + "', registered as '" + id + "'");
   const Space& o = s.observation_space;
   if (o.kind != SpaceKind::kBox) {
-    c.fail("spaces", "the observation space is " + o.to_string() + "; it must be a Box (float32)");
+    c.fail("spaces", "the observation space is " + o.to_string() + "; it must be a Box (float32 or uint8)");
     usable = false;
   } else if (o.flat_size() < 1 || static_cast<std::int64_t>(o.low.size()) != o.flat_size() ||
              o.high.size() != o.low.size()) {
@@ -450,7 +459,7 @@ CheckReport check_env(const std::string& id, const std::function<EnvSpec(const E
     for (std::int64_t step = snapshot_at + 1; step <= steps; ++step) {
       restored->step(actions.next());
       c.add_steps(1);
-      restored->copy_to_host(h);
+      read_host(*restored, h);
       record(h, spec.obs_dim(), true, t);
     }
     const auto [step, lane] = first_difference(main_trace, t, snapshot_at + 1);

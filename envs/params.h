@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "envs/env.h"
 #include "envs/env_spec.h"
 
 namespace apiary::envs {
@@ -103,6 +104,11 @@ void check_spec_sizes(const EnvSpec& spec) {
                                 std::to_string(obs.flat_size()) + " elements, but kObsDim is " +
                                 std::to_string(Env::kObsDim) +
                                 " (observe() fills kObsDim floats per lane); build the space from kObsDim");
+  constexpr bool kBytes = std::is_same_v<ObsType<Env>, std::uint8_t>;
+  if (obs.is_uint8() != kBytes)
+    throw std::invalid_argument(id + ": the spec's observation space is " + obs.to_string() + ", but observe() writes " +
+                                (kBytes ? "uint8 (Env::Obs)" : "float") + " elements; declare `using Obs = "
+                                "std::uint8_t;` and Space::box_u8 together, or neither");
   const Space& act = spec.action_space;
   if constexpr (Env::kDiscrete) {
     if (!act.is_discrete())

@@ -1,6 +1,8 @@
 #include "envs/registry.h"
 
 #include "envs/box2d/box2d_envs.h"
+#include "envs/frame_stack.h"
+#include "envs/minatar/minatar.h"
 
 #include <sstream>
 #include <stdexcept>
@@ -23,6 +25,7 @@ Registry& Registry::global() {
     auto* r = new Registry();  // never destroyed: plugins may hold entries until exit
     register_classic_cpu(*r);
     register_box2d(*r);
+    register_minatar(*r);
 #ifdef APIARY_WITH_CUDA
     register_classic_cuda(*r);
 #endif
@@ -83,7 +86,10 @@ std::unique_ptr<VecEnv> make_env(const std::string& id, const VecEnvConfig& conf
   }
   if (config.device == Device::kCuda && cuda_device_count() == 0)
     throw std::invalid_argument(id + ": device cuda requested but no CUDA device is available");
-  return it->second(config);
+  // frame_stack is every env's option, applied over its back end; the env's own options go on.
+  VecEnvConfig inner = config;
+  const std::int32_t stack = take_frame_stack(id, inner.options);
+  return make_frame_stack(it->second(inner), stack);
 }
 
 std::unique_ptr<VecEnv> make_env(const std::string& id, std::int32_t num_envs, Device device,
@@ -95,7 +101,12 @@ std::unique_ptr<VecEnv> make_env(const std::string& id, std::int32_t num_envs, D
   return make_env(id, config);
 }
 
-EnvSpec env_spec(const std::string& id, const EnvOptions& options) { return Registry::global().at(id).spec(options); }
+EnvSpec env_spec(const std::string& id, const EnvOptions& options) {
+  const EnvEntry& entry = Registry::global().at(id);
+  EnvOptions own = options;
+  const std::int32_t stack = take_frame_stack(id, own);
+  return stacked_spec(entry.spec(own), stack);
+}
 
 bool has_backend(const std::string& id, Device device) {
   const EnvEntry* entry = Registry::global().find(id);

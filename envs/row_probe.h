@@ -15,6 +15,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "envs/env.h"
@@ -30,26 +31,47 @@ inline constexpr int kRowGuard = 16;                     // guard floats on each
 inline constexpr std::uint32_t kGuardBits = 0x7fa5a5a5u;  // a quiet NaN with a payload no env writes
 inline constexpr int kProbeSteps = 64;                   // steps of the probe (episodes restart)
 
-// Runs observe(row) on a guarded buffer; "" or what went wrong ("after step 3: ...").
-template <class Observe>
+template <class T>
+T guard_value() {
+  T value;
+  std::memcpy(&value, &kGuardBits, sizeof value);
+  return value;
+}
+
+// Runs observe(row) on a guarded buffer; "" or what went wrong ("after step 3: ..."). Float rows are
+// guarded by a NaN no env writes; uint8 rows, where any byte is a valid value, by two runs with two
+// fills: a byte that kept the fill in both was never written.
+template <class T, class Observe>
 std::string guarded_observe(int obs_dim, const std::string& when, Observe&& observe) {
-  std::vector<float> buf(static_cast<std::size_t>(obs_dim + 2 * kRowGuard));
-  for (float& f : buf) std::memcpy(&f, &kGuardBits, sizeof f);
-  observe(buf.data() + kRowGuard);
+  constexpr bool kBytes = std::is_same_v<T, std::uint8_t>;
+  const std::vector<T> fills = kBytes ? std::vector<T>{T(0xA5), T(0x5A)} : std::vector<T>{guard_value<T>()};
+  std::vector<std::vector<bool>> kept;  // per fill, per position: still the fill afterwards
+  for (const T fill : fills) {
+    std::vector<T> buf(static_cast<std::size_t>(obs_dim + 2 * kRowGuard), fill);
+    observe(buf.data() + kRowGuard);
+    std::vector<bool> same(buf.size());
+    for (std::size_t i = 0; i < buf.size(); ++i) same[i] = std::memcmp(&buf[i], &fill, sizeof(T)) == 0;
+    kept.push_back(std::move(same));
+  }
   const auto guard_at = [&](int i) {
-    std::uint32_t bits;
-    std::memcpy(&bits, &buf[static_cast<std::size_t>(i)], sizeof bits);
-    return bits == kGuardBits;
+    bool all = true;
+    for (const auto& same : kept) all = all && same[static_cast<std::size_t>(i)];
+    return all;
+  };
+  const auto guard_intact = [&](int i) {
+    for (const auto& same : kept)
+      if (!same[static_cast<std::size_t>(i)]) return false;
+    return true;
   };
   const std::string dim = "kObsDim is " + std::to_string(obs_dim);
   for (int k = kRowGuard - 1; k >= 0; --k)
-    if (!guard_at(k))
+    if (!guard_intact(k))
       return "observe() wrote obs_row[" + std::to_string(k - kRowGuard) + "], before its row (" + when + "; " + dim +
              "): it overwrites the previous lane's observation";
   for (int k = 0; k < kRowGuard; ++k)
-    if (!guard_at(kRowGuard + obs_dim + k))
+    if (!guard_intact(kRowGuard + obs_dim + k))
       return "observe() wrote obs_row[" + std::to_string(obs_dim + k) + "], past its row of " +
-             std::to_string(obs_dim) + " floats (" + when + "; " + dim +
+             std::to_string(obs_dim) + (kBytes ? " bytes (" : " floats (") + when + "; " + dim +
              "): it overwrites the next lane's observation; make kObsDim, the observation space and observe() agree";
   for (int i = 0; i < obs_dim; ++i)
     if (guard_at(kRowGuard + i))
@@ -85,13 +107,14 @@ std::string probe_cpu_rows(const EnvOptions& options) {
     Env env(params);
     LaneRng rng{12345, 0, 0};
     env.reset(rng);
-    std::string bad = detail::guarded_observe(Env::kObsDim, "after reset", [&](float* row) { env.observe(row); });
+    using Obs = ObsType<Env>;
+    std::string bad = detail::guarded_observe<Obs>(Env::kObsDim, "after reset", [&](Obs* row) { env.observe(row); });
     typename Env::Action action[Env::kActionDim];
     for (int t = 1; t <= detail::kProbeSteps && bad.empty(); ++t) {
       detail::probe_action<Env>(spec, t, action);
       const StepOut out = env.step(action, rng);
-      bad = detail::guarded_observe(Env::kObsDim, "after step " + std::to_string(t),
-                                    [&](float* row) { env.observe(row); });
+      bad = detail::guarded_observe<Obs>(Env::kObsDim, "after step " + std::to_string(t),
+                                         [&](Obs* row) { env.observe(row); });
       if (out.terminated) env.reset(rng);
     }
     return bad;
@@ -110,14 +133,14 @@ std::string probe_hd_rows(const EnvOptions& options) {
     typename Env::State state{};
     LaneRng rng{12345, 0, 0};
     Env::reset(params, state, rng);
-    std::string bad = detail::guarded_observe(Env::kObsDim, "after reset",
-                                              [&](float* row) { Env::observe(params, state, row); });
+    std::string bad = detail::guarded_observe<float>(Env::kObsDim, "after reset",
+                                                     [&](float* row) { Env::observe(params, state, row); });
     typename Env::Action action[Env::kActionDim];
     for (int t = 1; t <= detail::kProbeSteps && bad.empty(); ++t) {
       detail::probe_action<Env>(spec, t, action);
       const StepOut out = Env::step(params, state, action, rng);
-      bad = detail::guarded_observe(Env::kObsDim, "after step " + std::to_string(t),
-                                    [&](float* row) { Env::observe(params, state, row); });
+      bad = detail::guarded_observe<float>(Env::kObsDim, "after step " + std::to_string(t),
+                                           [&](float* row) { Env::observe(params, state, row); });
       if (out.terminated) Env::reset(params, state, rng);
     }
     return bad;

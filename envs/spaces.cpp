@@ -32,6 +32,24 @@ Space Space::box(std::vector<float> low, std::vector<float> high, std::vector<st
   return s;
 }
 
+Space Space::box_u8(std::vector<std::int64_t> shape, std::uint8_t low, std::uint8_t high) {
+  if (shape.empty()) throw std::invalid_argument("uint8 Box space: the shape is empty");
+  std::int64_t size = 1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] < 1)
+      throw std::invalid_argument("uint8 Box space: dimension " + std::to_string(i) + " is " + std::to_string(shape[i]));
+    size *= shape[i];
+  }
+  Space s = box(std::vector<float>(static_cast<std::size_t>(size), low),
+                std::vector<float>(static_cast<std::size_t>(size), high), std::move(shape));
+  s.dtype = BoxDType::kUInt8;
+  return s;
+}
+
+const char* to_string(BoxDType dtype) { return dtype == BoxDType::kUInt8 ? "uint8" : "float32"; }
+
+std::size_t element_size(BoxDType dtype) { return dtype == BoxDType::kUInt8 ? 1 : 4; }
+
 std::int64_t Space::flat_size() const {
   if (kind == SpaceKind::kDiscrete) return 1;
   std::int64_t size = 1;
@@ -46,6 +64,12 @@ bool Space::contains(const float* row) const {
   }
   for (std::size_t i = 0; i < low.size(); ++i)
     if (!(row[i] >= low[i] && row[i] <= high[i])) return false;
+  return true;
+}
+
+bool Space::contains(const std::uint8_t* row) const {
+  for (std::size_t i = 0; i < low.size(); ++i)
+    if (!(static_cast<float>(row[i]) >= low[i] && static_cast<float>(row[i]) <= high[i])) return false;
   return true;
 }
 
@@ -66,12 +90,16 @@ std::string float_string(float x) {
 }
 
 // Gymnasium prints one number when every element shares it, else the array.
-std::string bound_string(const std::vector<float>& v) {
+// Integer dtypes print without a decimal point ("0", "255").
+std::string bound_string(const std::vector<float>& v, BoxDType dtype) {
+  auto str = [dtype](float x) {
+    return dtype == BoxDType::kUInt8 ? std::to_string(static_cast<int>(x)) : float_string(x);
+  };
   bool same = !v.empty();
   for (float x : v) same = same && (x == v[0] || (std::isnan(x) && std::isnan(v[0])));
-  if (same) return float_string(v[0]);
+  if (same) return str(v[0]);
   std::string out = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + float_string(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + str(v[i]);
   return out + "]";
 }
 }  // namespace
@@ -84,9 +112,10 @@ std::string Space::to_string() const {
     os << ")";
     return os.str();
   }
-  os << "Box(" << bound_string(low) << ", " << bound_string(high) << ", (";
-  for (std::size_t i = 0; i < shape.size(); ++i) os << shape[i] << (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
-  os << "), float32)";
+  os << "Box(" << bound_string(low, dtype) << ", " << bound_string(high, dtype) << ", (";
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    os << shape[i] << (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
+  os << "), " << envs::to_string(dtype) << ")";
   return os.str();
 }
 

@@ -161,6 +161,8 @@ class ThrustVecEnv final : public VecEnv {
   using State = typename Env::State;
   using Action = typename Env::Action;
   static_assert(sizeof(State) == sizeof(float) * Env::kStateDim, "State must be kStateDim floats");
+  static_assert(std::is_same_v<ObsType<Env>, float>,
+                "the Thrust back end steps float observations; uint8 (image) envs use the CPU contract");
 
   ThrustVecEnv(const Params& params, std::int32_t max_episode_steps, const EnvSpec& spec, std::int32_t num_envs,
                std::int32_t threads)

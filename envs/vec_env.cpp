@@ -44,10 +44,30 @@ void throw_invalid_action(const EnvSpec& spec, std::int64_t index, double value)
   throw std::out_of_range(os.str());
 }
 
+std::vector<float> observation_row(const HostBatch& host, std::int64_t lane, std::int64_t obs_dim) {
+  const auto begin = static_cast<std::size_t>(lane * obs_dim), end = begin + static_cast<std::size_t>(obs_dim);
+  if (lane < 0 || obs_dim < 1) return {};
+  if (!host.obs_u8.empty()) {
+    if (end > host.obs_u8.size()) return {};
+    return std::vector<float>(host.obs_u8.begin() + static_cast<std::ptrdiff_t>(begin),
+                              host.obs_u8.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  if (end > host.obs.size()) return {};
+  return std::vector<float>(host.obs.begin() + static_cast<std::ptrdiff_t>(begin),
+                            host.obs.begin() + static_cast<std::ptrdiff_t>(end));
+}
+
 void copy_host_buffers(const BatchBuffers& b, std::int32_t num_envs, std::int64_t obs_dim, HostBatch& out) {
   const auto n = static_cast<std::size_t>(num_envs), d = n * static_cast<std::size_t>(obs_dim);
-  out.obs.assign(b.obs, b.obs + d);
-  out.final_obs.assign(b.final_obs, b.final_obs + d);
+  if (b.obs_u8 != nullptr) {
+    out.obs_u8.assign(b.obs_u8, b.obs_u8 + d);
+    out.final_obs_u8.assign(b.final_obs_u8, b.final_obs_u8 + d);
+    out.obs.clear();
+    out.final_obs.clear();
+  } else {
+    out.obs.assign(b.obs, b.obs + d);
+    out.final_obs.assign(b.final_obs, b.final_obs + d);
+  }
   out.reward.assign(b.reward, b.reward + n);
   out.terminated.assign(b.terminated, b.terminated + n);
   out.truncated.assign(b.truncated, b.truncated + n);

@@ -55,6 +55,8 @@ void check_action_batch(const EnvSpec& spec, std::int32_t num_envs, Device env_d
 // Throws std::out_of_range for the action element `index` (flat), whose value is `value`.
 [[noreturn]] void throw_invalid_action(const EnvSpec& spec, std::int64_t index, double value);
 
+// Observations are in the observation space's dtype: `obs` and `final_obs` for float32 envs, `obs_u8`
+// and `final_obs_u8` for uint8 ones (images); the other pair is null.
 struct BatchBuffers {
   float* obs = nullptr;                  // [N, obs_dim]
   float* final_obs = nullptr;            // [N, obs_dim], where done
@@ -65,16 +67,24 @@ struct BatchBuffers {
   float* episode_return = nullptr;       // [N] undiscounted return of the current episode so far
   float* final_return = nullptr;         // [N] return of the episode that ended, where done
   std::int32_t* final_length = nullptr;  // [N] length of the episode that ended, where done
+  std::uint8_t* obs_u8 = nullptr;        // [N, obs_dim], uint8 envs
+  std::uint8_t* final_obs_u8 = nullptr;  // [N, obs_dim], uint8 envs, where done
 };
 
 // Host copies of every buffer, for tests, tools and device back ends.
 struct HostBatch {
   std::vector<float> obs, final_obs, reward, episode_return, final_return;
+  std::vector<std::uint8_t> obs_u8, final_obs_u8;  // uint8 envs (obs and final_obs stay empty)
   std::vector<std::uint8_t> terminated, truncated;
   std::vector<std::int32_t> elapsed, final_length;
 };
 
-// Copies buffers that live in host memory into `out` (host back ends' copy_to_host).
+// Lane `lane`'s observation in `host` as floats, whichever dtype the env observes (uint8 pixels become
+// their values 0..255, exactly); empty when the batch holds no such lane.
+std::vector<float> observation_row(const HostBatch& host, std::int64_t lane, std::int64_t obs_dim);
+
+// Copies buffers that live in host memory into `out` (host back ends' copy_to_host); the observations
+// of whichever dtype the buffers hold.
 void copy_host_buffers(const BatchBuffers& buffers, std::int32_t num_envs, std::int64_t obs_dim, HostBatch& out);
 
 struct VecEnvConfig {

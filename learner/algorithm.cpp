@@ -1,5 +1,7 @@
 #include "learner/algorithm.h"
 
+#include "agents/encoder.h"
+
 #include <mutex>
 #include <stdexcept>
 
@@ -78,7 +80,11 @@ agents::PolicyConfig to_policy_config(const PolicySection& section, const envs::
   config.shared_trunk = section.shared_trunk;
   config.init_log_std = section.init_log_std;
   config.dueling = section.dueling;
-  if (section.scale_obs) {
+  config.encoder = section.encoder;
+  config.obs_shape = spec.observation_space.shape;
+  agents::validate_encoder(agents::parse_encoder(config.encoder), config.obs_shape, spec.id);
+  // uint8 images are scaled by 1/255 inside the network; the bounds' map is for float vectors.
+  if (section.scale_obs && !spec.observation_space.is_uint8()) {
     config.obs_low = spec.observation_space.low;
     config.obs_high = spec.observation_space.high;
   }

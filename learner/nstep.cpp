@@ -25,7 +25,7 @@ torch::Tensor host_row(const torch::Tensor& t, torch::ScalarType dtype) {
 }  // namespace
 
 NStepBuffer::NStepBuffer(std::int64_t num_envs, std::int64_t n, double gamma, std::int64_t obs_dim,
-                         torch::Device device)
+                         torch::Device device, torch::Dtype obs_dtype)
     : num_envs_(num_envs), n_(n), gamma_(gamma), obs_dim_(obs_dim), device_(device) {
   TORCH_CHECK(num_envs >= 1, "NStepBuffer: num_envs must be >= 1, got ", num_envs);
   TORCH_CHECK(n >= 1, "NStepBuffer: n must be >= 1 (1 gives one-step transitions), got ", n);
@@ -33,9 +33,10 @@ NStepBuffer::NStepBuffer(std::int64_t num_envs, std::int64_t n, double gamma, st
   TORCH_CHECK(gamma >= 0.0 && gamma <= 1.0, "NStepBuffer: gamma must be in [0, 1], got ", gamma);
   pending_.assign(static_cast<std::size_t>(num_envs), 0);
   reward_history_.assign(static_cast<std::size_t>(n * num_envs), 0.0f);
-  // NaN sentinel: a read of a row that was never written shows up in the losses.
-  obs_history_ = torch::full({n * num_envs, obs_dim}, std::numeric_limits<float>::quiet_NaN(),
-                             torch::TensorOptions().dtype(torch::kFloat).device(device));
+  // NaN sentinel: a read of a row that was never written shows up in the losses (uint8 images: 0).
+  const bool floats = obs_dtype == torch::kFloat;
+  obs_history_ = torch::full({n * num_envs, obs_dim}, floats ? std::numeric_limits<float>::quiet_NaN() : 0.0f,
+                             torch::TensorOptions().dtype(obs_dtype).device(device));
 }
 
 void NStepBuffer::clear() {
@@ -113,7 +114,7 @@ Transitions NStepBuffer::push(const torch::Tensor& obs, const torch::Tensor& act
   out.obs = obs_history_.index_select(0, row_index);
   out.actions = action_history_.index_select(0, row_index);
   out.returns = to_float(returns, device_);
-  out.next_obs = next_obs.to(device_, torch::kFloat).index_select(0, to_index(out_lanes, device_));
+  out.next_obs = next_obs.to(device_, obs_history_.scalar_type()).index_select(0, to_index(out_lanes, device_));
   out.discounts = to_float(discounts, device_);
   return out;
 }
@@ -183,11 +184,13 @@ Transitions nstep_transitions(const NStepRollout& rollout, std::int64_t n, doubl
                       rollout.actions.sizes().end());
   const auto first = to_index(first_rows, device);
   Transitions out;
-  out.obs = rollout.obs.reshape({steps * lanes, dim}).to(torch::kFloat).index_select(0, first);
+  // Observations keep their dtype (uint8 images stay uint8); any other becomes float32.
+  const auto obs_dtype = rollout.obs.scalar_type() == torch::kUInt8 ? torch::kUInt8 : torch::kFloat;
+  out.obs = rollout.obs.reshape({steps * lanes, dim}).to(obs_dtype).index_select(0, first);
   out.actions = rollout.actions.reshape(action_shape).index_select(0, first.to(rollout.actions.device()));
   out.returns = to_float(returns, device);
   out.next_obs = rollout.next_obs.reshape({steps * lanes, dim})
-                     .to(torch::kFloat)
+                     .to(obs_dtype)
                      .index_select(0, to_index(last_rows, rollout.next_obs.device()));
   out.discounts = to_float(discounts, device);
   return out;

@@ -22,10 +22,11 @@ namespace apiary::learner {
 // dropped. Storage is preallocated on `device` at the first push; inputs are moved there.
 class NStepBuffer {
  public:
-  // num_envs: lanes per push; n >= 1: steps per window; gamma: discount per step; obs_dim: floats per
-  // observation row; device: where the history and the emitted transitions live.
+  // num_envs: lanes per push; n >= 1: steps per window; gamma: discount per step; obs_dim: elements per
+  // observation row; device: where the history and the emitted transitions live; obs_dtype: how
+  // observations are kept (float32, or uint8 for images, never widened).
   NStepBuffer(std::int64_t num_envs, std::int64_t n, double gamma, std::int64_t obs_dim,
-              torch::Device device = torch::kCPU);
+              torch::Device device = torch::kCPU, torch::Dtype obs_dtype = torch::kFloat);
 
   // One step of all lanes: obs [N, D] (acted on), actions [N, ...], rewards [N], terminated [N],
   // truncated [N] (0/1 float or bool), next_obs [N, D] (the observation after the step; for a done lane

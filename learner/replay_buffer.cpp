@@ -14,14 +14,18 @@ at::Generator make_generator(std::uint64_t seed) {
 
 ReplayBuffer::ReplayBuffer(std::int64_t capacity, std::int64_t obs_dim,
                            std::vector<std::int64_t> action_shape, torch::Dtype action_dtype,
-                           torch::Device device)
+                           torch::Device device, torch::Dtype obs_dtype)
     : capacity_(capacity), obs_dim_(obs_dim), device_(device) {
   TORCH_CHECK(capacity >= 1, "ReplayBuffer: capacity must be >= 1, got ", capacity);
   TORCH_CHECK(obs_dim >= 1, "ReplayBuffer: obs_dim must be >= 1, got ", obs_dim);
   const auto nan = std::numeric_limits<float>::quiet_NaN();
   const auto floats = torch::TensorOptions().dtype(torch::kFloat).device(device);
-  obs_ = torch::full({capacity, obs_dim}, nan, floats);
-  next_obs_ = torch::full({capacity, obs_dim}, nan, floats);
+  TORCH_CHECK(obs_dtype == torch::kFloat || obs_dtype == torch::kUInt8,
+              "ReplayBuffer: observations are float32 or uint8, got ", obs_dtype);
+  const auto obs_options = floats.dtype(obs_dtype);
+  const double unwritten = obs_dtype == torch::kFloat ? static_cast<double>(nan) : 0.0;
+  obs_ = torch::full({capacity, obs_dim}, unwritten, obs_options);
+  next_obs_ = torch::full({capacity, obs_dim}, unwritten, obs_options);
   returns_ = torch::full({capacity}, nan, floats);
   discounts_ = torch::full({capacity}, nan, floats);
   std::vector<std::int64_t> shape{capacity};
@@ -39,6 +43,9 @@ torch::Tensor ReplayBuffer::add(const Transitions& batch) {
   if (rows == 0) return torch::empty({0}, cpu_long);
   TORCH_CHECK(batch.obs.dim() == 2 && batch.obs.size(1) == obs_dim_,
               "ReplayBuffer::add: obs must be [B, ", obs_dim_, "], got ", batch.obs.sizes());
+  TORCH_CHECK(batch.obs.scalar_type() == obs_.scalar_type() && batch.next_obs.scalar_type() == obs_.scalar_type(),
+              "ReplayBuffer::add: observations must be ", obs_.scalar_type(), " as the buffer stores them, got ",
+              batch.obs.scalar_type(), " and ", batch.next_obs.scalar_type());
   TORCH_CHECK(batch.next_obs.sizes() == batch.obs.sizes(),
               "ReplayBuffer::add: next_obs must be [B, ", obs_dim_, "], got ", batch.next_obs.sizes());
   TORCH_CHECK(batch.actions.dim() >= 1 && batch.actions.size(0) == rows &&
@@ -164,8 +171,8 @@ torch::Tensor SumTree::find_prefix_sum(const torch::Tensor& masses) const {
 PrioritizedReplay::PrioritizedReplay(std::int64_t capacity, std::int64_t obs_dim,
                                      std::vector<std::int64_t> action_shape,
                                      torch::Dtype action_dtype, PrioritizedReplayOptions options,
-                                     torch::Device device)
-    : buffer_(capacity, obs_dim, std::move(action_shape), action_dtype, device),
+                                     torch::Device device, torch::Dtype obs_dtype)
+    : buffer_(capacity, obs_dim, std::move(action_shape), action_dtype, device, obs_dtype),
       tree_(capacity),
       options_(options) {
   TORCH_CHECK(options.alpha >= 0.0, "PrioritizedReplay: alpha must be >= 0, got ", options.alpha);

@@ -19,24 +19,26 @@ at::Generator make_generator(std::uint64_t seed);
 // A sampled minibatch: the stored transitions at `indices`, plus the importance weights that scale
 // each sample's loss (all ones for uniform sampling).
 struct ReplaySample {
-  torch::Tensor obs;        // [B, obs_dim] float32
+  torch::Tensor obs;        // [B, obs_dim] in the buffer's observation dtype (float32, or uint8 images)
   torch::Tensor actions;    // [B, ...action_shape]
   torch::Tensor returns;    // [B] float32, n-step discounted reward sum
-  torch::Tensor next_obs;   // [B, obs_dim] float32
+  torch::Tensor next_obs;   // [B, obs_dim], as obs
   torch::Tensor discounts;  // [B] float32, gamma^k or 0 at termination
   torch::Tensor indices;    // [B] int64 slots in the buffer, for PrioritizedReplay::update_priorities
   torch::Tensor weights;    // [B] float32 importance-sampling weights, max 1
 };
 
 // Ring buffer of `capacity` transitions, allocated once on `device` (NaN-filled, so reads of rows
-// never written show). Adding past capacity overwrites the oldest rows; the newest `capacity`
+// never written show; uint8 observations, which hold no NaN, start at 0). Observations are stored in
+// `obs_dtype`, uint8 for image envs (a quarter of float32's memory), and added batches must match it. Adding past capacity overwrites the oldest rows; the newest `capacity`
 // transitions are always the ones kept.
 class ReplayBuffer {
  public:
   // action_shape: per-transition action shape ({} for a discrete action), action_dtype: its dtype
   // (torch::kLong for discrete, torch::kFloat for continuous).
   ReplayBuffer(std::int64_t capacity, std::int64_t obs_dim, std::vector<std::int64_t> action_shape = {},
-               torch::Dtype action_dtype = torch::kLong, torch::Device device = torch::kCPU);
+               torch::Dtype action_dtype = torch::kLong, torch::Device device = torch::kCPU,
+               torch::Dtype obs_dtype = torch::kFloat);
 
   // Appends a batch; one that does not fit in the space left wraps around, and one larger than the
   // capacity keeps only its last `capacity` rows. Returns the slots written ([min(B, capacity)]
@@ -108,7 +110,8 @@ class PrioritizedReplay {
  public:
   PrioritizedReplay(std::int64_t capacity, std::int64_t obs_dim,
                     std::vector<std::int64_t> action_shape = {}, torch::Dtype action_dtype = torch::kLong,
-                    PrioritizedReplayOptions options = {}, torch::Device device = torch::kCPU);
+                    PrioritizedReplayOptions options = {}, torch::Device device = torch::kCPU,
+                    torch::Dtype obs_dtype = torch::kFloat);
 
   // Appends a batch (as ReplayBuffer::add), each new row at the current maximum priority.
   torch::Tensor add(const Transitions& batch);

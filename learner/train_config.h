@@ -56,8 +56,10 @@ struct PolicySection {
   double init_log_std = 0.0;              // Gaussian policies: initial log standard deviation
   bool dueling = false;                   // DQN: dueling head
   bool scale_obs = false;                 // map bounded observation elements onto [-1, 1]
-  // Parts of the network kept fixed (transfer learning): trunk (every hidden layer and the observation
-  // scaling), actor_trunk or critic_trunk (one side's hidden layers).
+  std::string encoder = "mlp";            // mlp | minatar | nature | impala (agents/encoder.h)
+  // Parts of the network kept fixed (transfer learning): encoder (the convolutional encoders), trunk
+  // (every hidden layer, the encoders and the observation scaling), actor_trunk or critic_trunk (one
+  // side's hidden layers and encoder).
   std::vector<std::string> freeze;
   std::int64_t freeze_steps = 0;          // env steps after which frozen parts learn again (0: the whole run)
   template <class V>
@@ -68,7 +70,11 @@ struct PolicySection {
     v.field("init_log_std", init_log_std, "initial log-std of Gaussian policies", Range::closed(-10, 5));
     v.field("dueling", dueling, "DQN: dueling value/advantage head");
     v.field("scale_obs", scale_obs, "map bounded observation elements onto [-1, 1] with the space's bounds");
-    v.field("freeze", freeze, "network parts kept fixed: trunk, actor_trunk, critic_trunk (transfer learning)");
+    v.choice("encoder", encoder, {"mlp", "minatar", "nature", "impala"},
+             "what reads the observation: mlp (flattened) or a CNN over an (H, W, C) image: minatar (MinAtar "
+             "paper), nature (Nature DQN, 84x84), impala (IMPALA ResNet)");
+    v.field("freeze", freeze,
+            "network parts kept fixed: encoder, trunk, actor_trunk, critic_trunk (transfer learning)");
     v.field("freeze_steps", freeze_steps, "env steps after which frozen parts learn again (0: never)",
             Range::closed(0, 1e15));
   }
@@ -117,7 +123,8 @@ struct InitSection {
   template <class V>
   void visit(V& v) {
     v.field("checkpoint", checkpoint, "checkpoint or zoo entry the weights start from (empty: random)");
-    v.choice("parts", parts, {"all", "trunk", "actor", "critic"}, "which parameters are taken from it");
+    v.choice("parts", parts, {"all", "encoder", "trunk", "actor", "critic"},
+             "which parameters are taken from it (encoder: the convolutional encoders alone)");
     v.field("strict", strict, "refuse any parameter that does not match in name and shape");
     v.field("optimizer", optimizer, "also take its optimizer state (same algorithm and network)");
     v.field("checkpoint_fnv1a", checkpoint_fnv1a, "recorded by the run: FNV-1a of the checkpoint it started from");
@@ -211,7 +218,7 @@ struct TrainConfig {
   std::int64_t total_steps = 100000; // env steps (all lanes) to train for
   std::string device = "auto";       // auto | cpu | cuda
   std::int32_t threads = 1;          // LibTorch and env threads (0: all cores)
-  std::string precision = "fp32";    // fp32 | bf16 | fp16
+  std::string precision = "fp32";    // fp32 | bf16 | fp16 | auto (learner/precision_choice.h)
   std::int64_t checkpoint_interval_steps = 50000;  // env steps between checkpoints (0: end only)
   std::int32_t log_interval_updates = 1;           // updates between metrics rows
   EnvSection env;
@@ -247,7 +254,8 @@ struct TrainConfig {
     v.field("total_steps", total_steps, "env steps to train for", Range::closed(1, 1e15));
     v.choice("device", device, {"auto", "cpu", "cuda"}, "where networks run");
     v.field("threads", threads, "LibTorch and env threads (0: all cores)", Range::closed(0, 1024));
-    v.choice("precision", precision, {"fp32", "bf16", "fp16"}, "forward-pass precision");
+    v.choice("precision", precision, {"fp32", "bf16", "fp16", "auto"},
+             "forward-pass precision (auto: bf16 where the hardware has it and this network trains faster in it)");
     v.field("checkpoint_interval_steps", checkpoint_interval_steps, "env steps between checkpoints (0: end only)",
             Range::closed(0, 1e15));
     v.field("log_interval_updates", log_interval_updates, "updates between metrics rows", Range::closed(1, 1 << 20));

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "agents/actor_critic.h"
+#include "agents/encoder.h"
 #include "learner/optim.h"
 #include "learner/ppo/fused_net.h"
 #include "learner/ppo/fused_step.h"
@@ -30,6 +31,13 @@ void sync(const torch::Device& device) {
 
 double micros(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
+// The encoder's output width (the heads' input when there are no hidden layers).
+std::int64_t encoder_features(agents::ActorCriticImpl& net) {
+  for (const auto& child : net.named_children())
+    if (auto* encoder = child.value()->as<agents::ConvEncoderImpl>()) return encoder->out_features();
+  return 0;
 }
 
 }  // namespace
@@ -56,13 +64,25 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
   torch::manual_seed(0);
   agents::PolicyConfig policy;
   policy.hidden_sizes = config.hidden;
-  agents::ActorCritic net(config.obs_dim, envs::Space::discrete(config.num_actions), policy);
+  const bool images = config.encoder != "mlp";
+  std::int64_t obs_dim = config.obs_dim;
+  if (images) {
+    agents::validate_encoder(agents::parse_encoder(config.encoder), config.obs_shape, "bench learner --obs");
+    policy.encoder = config.encoder;
+    policy.obs_shape = config.obs_shape;
+    policy.shared_trunk = true;  // CleanRL's Atari agents: one network under both heads
+    obs_dim = 1;
+    for (const auto d : config.obs_shape) obs_dim *= d;
+  }
+  agents::ActorCritic net(obs_dim, envs::Space::discrete(config.num_actions), policy);
   net->to(device);
   FlatParameters flat(*net);
   torch::optim::Adam adam(std::vector<torch::Tensor>{flat.values()}, torch::optim::AdamOptions(3e-4).eps(1e-5));
 
   const auto opts = torch::TensorOptions().device(device);
-  const torch::Tensor obs = torch::randn({config.batch, config.obs_dim}, opts);
+  // Images are uint8 pixels, as the envs give them and the chunks carry them.
+  const torch::Tensor obs = images ? torch::randint(0, 256, {config.batch, obs_dim}, opts.dtype(torch::kUInt8))
+                                   : torch::randn({config.batch, obs_dim}, opts);
   const torch::Tensor actions = torch::randint(config.num_actions, {config.batch}, opts.dtype(torch::kInt64));
   const torch::Tensor advantages = torch::randn({config.batch}, opts);
   const torch::Tensor returns = torch::randn({config.batch}, opts);
@@ -70,11 +90,11 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
   // uniform policy's, behaviour values near the returns.
   const torch::Tensor old_log_probs = torch::randn({config.batch}, opts) * 0.1 - std::log(double(config.num_actions));
   const torch::Tensor old_values = returns + torch::randn({config.batch}, opts) * 0.1;
-  const bool fused = fused_step_applies(config.fused, device, precision);
+  const bool fused = !images && fused_step_applies(config.fused, device, precision);
   FusedPpoStep fused_step;
   FusedBatch fused_batch;
   fused_batch.rows = config.batch;
-  fused_batch.obs = obs.data_ptr<float>();
+  fused_batch.obs = images ? nullptr : obs.data_ptr<float>();
   fused_batch.actions_d = actions.data_ptr<std::int64_t>();
   fused_batch.old_log_probs = old_log_probs.data_ptr<float>();
   fused_batch.old_values = old_values.data_ptr<float>();
@@ -85,17 +105,19 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
   UpdateBenchResult result;
   result.parameters = flat.values().numel();
   result.fused = fused;
-  // Multiply-adds of the actor's and the critic's Linear layers for one row.
+  // Multiply-adds of the actor's and the critic's Linear layers for one row (after the encoder, whose
+  // convolutions are not counted: flops_per_update is 0 with an encoder).
   double macs = 0.0;
+  const std::int64_t features_in = images ? encoder_features(*net) : obs_dim;
   for (const std::int64_t head : {config.num_actions, std::int64_t{1}}) {
-    std::int64_t in = config.obs_dim;
+    std::int64_t in = features_in;
     for (const auto h : config.hidden) {
       macs += static_cast<double>(in) * static_cast<double>(h);
       in = h;
     }
     macs += static_cast<double>(in) * static_cast<double>(head);
   }
-  result.flops_per_update = 2.0 * macs * static_cast<double>(config.batch) * 3.0;
+  result.flops_per_update = images ? 0.0 : 2.0 * macs * static_cast<double>(config.batch) * 3.0;
 
   std::vector<double> rates, forward, backward, optimizer;
   auto one_update = [&](double* f, double* b, double* o) {

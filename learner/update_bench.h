@@ -16,6 +16,11 @@ namespace apiary::learner {
 struct UpdateBenchConfig {
   std::vector<std::int64_t> hidden{64, 64};  // hidden layer widths of the actor and of the critic
   std::int64_t obs_dim = 8;
+  // A convolutional encoder over uint8 images of obs_shape (H, W, C) before the hidden layers, shared
+  // by the actor and the critic (agents/encoder.h): minatar | nature | impala; "mlp": none (obs_dim
+  // float elements).
+  std::string encoder = "mlp";
+  std::vector<std::int64_t> obs_shape;  // (H, W, C); needed by the convolutional encoders
   std::int64_t num_actions = 4;  // a Discrete head of this many logits
   std::int64_t batch = 256;      // rows of one minibatch
   std::string precision = "fp32";  // fp32 | bf16 | fp16 (learner/precision.h)
@@ -30,7 +35,8 @@ struct UpdateBenchConfig {
 struct UpdateBenchResult {
   std::int64_t parameters = 0;
   // Floating-point operations of one update's Linear layers: 2 per multiply-add forward, and the
-  // backward pass twice the forward (gradients of the inputs and of the weights).
+  // backward pass twice the forward (gradients of the inputs and of the weights). 0 with a
+  // convolutional encoder, whose convolutions are not counted.
   double flops_per_update = 0.0;
   double updates_per_second = 0.0;  // median over the repeats
   double samples_per_second = 0.0;  // updates_per_second * batch

@@ -2,7 +2,16 @@
 
 #include <algorithm>
 
+#include "envs/minatar/minatar.h"
+
 namespace apiary::render {
+
+namespace {
+
+// MinAtar's action letters (n, l, u, r, d, f) of `id`'s action space, or "" for another env.
+std::string minatar_letters(const std::string& id) { return envs::minatar::action_letters(id); }
+
+}  // namespace
 
 std::vector<std::string> action_names(const std::string& id, const envs::Space& space) {
   if (id == "CartPole-v1") return {"left", "right"};
@@ -13,6 +22,12 @@ std::vector<std::string> action_names(const std::string& id, const envs::Space& 
   if (id == "Pendulum-v1") return {"torque"};
   if (id == "LunarLanderContinuous-v3") return {"main", "lateral"};
   if (id == "BipedalWalker-v3" || id == "BipedalWalkerHardcore-v3") return {"hip0", "knee0", "hip1", "knee1"};
+  if (const std::string letters = minatar_letters(id); !letters.empty()) {
+    std::vector<std::string> names;
+    for (const char c : letters)
+      names.push_back(c == 'n' ? "noop" : c == 'l' ? "left" : c == 'u' ? "up" : c == 'r' ? "right" : c == 'd' ? "down" : "fire");
+    return names;
+  }
   std::vector<std::string> names;
   const std::int64_t n = space.is_discrete() ? space.n : space.flat_size();
   for (std::int64_t i = 0; i < n; ++i)
@@ -46,6 +61,11 @@ std::vector<float> human_action(const std::string& id, const envs::Space& space,
       if (keys.left != keys.right) return value(keys.left ? 1 : 3);
       return value(0);
     }
+    if (const std::string letters = minatar_letters(id); !letters.empty()) {
+      const char want = keys.fire ? 'f' : keys.left ? 'l' : keys.right ? 'r' : keys.up ? 'u' : keys.down ? 'd' : 'n';
+      const std::size_t at = letters.find(want);
+      return value(at == std::string::npos ? 0 : static_cast<std::int64_t>(at));
+    }
     return value(digit >= 0 && digit < space.n ? digit : 0);
   }
   const auto dim = static_cast<std::size_t>(space.flat_size());
@@ -71,7 +91,10 @@ std::vector<float> human_action(const std::string& id, const envs::Space& space,
   return action;
 }
 
+bool human_fires(const std::string& id) { return !minatar_letters(id).empty(); }
+
 std::string human_keys_help(const std::string& id, const envs::Space& space) {
+  if (human_fires(id)) return "arrows: move, space: fire";
   if (id == "CartPole-v1") return "left/right: push";
   if (id == "Acrobot-v1") return "left/right: torque";
   if (id == "MountainCar-v0" || id == "MountainCarContinuous-v0") return "left/right: accelerate";

@@ -33,6 +33,7 @@ struct InputEvent {
 // Keys held down now (human control reads them every step).
 struct HeldKeys {
   bool left = false, right = false, up = false, down = false;
+  bool fire = false;  // space: MinAtar's fire under human control (else space pauses)
 };
 
 class Display {

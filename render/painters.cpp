@@ -73,11 +73,13 @@ std::string painter_name(const std::string& id, bool has_scene) {
   if (id == "Pendulum-v1") return "pendulum";
   if (has_scene && (id == "LunarLander-v3" || id == "LunarLanderContinuous-v3")) return "lunar_lander";
   if (has_scene && (id == "BipedalWalker-v3" || id == "BipedalWalkerHardcore-v3")) return "bipedal_walker";
+  if (id.rfind("MinAtar/", 0) == 0) return "minatar";
   if (has_scene) return "scene";
   return "observation_bars";
 }
 
 Size native_size(const std::string& id) {
+  if (id.rfind("MinAtar/", 0) == 0) return Size{500, 500};  // 10 x 10 cells of 50 px
   if (id == "Acrobot-v1" || id == "Pendulum-v1") return Size{500, 500};
   return Size{600, 400};
 }
@@ -99,6 +101,8 @@ void paint(const PaintInput& in, Canvas& canvas) {
     paint_bipedal_walker(*in.scene, canvas);
   } else if (name == "scene") {
     paint_scene(*in.scene, canvas);
+  } else if (name == "minatar") {
+    paint_minatar(in, canvas);
   } else {
     paint_observation_bars(in, canvas);
   }
@@ -128,11 +132,7 @@ PaintInput capture(const envs::VecEnv& env, std::int32_t lane, const std::vector
   }
   envs::HostBatch host;
   env.copy_to_host(host);
-  const auto obs_dim = static_cast<std::size_t>(env.spec().obs_dim());
-  const std::size_t obs_begin = static_cast<std::size_t>(lane) * obs_dim;
-  if (obs_begin + obs_dim <= host.obs.size())
-    in.obs.assign(host.obs.begin() + static_cast<std::ptrdiff_t>(obs_begin),
-                  host.obs.begin() + static_cast<std::ptrdiff_t>(obs_begin + obs_dim));
+  in.obs = envs::observation_row(host, lane, env.spec().obs_dim());
   return in;
 }
 
@@ -410,6 +410,44 @@ void paint_scene(const envs::Scene& scene, Canvas& canvas) {
         break;
     }
   }
+}
+
+// ---- MinAtar -------------------------------------------------------------------------------------------
+
+namespace {
+
+// Colour k of n of matplotlib's cubehelix map (Green 2011; gamma 1, start 0, rotations -1.5, hue 1),
+// sampled as seaborn's color_palette("cubehelix", n) samples it: n points evenly inside (0, 1).
+Color cubehelix(int k, int n) {
+  const double lambda = static_cast<double>(k + 1) / static_cast<double>(n + 1);
+  const double phi = 2.0 * 3.14159265358979 * (0.5 / 3.0 + -1.5 * lambda);
+  const double a = 1.0 * lambda * (1.0 - lambda) / 2.0;
+  const double c = std::cos(phi), s = std::sin(phi);
+  const auto channel = [](double v) {
+    return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0));
+  };
+  return Color{channel(lambda + a * (-0.14861 * c + 1.78277 * s)), channel(lambda + a * (-0.29227 * c - 0.90649 * s)),
+               channel(lambda + a * (1.97294 * c)), 255};
+}
+
+}  // namespace
+
+// The grid as MinAtar's own GUI draws it: one cell a square, black where no channel is set, else the
+// colour of the highest channel set there, channel k of C coloured as seaborn's cubehelix palette of C.
+void paint_minatar(const PaintInput& in, Canvas& canvas) {
+  canvas.clear(colors::kBlack);
+  canvas.set_transform(Transform{});
+  const auto& shape = in.observation_space.shape;
+  if (shape.size() != 3 || in.obs.size() != static_cast<std::size_t>(shape[0] * shape[1] * shape[2])) return;
+  const int rows = static_cast<int>(shape[0]), cols = static_cast<int>(shape[1]), channels = static_cast<int>(shape[2]);
+  const int cell = std::max(1, std::min(canvas.width() / cols, canvas.height() / rows));
+  for (int y = 0; y < rows; ++y)
+    for (int x = 0; x < cols; ++x) {
+      int top = -1;
+      for (int c = 0; c < channels; ++c)
+        if (in.obs[static_cast<std::size_t>((y * cols + x) * channels + c)] > 0.5f) top = c;
+      if (top >= 0) canvas.fill_rect(x * cell, y * cell, cell, cell, cubehelix(top, channels));
+    }
 }
 
 // ---- any other env ---------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ void paint_pendulum(const PaintInput& in, Canvas& canvas);
 void paint_lunar_lander(const envs::Scene& scene, Canvas& canvas);     // both LunarLander ids
 void paint_bipedal_walker(const envs::Scene& scene, Canvas& canvas);   // both BipedalWalker ids
 void paint_scene(const envs::Scene& scene, Canvas& canvas);            // any Scene, neutral colours
+void paint_minatar(const PaintInput& in, Canvas& canvas);  // the MinAtar grid, one colour per channel
 void paint_observation_bars(const PaintInput& in, Canvas& canvas);
 
 }  // namespace apiary::render

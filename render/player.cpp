@@ -105,8 +105,7 @@ void Player::draw(bool record) {
 
 std::vector<float> Player::choose_action() {
   const envs::EnvSpec& spec = env_.spec();
-  const auto obs_dim = static_cast<std::size_t>(spec.obs_dim());
-  const std::vector<float> obs(host_.obs.begin(), host_.obs.begin() + static_cast<std::ptrdiff_t>(obs_dim));
+  const std::vector<float> obs = envs::observation_row(host_, 0, spec.obs_dim());
   AgentDecision decision;
   if (agent_) decision = agent_(obs);
   hud_.scores = decision.scores;
@@ -182,7 +181,9 @@ PlayResult Player::run() {
       }
       changed = true;
       switch (e.key) {
-        case Key::kSpace: paused_ = !paused_; break;
+        case Key::kSpace:
+          if (!(human_ && human_fires(env_.spec().id))) paused_ = !paused_;  // else space fires
+          break;
         case Key::kN:
           paused_ = true;
           step_once = true;

@@ -150,6 +150,7 @@ HeldKeys Window::held() const {
   keys.right = state[SDL_SCANCODE_RIGHT] != 0;
   keys.up = state[SDL_SCANCODE_UP] != 0;
   keys.down = state[SDL_SCANCODE_DOWN] != 0;
+  keys.fire = state[SDL_SCANCODE_SPACE] != 0;
   return keys;
 }
 

@@ -41,7 +41,9 @@ PlayDecision PlayPolicy::act(const std::vector<float>& obs) {
   if (static_cast<std::int64_t>(obs.size()) != dim)
     throw std::invalid_argument("play: an observation of " + std::to_string(obs.size()) + " floats, " + env_id() +
                                 " has " + std::to_string(dim));
-  const torch::Tensor x = torch::from_blob(const_cast<float*>(obs.data()), {1, dim}, torch::kFloat32).clone();
+  torch::Tensor x = torch::from_blob(const_cast<float*>(obs.data()), {1, dim}, torch::kFloat32).clone();
+  // An image env's pixels (0..255, exact in float) go to the network as the uint8 it was trained on.
+  if (impl_->loaded.spec.observation_space.is_uint8()) x = x.to(torch::kUInt8);
   const agents::PolicyView view = impl_->loaded.policy->view(x);
   auto to_vector = [](const torch::Tensor& t) {
     const torch::Tensor c = t.to(torch::kFloat32).contiguous().view(-1);

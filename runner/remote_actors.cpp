@@ -55,6 +55,7 @@ actors::ChunkExpectations chunk_expectations(const TrainConfig& config) {
   e.num_steps = algo.rollout_steps(config);
   e.num_envs = config.env.num_envs;
   e.obs_dim = spec.obs_dim();
+  e.obs_uint8 = spec.observation_space.is_uint8();
   e.num_actions = spec.action_space.is_discrete() ? spec.action_space.n : 0;
   e.action_dim = spec.action_space.is_discrete() ? 0 : spec.action_dim();
   e.log_probs = algo.chunk_log_probs;

@@ -25,7 +25,9 @@
 #include "core/profiler.h"
 #include "core/progress.h"
 #include "envs/registry.h"
+#include "agents/encoder.h"
 #include "learner/algorithm.h"
+#include "learner/precision_choice.h"
 #include "parallel/pipeline.h"
 #include "parallel/process_group.h"
 #include "parallel/rendezvous.h"
@@ -324,11 +326,26 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(plan.source + ": env: " + e.what());
   }
+  try {
+    agents::validate_encoder(agents::parse_encoder(config.policy.encoder), plan.spec.observation_space.shape,
+                             config.env.id);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(plan.source + ": " + e.what());
+  }
   plan.device = resolve_device(config.device, plan.source);
   plan.placement = place_env(config, plan.device, plan.source);
-  plan.precision = learner::parse_precision(config.precision);
+  if (config.precision == "auto") {
+    const auto gpus = envs::cuda_devices();
+    const std::size_t gpu = plan.device.has_index() ? static_cast<std::size_t>(plan.device.index()) : 0;
+    const learner::PrecisionChoice choice = learner::choose_auto_precision(
+        learner::to_policy_config(config.policy, plan.spec), plan.spec, plan.device, gpu < gpus.size() && gpus[gpu].bf16);
+    plan.precision = choice.precision;
+    plan.precision_note = choice.note;
+  } else {
+    plan.precision = learner::parse_precision(config.precision);
+    plan.precision_note = bf16_fallback(plan.precision, plan.device);
+  }
   learner::check_precision_supported(plan.precision, plan.device);
-  plan.precision_note = bf16_fallback(plan.precision, plan.device);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
   const std::int32_t world_size = config.learner.world_size;
   check_pipeline(config, algo, plan.source);
@@ -509,7 +526,7 @@ class TrainingRun {
     }
     folder_->log((resuming() ? "resume at step " + std::to_string(counters_.steps) + " " : std::string("start ")) +
                  config_.algo + " on " + config_.env.id + ", device " + plan_.device.str() + " (" +
-                 device_reason() + "), " + plan_.placement + ", precision " + config_.precision +
+                 device_reason() + "), " + plan_.placement + ", precision " + learner::to_string(plan_.precision) +
                  (group_ ? ", data-parallel " + std::string(pipeline_ ? "replica" : "rank") + " 0 of " +
                                std::to_string(world_) + " (learner.world_size)"
                          : std::string()) +

@@ -51,9 +51,15 @@ std::uint64_t file_hash(const std::string& path) {
 }  // namespace
 
 bool in_part(const std::string& name, const std::string& part) {
-  const bool scaling = starts_with(name, "obs_scaling.");
+  // A convolutional encoder reads the observation before the hidden layers: it belongs to the side(s)
+  // it feeds, and part `encoder` takes the encoders alone (a visual encoder moved to another game).
+  const bool encoder = starts_with(name, "encoder.");
+  const bool actor_encoder = starts_with(name, "actor_encoder."), critic_encoder = starts_with(name, "critic_encoder.");
+  if (part == "encoder") return encoder || actor_encoder || critic_encoder;
+  const bool scaling = starts_with(name, "obs_scaling.") || encoder;
   const bool shared = starts_with(name, "trunk.");
-  const bool actor_body = starts_with(name, "actor_body."), critic_body = starts_with(name, "critic_body.");
+  const bool actor_body = starts_with(name, "actor_body.") || actor_encoder;
+  const bool critic_body = starts_with(name, "critic_body.") || critic_encoder;
   if (part == "all") return true;
   if (part == "trunk") return scaling || shared || actor_body || critic_body;
   if (part == "actor_trunk") return scaling || shared || actor_body;
@@ -61,7 +67,7 @@ bool in_part(const std::string& name, const std::string& part) {
   if (part == "actor") return scaling || shared || actor_body || starts_with(name, "actor_head.") || name == "log_std";
   if (part == "critic") return scaling || shared || critic_body || starts_with(name, "critic_head.");
   throw std::invalid_argument("unknown network part '" + part +
-                              "' (one of all, trunk, actor, critic, actor_trunk, critic_trunk)");
+                              "' (one of all, encoder, trunk, actor, critic, actor_trunk, critic_trunk)");
 }
 
 std::vector<std::string> TransferReport::lines() const {
@@ -134,8 +140,9 @@ std::vector<std::string> frozen_names(const std::vector<std::string>& parts, tor
   std::vector<std::string> names;
   for (const auto& p : module.named_parameters()) {
     for (const auto& part : parts) {
-      if (part != "trunk" && part != "actor_trunk" && part != "critic_trunk")
-        throw std::invalid_argument("policy.freeze: '" + part + "' is not one of trunk, actor_trunk, critic_trunk");
+      if (part != "encoder" && part != "trunk" && part != "actor_trunk" && part != "critic_trunk")
+        throw std::invalid_argument("policy.freeze: '" + part +
+                                    "' is not one of encoder, trunk, actor_trunk, critic_trunk");
       if (in_part(p.key(), part)) {
         names.push_back(p.key());
         break;

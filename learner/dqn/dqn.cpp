@@ -72,6 +72,7 @@ Dqn::Dqn(const AlgorithmInit& init)
 
   const auto policy_config = to_policy_config(init.config.policy, init.spec);
   const auto obs_dim = init.spec.obs_dim();
+  obs_dtype_ = init.spec.observation_space.is_uint8() ? torch::kUInt8 : torch::kFloat;
   const auto num_actions = init.spec.action_space.n;
   online_ = agents::QNetwork(obs_dim, num_actions, policy_config);
   target_ = agents::QNetwork(obs_dim, num_actions, policy_config);
@@ -97,9 +98,10 @@ void Dqn::reset_replay() {
     options.alpha = config_.per_alpha;
     options.beta = config_.per_beta;
     prioritized_replay_.emplace(config_.buffer_size, obs_dim, std::vector<std::int64_t>{}, torch::kLong, options,
-                                device_);
+                                device_, obs_dtype_);
   } else {
-    uniform_replay_.emplace(config_.buffer_size, obs_dim, std::vector<std::int64_t>{}, torch::kLong, device_);
+    uniform_replay_.emplace(config_.buffer_size, obs_dim, std::vector<std::int64_t>{}, torch::kLong, device_,
+                            obs_dtype_);
   }
   nstep_.reset();
   replay_steps_ = 0;
@@ -137,7 +139,7 @@ void Dqn::store_chunk(const agents::TrajectoryChunk& chunk) {
     t.discounts = (1.0 - chunk.terminated.reshape({steps * lanes}).to(torch::kFloat)).mul_(config_.gamma);
     add_transitions(t);
   } else {
-    if (!nstep_ || nstep_->num_envs() != lanes) nstep_.emplace(lanes, config_.n_step, config_.gamma, obs_dim, device_);
+    if (!nstep_ || nstep_->num_envs() != lanes) nstep_.emplace(lanes, config_.n_step, config_.gamma, obs_dim, device_, obs_dtype_);
     for (std::int64_t s = 0; s < steps; ++s) {
       add_transitions(nstep_->push(chunk.obs[s].reshape({lanes, obs_dim}), chunk.actions[s], chunk.rewards[s],
                                    chunk.terminated[s], chunk.truncated[s], chunk.next_obs[s].reshape({lanes, obs_dim})));
@@ -339,8 +341,10 @@ AlgorithmSpec dqn_algorithm() {
   };
   spec.policy_key = "online";
   spec.memory_bytes = [](const TrainConfig& config, const envs::EnvSpec& env) {
-    // Preallocated replay: obs and next_obs (fp32), action (int64), reward, discount (fp32) per slot.
-    return config.section<DqnConfig>("dqn").buffer_size * (8 * env.obs_dim() + 16);
+    // Preallocated replay per slot: obs and next_obs (fp32, or uint8 for images), action (int64),
+    // reward and discount (fp32).
+    const std::int64_t element = env.observation_space.is_uint8() ? 1 : 4;
+    return config.section<DqnConfig>("dqn").buffer_size * (2 * element * env.obs_dim() + 16);
   };
   spec.metrics = {"td_loss", "q_values", "epsilon", "learning_rate", "buffer_size", "gradient_steps", "loss_scale"};
   return spec;

@@ -118,6 +118,7 @@ class Dqn final : public Algorithm {
   DqnConfig config_;
   std::int64_t total_steps_;  // the run's budget, for the epsilon schedule and beta annealing
   torch::Device device_;
+  torch::Dtype obs_dtype_ = torch::kFloat;  // observations in replay: uint8 for image envs
   Precision precision_;
   TdLossKind loss_kind_;
   std::int32_t rollout_steps_;  // dqn_rollout_steps(config)

@@ -233,7 +233,10 @@ Ppo::Ppo(const AlgorithmInit& init)
   optimizer_ = std::make_unique<torch::optim::Adam>(
       std::vector<torch::Tensor>{flat_->values()}, torch::optim::AdamOptions(config_.learning_rate).eps(1e-5));
   guard_ = std::make_unique<UpdateGuard>(*optimizer_);
-  if (fused_step_applies(config_.fused_update, device_, precision_)) fused_ = std::make_unique<FusedPpoStep>();
+  // The hand-written step is an MLP's on float vectors; images and convolutional encoders take autograd.
+  const bool mlp_on_vectors = net_->config().encoder == "mlp" && !init.spec.observation_space.is_uint8();
+  if (mlp_on_vectors && fused_step_applies(config_.fused_update, device_, precision_))
+    fused_ = std::make_unique<FusedPpoStep>();
 }
 
 void Ppo::set_learning_rate(double lr) {
@@ -578,6 +581,10 @@ void Ppo::setup_pipeline(const AlgorithmInit& init) {
   if (net_->config().shared_trunk)
     throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline splits separate actor and critic MLPs "
                                 "(policy.shared_trunk: false)");
+  if (net_->config().encoder != "mlp")
+    throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline splits MLP layers; policy.encoder '" +
+                                net_->config().encoder + "' is a convolutional network (use encoder: mlp, or "
+                                "data parallelism with learner.world_size)");
   if (precision_ == Precision::kFp16)
     throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline runs in fp32 or bf16 (fp16's loss scaling "
                                 "is not shared between stages)");

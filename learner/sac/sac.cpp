@@ -399,6 +399,10 @@ AlgorithmSpec sac_algorithm() {
   spec.check = [](const TrainConfig& config, const envs::EnvSpec& env, const RunContext& ctx) {
     check_bounded_box(env, ctx.source);
     check_settings(config, ctx.source);
+    if (config.policy.encoder != "mlp" || env.observation_space.is_uint8())
+      throw std::invalid_argument(ctx.source + ": SAC's networks read float vectors with an MLP; " + env.id +
+                                  " observes " + env.observation_space.to_string() + " with policy.encoder '" +
+                                  config.policy.encoder + "' (use PPO for image observations)");
   };
   spec.rollout_steps = sac_rollout_steps;
   spec.chunk_log_probs = false;

@@ -157,7 +157,8 @@ class MultiDiscrete(Space):
 
 
 class Box(Space):
-    """A float array of ``shape`` with each element in ``[low, high]`` (gymnasium.spaces.Box)."""
+    """An array of ``shape`` (float32, or uint8 for images) with each element in ``[low, high]``
+    (gymnasium.spaces.Box)."""
 
     def __init__(self, low, high, shape=None, dtype=np.float32, seed: int | np.random.Generator | None = None):
         dtype = np.dtype(dtype)
@@ -234,8 +235,10 @@ def make_space(desc: dict, num_envs: int | None = None):
         return MultiDiscrete_(np.full((num_envs,), n, dtype=np.int64), dtype=np.int64,
                               start=np.full((num_envs,), start, dtype=np.int64))
     low, high, shape = desc["low"], desc["high"], tuple(desc["shape"])
+    dtype = np.dtype(desc.get("dtype", "float32"))  # uint8 for image observations
+    low, high = np.asarray(low).astype(dtype), np.asarray(high).astype(dtype)
     if num_envs is None:
-        return Box_(low=low, high=high, shape=shape, dtype=np.float32)
+        return Box_(low=low, high=high, shape=shape, dtype=dtype)
     batched = (num_envs,) + shape
     return Box_(low=np.broadcast_to(low, batched).copy(), high=np.broadcast_to(high, batched).copy(),
-                shape=batched, dtype=np.float32)
+                shape=batched, dtype=dtype)

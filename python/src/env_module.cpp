@@ -82,8 +82,14 @@ class Views {
     obs_shape = {n};
     for (auto d : spec.observation_space.shape) obs_shape.push_back(static_cast<py::ssize_t>(d));
     const envs::BatchBuffers& b = env->buffers();
-    obs = py::array(py::dtype::of<float>(), obs_shape, b.obs, owner);
-    final_obs = py::array(py::dtype::of<float>(), obs_shape, b.final_obs, owner);
+    // Observations in the env's dtype: float32, or uint8 for images (never widened).
+    if (spec.observation_space.is_uint8()) {
+      obs = py::array(py::dtype::of<std::uint8_t>(), obs_shape, b.obs_u8, owner);
+      final_obs = py::array(py::dtype::of<std::uint8_t>(), obs_shape, b.final_obs_u8, owner);
+    } else {
+      obs = py::array(py::dtype::of<float>(), obs_shape, b.obs, owner);
+      final_obs = py::array(py::dtype::of<float>(), obs_shape, b.final_obs, owner);
+    }
     reward = py::array(py::dtype::of<float>(), {n}, b.reward, owner);
     // uint8 0/1 read as numpy bool (one byte, 0 or 1): the same memory, no conversion.
     terminated = py::array(py::dtype("bool"), {n}, b.terminated, owner);
@@ -115,6 +121,7 @@ py::dict space_dict(const Space& space) {
     std::memcpy(high.mutable_data(), space.high.data(), space.high.size() * sizeof(float));
     d["low"] = low;
     d["high"] = high;
+    d["dtype"] = envs::to_string(space.dtype);  // "float32" or "uint8"
   }
   return d;
 }

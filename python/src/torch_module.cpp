@@ -80,14 +80,21 @@ class PolicyCore {
       throw py::value_error(env_id() + ": observations of shape " + shape_string(got) + ", expected " +
                             shape_string(obs_shape) + " or (batch" + shape_string(batched).substr(3));
     }
-    auto obs = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(raw);
+    // Images (a uint8 space) are taken as the uint8 they are; anything else as float32.
+    const bool images = spec.observation_space.is_uint8();
+    if (images && !raw.dtype().is(py::dtype::of<std::uint8_t>()))
+      throw py::type_error(env_id() + " observes uint8 images " + spec.observation_space.to_string() +
+                           "; got observations of dtype " + std::string(py::str(raw.dtype())));
+    py::array obs = images ? py::array(py::array_t<std::uint8_t, py::array::c_style>::ensure(raw))
+                           : py::array(py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(raw));
     const std::int64_t batch = single ? 1 : static_cast<std::int64_t>(raw.shape(0));
     torch::Tensor action;
     {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
       torch::NoGradGuard no_grad;
-      const torch::Tensor t = torch::from_blob(const_cast<float*>(obs.data()), {batch, spec.obs_dim()}, torch::kFloat32);
+      const torch::Tensor t = torch::from_blob(const_cast<void*>(obs.data()), {batch, spec.obs_dim()},
+                                               images ? torch::kUInt8 : torch::kFloat32);
       agents::ActContext ctx;
       ctx.deterministic = deterministic;
       ctx.global_step = loaded_.config.total_steps;  // epsilon-greedy policies sample at their final epsilon

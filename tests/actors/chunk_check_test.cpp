@@ -48,6 +48,11 @@ struct Chunk {
   std::vector<float> episodes = {10.0f, 10.0f, 2.0f, 2.0f};  // (return, length) rows
   std::vector<float> log_probs_v = std::vector<float>(kT * kN, -0.69f);
   std::vector<float> values = std::vector<float>(kT * kN, 3.0f);
+  // An image env's chunk: uint8 observations (obs and next_obs as bytes, of the dtypes below).
+  bool images = false;
+  DType obs_dtype = DType::kUInt8, next_obs_dtype = DType::kUInt8;
+  std::vector<std::uint8_t> obs_u8 = std::vector<std::uint8_t>((kT + 1) * kN * kD, 200);
+  std::vector<std::uint8_t> next_obs_u8 = std::vector<std::uint8_t>(kT * kN * kD, 7);
 
   Chunk() {
     header.kind = wire::MessageKind::kChunk;
@@ -60,20 +65,20 @@ struct Chunk {
 
   std::vector<std::vector<std::uint8_t>> frames() {
     const std::int64_t episode_rows = static_cast<std::int64_t>(episodes.size() / 2);
-    header.tensors = {tensor_desc(DType::kFloat32, {kT + 1, kN, kD}),
+    header.tensors = {tensor_desc(images ? obs_dtype : DType::kFloat32, {kT + 1, kN, kD}),
                       discrete ? tensor_desc(DType::kInt64, {kT, kN}) : tensor_desc(DType::kFloat32, {kT, kN, kA}),
                       tensor_desc(DType::kFloat32, {kT, kN}),
                       tensor_desc(DType::kFloat32, {kT, kN}),
                       tensor_desc(DType::kFloat32, {kT, kN}),
-                      tensor_desc(DType::kFloat32, {kT, kN, kD}),
+                      tensor_desc(images ? next_obs_dtype : DType::kFloat32, {kT, kN, kD}),
                       tensor_desc(DType::kFloat32, {episode_rows, 2})};
     std::vector<std::vector<std::uint8_t>> f = {{},
-                                                bytes_of(obs),
+                                                images ? obs_u8 : bytes_of(obs),
                                                 discrete ? bytes_of(actions) : bytes_of(box_actions),
                                                 bytes_of(rewards),
                                                 bytes_of(terminated),
                                                 bytes_of(truncated),
-                                                bytes_of(next_obs),
+                                                images ? next_obs_u8 : bytes_of(next_obs),
                                                 bytes_of(episodes)};
     if (log_probs) {
       header.tensors.push_back(tensor_desc(DType::kFloat32, {kT, kN}));
@@ -112,6 +117,7 @@ Checked check(Chunk& chunk, ChunkGate& gate, std::int64_t learner_version = kLea
   wire::ChunkSchema schema;
   schema.num_envs = gate.expected().num_envs;
   schema.obs_dim = gate.expected().obs_dim;
+  schema.obs_uint8 = gate.expected().obs_uint8;
   schema.action_dim = gate.expected().action_dim;
   schema.log_probs = gate.expected().log_probs;
   wire::DecodeLimits limits;
@@ -164,6 +170,71 @@ TEST(ChunkCheck, ValidDiscreteAndBoxChunksPass) {
   ChunkGate gate(e, kSession);
   gate.assign(1);
   EXPECT_TRUE(check(chunk, gate).verdict.ok());
+}
+
+// A gate of an image env: uint8 observations expected.
+ChunkGate make_image_gate() {
+  ChunkExpectations e = expectations();
+  e.obs_uint8 = true;
+  ChunkGate gate(e, kSession, std::chrono::milliseconds(60000));
+  gate.assign(1);
+  return gate;
+}
+
+TEST(ChunkCheck, ImageChunksPassWithUint8ObservationsAndTheirBytesUnchecked) {
+  Chunk chunk;
+  chunk.images = true;
+  chunk.obs_u8[3] = 255;  // every byte is a valid pixel: nothing to call non-finite
+  ChunkGate gate = make_image_gate();
+  const Checked c = check(chunk, gate);
+  ASSERT_EQ(c.decoded, wire::DecodeError::kOk);
+  EXPECT_TRUE(c.verdict.ok()) << chunk_fault_name(c.verdict.fault) << ": " << c.verdict.detail;
+  EXPECT_EQ(gate.accepted(), 1);
+}
+
+TEST(ChunkCheck, RefusesObservationsOfTheOtherDtypeOrMixedDtypes) {
+  // A float chunk where images are expected, and an image chunk where floats are: the decoder's schema
+  // refuses both, and the gate names the dtypes.
+  {
+    Chunk chunk;
+    ChunkGate gate = make_image_gate();
+    const Checked c = check(chunk, gate);
+    EXPECT_EQ(c.decoded, wire::DecodeError::kSchema);
+    EXPECT_EQ(c.verdict.fault, ChunkFault::kWrongSize);
+    EXPECT_NE(c.verdict.detail.find("observations are float32, expected uint8"), std::string::npos)
+        << c.verdict.detail;
+    EXPECT_EQ(gate.count(ChunkFault::kWrongSize), 1);
+  }
+  {
+    Chunk chunk;
+    chunk.images = true;
+    ChunkGate gate = make_gate();
+    const Checked c = check(chunk, gate);
+    EXPECT_EQ(c.decoded, wire::DecodeError::kSchema);
+    EXPECT_EQ(c.verdict.fault, ChunkFault::kWrongSize);
+    EXPECT_NE(c.verdict.detail.find("observations are uint8, expected float32"), std::string::npos)
+        << c.verdict.detail;
+  }
+  // uint8 observations with float next observations, or another dtype altogether: not a chunk.
+  for (const DType next : {DType::kFloat32, DType::kInt32}) {
+    Chunk chunk;
+    chunk.images = true;
+    chunk.next_obs_dtype = next;
+    if (next == DType::kFloat32) chunk.next_obs_u8.resize(chunk.next_obs_u8.size() * 4);
+    if (next == DType::kInt32) chunk.next_obs_u8.resize(chunk.next_obs_u8.size() * 4);
+    ChunkGate gate = make_image_gate();
+    const Checked c = check(chunk, gate);
+    EXPECT_EQ(c.verdict.fault, ChunkFault::kNotAChunk) << c.verdict.detail;
+    EXPECT_NE(c.verdict.detail.find("next observations are not uint8"), std::string::npos) << c.verdict.detail;
+  }
+  {
+    Chunk chunk;
+    chunk.images = true;
+    chunk.obs_dtype = DType::kInt64;
+    chunk.obs_u8.resize(chunk.obs_u8.size() * 8);
+    ChunkGate gate = make_image_gate();
+    EXPECT_EQ(check(chunk, gate).verdict.fault, ChunkFault::kNotAChunk);
+  }
 }
 
 TEST(ChunkCheck, RefusesWhatIsNotADecodedChunk) {

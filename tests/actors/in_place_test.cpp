@@ -14,6 +14,7 @@
 #include "agents/factory.h"
 #include "agents/policy.h"
 #include "envs/registry.h"
+#include "tests/common/pixels_env.h"
 
 namespace apiary::actors {
 namespace {
@@ -126,6 +127,12 @@ TEST(InPlace, DiscreteChunksAreTheCopyingPathsBitForBit) {
   // CartPole's episodes end early under a random policy; a 40-step limit adds truncations.
   expect_same_chunks("CartPole-v1", 64, 40);
   expect_same_chunks("Acrobot-v1", 32, 20);  // three actions
+}
+
+TEST(InPlace, ImageChunksAreTheCopyingPathsBitForBit) {
+  // uint8 observations: the policy reads the env's bytes in place, and the chunk keeps them as uint8.
+  testing_envs::register_pixels();
+  expect_same_chunks("TestPixels-v0", 32, 6);
 }
 
 TEST(InPlace, ContinuousChunksAreTheCopyingPathsBitForBit) {

@@ -48,11 +48,14 @@ TEST(Cli, EnvsListsTheBundledEnvs) {
   const CmdResult r = apiary("envs");
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* id : {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1",
-                         "LunarLander-v3", "LunarLanderContinuous-v3", "BipedalWalker-v3", "BipedalWalkerHardcore-v3"})
+                         "LunarLander-v3", "LunarLanderContinuous-v3", "BipedalWalker-v3", "BipedalWalkerHardcore-v3",
+                         "MinAtar/Breakout-v0", "MinAtar/Breakout-v1", "MinAtar/Seaquest-v1"})
     EXPECT_NE(r.output.find(id), std::string::npos) << id;
   EXPECT_NE(r.output.find("Discrete(2)"), std::string::npos);
   EXPECT_NE(r.output.find("Box(-2.0, 2.0, (1,), float32)"), std::string::npos);
-  EXPECT_EQ(r.last_line(), "envs: 9");
+  EXPECT_NE(r.output.find("Box(0, 1, (10, 10, 10), uint8)"), std::string::npos) << "Seaquest's image";
+  EXPECT_NE(r.output.find("sticky_action_prob"), std::string::npos) << "MinAtar's options";
+  EXPECT_EQ(r.last_line(), "envs: 19");
 }
 
 TEST(Cli, RolloutReportsEpisodes) {

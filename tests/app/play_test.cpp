@@ -111,7 +111,8 @@ TEST_F(PlayCli, HeadlessPlaysEveryRegisteredEnvAndRecordsItsFrames) {
         const auto c = first.pixel(x, y);
         ++colours[(std::uint32_t{c.r} << 16) | (std::uint32_t{c.g} << 8) | c.b];
       }
-    EXPECT_GE(colours.size(), 3u) << id;
+    // MinAtar's first frame can be the black field and one object (Asterix: the player alone).
+    EXPECT_GE(colours.size(), id.rfind("MinAtar/", 0) == 0 ? 2u : 3u) << id;
   }
 }
 

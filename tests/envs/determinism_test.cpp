@@ -24,37 +24,44 @@ constexpr std::uint64_t kSeed = 20261126;
 
 using apiary::envs::Fnv1a;
 
-// Hash of every observation, reward, flag, and final observation of finished lanes.
-std::uint64_t rollout_hash(VecEnv& env, std::uint64_t seed) {
+// Hash of every observation (float or uint8), reward, flag, and final observation of finished lanes.
+std::uint64_t rollout_hash(VecEnv& env, std::uint64_t seed, std::int64_t steps = kSteps) {
   RandomActions random(env.spec(), env.num_envs(), seed);
   env.reset(seed);
   HostBatch host;
   Fnv1a hash;
   env.copy_to_host(host);
   hash.add(host.obs);
+  hash.add(host.obs_u8);
   const std::int64_t dim = env.spec().obs_dim();
-  for (std::int64_t t = 0; t < kSteps; ++t) {
+  const bool bytes = env.spec().observation_space.is_uint8();
+  for (std::int64_t t = 0; t < steps; ++t) {
     env.step(random.next());
     env.copy_to_host(host);
     hash.add(host.obs);
+    hash.add(host.obs_u8);
     hash.add(host.reward);
     hash.add(host.terminated);
     hash.add(host.truncated);
     for (std::int32_t lane = 0; lane < env.num_envs(); ++lane)
       if (host.terminated[lane] || host.truncated[lane]) {
-        hash.add(&host.final_obs[static_cast<std::size_t>(lane * dim)], static_cast<std::size_t>(dim) * sizeof(float));
+        if (bytes)
+          hash.add(&host.final_obs_u8[static_cast<std::size_t>(lane * dim)], static_cast<std::size_t>(dim));
+        else
+          hash.add(&host.final_obs[static_cast<std::size_t>(lane * dim)], static_cast<std::size_t>(dim) * sizeof(float));
         hash.add(&host.final_length[lane], sizeof(std::int32_t));
       }
   }
   return hash.h;
 }
 
-std::uint64_t registry_hash(const std::string& id, std::int32_t threads) {
+std::uint64_t registry_hash(const std::string& id, std::int32_t threads, std::int32_t lanes = kLanes,
+                            std::int64_t steps = kSteps) {
   VecEnvConfig config;
-  config.num_envs = kLanes;
+  config.num_envs = lanes;
   config.threads = threads;
   auto env = make_env(id, config);
-  return rollout_hash(*env, kSeed);
+  return rollout_hash(*env, kSeed, steps);
 }
 
 // Golden values, recorded from this implementation on 2026-11-26 (x86-64, gcc 12, baseline and AVX2
@@ -109,6 +116,25 @@ TEST(Determinism, BaselineAndWideBuildsAgree) {
   EXPECT_EQ(baseline_hash<MountainCar>(), registry_hash("MountainCar-v0", 2));
   EXPECT_EQ(baseline_hash<MountainCarContinuous>(), registry_hash("MountainCarContinuous-v0", 2));
   EXPECT_EQ(baseline_hash<Pendulum>(), registry_hash("Pendulum-v1", 2));
+}
+
+// MinAtar (uint8 images): 64 lanes, 2000 steps, recorded from this implementation on 2026-12-06
+// (x86-64, gcc 12). The golden values hold the games' rules, sticky actions and ramping on Apiary's
+// own random streams (the reference's streams are checked by the parity tests, minatar_test.cpp).
+const std::map<std::string, std::uint64_t> kMinAtarGolden = {
+    {"MinAtar/Asterix-v0", 0x9e5cf7a6c6f1aafeull},
+    {"MinAtar/Breakout-v0", 0x1651a1b4a819e4a2ull},
+    {"MinAtar/Freeway-v0", 0x85f0a6bba57eac22ull},
+    {"MinAtar/Seaquest-v0", 0x7c8b58e5304afd59ull},
+    {"MinAtar/SpaceInvaders-v0", 0x01c17adcdc28f6caull},
+};
+
+TEST(Determinism, MinAtarGoldenHashForOneAndTwoThreads) {
+  for (const auto& [id, golden] : kMinAtarGolden) {
+    const std::uint64_t one = registry_hash(id, 1, 64, 2000);
+    EXPECT_EQ(one, registry_hash(id, 2, 64, 2000)) << id << ": 1 and 2 threads differ";
+    EXPECT_EQ(one, golden) << id << ": rollout hash 0x" << std::hex << one << " differs from the golden value";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Classic, Determinism,

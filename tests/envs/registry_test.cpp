@@ -58,7 +58,10 @@ TEST(Registry, HoldsExactlyTheBundledSuite) {
   EXPECT_EQ(got.size(), ids.size()) << "an id is listed twice";
   EXPECT_EQ(got, (std::set<std::string>{"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
                                         "Pendulum-v1", "LunarLander-v3", "LunarLanderContinuous-v3",
-                                        "BipedalWalker-v3", "BipedalWalkerHardcore-v3"}));
+                                        "BipedalWalker-v3", "BipedalWalkerHardcore-v3", "MinAtar/Asterix-v0",
+                                        "MinAtar/Asterix-v1", "MinAtar/Breakout-v0", "MinAtar/Breakout-v1",
+                                        "MinAtar/Freeway-v0", "MinAtar/Freeway-v1", "MinAtar/Seaquest-v0",
+                                        "MinAtar/Seaquest-v1", "MinAtar/SpaceInvaders-v0", "MinAtar/SpaceInvaders-v1"}));
   for (const auto& id : ids) {
     const envs::EnvEntry* entry = envs::Registry::global().find(id);
     ASSERT_NE(entry, nullptr) << id;
@@ -149,12 +152,14 @@ TEST(Registry, EnvSpecAgreesWithTheBuiltEnv) {
     EXPECT_EQ(built.reward_threshold, from_registry.reward_threshold);
     EXPECT_EQ(env->num_envs(), 3);
     EXPECT_EQ(env->device(), envs::Device::kCpu);
-    // Observations fill [num_envs, obs_dim].
+    // Observations fill [num_envs, obs_dim] in the space's dtype.
     env->reset(0);
     envs::HostBatch b;
     env->copy_to_host(b);
-    EXPECT_EQ(static_cast<std::int64_t>(b.obs.size()), 3 * built.obs_dim());
-    EXPECT_EQ(static_cast<std::int64_t>(b.final_obs.size()), 3 * built.obs_dim());
+    const bool bytes = built.observation_space.is_uint8();
+    EXPECT_EQ(static_cast<std::int64_t>(bytes ? b.obs_u8.size() : b.obs.size()), 3 * built.obs_dim());
+    EXPECT_EQ(static_cast<std::int64_t>(bytes ? b.final_obs_u8.size() : b.final_obs.size()), 3 * built.obs_dim());
+    EXPECT_EQ(bytes ? b.obs.size() : b.obs_u8.size(), 0u) << "one dtype of observation buffers";
     EXPECT_EQ(b.reward.size(), 3u);
   }
 }
@@ -250,7 +255,7 @@ TEST(Registry, DuplicateIdIsRefusedWithItsName) {
     EXPECT_TRUE(contains(e.what(), "libclash.so")) << e.what();
   }
   EXPECT_EQ(envs::Registry::global().at("CartPole-v1").origin, "builtin");
-  EXPECT_EQ(envs::Registry::global().ids().size(), 9u);
+  EXPECT_EQ(envs::Registry::global().ids().size(), 19u);
 
   // A maker for an id nobody registered is refused too.
   EXPECT_THROW(registry.add_maker("Nobody-v0", envs::Device::kCpu, envs::VecEnvMaker{}), std::invalid_argument);

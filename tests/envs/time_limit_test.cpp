@@ -345,6 +345,9 @@ TEST(TimeLimit, EarlyTerminationIsNotTruncation) {
 TEST(TimeLimit, ResetGivesObservationsInTheDocumentedRanges) {
   const std::int32_t n = 256;
   for (const auto& id : envs::Registry::global().ids()) {
+    // Float envs with Gymnasium's documented reset ranges; MinAtar's resets are the reference's (its
+    // parity tests) and its observations 0/1 bytes (minatar_test.cpp).
+    if (envs::env_spec(id).observation_space.is_uint8()) continue;
     auto env = envs::make_env(id, n);
     const auto obs_dim = static_cast<std::size_t>(env->spec().obs_dim());
     for (std::uint64_t seed : {0ull, 1ull, 12345ull, 0xFFFFFFFFFFFFull}) {

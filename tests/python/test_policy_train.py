@@ -256,3 +256,23 @@ def test_train_with_actor_processes(runs):
     assert s["steps"] >= 2048 and s["transport"]["transport_chunks"] > 0
     with pytest.raises(ValueError, match="actors.count > 0 runs actor processes of the `apiary` program"):
         apiary.train(CARTPOLE, out_dir=str(runs), name="no_program", actors__count=1, program="")
+
+
+def test_a_cnn_policy_on_minatar_acts_on_uint8_images_from_make_vec(runs):
+    """A short PPO run with the MinAtar encoder; Policy.load gives a policy that takes make_vec's uint8
+    frames (batched or one), agrees with itself batched and one at a time, and refuses float frames."""
+    s = apiary.train(os.path.join(SOURCE, "configs", "minatar_breakout_ppo.yaml"), out_dir=str(runs), quiet=True,
+                     progress=False, total_steps=4096, env__num_envs=8, ppo__rollout_steps=64,
+                     eval__interval_steps=0, eval__episodes=2, eval__num_envs=2, eval__background=False)
+    policy = apiary.Policy.load(os.path.join(s["run_dir"], "checkpoints", "latest.pt"))
+    env = apiary.make_vec("MinAtar/Breakout-v1", 4, seed=3)
+    obs, _ = env.reset(seed=3)
+    assert obs.dtype == np.uint8
+    for _ in range(20):
+        actions = policy.act(obs)
+        assert actions.shape == (4,) and set(np.unique(actions)) <= {0, 1, 2}
+        assert [int(policy.act(obs[i])) for i in range(4)] == [int(a) for a in actions]
+        obs, *_ = env.step(actions)
+    with pytest.raises(TypeError, match="uint8"):
+        policy.act(obs.astype(np.float32))
+    env.close()

@@ -412,3 +412,44 @@ def test_any_array_like_is_an_action_batch():
                     np.array([1, 0, 0, 1, 1, 1])[::2], np.array([[1], [0], [1]], np.int16)):
         np.testing.assert_array_equal(env.step(actions)[0],
                                       twin.step(np.asarray(actions, np.int64).reshape(3))[0])
+
+
+MINATAR_IDS = ["MinAtar/Asterix-v1", "MinAtar/Breakout-v0", "MinAtar/Freeway-v1", "MinAtar/Seaquest-v1",
+               "MinAtar/SpaceInvaders-v1"]
+
+
+@pytest.mark.parametrize("env_id", MINATAR_IDS)
+def test_image_envs_give_uint8_arrays_and_uint8_spaces(env_id):
+    """Image observations stay uint8 through Python: the arrays, final_obs and both spaces, with the
+    env's (10, 10, C) channels-last shape; values are MinAtar's 0/1 bytes."""
+    env = apiary.make_vec(env_id, 3, seed=4)
+    obs, _ = env.reset(seed=4)
+    assert obs.dtype == np.uint8 and obs.shape[:3] == (3, 10, 10)
+    space = env.single_observation_space
+    assert space.dtype == np.uint8 and space.shape == obs.shape[1:]
+    assert env.observation_space.dtype == np.uint8 and env.observation_space.shape == obs.shape
+    assert "uint8" in repr(space) and int(space.low.min()) == 0 and int(space.high.max()) == 1
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(300):
+        obs, reward, terminated, truncated, info = env.step(rng.integers(0, env.single_action_space.n, size=3))
+        assert obs.dtype == np.uint8 and set(np.unique(obs)) <= {0, 1}
+        assert space.contains(obs[0].copy())
+        if "final_obs" in info:
+            mask = info["_final_obs"]
+            ended += int(mask.sum())
+            finals = [f for f, m in zip(info["final_obs"], mask) if m]
+            assert all(np.asarray(f).dtype == np.uint8 for f in finals)
+    env.close()
+    if env_id != "MinAtar/Freeway-v1":  # Freeway's episodes last 2500 steps
+        assert ended > 0
+
+
+def test_frame_stack_option_stacks_minatar_frames_on_the_channels():
+    env = apiary.make_vec("MinAtar/Breakout-v1", 2, seed=1, options={"frame_stack": 4})
+    obs, _ = env.reset(seed=1)
+    assert obs.shape == (2, 10, 10, 16) and obs.dtype == np.uint8
+    # Right after reset the four frames are the same frame.
+    for k in range(1, 4):
+        assert np.array_equal(obs[..., 4 * k:4 * k + 4], obs[..., 0:4])
+    env.close()

@@ -296,6 +296,60 @@ TEST(ObservationBarsPainter, DrawsFromTheLowBoundWhenZeroIsOutsideTheRange) {
 
 // Golden checksums of each painter at a fixed state. A change here is a change of what users see:
 // look at the pictures (APIARY_RENDER_DUMP=DIR), then update the value.
+// MinAtar as its own GUI draws it: a 10 x 10 grid of 50 px cells, black where no channel is set, the
+// highest set channel's cubehelix colour elsewhere, colours of different channels distinct.
+TEST(MinAtarPainter, DrawsEachCellInTheColourOfItsHighestChannel) {
+  PaintInput in;
+  in.env_id = "MinAtar/Breakout-v1";
+  in.observation_space = envs::Space::box_u8({10, 10, 4}, 0, 1);
+  in.obs.assign(400, 0.0f);
+  const auto set = [&](int y, int x, int c) { in.obs[static_cast<std::size_t>((y * 10 + x) * 4 + c)] = 1.0f; };
+  set(9, 4, 0);  // paddle
+  set(5, 6, 1);  // ball
+  set(1, 2, 3);  // brick
+  set(1, 3, 3);
+  set(1, 3, 2);  // a lower channel under the brick: the brick's colour wins
+  const Canvas c = draw(in);
+  dump(c, "minatar_breakout");
+  ASSERT_EQ(c.width(), 500);
+  ASSERT_EQ(c.height(), 500);
+  const auto centre = [&](int y, int x) { return c.pixel(x * 50 + 25, y * 50 + 25); };
+  const auto same = [](Color a, Color b) { return a.r == b.r && a.g == b.g && a.b == b.b; };
+  EXPECT_TRUE(same(centre(0, 0), colors::kBlack));
+  EXPECT_TRUE(same(centre(9, 5), colors::kBlack));
+  EXPECT_FALSE(same(centre(9, 4), colors::kBlack));
+  EXPECT_FALSE(same(centre(9, 4), centre(5, 6))) << "paddle and ball differ";
+  EXPECT_FALSE(same(centre(5, 6), centre(1, 2))) << "ball and brick differ";
+  EXPECT_TRUE(same(centre(1, 2), centre(1, 3))) << "the highest channel decides the colour";
+  // The cell is filled to its edges and no further.
+  EXPECT_TRUE(same(c.pixel(4 * 50, 9 * 50), centre(9, 4)));
+  EXPECT_TRUE(same(c.pixel(4 * 50 + 49, 9 * 50 + 49), centre(9, 4)));
+  EXPECT_TRUE(same(c.pixel(5 * 50, 9 * 50), colors::kBlack));
+}
+
+// MinAtar's painter on a real env: drawing a lane does not change it, and what is drawn is the lane's
+// observation (as many coloured cells as cells with a channel set).
+TEST(MinAtarPainter, DrawsTheRealEnvsObservation) {
+  auto env = envs::make_env("MinAtar/SpaceInvaders-v1", 2);
+  env->reset(3);
+  const PaintInput in = capture(*env, 1, {}, {});
+  ASSERT_EQ(in.obs.size(), 600u);
+  int occupied = 0;
+  for (int cell = 0; cell < 100; ++cell) {
+    bool any = false;
+    for (int ch = 0; ch < 6; ++ch) any = any || in.obs[static_cast<std::size_t>(cell * 6 + ch)] > 0.5f;
+    occupied += any;
+  }
+  const Canvas c = draw(in);
+  int coloured = 0;
+  for (int cell = 0; cell < 100; ++cell) {
+    const Color p = c.pixel((cell % 10) * 50 + 25, (cell / 10) * 50 + 25);
+    coloured += !(p.r == 0 && p.g == 0 && p.b == 0);
+  }
+  EXPECT_EQ(occupied, 4 * 6 + 1) << "SpaceInvaders starts with a 4 x 6 block of aliens and the cannon";
+  EXPECT_EQ(coloured, occupied);
+}
+
 TEST(PainterGolden, ChecksumsOfEveryEnvAtAFixedState) {
   struct Case {
     std::string name;

@@ -31,9 +31,15 @@ class Transfer : public testing::ScratchTest {
   Transfer() : ScratchTest("apiary_transfer_") {}
 
   // A short PPO run on `env`, returning its latest checkpoint.
-  std::string trained(const std::string& env, const std::string& name, std::int64_t steps = 2048) {
+  std::string trained(const std::string& env, const std::string& name, std::int64_t steps = 2048,
+                      const std::string& encoder = "mlp") {
     TrainConfig config;
     config.name = name;
+    config.policy.encoder = encoder;
+    if (encoder != "mlp") {  // CleanRL's image agents: one network under both heads
+      config.policy.hidden_sizes.clear();
+      config.policy.shared_trunk = true;
+    }
     config.out_dir = (dir_ / "runs").string();
     config.env.id = env;
     config.env.num_envs = 4;
@@ -50,9 +56,15 @@ class Transfer : public testing::ScratchTest {
   }
 
   // The policy network a run of `algo` on `env` starts with, from `seed`.
-  static std::shared_ptr<agents::Policy> fresh(const std::string& env, std::uint64_t seed, const std::string& algo = "ppo") {
+  static std::shared_ptr<agents::Policy> fresh(const std::string& env, std::uint64_t seed, const std::string& algo = "ppo",
+                                               const std::string& encoder = "mlp") {
     TrainConfig config;
     config.algo = algo;
+    config.policy.encoder = encoder;
+    if (encoder != "mlp") {  // CleanRL's image agents: one network under both heads
+      config.policy.hidden_sizes.clear();
+      config.policy.shared_trunk = true;
+    }
     torch::manual_seed(seed);
     const envs::EnvSpec spec = envs::env_spec(env);
     return learner::find_algorithm(algo).make_behaviour_policy(config, spec);
@@ -130,6 +142,36 @@ TEST_F(Transfer, PartsSelectTrunkActorAndCritic) {
   EXPECT_TRUE(in_part("trunk.0.weight", "trunk"));  // DQN's and a shared trunk
   EXPECT_FALSE(in_part("q_head.weight", "trunk"));
   EXPECT_THROW(in_part("x", "wings"), std::invalid_argument);
+}
+
+TEST_F(Transfer, AnImageEncoderMovesBetweenMinAtarGamesWithPartsEncoder) {
+  // Breakout and Asterix both observe (10, 10, 4): the MinAtar encoder fits both, the heads do not
+  // (3 and 5 actions), and parts: encoder takes the encoder alone.
+  const std::string source_path = trained("MinAtar/Breakout-v1", "breakout", 2048, "minatar");
+  const auto source_params = params_of(load_policy(source_path).policy->module());
+  auto target = fresh("MinAtar/Asterix-v1", 5, "ppo", "minatar");
+  const auto untouched = params_of(fresh("MinAtar/Asterix-v1", 5, "ppo", "minatar")->module());
+  learner::InitSection init;
+  init.parts = "encoder";
+  const TransferReport report = load_init(init, source_path, target->module());
+  int encoders = 0;
+  for (const auto& [name, value] : params_of(target->module())) {
+    if (in_part(name, "encoder")) {
+      ++encoders;
+      EXPECT_TRUE(torch::equal(value, source_params.at(name))) << name << " is the Breakout policy's encoder";
+      EXPECT_FALSE(torch::equal(value, untouched.at(name))) << name << " changed from its fresh initialisation";
+    } else {
+      EXPECT_TRUE(torch::equal(value, untouched.at(name))) << name << " is not in parts: encoder";
+    }
+  }
+  EXPECT_EQ(encoders, 4) << "conv0 and fc, weight and bias, of the shared encoder";
+  EXPECT_EQ(report.loaded.size(), 4u);
+  EXPECT_TRUE(in_part("actor_encoder.conv0.weight", "encoder"));
+  EXPECT_TRUE(in_part("actor_encoder.conv0.weight", "actor_trunk"));
+  EXPECT_FALSE(in_part("critic_encoder.fc.bias", "actor"));
+  EXPECT_FALSE(in_part("trunk.0.weight", "encoder"));
+  // policy.freeze: [encoder] names exactly those parameters.
+  EXPECT_EQ(frozen_names({"encoder"}, target->module()).size(), 4u);
 }
 
 // A frozen trunk does not move under PPO or DQN updates; once unfrozen it does.

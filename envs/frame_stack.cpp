@@ -1,0 +1,211 @@
+#include "envs/frame_stack.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace apiary::envs {
+
+std::int32_t take_frame_stack(const std::string& env_id, EnvOptions& options) {
+  const auto it = options.find(kFrameStackOption);
+  if (it == options.end()) return 1;
+  const double value = it->second;
+  if (!(value >= 1 && value <= kMaxFrameStack) || std::floor(value) != value)
+    throw std::invalid_argument(env_id + ": option '" + kFrameStackOption + "' = " + std::to_string(value) +
+                                " must be a whole number in [1, " + std::to_string(kMaxFrameStack) + "]");
+  options.erase(it);
+  return static_cast<std::int32_t>(value);
+}
+
+EnvSpec stacked_spec(const EnvSpec& spec, std::int32_t k) {
+  EnvSpec out = spec;
+  Space& space = out.observation_space;
+  if (k <= 1) return out;
+  const std::size_t flat = space.low.size(), last = static_cast<std::size_t>(space.shape.back());
+  std::vector<float> low, high;
+  low.reserve(flat * static_cast<std::size_t>(k));
+  high.reserve(flat * static_cast<std::size_t>(k));
+  for (std::size_t p = 0; p < flat / last; ++p)  // per pixel (or once for a vector): k copies of its bounds
+    for (std::int32_t f = 0; f < k; ++f) {
+      low.insert(low.end(), space.low.begin() + static_cast<std::ptrdiff_t>(p * last),
+                 space.low.begin() + static_cast<std::ptrdiff_t>((p + 1) * last));
+      high.insert(high.end(), space.high.begin() + static_cast<std::ptrdiff_t>(p * last),
+                  space.high.begin() + static_cast<std::ptrdiff_t>((p + 1) * last));
+    }
+  space.low = std::move(low);
+  space.high = std::move(high);
+  space.shape.back() *= k;
+  std::vector<std::int32_t> unbounded;
+  for (const std::int32_t e : spec.unbounded_obs) {  // element e of every frame in the stack
+    const std::int32_t p = e / static_cast<std::int32_t>(last), c = e % static_cast<std::int32_t>(last);
+    for (std::int32_t f = 0; f < k; ++f)
+      unbounded.push_back((p * k + f) * static_cast<std::int32_t>(last) + c);
+  }
+  out.unbounded_obs = std::move(unbounded);
+  return out;
+}
+
+namespace {
+
+class FrameStackVecEnv final : public VecEnv {
+ public:
+  FrameStackVecEnv(std::unique_ptr<VecEnv> inner, std::int32_t k)
+      : VecEnv(stacked_spec(inner->spec(), k), inner->num_envs(), inner->device(), inner->threads()),
+        inner_(std::move(inner)),
+        k_(k) {
+    if (inner_->device() != Device::kCpu)
+      throw std::invalid_argument(spec_.id + ": option '" + kFrameStackOption +
+                                  "' stacks observations on the host; the env runs on " + to_string(inner_->device()));
+    const Space& space = inner_->spec().observation_space;
+    bytes_ = space.is_uint8();
+    element_ = element_size(space.dtype);
+    channels_ = space.shape.back();
+    inner_dim_ = inner_->spec().obs_dim();
+    const auto size = static_cast<std::size_t>(num_envs_ * inner_dim_ * k_) * element_;
+    stack_.assign(size, 0);
+    final_stack_.assign(size, 0);
+    if (!bytes_) {  // NaN until written, as the back ends' own buffers
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      for (std::size_t i = 0; i < size; i += sizeof(float)) {
+        std::memcpy(stack_.data() + i, &nan, sizeof nan);
+        std::memcpy(final_stack_.data() + i, &nan, sizeof nan);
+      }
+    }
+    buffers_ = inner_->buffers();
+    if (bytes_) {
+      buffers_.obs_u8 = stack_.data();
+      buffers_.final_obs_u8 = final_stack_.data();
+    } else {
+      buffers_.obs = reinterpret_cast<float*>(stack_.data());
+      buffers_.final_obs = reinterpret_cast<float*>(final_stack_.data());
+    }
+  }
+
+  void set_threads(std::int32_t threads) override {
+    inner_->set_threads(threads);
+    threads_ = inner_->threads();
+  }
+
+  void reset(std::uint64_t seed) override {
+    inner_->reset(seed);
+    for (std::int32_t lane = 0; lane < num_envs_; ++lane) fill(lane);
+  }
+
+  void step(const ActionBatch& actions) override {
+    inner_->step(actions);
+    const BatchBuffers& in = inner_->buffers();
+    for (std::int32_t lane = 0; lane < num_envs_; ++lane) {
+      if (active_ != nullptr && !active_[lane]) continue;
+      const bool ended = in.terminated[lane] | in.truncated[lane];
+      push(lane, ended ? inner_final(lane) : inner_obs(lane));
+      if (ended) {
+        std::memcpy(row(final_stack_, lane), row(stack_, lane), row_bytes());
+        fill(lane);  // the new episode's first observation, k times
+      }
+    }
+  }
+
+  void set_active_lanes(const std::uint8_t* mask) override {
+    active_ = mask;
+    inner_->set_active_lanes(mask);
+  }
+
+  void copy_to_host(HostBatch& out) const override {
+    copy_host_buffers(buffers_, num_envs_, spec_.obs_dim(), out);
+  }
+
+  std::int32_t state_dim() const override { return inner_->state_dim(); }
+  std::vector<float> get_states() const override { return inner_->get_states(); }
+  void set_states(const std::vector<float>& states) override {
+    inner_->set_states(states);
+    for (std::int32_t lane = 0; lane < num_envs_; ++lane) fill(lane);
+  }
+
+  std::vector<std::uint8_t> save_snapshot() const override {
+    const std::vector<std::uint8_t> inner = inner_->save_snapshot();
+    const std::uint64_t header[3] = {kMagic, static_cast<std::uint64_t>(k_), inner.size()};
+    std::vector<std::uint8_t> out(sizeof(header));
+    std::memcpy(out.data(), header, sizeof(header));
+    out.insert(out.end(), inner.begin(), inner.end());
+    out.insert(out.end(), stack_.begin(), stack_.end());
+    out.insert(out.end(), final_stack_.begin(), final_stack_.end());
+    return out;
+  }
+
+  void load_snapshot(const std::vector<std::uint8_t>& bytes) override {
+    std::uint64_t header[3] = {};
+    const std::size_t stacks = 2 * stack_.size();
+    if (bytes.size() < sizeof(header)) mismatch("it ends early");
+    std::memcpy(header, bytes.data(), sizeof(header));
+    if (header[0] != kMagic || header[1] != static_cast<std::uint64_t>(k_)) mismatch("it is not a stack of this depth");
+    if (header[2] > bytes.size() || bytes.size() - sizeof(header) - header[2] != stacks)
+      mismatch("its size does not match the stacks");
+    const auto* inner_begin = bytes.data() + sizeof(header);
+    inner_->load_snapshot(std::vector<std::uint8_t>(inner_begin, inner_begin + header[2]));
+    const auto* stack_begin = inner_begin + header[2];
+    std::memcpy(stack_.data(), stack_begin, stack_.size());
+    std::memcpy(final_stack_.data(), stack_begin + stack_.size(), final_stack_.size());
+  }
+
+  bool describe(std::int32_t lane, Scene& scene) const override { return inner_->describe(lane, scene); }
+
+ private:
+  static constexpr std::uint64_t kMagic = 0x4b43415453454d41ull;  // "AMESTACK"
+
+  [[noreturn]] void mismatch(const char* why) const {
+    throw std::invalid_argument(spec_.id + ": env snapshot does not match this frame stack of " + std::to_string(k_) +
+                                ": " + why);
+  }
+
+  std::size_t row_bytes() const { return static_cast<std::size_t>(inner_dim_ * k_) * element_; }
+  std::uint8_t* row(std::vector<std::uint8_t>& v, std::int32_t lane) const {
+    return v.data() + static_cast<std::size_t>(lane) * row_bytes();
+  }
+  const std::uint8_t* inner_row(const void* base, std::int32_t lane) const {
+    return static_cast<const std::uint8_t*>(base) + static_cast<std::size_t>(lane * inner_dim_) * element_;
+  }
+  const std::uint8_t* inner_obs(std::int32_t lane) const {
+    const BatchBuffers& in = inner_->buffers();
+    return inner_row(bytes_ ? static_cast<const void*>(in.obs_u8) : in.obs, lane);
+  }
+  const std::uint8_t* inner_final(std::int32_t lane) const {
+    const BatchBuffers& in = inner_->buffers();
+    return inner_row(bytes_ ? static_cast<const void*>(in.final_obs_u8) : in.final_obs, lane);
+  }
+
+  // Drops the oldest frame of `lane`'s stack and appends `frame` (per pixel: k blocks of C channels).
+  void push(std::int32_t lane, const std::uint8_t* frame) {
+    const std::size_t block = static_cast<std::size_t>(channels_) * element_;
+    const std::size_t pixels = static_cast<std::size_t>(inner_dim_ / channels_);
+    std::uint8_t* r = row(stack_, lane);
+    for (std::size_t p = 0; p < pixels; ++p) {
+      std::uint8_t* cell = r + p * block * static_cast<std::size_t>(k_);
+      std::memmove(cell, cell + block, block * static_cast<std::size_t>(k_ - 1));
+      std::memcpy(cell + block * static_cast<std::size_t>(k_ - 1), frame + p * block, block);
+    }
+  }
+
+  // `lane`'s stack made of k copies of the inner env's current observation.
+  void fill(std::int32_t lane) {
+    for (std::int32_t f = 0; f < k_; ++f) push(lane, inner_obs(lane));
+  }
+
+  std::unique_ptr<VecEnv> inner_;
+  std::int32_t k_;
+  bool bytes_ = false;
+  std::size_t element_ = 4;
+  std::int64_t channels_ = 1, inner_dim_ = 1;
+  const std::uint8_t* active_ = nullptr;
+  std::vector<std::uint8_t> stack_, final_stack_;  // [N, inner_dim * k] elements, as bytes
+};
+
+}  // namespace
+
+std::unique_ptr<VecEnv> make_frame_stack(std::unique_ptr<VecEnv> inner, std::int32_t k) {
+  if (k <= 1) return inner;
+  return std::make_unique<FrameStackVecEnv>(std::move(inner), k);
+}
+
+}  // namespace apiary::envs

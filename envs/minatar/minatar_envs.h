@@ -1,0 +1,148 @@
+// The MinAtar games as Apiary CPU envs (the contract in envs/cpu_vec_env.h), ten ids as MinAtar's own
+// Gymnasium registration (minatar/gym.py) names them:
+//   MinAtar/<Game>-v0  Discrete(6): the full action list no-op, left, up, right, down, fire
+//   MinAtar/<Game>-v1  Discrete(n): the game's minimal action set, mapped to the full list
+//                      (Asterix 5, Breakout 3, Freeway 3, Seaquest 6, SpaceInvaders 4)
+// Observations are uint8 Box(0, 1, (10, 10, C)) channels-last, C = Asterix 4, Breakout 4, Freeway 7,
+// Seaquest 10, SpaceInvaders 6. No time limit: minatar/gym.py registers none (Freeway ends by itself,
+// as a terminal state, after 2500 frames); the generic max_episode_steps option sets one.
+//
+// Options: sticky_action_prob (default 0.1, as the reference) and difficulty_ramping (1 on, the
+// default; 0 off; nothing else is accepted). Random numbers: one LaneRng block per draw (LaneDraws,
+// envs/minatar/common.h); every step draws once for the sticky action, even at probability 0.
+//
+// One deliberate difference from the reference: its Environment keeps the previous action (what a
+// sticky draw repeats) across reset(); here every episode starts from the no-op, as a fresh
+// reference Environment does, so that an episode depends only on its own random stream and actions
+// (what exact snapshot replay and seeded resets rely on). The parity test checks the reference's
+// behaviour with minatar::Environment.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+
+#include "envs/env.h"
+#include "envs/env_spec.h"
+#include "envs/minatar/minatar.h"
+#include "envs/params.h"
+#include "envs/rng.h"
+#include "envs/spaces.h"
+
+namespace apiary::envs::minatar {
+
+template <class Game>
+struct GameIds;
+template <>
+struct GameIds<Asterix> {
+  static constexpr const char* kAll = "MinAtar/Asterix-v0";
+  static constexpr const char* kMinimal = "MinAtar/Asterix-v1";
+};
+template <>
+struct GameIds<Breakout> {
+  static constexpr const char* kAll = "MinAtar/Breakout-v0";
+  static constexpr const char* kMinimal = "MinAtar/Breakout-v1";
+};
+template <>
+struct GameIds<Freeway> {
+  static constexpr const char* kAll = "MinAtar/Freeway-v0";
+  static constexpr const char* kMinimal = "MinAtar/Freeway-v1";
+};
+template <>
+struct GameIds<Seaquest> {
+  static constexpr const char* kAll = "MinAtar/Seaquest-v0";
+  static constexpr const char* kMinimal = "MinAtar/Seaquest-v1";
+};
+template <>
+struct GameIds<SpaceInvaders> {
+  static constexpr const char* kAll = "MinAtar/SpaceInvaders-v0";
+  static constexpr const char* kMinimal = "MinAtar/SpaceInvaders-v1";
+};
+
+struct MinAtarParams {
+  float sticky_action_prob = 0.1f;
+  float difficulty_ramping = 1.0f;  // 1 or 0
+};
+
+inline constexpr ParamField<MinAtarParams> kMinAtarParamFields[] = {
+    {"sticky_action_prob", &MinAtarParams::sticky_action_prob, 0.0f, 1.0f, false,
+     "probability that a step repeats the previous action instead"},
+    {"difficulty_ramping", &MinAtarParams::difficulty_ramping, 0.0f, 1.0f, false,
+     "1: the game speeds up as the reference's ramping does (Asterix, Seaquest, SpaceInvaders); 0: off"},
+};
+
+template <class Game, bool kMinimalActionSet>
+class MinAtarEnv {
+ public:
+  static constexpr const char* kId = kMinimalActionSet ? GameIds<Game>::kMinimal : GameIds<Game>::kAll;
+  static constexpr int kObsDim = kGrid * kGrid * Game::kChannels;
+  static constexpr int kActionDim = 1;
+  static constexpr bool kDiscrete = true;
+  static constexpr int kNumActions =
+      kMinimalActionSet ? static_cast<int>(std::size(Game::kMinimalActions)) : kNumFullActions;
+  static constexpr std::int32_t kMaxEpisodeSteps = 0;
+  using Action = std::int32_t;
+  using Obs = std::uint8_t;
+
+  using Params = MinAtarParams;
+  static constexpr const auto& kParamFields = kMinAtarParamFields;
+
+  static EnvSpec spec(const Params& params) {
+    ramping(params);  // refuses values other than 0 and 1
+    EnvSpec s;
+    s.id = kId;
+    s.observation_space = Space::box_u8({kGrid, kGrid, Game::kChannels}, 0, 1);
+    s.action_space = Space::discrete(kNumActions);
+    s.max_episode_steps = kMaxEpisodeSteps;
+    return s;
+  }
+
+  explicit MinAtarEnv(const Params& params) : env_(sticky_probability(params), ramping(params)) {}
+
+  void reset(LaneRng& rng) {
+    env_.set_last_action(kNoop);
+    LaneDraws draws{rng};
+    env_.reset(draws);
+  }
+
+  StepOut step(const Action* action, LaneRng& rng) {
+    const int full = kMinimalActionSet ? Game::kMinimalActions[*action] : static_cast<int>(*action);
+    LaneDraws draws{rng};
+    const float reward = env_.act(full, draws);
+    return StepOut{reward, env_.terminal()};
+  }
+
+  void observe(std::uint8_t* obs_row) const { env_.observe(obs_row); }
+
+  const Game& game() const { return env_.game(); }
+
+ private:
+  static bool ramping(const Params& params) {
+    if (params.difficulty_ramping != 0.0f && params.difficulty_ramping != 1.0f)
+      throw std::invalid_argument(std::string(kId) + ": difficulty_ramping is 0 (off) or 1 (on), not " +
+                                  std::to_string(params.difficulty_ramping));
+    return params.difficulty_ramping == 1.0f;
+  }
+  // The float option as the decimal it was written as (to 1e-6): 0.1 compares as the reference's 0.1.
+  static double sticky_probability(const Params& params) {
+    return std::round(static_cast<double>(params.sticky_action_prob) * 1e6) / 1e6;
+  }
+
+  Environment<Game> env_;
+};
+
+template <bool kMinimal>
+using AsterixEnv = MinAtarEnv<Asterix, kMinimal>;
+template <bool kMinimal>
+using BreakoutEnv = MinAtarEnv<Breakout, kMinimal>;
+template <bool kMinimal>
+using FreewayEnv = MinAtarEnv<Freeway, kMinimal>;
+template <bool kMinimal>
+using SeaquestEnv = MinAtarEnv<Seaquest, kMinimal>;
+template <bool kMinimal>
+using SpaceInvadersEnv = MinAtarEnv<SpaceInvaders, kMinimal>;
+
+}  // namespace apiary::envs::minatar
