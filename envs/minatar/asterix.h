@@ -15,6 +15,9 @@ namespace apiary::envs::minatar {
 class Asterix {
  public:
   static constexpr int kChannels = 4;
+  // The registered ids: all six actions, and the minimal action set.
+  static constexpr const char* kIdAllActions = "MinAtar/Asterix-v0";
+  static constexpr const char* kIdMinimalActions = "MinAtar/Asterix-v1";
   static constexpr int kMinimalActions[] = {kNoop, kLeft, kUp, kRight, kDown};
 
   explicit Asterix(bool ramping = true) : ramping_(ramping) {}

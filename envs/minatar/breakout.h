@@ -15,6 +15,9 @@ namespace apiary::envs::minatar {
 class Breakout {
  public:
   static constexpr int kChannels = 4;
+  // The registered ids: all six actions, and the minimal action set.
+  static constexpr const char* kIdAllActions = "MinAtar/Breakout-v0";
+  static constexpr const char* kIdMinimalActions = "MinAtar/Breakout-v1";
   static constexpr int kMinimalActions[] = {kNoop, kLeft, kRight};
 
   explicit Breakout(bool /*ramping: Breakout has no ramp*/ = true) {}

@@ -17,6 +17,9 @@ namespace apiary::envs::minatar {
 class Freeway {
  public:
   static constexpr int kChannels = 7;
+  // The registered ids: all six actions, and the minimal action set.
+  static constexpr const char* kIdAllActions = "MinAtar/Freeway-v0";
+  static constexpr const char* kIdMinimalActions = "MinAtar/Freeway-v1";
   static constexpr int kMinimalActions[] = {kNoop, kUp, kDown};
   static constexpr int kTimeLimit = 2500;
 

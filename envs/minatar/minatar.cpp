@@ -27,8 +27,8 @@ namespace {
 template <class Game>
 std::string letters_of(const std::string& id) {
   static constexpr char kLetters[] = "nlurdf";  // ActionIndex order
-  if (id == GameIds<Game>::kAll) return kLetters;
-  if (id != GameIds<Game>::kMinimal) return "";
+  if (id == Game::kIdAllActions) return kLetters;
+  if (id != Game::kIdMinimalActions) return "";
   std::string out;
   for (const int a : Game::kMinimalActions) out += kLetters[a];
   return out;

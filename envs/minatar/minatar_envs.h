@@ -34,34 +34,6 @@
 
 namespace apiary::envs::minatar {
 
-template <class Game>
-struct GameIds;
-template <>
-struct GameIds<Asterix> {
-  static constexpr const char* kAll = "MinAtar/Asterix-v0";
-  static constexpr const char* kMinimal = "MinAtar/Asterix-v1";
-};
-template <>
-struct GameIds<Breakout> {
-  static constexpr const char* kAll = "MinAtar/Breakout-v0";
-  static constexpr const char* kMinimal = "MinAtar/Breakout-v1";
-};
-template <>
-struct GameIds<Freeway> {
-  static constexpr const char* kAll = "MinAtar/Freeway-v0";
-  static constexpr const char* kMinimal = "MinAtar/Freeway-v1";
-};
-template <>
-struct GameIds<Seaquest> {
-  static constexpr const char* kAll = "MinAtar/Seaquest-v0";
-  static constexpr const char* kMinimal = "MinAtar/Seaquest-v1";
-};
-template <>
-struct GameIds<SpaceInvaders> {
-  static constexpr const char* kAll = "MinAtar/SpaceInvaders-v0";
-  static constexpr const char* kMinimal = "MinAtar/SpaceInvaders-v1";
-};
-
 struct MinAtarParams {
   float sticky_action_prob = 0.1f;
   float difficulty_ramping = 1.0f;  // 1 or 0
@@ -77,7 +49,7 @@ inline constexpr ParamField<MinAtarParams> kMinAtarParamFields[] = {
 template <class Game, bool kMinimalActionSet>
 class MinAtarEnv {
  public:
-  static constexpr const char* kId = kMinimalActionSet ? GameIds<Game>::kMinimal : GameIds<Game>::kAll;
+  static constexpr const char* kId = kMinimalActionSet ? Game::kIdMinimalActions : Game::kIdAllActions;
   static constexpr int kObsDim = kGrid * kGrid * Game::kChannels;
   static constexpr int kActionDim = 1;
   static constexpr bool kDiscrete = true;

@@ -24,6 +24,9 @@ namespace apiary::envs::minatar {
 class Seaquest {
  public:
   static constexpr int kChannels = 10;
+  // The registered ids: all six actions, and the minimal action set.
+  static constexpr const char* kIdAllActions = "MinAtar/Seaquest-v0";
+  static constexpr const char* kIdMinimalActions = "MinAtar/Seaquest-v1";
   static constexpr int kMinimalActions[] = {kNoop, kLeft, kUp, kRight, kDown, kFire};
 
   explicit Seaquest(bool ramping = true) : ramping_(ramping) {}

@@ -19,6 +19,9 @@ namespace apiary::envs::minatar {
 class SpaceInvaders {
  public:
   static constexpr int kChannels = 6;
+  // The registered ids: all six actions, and the minimal action set.
+  static constexpr const char* kIdAllActions = "MinAtar/SpaceInvaders-v0";
+  static constexpr const char* kIdMinimalActions = "MinAtar/SpaceInvaders-v1";
   static constexpr int kMinimalActions[] = {kNoop, kLeft, kRight, kFire};
 
   explicit SpaceInvaders(bool ramping = true) : ramping_(ramping) {}
