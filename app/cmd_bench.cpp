@@ -120,7 +120,9 @@ void add_bench_command(CLI::App& app) {
   auto learner_flags = std::make_shared<learner::UpdateBenchConfig>();
   auto* lcmd = bench->add_subcommand("learner", "Cost of one learner update: forward, backward and optimizer step "
                                                 "of PPO's actor-critic for a network, batch, precision and device");
-  lcmd->add_option("--hidden", learner_flags->hidden, "Hidden layer widths, e.g. 1024,1024,1024")
+  auto* hidden = lcmd->add_option("--hidden", learner_flags->hidden,
+                                  "Hidden layer widths, e.g. 1024,1024,1024 (with --encoder: none unless given, as "
+                                  "CleanRL's Atari agents put the heads on the encoder's features)")
       ->delimiter(',')
       ->capture_default_str()
       ->check(in_range(core::Range::closed(1, 1 << 20)));
@@ -153,7 +155,10 @@ void add_bench_command(CLI::App& app) {
   lcmd->add_option("--repeats", learner_flags->repeats, "Timed repeats; medians are reported")
       ->capture_default_str()
       ->check(in_range(core::Range::closed(1, 1000)));
-  lcmd->callback([learner_flags] { run_bench_learner(*learner_flags); });
+  lcmd->callback([learner_flags, hidden] {
+    if (learner_flags->encoder != "mlp" && hidden->count() == 0) learner_flags->hidden.clear();
+    run_bench_learner(*learner_flags);
+  });
 }
 
 }  // namespace apiary::app

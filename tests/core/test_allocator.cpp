@@ -50,7 +50,7 @@ TEST(Allocator, UserSettingsOfGlibcWin) {
 
 TEST(Allocator, LargeBlocksComeFromTheHeapAndStayAfterFree) {
   ScopedEnv tunables("GLIBC_TUNABLES", nullptr), mmap("MALLOC_MMAP_THRESHOLD_", nullptr),
-      trim("MALLOC_TRIM_THRESHOLD_", nullptr);
+      trim("MALLOC_TRIM_THRESHOLD_", nullptr), mmap_max("MALLOC_MMAP_MAX_", nullptr);
   ASSERT_TRUE(keep_freed_memory_for_reuse());
   // A 4 MB block is not a mapping of its own (glibc's default threshold is 128 KB).
   const auto mapped_before = mallinfo2().hblks;
@@ -68,6 +68,19 @@ TEST(Allocator, LargeBlocksComeFromTheHeapAndStayAfterFree) {
   std::memset(top, 1, big);
   std::free(top);
   EXPECT_GE(mallinfo2().keepcost, big) << "the freed top of the heap was returned to the kernel";
+  // 64 MB, above the largest threshold glibc allows, is not a mapping either (a CNN's activations).
+  const std::size_t huge = std::size_t{64} << 20;
+  auto* activations = static_cast<char*>(std::malloc(huge));
+  ASSERT_NE(activations, nullptr);
+  std::memset(activations, 1, huge);
+  EXPECT_EQ(mallinfo2().hblks, mapped_before) << "a 64 MB block was mmap'ed: it would be unmapped again on free";
+  std::free(activations);
+}
+
+TEST(Allocator, TheUsersMmapMaxWins) {
+  ScopedEnv tunables("GLIBC_TUNABLES", nullptr), mmap("MALLOC_MMAP_THRESHOLD_", nullptr),
+      trim("MALLOC_TRIM_THRESHOLD_", nullptr), mmap_max("MALLOC_MMAP_MAX_", "65536");
+  EXPECT_FALSE(keep_freed_memory_for_reuse());
 }
 #else
 TEST(Allocator, DoesNothingOutsideGlibc) { EXPECT_FALSE(keep_freed_memory_for_reuse()); }
