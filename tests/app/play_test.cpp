@@ -75,6 +75,8 @@ TEST_F(PlayCli, HeadlessPlaysEveryRegisteredEnvAndRecordsItsFrames) {
   const auto ids = apiary::envs::Registry::global().ids();
   ASSERT_GE(ids.size(), 5u);
   for (const std::string& id : ids) {
+    // MinAtar's -v0 ids are the -v1 games with all six actions: the same painter and picture.
+    if (id.rfind("MinAtar/", 0) == 0 && id.size() > 3 && id.compare(id.size() - 3, 3, "-v0") == 0) continue;
     const fs::path frames = dir_ / id;
     // A short time limit keeps every env's episode brief; the episode must end by itself.
     const CmdResult r = run("play --env " + id + " --headless --episodes 1 --record " + frames.string() +
