@@ -30,6 +30,7 @@ if [ "$dry" = 1 ]; then
   cartpole_lanes=64
   cartpole_budget=20480
   lunar_steps=8192
+  minatar_steps=6144
   actors=2
   seconds=0.2
 else
@@ -48,6 +49,7 @@ else
   cartpole_lanes=4096
   cartpole_budget=2000000
   lunar_steps=300000
+  minatar_steps=200000
   actors=15
   seconds=1
 fi
@@ -86,8 +88,18 @@ for p in "${precisions[@]}"; do
       --seconds "$seconds" --repeats 3 >>"$out/bench_learner.txt" 2>&1 || fail "bench learner $hidden at batch $batch in $p"
   done
 done
+# The same for the image encoders (uint8 frames, issue 23): the Nature CNN at 84x84x4, IMPALA at 64x64x3.
+for p in "${precisions[@]}"; do
+  for net in "nature 84,84,4" "impala 64,64,3"; do
+    read -r encoder obs <<<"$net"
+    "$build/apiary" bench learner --device "$device" --encoder "$encoder" --obs "$obs" --batch 256 --precision "$p" \
+      --seconds "$seconds" --repeats 3 >>"$out/bench_learner.txt" 2>&1 || fail "bench learner $encoder in $p"
+  done
+done
 grep "updates_per_second\|network:" "$out/bench_learner.txt"
 grep -q "updates_per_second" "$out/bench_learner.txt" || fail "bench learner (no updates_per_second)"
+
+
 
 # CartPole-v1 PPO fully on the device (env lanes on the GPU read in place by the policy, GAE and the
 # updates there too): time to 475. The dry run takes the same in-place path with host pointers.
@@ -104,4 +116,15 @@ tail -n 1 "$out/train_cartpole.txt"
   --set eval.num_envs=4 --set checkpoint_interval_steps=0 >"$out/train_lunarlander_actors.txt" 2>&1 ||
   fail "LunarLander-v3 PPO with $actors actor processes"
 tail -n 1 "$out/train_lunarlander_actors.txt"
+
+# Images on the device: DQN with the MinAtar CNN on MinAtar/Breakout-v1 (uint8 frames from CPU lanes,
+# uint8 replay and the updates on the device), and PPO with the CNN and precision auto.
+"$build/apiary" train configs/minatar_breakout_dqn.yaml --quiet --set out_dir="$runs" --set device="$device" \
+  --set total_steps="$minatar_steps" --set eval.interval_steps=0 --set eval.episodes=4 --set eval.num_envs=4 \
+  --set checkpoint_interval_steps=0 >"$out/train_minatar_dqn.txt" 2>&1 || fail "MinAtar Breakout DQN"
+tail -n 1 "$out/train_minatar_dqn.txt"
+"$build/apiary" train configs/minatar_breakout_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
+  --set total_steps="$((minatar_steps * 2))" --set eval.interval_steps=0 --set eval.episodes=4 --set eval.num_envs=4 \
+  --set checkpoint_interval_steps=0 >"$out/train_minatar_ppo.txt" 2>&1 || fail "MinAtar Breakout PPO"
+tail -n 2 "$out/train_minatar_ppo.txt"
 echo "gpu_check: every step passed$([ "$dry" = 1 ] && echo ' (dry run on the CPU)'); results in $out"
