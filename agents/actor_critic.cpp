@@ -35,7 +35,8 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
   if (kind != EncoderKind::kMlp) {
     validate_encoder(kind, config_.obs_shape, "ActorCritic's observation");
     const auto make = [&] {
-      return ConvEncoder(kind, config_.obs_shape, /*scale_uint8=*/true, config_.orthogonal_init, config_.hidden_gain);
+      return ConvEncoder(kind, config_.obs_shape, /*scale_uint8=*/true, config_.orthogonal_init, config_.hidden_gain,
+                         config_.uint8_high);
     };
     if (config_.shared_trunk) {
       encoder_ = register_module("encoder", make());
@@ -66,7 +67,7 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
 
 torch::Tensor ActorCriticImpl::encode(const torch::Tensor& obs, ConvEncoder& encoder) {
   if (encoder) return encoder->forward(image_batch(obs, config_.obs_shape));
-  return scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic"));
+  return scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic", config_.uint8_high));
 }
 
 PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs) {

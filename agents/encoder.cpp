@@ -137,9 +137,11 @@ torch::Tensor ImpalaSequenceImpl::forward(const torch::Tensor& x) {
 }
 
 ConvEncoderImpl::ConvEncoderImpl(EncoderKind kind, std::vector<std::int64_t> obs_shape,
-                                 bool scale_uint8, bool orthogonal_init, double gain)
-    : kind_(kind), obs_shape_(std::move(obs_shape)), scale_uint8_(scale_uint8) {
+                                 bool scale_uint8, bool orthogonal_init, double gain, double uint8_high)
+    : kind_(kind), obs_shape_(std::move(obs_shape)), scale_uint8_(scale_uint8), uint8_high_(uint8_high) {
   check_shape(kind_, obs_shape_, "the observation");
+  if (!(uint8_high_ > 0.0) || !std::isfinite(uint8_high_))
+    throw std::invalid_argument("ConvEncoder: uint8_high must be finite and > 0, got " + std::to_string(uint8_high_));
   if (!std::isfinite(gain) || gain < 0.0)
     throw std::invalid_argument("ConvEncoder: gain must be finite and >= 0, got " + std::to_string(gain));
   if (kind_ == EncoderKind::kMlp) {
@@ -222,7 +224,7 @@ torch::Tensor ConvEncoderImpl::prepare(const torch::Tensor& obs, std::vector<std
   torch::Tensor x = obs.reshape(flat_shape);
   if (scalar == torch::kUInt8) {
     x = x.to(dtype);
-    if (scale_uint8_) x = x.mul(1.0 / 255.0);
+    if (scale_uint8_ && uint8_high_ != 1.0) x = x.mul(1.0 / uint8_high_);
   } else if (scalar != dtype) {
     x = x.to(dtype);
   }

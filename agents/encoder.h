@@ -104,8 +104,10 @@ class ConvEncoderImpl : public torch::nn::Module {
   // obs_shape: (H, W, C) for the conv kinds, all > 0; any shape with positive dimensions for mlp.
   // Throws std::invalid_argument for a shape the kind refuses (see validate_encoder) or a
   // negative / non-finite gain.
+  // uint8_high: what a uint8 input is divided by when scale_uint8 is set (the observation space's high
+  // bound: 255 for pixels, 1 for MinAtar's 0/1 maps, which then pass as they are). Must be > 0.
   ConvEncoderImpl(EncoderKind kind, std::vector<std::int64_t> obs_shape, bool scale_uint8 = true,
-                  bool orthogonal_init = true, double gain = 1.4142135623730951);
+                  bool orthogonal_init = true, double gain = 1.4142135623730951, double uint8_high = 255.0);
 
   torch::Tensor forward(const torch::Tensor& obs);
 
@@ -123,6 +125,7 @@ class ConvEncoderImpl : public torch::nn::Module {
   EncoderKind kind_;
   std::vector<std::int64_t> obs_shape_;
   bool scale_uint8_;
+  double uint8_high_ = 255.0;
   std::int64_t out_features_ = 0;
   std::vector<torch::nn::Conv2d> convs_;        // minatar / nature: conv0, conv1, ... (no padding)
   std::vector<std::int64_t> conv_strides_;      // their strides

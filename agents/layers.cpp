@@ -39,12 +39,15 @@ void layer_init(torch::nn::Linear& layer, double gain) {
   if (layer->bias.defined()) torch::nn::init::zeros_(layer->bias);
 }
 
-torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const char* who) {
+torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const char* who, double uint8_high) {
   TORCH_CHECK(obs.dim() >= 2, who, ": expected observations [B, ", obs_dim, "], got shape ", obs.sizes());
   torch::Tensor flat = obs.dim() == 2 ? obs : obs.flatten(1);
   TORCH_CHECK(flat.size(1) == obs_dim, who, ": expected observations [B, ", obs_dim, "], got shape ",
               obs.sizes());
-  if (flat.scalar_type() == torch::kUInt8) return flat.to(torch::kFloat).mul_(1.0f / 255.0f);
+  if (flat.scalar_type() == torch::kUInt8) {
+    torch::Tensor x = flat.to(torch::kFloat);
+    return uint8_high == 1.0 ? x : x.mul_(static_cast<float>(1.0 / uint8_high));
+  }
   return flat;
 }
 

@@ -27,8 +27,8 @@ void layer_init(torch::nn::Linear& layer, double gain);
 
 // Flattens observations to [B, obs_dim] (a [B, ...] batch is flattened after the first dimension)
 // and checks the width; `who` names the caller in the error. uint8 observations (images) become
-// floats in [0, 1] (x / 255); other dtypes pass unchanged.
-torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const char* who);
+// floats in [0, 1] (x / uint8_high, the space's high bound); other dtypes pass unchanged.
+torch::Tensor flatten_obs(const torch::Tensor& obs, std::int64_t obs_dim, const char* who, double uint8_high = 255.0);
 
 // Observations as a batch of images [B, H, W, C] for a convolutional encoder: flat rows [B, H*W*C]
 // (chunks, replay) are reshaped; [B, H, W, C] passes. Throws c10::Error naming both shapes otherwise.

@@ -45,6 +45,9 @@ struct PolicyConfig {
   // The observation's per-lane shape, (H, W, C) channels-last for an image; needed by the convolutional
   // encoders (empty: a flat vector).
   std::vector<std::int64_t> obs_shape;
+  // uint8 observations are divided by this before the first layer: the space's high bound, so that
+  // they land in [0, 1] (255 for pixels; 1 for MinAtar's 0/1 maps, which pass as they are).
+  double uint8_high = 255.0;
 };
 
 // The non-linearity named by PolicyConfig::activation, parsed once at construction.

@@ -25,7 +25,7 @@ QNetworkImpl::QNetworkImpl(std::int64_t obs_dim, std::int64_t num_actions, Polic
   if (kind != EncoderKind::kMlp) {
     validate_encoder(kind, config_.obs_shape, "QNetwork's observation");
     encoder_ = register_module("encoder", ConvEncoder(kind, config_.obs_shape, /*scale_uint8=*/true,
-                                                      config_.orthogonal_init, config_.hidden_gain));
+                                                      config_.orthogonal_init, config_.hidden_gain, config_.uint8_high));
     features_in = encoder_->out_features();
   }
   const std::int64_t features = mlp_out_dim(features_in, config_);
@@ -61,7 +61,7 @@ DuelingOut QNetworkImpl::forward_dueling(const torch::Tensor& obs) {
 
 torch::Tensor QNetworkImpl::encode(const torch::Tensor& obs) {
   if (encoder_) return encoder_->forward(image_batch(obs, config_.obs_shape));
-  return scale_obs(flatten_obs(obs, obs_dim_, "QNetwork"));
+  return scale_obs(flatten_obs(obs, obs_dim_, "QNetwork", config_.uint8_high));
 }
 
 torch::Tensor QNetworkImpl::greedy(const torch::Tensor& obs) {

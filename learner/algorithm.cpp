@@ -2,6 +2,7 @@
 
 #include "agents/encoder.h"
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
@@ -83,7 +84,12 @@ agents::PolicyConfig to_policy_config(const PolicySection& section, const envs::
   config.encoder = section.encoder;
   config.obs_shape = spec.observation_space.shape;
   agents::validate_encoder(agents::parse_encoder(config.encoder), config.obs_shape, spec.id);
-  // uint8 images are scaled by 1/255 inside the network; the bounds' map is for float vectors.
+  // uint8 images are divided by their high bound inside the network (255 for pixels, 1 for MinAtar);
+  // the bounds' map is for float vectors.
+  if (spec.observation_space.is_uint8()) {
+    config.uint8_high = 1.0;
+    for (const float high : spec.observation_space.high) config.uint8_high = std::max<double>(config.uint8_high, high);
+  }
   if (section.scale_obs && !spec.observation_space.is_uint8()) {
     config.obs_low = spec.observation_space.low;
     config.obs_high = spec.observation_space.high;

@@ -847,7 +847,8 @@ Metrics Ppo::pipeline_round(const RolloutBatch& batch, double lr) {
 }
 
 torch::Tensor Ppo::stage_input(const RolloutBatch& minibatch, std::int64_t begin, std::int64_t end) {
-  torch::Tensor x = agents::flatten_obs(minibatch.obs.slice(0, begin, end), obs_dim_, "PPO pipeline");
+  torch::Tensor x = agents::flatten_obs(minibatch.obs.slice(0, begin, end), obs_dim_, "PPO pipeline",
+                                          net_->config().uint8_high);
   for (const auto& item : net_->named_children())
     if (item.key() == "obs_scaling") x = std::dynamic_pointer_cast<agents::ObsScalingImpl>(item.value())->forward(x);
   return x;

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "actors/actor.h"
+#include "agents/actor_critic.h"
 #include "core/allocator.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
@@ -99,6 +100,32 @@ TEST(ImageLearning, DqnUpdatesEveryParameterIncludingTheDuelingHeads) {
 TEST(ImageLearning, Bf16AutocastTrainsTheCnnWithFp32Parameters) {
   expect_update_moves_every_parameter("ppo", "minatar", "MinAtar/Asterix-v1", "bf16");
   expect_update_moves_every_parameter("dqn", "minatar", "MinAtar/Freeway-v1", "bf16");
+}
+
+TEST(ImageLearning, Uint8ObservationsAreDividedByTheirSpacesHighBound) {
+  // MinAtar's 0/1 maps reach the first layer as 0 and 1 (not 1/255: the features would hardly depend
+  // on the frame, and PPO stalled at a return of 1.5 on Breakout with that); pixels as x / 255.
+  const envs::EnvSpec minatar = envs::env_spec("MinAtar/Breakout-v1");
+  EXPECT_EQ(to_policy_config(PolicySection{}, minatar).uint8_high, 1.0);
+  EXPECT_EQ(to_policy_config(PolicySection{}, envs::env_spec("CartPole-v1")).uint8_high, 255.0) << "unused for floats";
+  agents::PolicyConfig pixels;
+  pixels.encoder = "minatar";
+  pixels.obs_shape = {10, 10, 4};
+  pixels.hidden_sizes = {};
+  pixels.shared_trunk = true;
+  agents::PolicyConfig maps = pixels;
+  maps.uint8_high = 1.0;
+  torch::manual_seed(1);
+  agents::ActorCritic a(400, envs::Space::discrete(3), pixels);
+  torch::manual_seed(1);
+  agents::ActorCritic b(400, envs::Space::discrete(3), maps);
+  const torch::Tensor frame = torch::randint(0, 2, {2, 400}, torch::kUInt8);
+  EXPECT_TRUE(torch::allclose(a->forward(frame * 255).logits, b->forward(frame).logits, 1e-5, 1e-6));
+  agents::PolicyConfig mlp;
+  mlp.uint8_high = 1.0;
+  torch::manual_seed(1);
+  agents::ActorCritic c(400, envs::Space::discrete(3), mlp);
+  EXPECT_TRUE(torch::allclose(c->forward(frame).value, c->forward(frame.to(torch::kFloat)).value));
 }
 
 TEST(ImageLearning, ImpalaAndNatureEncodersFitFrameStackedImages) {
