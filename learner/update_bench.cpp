@@ -40,9 +40,8 @@ std::int64_t encoder_features(agents::ActorCriticImpl& net) {
   return 0;
 }
 
-}  // namespace
-
-UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
+// The config's checks; the device it names, where `precision` can run.
+torch::Device checked_device(const UpdateBenchConfig& config, Precision precision) {
   if (config.obs_dim < 1) throw std::invalid_argument("bench learner: --obs-dim must be at least 1");
   if (config.num_actions < 1) throw std::invalid_argument("bench learner: --actions must be at least 1");
   if (config.batch < 1) throw std::invalid_argument("bench learner: --batch must be at least 1");
@@ -50,7 +49,6 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
   if (config.repeats < 1) throw std::invalid_argument("bench learner: --repeats must be at least 1");
   for (const auto h : config.hidden)
     if (h < 1) throw std::invalid_argument("bench learner: --hidden widths must be at least 1, got " + std::to_string(h));
-  const Precision precision = parse_precision(config.precision);
   torch::Device device = torch::kCPU;
   try {
     device = torch::Device(config.device);
@@ -60,13 +58,16 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
   if (device.is_cuda() && !torch::cuda::is_available())
     throw std::invalid_argument("bench learner: --device " + config.device + ": this LibTorch has no CUDA device");
   check_precision_supported(precision, device);
+  return device;
+}
 
-  torch::manual_seed(0);
+// The network the bench updates: the config's MLP, or its encoder over uint8 images shared by both
+// heads; `obs_dim` gets the observation's flat width.
+agents::PolicyConfig bench_policy(const UpdateBenchConfig& config, std::int64_t& obs_dim) {
   agents::PolicyConfig policy;
   policy.hidden_sizes = config.hidden;
-  const bool images = config.encoder != "mlp";
-  std::int64_t obs_dim = config.obs_dim;
-  if (images) {
+  obs_dim = config.obs_dim;
+  if (config.encoder != "mlp") {
     agents::validate_encoder(agents::parse_encoder(config.encoder), config.obs_shape, "bench learner --obs");
     policy.encoder = config.encoder;
     policy.obs_shape = config.obs_shape;
@@ -74,6 +75,18 @@ UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
     obs_dim = 1;
     for (const auto d : config.obs_shape) obs_dim *= d;
   }
+  return policy;
+}
+
+}  // namespace
+
+UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
+  const Precision precision = parse_precision(config.precision);
+  const torch::Device device = checked_device(config, precision);
+  torch::manual_seed(0);
+  std::int64_t obs_dim = 0;
+  const agents::PolicyConfig policy = bench_policy(config, obs_dim);
+  const bool images = config.encoder != "mlp";
   agents::ActorCritic net(obs_dim, envs::Space::discrete(config.num_actions), policy);
   net->to(device);
   FlatParameters flat(*net);
