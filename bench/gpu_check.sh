@@ -31,6 +31,7 @@ if [ "$dry" = 1 ]; then
   cartpole_budget=20480
   lunar_steps=8192
   minatar_steps=6144
+  minatar_lanes=64
   actors=2
   seconds=0.2
 else
@@ -50,6 +51,7 @@ else
   cartpole_budget=2000000
   lunar_steps=300000
   minatar_steps=200000
+  minatar_lanes=1024
   actors=15
   seconds=1
 fi
@@ -75,6 +77,12 @@ for n in "${lanes[@]}"; do
   "$build/apiary" bench envs --env CartPole-v1 --device "$device" --num-envs "$n" --seconds "$seconds" --repeats 3 \
     >"$out/bench_envs_$n.txt" 2>&1 || fail "bench envs at $n lanes"
   tail -n 1 "$out/bench_envs_$n.txt" >>"$out/bench_envs.txt"
+done
+# MinAtar on the device (uint8 frames; envs/minatar/minatar_hd.h runs the CPU env's games there).
+for n in "${lanes[@]:0:2}"; do
+  "$build/apiary" bench envs --env MinAtar/Breakout-v1 --device "$device" --num-envs "$n" --seconds "$seconds" \
+    --repeats 3 >"$out/bench_envs_minatar_$n.txt" 2>&1 || fail "bench envs MinAtar at $n lanes"
+  tail -n 1 "$out/bench_envs_minatar_$n.txt" >>"$out/bench_envs.txt"
 done
 cat "$out/bench_envs.txt"
 grep -q "steps_per_second" "$out/bench_envs.txt" || fail "bench envs (no steps_per_second)"
@@ -118,12 +126,15 @@ tail -n 1 "$out/train_cartpole.txt"
 tail -n 1 "$out/train_lunarlander_actors.txt"
 
 # Images on the device: DQN with the MinAtar CNN on MinAtar/Breakout-v1 (uint8 frames from CPU lanes,
-# uint8 replay and the updates on the device), and PPO with the CNN and precision auto.
+# uint8 replay and the updates on the device), and PPO with the CNN and precision auto on lanes that step
+# on the device too, read in place as uint8 by the CNN.
 "$build/apiary" train configs/minatar_breakout_dqn.yaml --quiet --set out_dir="$runs" --set device="$device" \
   --set total_steps="$minatar_steps" --set eval.interval_steps=0 --set eval.episodes=4 --set eval.num_envs=4 \
   --set checkpoint_interval_steps=0 >"$out/train_minatar_dqn.txt" 2>&1 || fail "MinAtar Breakout DQN"
 tail -n 1 "$out/train_minatar_dqn.txt"
 "$build/apiary" train configs/minatar_breakout_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
+  --set env.device="$env_device" --set env.in_place=true --set env.num_envs="$minatar_lanes" \
+  --set policy.encoder=minatar --set 'policy.hidden_sizes=[]' --set policy.shared_trunk=true \
   --set total_steps="$((minatar_steps * 2))" --set eval.interval_steps=0 --set eval.episodes=4 --set eval.num_envs=4 \
   --set checkpoint_interval_steps=0 >"$out/train_minatar_ppo.txt" 2>&1 || fail "MinAtar Breakout PPO"
 tail -n 2 "$out/train_minatar_ppo.txt"

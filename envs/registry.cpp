@@ -28,6 +28,7 @@ Registry& Registry::global() {
     register_minatar(*r);
 #ifdef APIARY_WITH_CUDA
     register_classic_cuda(*r);
+    register_minatar_cuda(*r);
 #endif
     return r;
   }();

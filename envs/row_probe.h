@@ -133,14 +133,15 @@ std::string probe_hd_rows(const EnvOptions& options) {
     typename Env::State state{};
     LaneRng rng{12345, 0, 0};
     Env::reset(params, state, rng);
-    std::string bad = detail::guarded_observe<float>(Env::kObsDim, "after reset",
-                                                     [&](float* row) { Env::observe(params, state, row); });
+    using Obs = ObsType<Env>;
+    std::string bad = detail::guarded_observe<Obs>(Env::kObsDim, "after reset",
+                                                   [&](Obs* row) { Env::observe(params, state, row); });
     typename Env::Action action[Env::kActionDim];
     for (int t = 1; t <= detail::kProbeSteps && bad.empty(); ++t) {
       detail::probe_action<Env>(spec, t, action);
       const StepOut out = Env::step(params, state, action, rng);
-      bad = detail::guarded_observe<float>(Env::kObsDim, "after step " + std::to_string(t),
-                                           [&](float* row) { Env::observe(params, state, row); });
+      bad = detail::guarded_observe<Obs>(Env::kObsDim, "after step " + std::to_string(t),
+                                         [&](Obs* row) { Env::observe(params, state, row); });
       if (out.terminated) Env::reset(params, state, rng);
     }
     return bad;

@@ -26,6 +26,12 @@ namespace apiary::envs {
 
 namespace detail {
 
+// Env::kOpaqueState (default false): the State's bytes are not floats a caller may read or write.
+template <class Env, class = void>
+struct OpaqueState : std::false_type {};
+template <class Env>
+struct OpaqueState<Env, std::void_t<decltype(Env::kOpaqueState)>> : std::bool_constant<Env::kOpaqueState> {};
+
 // The raw pointers a kernel needs; copied by value into every Thrust functor.
 template <class Env>
 struct LaneArrays {
@@ -45,7 +51,7 @@ APIARY_HD std::int32_t step_lanes(const typename Env::Params& params, std::int64
                                   std::uint64_t seed, std::int32_t limit,
                                   typename Env::State* APIARY_RESTRICT state,
                                   const typename Env::Action* APIARY_RESTRICT actions,
-                                  std::uint64_t* APIARY_RESTRICT draws, float* APIARY_RESTRICT obs,
+                                  std::uint64_t* APIARY_RESTRICT draws, ObsType<Env>* APIARY_RESTRICT obs,
                                   float* APIARY_RESTRICT reward, float* APIARY_RESTRICT episode_return,
                                   std::uint8_t* APIARY_RESTRICT terminated, std::uint8_t* APIARY_RESTRICT truncated,
                                   std::int32_t* APIARY_RESTRICT elapsed) {
@@ -71,6 +77,7 @@ APIARY_HD std::int32_t step_lanes(const typename Env::Params& params, std::int64
 
 template <class Env>
 struct StepBlocks {
+  using Obs = ObsType<Env>;
   typename Env::Params params;
   LaneArrays<Env> a;
   std::uint64_t seed;
@@ -83,14 +90,15 @@ struct StepBlocks {
     const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
     const std::int32_t limit = max_episode_steps > 0 ? max_episode_steps : 0x7fffffff;
     const std::int32_t num_done =
-        step_lanes<Env>(params, lo, hi, seed, limit, a.state, a.actions, a.draws, a.out.obs, a.out.reward,
+        step_lanes<Env>(params, lo, hi, seed, limit, a.state, a.actions, a.draws, a.out.template observations<Obs>(),
+                        a.out.reward,
                         a.out.episode_return, a.out.terminated, a.out.truncated, a.out.elapsed);
     if (num_done == 0) return;
     // Pass 2: same-step auto-reset of the lanes that finished.
     for (std::int64_t lane = lo; lane < hi; ++lane) {
       if (!(a.out.terminated[lane] | a.out.truncated[lane])) continue;
-      float* lane_obs = a.out.obs + lane * Env::kObsDim;
-      float* final_obs = a.out.final_obs + lane * Env::kObsDim;
+      Obs* lane_obs = a.out.template observations<Obs>() + lane * Env::kObsDim;
+      Obs* final_obs = a.out.template final_observations<Obs>() + lane * Env::kObsDim;
       for (int i = 0; i < Env::kObsDim; ++i) final_obs[i] = lane_obs[i];
       a.out.final_return[lane] = a.out.episode_return[lane];
       a.out.final_length[lane] = a.out.elapsed[lane];
@@ -106,6 +114,7 @@ struct StepBlocks {
 
 template <class Env>
 struct ResetBlocks {
+  using Obs = ObsType<Env>;
   typename Env::Params params;
   LaneArrays<Env> a;
   std::uint64_t seed;
@@ -124,7 +133,7 @@ struct ResetBlocks {
       a.out.reward[lane] = 0.0f;
       a.out.terminated[lane] = 0;
       a.out.truncated[lane] = 0;
-      Env::observe(params, a.state[lane], a.out.obs + lane * Env::kObsDim);
+      Env::observe(params, a.state[lane], a.out.template observations<Obs>() + lane * Env::kObsDim);
     }
   }
 };
@@ -139,7 +148,7 @@ struct ObserveBlocks {
     const std::int64_t lo = b * block;
     const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
     for (std::int64_t lane = lo; lane < hi; ++lane)
-      Env::observe(params, a.state[lane], a.out.obs + lane * Env::kObsDim);
+      Env::observe(params, a.state[lane], a.out.template observations<ObsType<Env>>() + lane * Env::kObsDim);
   }
 };
 
@@ -160,9 +169,8 @@ class ThrustVecEnv final : public VecEnv {
   using Params = typename Env::Params;
   using State = typename Env::State;
   using Action = typename Env::Action;
+  using Obs = ObsType<Env>;  // float, or std::uint8_t for images
   static_assert(sizeof(State) == sizeof(float) * Env::kStateDim, "State must be kStateDim floats");
-  static_assert(std::is_same_v<ObsType<Env>, float>,
-                "the Thrust back end steps float observations; uint8 (image) envs use the CPU contract");
 
   ThrustVecEnv(const Params& params, std::int32_t max_episode_steps, const EnvSpec& spec, std::int32_t num_envs,
                std::int32_t threads)
@@ -172,8 +180,10 @@ class ThrustVecEnv final : public VecEnv {
     state_.allocate(n, State{});
     actions_.allocate(n * Env::kActionDim, Action{});
     draws_.allocate(n, 0);
-    obs_.allocate(n * Env::kObsDim, nan);  // NaN until written: reads of unwritten data show
-    final_obs_.allocate(n * Env::kObsDim, nan);
+    // NaN until written, so that reads of unwritten data show (bytes: 0).
+    const Obs unwritten = std::is_same_v<Obs, float> ? static_cast<Obs>(nan) : Obs{};
+    obs_.allocate(n * Env::kObsDim, unwritten);
+    final_obs_.allocate(n * Env::kObsDim, unwritten);
     reward_.allocate(n, nan);
     terminated_.allocate(n, 0);
     truncated_.allocate(n, 0);
@@ -181,9 +191,16 @@ class ThrustVecEnv final : public VecEnv {
     episode_return_.allocate(n, 0.0f);
     final_return_.allocate(n, nan);
     final_length_.allocate(n, -1);
-    buffers_ = BatchBuffers{obs_.data(),      final_obs_.data(),      reward_.data(),
+    buffers_ = BatchBuffers{nullptr,          nullptr,                reward_.data(),
                             terminated_.data(), truncated_.data(),      elapsed_.data(),
                             episode_return_.data(), final_return_.data(), final_length_.data()};
+    if constexpr (std::is_same_v<Obs, std::uint8_t>) {
+      buffers_.obs_u8 = obs_.data();
+      buffers_.final_obs_u8 = final_obs_.data();
+    } else {
+      buffers_.obs = obs_.data();
+      buffers_.final_obs = final_obs_.data();
+    }
   }
 
   void set_threads(std::int32_t threads) override { threads_ = threads; }
@@ -204,8 +221,15 @@ class ThrustVecEnv final : public VecEnv {
 
   void copy_to_host(HostBatch& out) const override {
     const std::size_t n = static_cast<std::size_t>(num_envs_), d = n * Env::kObsDim;
-    download(obs_, d, out.obs);
-    download(final_obs_, d, out.final_obs);
+    if constexpr (std::is_same_v<Obs, std::uint8_t>) {
+      download(obs_, d, out.obs_u8);
+      download(final_obs_, d, out.final_obs_u8);
+      out.obs.clear();
+      out.final_obs.clear();
+    } else {
+      download(obs_, d, out.obs);
+      download(final_obs_, d, out.final_obs);
+    }
     download(reward_, n, out.reward);
     download(terminated_, n, out.terminated);
     download(truncated_, n, out.truncated);
@@ -215,9 +239,12 @@ class ThrustVecEnv final : public VecEnv {
     download(final_length_, n, out.final_length);
   }
 
-  std::int32_t state_dim() const override { return Env::kStateDim; }
+  // An env whose State is not floats (kOpaqueState, e.g. MinAtar's game objects) has no float state
+  // to get or set, as on its CPU back end; its snapshots still carry the state's bytes.
+  std::int32_t state_dim() const override { return kOpaque ? 0 : Env::kStateDim; }
 
   std::vector<float> get_states() const override {
+    if constexpr (kOpaque) return {};
     std::vector<State> host(static_cast<std::size_t>(num_envs_));
     System::download(state_.data(), host.size(), host.data());
     std::vector<float> flat(host.size() * Env::kStateDim);
@@ -226,6 +253,7 @@ class ThrustVecEnv final : public VecEnv {
   }
 
   void set_states(const std::vector<float>& states) override {
+    if constexpr (kOpaque) throw std::logic_error(spec_.id + ": its state is a game object, which cannot be set from floats");
     const std::size_t n = static_cast<std::size_t>(num_envs_);
     if (states.size() != n * Env::kStateDim) {
       std::ostringstream os;
@@ -233,7 +261,7 @@ class ThrustVecEnv final : public VecEnv {
       throw std::invalid_argument(os.str());
     }
     std::vector<State> host(n);
-    std::memcpy(host.data(), states.data(), states.size() * sizeof(float));
+    std::memcpy(static_cast<void*>(host.data()), states.data(), states.size() * sizeof(float));
     System::upload(host.data(), n, state_.data());
     const std::int64_t block = System::block_size(num_envs_, threads_);
     System::for_each_block(num_blocks(block), threads_,
@@ -283,6 +311,7 @@ class ThrustVecEnv final : public VecEnv {
 
  private:
   static constexpr std::uint64_t kSnapshotMagic = 0x41504941525953ull;  // "APIARYS"
+  static constexpr bool kOpaque = detail::OpaqueState<Env>::value;
   static std::uint64_t id_hash(const std::string& id) { return fnv1a(id); }  // stable across builds
 
   // Every per-lane array, in a fixed order (snapshots).
@@ -342,7 +371,8 @@ class ThrustVecEnv final : public VecEnv {
   typename System::template Array<State> state_;
   typename System::template Array<Action> actions_;  // staging for host actions on a device env
   typename System::template Array<std::uint64_t> draws_;
-  typename System::template Array<float> obs_, final_obs_, reward_, episode_return_, final_return_;
+  typename System::template Array<Obs> obs_, final_obs_;
+  typename System::template Array<float> reward_, episode_return_, final_return_;
   typename System::template Array<std::uint8_t> terminated_, truncated_;
   typename System::template Array<std::int32_t> elapsed_, final_length_;
 };

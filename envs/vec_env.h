@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "envs/env_spec.h"
+#include "envs/hd.h"
 #include "envs/params.h"
 #include "envs/scene.h"
 
@@ -69,6 +71,16 @@ struct BatchBuffers {
   std::int32_t* final_length = nullptr;  // [N] length of the episode that ended, where done
   std::uint8_t* obs_u8 = nullptr;        // [N, obs_dim], uint8 envs
   std::uint8_t* final_obs_u8 = nullptr;  // [N, obs_dim], uint8 envs, where done
+
+  // The observation pair of dtype T (float or std::uint8_t), for code templated on an env's Obs.
+  template <class T>
+  APIARY_HD T* observations() const {
+    if constexpr (std::is_same_v<T, std::uint8_t>) return obs_u8; else return obs;
+  }
+  template <class T>
+  APIARY_HD T* final_observations() const {
+    if constexpr (std::is_same_v<T, std::uint8_t>) return final_obs_u8; else return final_obs;
+  }
 };
 
 // Host copies of every buffer, for tests, tools and device back ends.

@@ -20,10 +20,10 @@ class Asterix {
   static constexpr const char* kIdMinimalActions = "MinAtar/Asterix-v1";
   static constexpr int kMinimalActions[] = {kNoop, kLeft, kUp, kRight, kDown};
 
-  explicit Asterix(bool ramping = true) : ramping_(ramping) {}
+  APIARY_HOST_DEVICE explicit Asterix(bool ramping = true) : ramping_(ramping) {}
 
   template <class R>
-  void reset(R& /*rng: draws nothing*/) {
+  APIARY_HOST_DEVICE void reset(R& /*rng: draws nothing*/) {
     player_x_ = 5;
     player_y_ = 5;
     for (Entity& e : slots_) e.alive = false;
@@ -37,7 +37,7 @@ class Asterix {
   }
 
   template <class R>
-  float act(int action, R& rng) {
+  APIARY_HOST_DEVICE float act(int action, R& rng) {
     if (terminal_) return 0.0f;
     float reward = 0.0f;
     if (spawn_timer_ == 0) {
@@ -78,10 +78,10 @@ class Asterix {
     return reward;
   }
 
-  bool terminal() const { return terminal_; }
-  int difficulty_ramp() const { return ramp_index_; }
+  APIARY_HOST_DEVICE bool terminal() const { return terminal_; }
+  APIARY_HOST_DEVICE int difficulty_ramp() const { return ramp_index_; }
 
-  void observe(std::uint8_t* obs) const {
+  APIARY_HOST_DEVICE void observe(std::uint8_t* obs) const {
     std::memset(obs, 0, kGrid * kGrid * kChannels);
     set_cell<kChannels>(obs, player_y_, player_x_, 0);
     for (int i = 0; i < kSlots; ++i) {
@@ -108,7 +108,7 @@ class Asterix {
 
   // Direction and kind are drawn first; nothing spawns when every row is taken.
   template <class R>
-  void spawn(R& rng) {
+  APIARY_HOST_DEVICE void spawn(R& rng) {
     const bool right = rng.rand() < 0.5;
     const bool gold = rng.rand() < 1.0 / 3.0;
     int free[kSlots];
@@ -121,7 +121,7 @@ class Asterix {
   }
 
   // Slot i on the player's cell: gold is collected, an enemy ends the episode.
-  void touch(int i, float& reward) {
+  APIARY_HOST_DEVICE void touch(int i, float& reward) {
     Entity& e = slots_[i];
     if (!e.alive || e.x != player_x_ || i + 1 != player_y_) return;
     if (e.gold) {

@@ -20,10 +20,10 @@ class Breakout {
   static constexpr const char* kIdMinimalActions = "MinAtar/Breakout-v1";
   static constexpr int kMinimalActions[] = {kNoop, kLeft, kRight};
 
-  explicit Breakout(bool /*ramping: Breakout has no ramp*/ = true) {}
+  APIARY_HOST_DEVICE explicit Breakout(bool /*ramping: Breakout has no ramp*/ = true) {}
 
   template <class R>
-  void reset(R& rng) {
+  APIARY_HOST_DEVICE void reset(R& rng) {
     ball_y_ = 3;
     const bool from_right = rng.randint(0, 2) == 1;
     ball_x_ = from_right ? 9 : 0;
@@ -37,7 +37,7 @@ class Breakout {
   }
 
   template <class R>
-  float act(int action, R& /*rng: draws nothing*/) {
+  APIARY_HOST_DEVICE float act(int action, R& /*rng: draws nothing*/) {
     if (terminal_) return 0.0f;
     float reward = 0.0f;
     if (action == kLeft) paddle_ = std::max(0, paddle_ - 1);
@@ -83,9 +83,9 @@ class Breakout {
     return reward;
   }
 
-  bool terminal() const { return terminal_; }
+  APIARY_HOST_DEVICE bool terminal() const { return terminal_; }
 
-  void observe(std::uint8_t* obs) const {
+  APIARY_HOST_DEVICE void observe(std::uint8_t* obs) const {
     std::memset(obs, 0, kGrid * kGrid * kChannels);
     set_cell<kChannels>(obs, ball_y_, ball_x_, 1);
     set_cell<kChannels>(obs, 9, paddle_, 0);
@@ -95,24 +95,24 @@ class Breakout {
         if (brick(r, c)) set_cell<kChannels>(obs, r, c, 3);
   }
 
-  int paddle() const { return paddle_; }
-  int ball_x() const { return ball_x_; }
-  int ball_y() const { return ball_y_; }
+  APIARY_HOST_DEVICE int paddle() const { return paddle_; }
+  APIARY_HOST_DEVICE int ball_x() const { return ball_x_; }
+  APIARY_HOST_DEVICE int ball_y() const { return ball_y_; }
 
  private:
   // The reference's ball_dir values.
   enum Dir : int { kUpLeft = 0, kUpRight = 1, kDownRight = 2, kDownLeft = 3 };
-  static int flip_x(int d) { return d ^ 1; }       // [1, 0, 3, 2]
-  static int flip_y(int d) { return 3 - d; }       // [3, 2, 1, 0]
-  static int flip_xy(int d) { return (d + 2) & 3; }  // [2, 3, 0, 1]
+  APIARY_HOST_DEVICE static int flip_x(int d) { return d ^ 1; }       // [1, 0, 3, 2]
+  APIARY_HOST_DEVICE static int flip_y(int d) { return 3 - d; }       // [3, 2, 1, 0]
+  APIARY_HOST_DEVICE static int flip_xy(int d) { return (d + 2) & 3; }  // [2, 3, 0, 1]
 
-  bool brick(int r, int c) const { return (bricks_[r] >> c) & 1u; }
-  bool no_bricks() const {
+  APIARY_HOST_DEVICE bool brick(int r, int c) const { return (bricks_[r] >> c) & 1u; }
+  APIARY_HOST_DEVICE bool no_bricks() const {
     for (std::uint16_t row : bricks_)
       if (row != 0) return false;
     return true;
   }
-  void fill_bricks() {
+  APIARY_HOST_DEVICE void fill_bricks() {
     for (int r = 0; r < kGrid; ++r) bricks_[r] = (r >= 1 && r <= 3) ? 0x3FF : 0;
   }
 

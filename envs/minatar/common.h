@@ -34,16 +34,16 @@ inline constexpr int kGrid = 10;  // every game is 10 x 10 cells
 struct LaneDraws {
   LaneRng& rng;
 
-  double rand() {
+  APIARY_HOST_DEVICE double rand() {
     const Uint4 b = rng.next_bits();
     const std::uint64_t k = (static_cast<std::uint64_t>(b.x) << 20) | (b.y >> 12);  // 52 bits
     return (2.0 * static_cast<double>(k) + 1.0) * 0x1p-53;
   }
-  int randint(int low, int high) { return rng.uniform_int(low, high); }
+  APIARY_HOST_DEVICE int randint(int low, int high) { return rng.uniform_int(low, high); }
 };
 
 // Python's floor division (the reference's //) for a positive divisor.
-constexpr int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+APIARY_HOST_DEVICE constexpr int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 // A list of at most N elements, in place, with the semantics of the Python list operations the
 // reference uses: append, remove(value) (drops the FIRST element equal to value, which need not be the
@@ -53,30 +53,41 @@ constexpr int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) /
 template <class T, int N>
 class PyList {
  public:
-  int size() const { return n_; }
-  T& operator[](int i) { return items_[i]; }
-  const T& operator[](int i) const { return items_[i]; }
-  const T* begin() const { return items_; }
-  const T* end() const { return items_ + n_; }
-  void clear() { n_ = 0; }
+  APIARY_HOST_DEVICE int size() const { return n_; }
+  APIARY_HOST_DEVICE T& operator[](int i) { return items_[i]; }
+  APIARY_HOST_DEVICE const T& operator[](int i) const { return items_[i]; }
+  APIARY_HOST_DEVICE const T* begin() const { return items_; }
+  APIARY_HOST_DEVICE const T* end() const { return items_ + n_; }
+  APIARY_HOST_DEVICE void clear() { n_ = 0; }
 
   // Capacities are upper bounds the games cannot reach (each game states why); a breach is a bug.
-  void append(const T& value) {
-    if (n_ == N) throw std::length_error("MinAtar: a list outgrew its fixed capacity");
+  APIARY_HOST_DEVICE void append(const T& value) {
+    if (n_ == N) {
+#if defined(__CUDA_ARCH__)
+      __trap();  // no exceptions on the GPU: the kernel fails, and the launch reports it
+#else
+      throw std::length_error("MinAtar: a list outgrew its fixed capacity");
+#endif
+    }
     items_[n_++] = value;
   }
-  void erase(int i) {
+  APIARY_HOST_DEVICE void erase(int i) {
     for (int j = i + 1; j < n_; ++j) items_[j - 1] = items_[j];
     --n_;
   }
   // list.remove(value): erases the first element equal to value and returns its index.
-  int remove(const T& value) {
+  APIARY_HOST_DEVICE int remove(const T& value) {
     for (int i = 0; i < n_; ++i)
       if (items_[i] == value) {
         erase(i);
         return i;
       }
+#if defined(__CUDA_ARCH__)
+    __trap();
+    return -1;
+#else
     throw std::logic_error("MinAtar: list.remove() of an absent value");  // the reference would raise too
+#endif
   }
 
  private:
@@ -84,9 +95,19 @@ class PyList {
   int n_ = 0;
 };
 
+// |v| and the number of set bits, on both sides (std::abs and std::bitset are host-only).
+APIARY_HOST_DEVICE constexpr int iabs(int v) { return v < 0 ? -v : v; }
+APIARY_HOST_DEVICE inline int popcount16(std::uint16_t v) {
+#if defined(__CUDA_ARCH__)
+  return __popc(v);
+#else
+  return __builtin_popcount(v);
+#endif
+}
+
 // Sets (row, col, channel) of a (10, 10, C) channels-last observation to 1.
 template <int C>
-inline void set_cell(std::uint8_t* obs, int row, int col, int channel) {
+APIARY_HOST_DEVICE inline void set_cell(std::uint8_t* obs, int row, int col, int channel) {
   obs[(row * kGrid + col) * C + channel] = 1;
 }
 

@@ -23,10 +23,10 @@ class Freeway {
   static constexpr int kMinimalActions[] = {kNoop, kUp, kDown};
   static constexpr int kTimeLimit = 2500;
 
-  explicit Freeway(bool /*ramping: Freeway has no ramp*/ = true) {}
+  APIARY_HOST_DEVICE explicit Freeway(bool /*ramping: Freeway has no ramp*/ = true) {}
 
   template <class R>
-  void reset(R& rng) {
+  APIARY_HOST_DEVICE void reset(R& rng) {
     randomize_cars(rng, true);
     pos_ = 9;
     move_timer_ = kPlayerSpeed;
@@ -35,7 +35,7 @@ class Freeway {
   }
 
   template <class R>
-  float act(int action, R& rng) {
+  APIARY_HOST_DEVICE float act(int action, R& rng) {
     if (terminal_) return 0.0f;
     float reward = 0.0f;
     if (action == kUp && move_timer_ == 0) {
@@ -55,7 +55,7 @@ class Freeway {
       const int row = i + 1;
       if (car.x == 4 && row == pos_) pos_ = 9;
       if (car.timer == 0) {
-        car.timer = std::abs(car.speed);
+        car.timer = iabs(car.speed);
         car.x += car.speed > 0 ? 1 : -1;
         if (car.x < 0) car.x = 9;
         if (car.x > 9) car.x = 0;
@@ -69,9 +69,9 @@ class Freeway {
     return reward;
   }
 
-  bool terminal() const { return terminal_; }
+  APIARY_HOST_DEVICE bool terminal() const { return terminal_; }
 
-  void observe(std::uint8_t* obs) const {
+  APIARY_HOST_DEVICE void observe(std::uint8_t* obs) const {
     std::memset(obs, 0, kGrid * kGrid * kChannels);
     set_cell<kChannels>(obs, pos_, 4, 0);
     for (int i = 0; i < kCars; ++i) {
@@ -80,12 +80,12 @@ class Freeway {
       int back = car.speed > 0 ? car.x - 1 : car.x + 1;
       if (back < 0) back = 9;
       if (back > 9) back = 0;
-      const int speed = std::abs(car.speed);
+      const int speed = iabs(car.speed);
       if (speed >= 1) set_cell<kChannels>(obs, i + 1, back, 1 + speed);  // speed 0: see randomize_cars
     }
   }
 
-  int chicken_row() const { return pos_; }
+  APIARY_HOST_DEVICE int chicken_row() const { return pos_; }
 
  private:
   static constexpr int kCars = 8;  // car i drives on row i + 1
@@ -101,7 +101,7 @@ class Freeway {
   // gives speed 0 in the reference (a car moving left every frame, whose trail its state() cannot
   // draw); it is kept so here, without the trail. LaneDraws never draws 0.5.
   template <class R>
-  void randomize_cars(R& rng, bool initialize) {
+  APIARY_HOST_DEVICE void randomize_cars(R& rng, bool initialize) {
     int speeds[kCars];
     for (int& s : speeds) s = rng.randint(1, 6);
     for (int& s : speeds) {
@@ -110,7 +110,7 @@ class Freeway {
     }
     for (int i = 0; i < kCars; ++i) {
       if (initialize) cars_[i].x = 0;
-      cars_[i].timer = std::abs(speeds[i]);
+      cars_[i].timer = iabs(speeds[i]);
       cars_[i].speed = speeds[i];
     }
   }

@@ -8,17 +8,10 @@
 namespace apiary::envs {
 
 void register_minatar(Registry& registry) {
-  using namespace minatar;
-  register_cpu_env<MinAtarEnv<Asterix, false>>(registry);
-  register_cpu_env<MinAtarEnv<Asterix, true>>(registry);
-  register_cpu_env<MinAtarEnv<Breakout, false>>(registry);
-  register_cpu_env<MinAtarEnv<Breakout, true>>(registry);
-  register_cpu_env<MinAtarEnv<Freeway, false>>(registry);
-  register_cpu_env<MinAtarEnv<Freeway, true>>(registry);
-  register_cpu_env<MinAtarEnv<Seaquest, false>>(registry);
-  register_cpu_env<MinAtarEnv<Seaquest, true>>(registry);
-  register_cpu_env<MinAtarEnv<SpaceInvaders, false>>(registry);
-  register_cpu_env<MinAtarEnv<SpaceInvaders, true>>(registry);
+  minatar::for_each_id([&](auto id) {
+    using Id = decltype(id);
+    register_cpu_env<minatar::MinAtarEnv<typename Id::Game, Id::kMinimalActionSet>>(registry);
+  });
 }
 
 namespace minatar {

@@ -26,6 +26,8 @@ class Registry;
 // Registers MinAtar/<Game>-v0 (all 6 actions) and MinAtar/<Game>-v1 (the minimal action set) for the
 // five games, CPU back end (envs/minatar/minatar.cpp).
 void register_minatar(Registry& registry);
+// Adds the CUDA back end to those ids (envs/minatar/minatar_cuda.cu, builds with CUDA only).
+void register_minatar_cuda(Registry& registry);
 }  // namespace apiary::envs
 
 namespace apiary::envs::minatar {
@@ -42,27 +44,28 @@ std::string action_letters(const std::string& env_id);
 template <class Game>
 class Environment {
  public:
-  explicit Environment(double sticky_action_prob = 0.1, bool difficulty_ramping = true)
+  APIARY_HOST_DEVICE Environment() : Environment(0.1, true) {}
+  APIARY_HOST_DEVICE explicit Environment(double sticky_action_prob, bool difficulty_ramping = true)
       : game_(difficulty_ramping), sticky_action_prob_(sticky_action_prob) {}
 
   template <class R>
-  void reset(R& rng) {
+  APIARY_HOST_DEVICE void reset(R& rng) {
     game_.reset(rng);
   }
 
   template <class R>
-  float act(int action, R& rng) {
+  APIARY_HOST_DEVICE float act(int action, R& rng) {
     if (rng.rand() < sticky_action_prob_) action = last_action_;
     last_action_ = action;
     return game_.act(action, rng);
   }
 
-  bool terminal() const { return game_.terminal(); }
-  void observe(std::uint8_t* out) const { game_.observe(out); }
+  APIARY_HOST_DEVICE bool terminal() const { return game_.terminal(); }
+  APIARY_HOST_DEVICE void observe(std::uint8_t* out) const { game_.observe(out); }
 
-  int last_action() const { return last_action_; }
-  void set_last_action(int action) { last_action_ = action; }
-  const Game& game() const { return game_; }
+  APIARY_HOST_DEVICE int last_action() const { return last_action_; }
+  APIARY_HOST_DEVICE void set_last_action(int action) { last_action_ = action; }
+  APIARY_HOST_DEVICE const Game& game() const { return game_; }
 
  private:
   Game game_;

@@ -24,6 +24,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "envs/env.h"
 #include "envs/env_spec.h"
@@ -81,7 +82,7 @@ class MinAtarEnv {
   }
 
   StepOut step(const Action* action, LaneRng& rng) {
-    const int full = kMinimalActionSet ? Game::kMinimalActions[*action] : static_cast<int>(*action);
+    const int full = full_action(*action);
     LaneDraws draws{rng};
     const float reward = env_.act(full, draws);
     return StepOut{reward, env_.terminal()};
@@ -91,20 +92,52 @@ class MinAtarEnv {
 
   const Game& game() const { return env_.game(); }
 
+  // The action of the reference's full list ('nlurdf') that action `a` of this id's space stands for.
+  APIARY_HOST_DEVICE static int full_action(Action a) {
+    if constexpr (kMinimalActionSet)
+      return minimal_to_full(a, std::make_index_sequence<static_cast<std::size_t>(kNumActions)>{});
+    else
+      return static_cast<int>(a);
+  }
+
+  // The option as the decimal it was written as (to 1e-6): 0.1 compares as the reference's 0.1.
+  APIARY_HOST_DEVICE static double sticky_probability(const Params& params) {
+    return round(static_cast<double>(params.sticky_action_prob) * 1e6) / 1e6;
+  }
+
  private:
+  // Game::kMinimalActions[a], read with constant indices only (so that device code may use it).
+  template <std::size_t... I>
+  APIARY_HOST_DEVICE static int minimal_to_full(Action a, std::index_sequence<I...>) {
+    int full = kNoop;
+    ((a == static_cast<Action>(I) ? (full = Game::kMinimalActions[I], 0) : 0), ...);
+    return full;
+  }
+
   static bool ramping(const Params& params) {
     if (params.difficulty_ramping != 0.0f && params.difficulty_ramping != 1.0f)
       throw std::invalid_argument(std::string(kId) + ": difficulty_ramping is 0 (off) or 1 (on), not " +
                                   std::to_string(params.difficulty_ramping));
     return params.difficulty_ramping == 1.0f;
   }
-  // The float option as the decimal it was written as (to 1e-6): 0.1 compares as the reference's 0.1.
-  static double sticky_probability(const Params& params) {
-    return std::round(static_cast<double>(params.sticky_action_prob) * 1e6) / 1e6;
-  }
 
   Environment<Game> env_;
 };
+
+// The ten ids as (game, action set) pairs: f(IdTag<Game, kMinimal>{}) for each, in a fixed order.
+template <class G, bool kMinimal>
+struct IdTag {
+  using Game = G;
+  static constexpr bool kMinimalActionSet = kMinimal;
+};
+template <class F>
+void for_each_id(F&& f) {
+  f(IdTag<Asterix, false>{}), f(IdTag<Asterix, true>{});
+  f(IdTag<Breakout, false>{}), f(IdTag<Breakout, true>{});
+  f(IdTag<Freeway, false>{}), f(IdTag<Freeway, true>{});
+  f(IdTag<Seaquest, false>{}), f(IdTag<Seaquest, true>{});
+  f(IdTag<SpaceInvaders, false>{}), f(IdTag<SpaceInvaders, true>{});
+}
 
 template <bool kMinimal>
 using AsterixEnv = MinAtarEnv<Asterix, kMinimal>;

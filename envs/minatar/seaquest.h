@@ -29,10 +29,10 @@ class Seaquest {
   static constexpr const char* kIdMinimalActions = "MinAtar/Seaquest-v1";
   static constexpr int kMinimalActions[] = {kNoop, kLeft, kUp, kRight, kDown, kFire};
 
-  explicit Seaquest(bool ramping = true) : ramping_(ramping) {}
+  APIARY_HOST_DEVICE explicit Seaquest(bool ramping = true) : ramping_(ramping) {}
 
   template <class R>
-  void reset(R& /*rng: draws nothing*/) {
+  APIARY_HOST_DEVICE void reset(R& /*rng: draws nothing*/) {
     oxygen_ = kMaxOxygen;
     diver_count_ = 0;
     sub_x_ = 5;
@@ -54,7 +54,7 @@ class Seaquest {
   }
 
   template <class R>
-  float act(int action, R& rng) {
+  APIARY_HOST_DEVICE float act(int action, R& rng) {
     if (terminal_) return 0.0f;
     int reward = 0;
     if (e_spawn_timer_ == 0) {
@@ -103,10 +103,10 @@ class Seaquest {
     return static_cast<float>(reward);
   }
 
-  bool terminal() const { return terminal_; }
-  int difficulty_ramp() const { return ramp_index_; }
+  APIARY_HOST_DEVICE bool terminal() const { return terminal_; }
+  APIARY_HOST_DEVICE int difficulty_ramp() const { return ramp_index_; }
 
-  void observe(std::uint8_t* obs) const {
+  APIARY_HOST_DEVICE void observe(std::uint8_t* obs) const {
     constexpr int C = kChannels;
     std::memset(obs, 0, kGrid * kGrid * C);
     set_cell<C>(obs, sub_y_, sub_x_, 0);
@@ -141,13 +141,13 @@ class Seaquest {
   struct Bullet {
     int x, y;
     bool right;
-    bool operator==(const Bullet& o) const { return x == o.x && y == o.y && right == o.right; }
+    APIARY_HOST_DEVICE bool operator==(const Bullet& o) const { return x == o.x && y == o.y && right == o.right; }
   };
   struct Fish {
     int x, y;
     bool right;
     int move_timer;
-    bool operator==(const Fish& o) const {
+    APIARY_HOST_DEVICE bool operator==(const Fish& o) const {
       return x == o.x && y == o.y && right == o.right && move_timer == o.move_timer;
     }
   };
@@ -155,7 +155,7 @@ class Seaquest {
     int x, y;
     bool right;
     int move_timer, shot_timer;
-    bool operator==(const Sub& o) const {
+    APIARY_HOST_DEVICE bool operator==(const Sub& o) const {
       return x == o.x && y == o.y && right == o.right && move_timer == o.move_timer && shot_timer == o.shot_timer;
     }
   };
@@ -170,11 +170,11 @@ class Seaquest {
   static constexpr int kMaxEnemyBullets = 96;
   static constexpr int kMaxFriendly = 8;
 
-  bool on_sub(int x, int y) const { return x == sub_x_ && y == sub_y_; }
+  APIARY_HOST_DEVICE bool on_sub(int x, int y) const { return x == sub_x_ && y == sub_y_; }
 
   // Direction, kind and row; nothing spawns in a row holding an enemy heading the other way.
   template <class R>
-  void spawn_enemy(R& rng) {
+  APIARY_HOST_DEVICE void spawn_enemy(R& rng) {
     const bool right = rng.rand() < 0.5;
     const bool is_sub = rng.rand() < 1.0 / 3.0;
     const int x = right ? 0 : 9;
@@ -190,7 +190,7 @@ class Seaquest {
   }
 
   template <class R>
-  void spawn_diver(R& rng) {
+  APIARY_HOST_DEVICE void spawn_diver(R& rng) {
     const bool right = rng.rand() < 0.5;
     const int x = right ? 0 : 9;
     const int y = rng.randint(1, 9);
@@ -198,7 +198,7 @@ class Seaquest {
   }
 
   // The first sub bullet on (x, y), removed; false when there is none.
-  bool take_friendly_bullet_at(int x, int y) {
+  APIARY_HOST_DEVICE bool take_friendly_bullet_at(int x, int y) {
     for (int j = 0; j < f_bullets_.size(); ++j)
       if (f_bullets_[j].x == x && f_bullets_[j].y == y) {
         f_bullets_.erase(j);
@@ -207,7 +207,7 @@ class Seaquest {
     return false;
   }
 
-  void move_friendly_bullets(int& reward) {
+  APIARY_HOST_DEVICE void move_friendly_bullets(int& reward) {
     for (int i = f_bullets_.size() - 1; i >= 0 && i < f_bullets_.size(); --i) {
       Bullet& b = f_bullets_[i];
       b.x += b.right ? 1 : -1;
@@ -236,7 +236,7 @@ class Seaquest {
     }
   }
 
-  void move_divers() {
+  APIARY_HOST_DEVICE void move_divers() {
     for (int i = divers_.size() - 1; i >= 0 && i < divers_.size(); --i) {
       Diver& d = divers_[i];
       if (on_sub(d.x, d.y) && diver_count_ < 6) {
@@ -259,7 +259,7 @@ class Seaquest {
 
   // A sub removed in its turn still counts down its shot and may fire; `at` follows the visited
   // object in the list (or is -1 once it left it) so that this lands where the reference's does.
-  void move_enemy_subs(int& reward) {
+  APIARY_HOST_DEVICE void move_enemy_subs(int& reward) {
     for (int i = subs_.size() - 1; i >= 0 && i < subs_.size(); --i) {
       Sub s = subs_[i];
       int at = i;
@@ -294,7 +294,7 @@ class Seaquest {
     }
   }
 
-  void move_enemy_bullets() {
+  APIARY_HOST_DEVICE void move_enemy_bullets() {
     for (int i = e_bullets_.size() - 1; i >= 0 && i < e_bullets_.size(); --i) {
       Bullet& b = e_bullets_[i];
       if (on_sub(b.x, b.y)) terminal_ = true;
@@ -306,7 +306,7 @@ class Seaquest {
     }
   }
 
-  void move_fish(int& reward) {
+  APIARY_HOST_DEVICE void move_fish(int& reward) {
     for (int i = fish_.size() - 1; i >= 0 && i < fish_.size(); --i) {
       Fish& f = fish_[i];
       if (on_sub(f.x, f.y)) terminal_ = true;
@@ -329,14 +329,14 @@ class Seaquest {
     }
   }
 
-  bool friendly_bullet_at(int x, int y) const {
+  APIARY_HOST_DEVICE bool friendly_bullet_at(int x, int y) const {
     for (const Bullet& b : f_bullets_)
       if (b.x == x && b.y == y) return true;
     return false;
   }
 
   // Surfacing with at least one diver: oxygen refilled, a diver (or, with six, all and a bonus) gone.
-  int surface() {
+  APIARY_HOST_DEVICE int surface() {
     surface_ = true;
     int reward = 0;
     if (diver_count_ == 6) {

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <algorithm>
-#include <bitset>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -24,10 +23,10 @@ class SpaceInvaders {
   static constexpr const char* kIdMinimalActions = "MinAtar/SpaceInvaders-v1";
   static constexpr int kMinimalActions[] = {kNoop, kLeft, kRight, kFire};
 
-  explicit SpaceInvaders(bool ramping = true) : ramping_(ramping) {}
+  APIARY_HOST_DEVICE explicit SpaceInvaders(bool ramping = true) : ramping_(ramping) {}
 
   template <class R>
-  void reset(R& /*rng: draws nothing*/) {
+  APIARY_HOST_DEVICE void reset(R& /*rng: draws nothing*/) {
     pos_ = 5;
     for (int r = 0; r < kGrid; ++r) friendly_[r] = enemy_[r] = aliens_[r] = 0;
     spawn_wave();
@@ -41,7 +40,7 @@ class SpaceInvaders {
   }
 
   template <class R>
-  float act(int action, R& /*rng: draws nothing*/) {
+  APIARY_HOST_DEVICE float act(int action, R& /*rng: draws nothing*/) {
     if (terminal_) return 0.0f;
     float reward = 0.0f;
     const Row cannon = bit(pos_);
@@ -105,10 +104,10 @@ class SpaceInvaders {
     return reward;
   }
 
-  bool terminal() const { return terminal_; }
-  int difficulty_ramp() const { return ramp_index_; }
+  APIARY_HOST_DEVICE bool terminal() const { return terminal_; }
+  APIARY_HOST_DEVICE int difficulty_ramp() const { return ramp_index_; }
 
-  void observe(std::uint8_t* obs) const {
+  APIARY_HOST_DEVICE void observe(std::uint8_t* obs) const {
     std::memset(obs, 0, kGrid * kGrid * kChannels);
     set_cell<kChannels>(obs, 9, pos_, 0);
     const int direction_channel = alien_dir_ < 0 ? 2 : 3;
@@ -129,21 +128,21 @@ class SpaceInvaders {
   static constexpr int kEnemyMoveInterval = 12;
   static constexpr int kEnemyShotInterval = 10;
 
-  static Row bit(int c) { return static_cast<Row>(1u << c); }
-  static int popcount(Row row) { return static_cast<int>(std::bitset<16>(row).count()); }
+  APIARY_HOST_DEVICE static Row bit(int c) { return static_cast<Row>(1u << c); }
+  APIARY_HOST_DEVICE static int popcount(Row row) { return popcount16(row); }
   // np.roll along the columns by +1 / -1: the edge column wraps (the edge check keeps it empty).
-  static Row rotate_right(Row row) { return static_cast<Row>(((row << 1) | (row >> 9)) & 0x3FF); }
-  static Row rotate_left(Row row) { return static_cast<Row>((row >> 1) | ((row & 1u) << 9)); }
+  APIARY_HOST_DEVICE static Row rotate_right(Row row) { return static_cast<Row>(((row << 1) | (row >> 9)) & 0x3FF); }
+  APIARY_HOST_DEVICE static Row rotate_left(Row row) { return static_cast<Row>((row >> 1) | ((row & 1u) << 9)); }
 
-  void spawn_wave() {
+  APIARY_HOST_DEVICE void spawn_wave() {
     for (int r = 0; r < 4; ++r) aliens_[r] = 0x0FC;  // rows 0..3, columns 2..7
   }
-  int alien_count() const {
+  APIARY_HOST_DEVICE int alien_count() const {
     int n = 0;
     for (Row row : aliens_) n += popcount(row);
     return n;
   }
-  Row occupied_columns() const {
+  APIARY_HOST_DEVICE Row occupied_columns() const {
     Row columns = 0;
     for (Row row : aliens_) columns |= row;
     return columns;
@@ -152,7 +151,7 @@ class SpaceInvaders {
   // The lowest alien of the nearest column to the cannon that has one (the left one of two at the
   // same distance) drops a bullet in its own cell. There is always an alien here: a wave cleared in
   // the previous step was replaced at its end.
-  void shoot_from_nearest_alien() {
+  APIARY_HOST_DEVICE void shoot_from_nearest_alien() {
     const Row columns = occupied_columns();
     for (int d = 0; d < kGrid; ++d)
       for (int c : {pos_ - d, pos_ + d}) {

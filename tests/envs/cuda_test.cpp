@@ -31,6 +31,7 @@ TEST_P(CpuCudaAgreement, TrajectoriesMatchLaneForLane) {
     cpu->copy_to_host(a);
     gpu->copy_to_host(b);
     ASSERT_EQ(a.obs, b.obs) << id << " step " << t;
+    ASSERT_EQ(a.obs_u8, b.obs_u8) << id << " step " << t;  // the image envs (MinAtar)
     ASSERT_EQ(a.reward, b.reward) << id << " step " << t;
     ASSERT_EQ(a.terminated, b.terminated) << id << " step " << t;
     ASSERT_EQ(a.truncated, b.truncated) << id << " step " << t;
@@ -42,6 +43,11 @@ TEST_P(CpuCudaAgreement, TrajectoriesMatchLaneForLane) {
 INSTANTIATE_TEST_SUITE_P(Classic, CpuCudaAgreement,
                          ::testing::Values("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
                                            "Pendulum-v1"),
+                         testing::EnvIdName());
+// MinAtar: the GPU runs minatar_hd.h, the CPU the thread-pool env; both must give the same bytes.
+INSTANTIATE_TEST_SUITE_P(MinAtar, CpuCudaAgreement,
+                         ::testing::Values("MinAtar/Asterix-v0", "MinAtar/Breakout-v1", "MinAtar/Freeway-v1",
+                                           "MinAtar/Seaquest-v0", "MinAtar/SpaceInvaders-v1"),
                          testing::EnvIdName());
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "envs/fnv1a.h"
 #include "envs/classic/classic.h"
 #include "envs/cpu_system.h"
+#include "envs/minatar/minatar_hd.h"
 #include "envs/random_actions.h"
 #include "envs/registry.h"
 #include "tests/envs/reference.h"
@@ -135,6 +136,68 @@ TEST(Determinism, MinAtarGoldenHashForOneAndTwoThreads) {
     EXPECT_EQ(one, registry_hash(id, 2, 64, 2000)) << id << ": 1 and 2 threads differ";
     EXPECT_EQ(one, golden) << id << ": rollout hash 0x" << std::hex << one << " differs from the golden value";
   }
+}
+
+// MinAtar's __host__ __device__ form (minatar_hd.h, the code its CUDA back end runs) on Thrust's CPU
+// system gives the thread-pool env's bits, id for id, on one thread and on two (300 lanes: two
+// blocks), and a snapshot taken mid-run replays the same steps. CpuCudaAgreement (cuda_test.cpp)
+// compares the GPU against the thread-pool env the same way.
+template <class Env>
+std::uint64_t minatar_hd_hash(std::int32_t threads, std::int32_t lanes, std::int64_t steps) {
+  VecEnvConfig config;
+  config.num_envs = lanes;
+  config.threads = threads;
+  auto env = make_thrust_env<Env, CpuSystemT<0>>(config);
+  EXPECT_TRUE(env->spec().observation_space.is_uint8());
+  EXPECT_EQ(env->state_dim(), 0) << Env::kId << ": a game object has no float state";
+  EXPECT_TRUE(env->get_states().empty());
+  return rollout_hash(*env, kSeed, steps);
+}
+
+TEST(Determinism, MinAtarHostDeviceFormMatchesTheCpuEnvForEveryId) {
+  int ids = 0;
+  minatar::for_each_id([&](auto tag) {
+    using Tag = decltype(tag);
+    using Env = minatar::MinAtarHd<typename Tag::Game, Tag::kMinimalActionSet>;
+    const std::uint64_t cpu = registry_hash(Env::kId, 2, 300, 800);
+    EXPECT_EQ(minatar_hd_hash<Env>(1, 300, 800), cpu) << Env::kId << ": Thrust (1 thread) and the CPU env differ";
+    EXPECT_EQ(minatar_hd_hash<Env>(2, 300, 800), cpu) << Env::kId << ": Thrust (2 threads) and the CPU env differ";
+    ++ids;
+  });
+  EXPECT_EQ(ids, 10);
+}
+
+TEST(Determinism, MinAtarHostDeviceSnapshotReplaysTheSameSteps) {
+  using Env = minatar::MinAtarHd<minatar::Seaquest, true>;  // the richest state: lists of objects
+  VecEnvConfig config;
+  config.num_envs = 300;
+  config.threads = 2;
+  auto env = make_thrust_env<Env, CpuSystemT<0>>(config);
+  RandomActions random(env->spec(), env->num_envs(), 5);
+  env->reset(5);
+  for (int t = 0; t < 700; ++t) env->step(random.next());
+  const std::vector<std::uint8_t> snapshot = env->save_snapshot();
+  std::vector<ActionBatch> later;
+  std::vector<std::vector<std::int32_t>> storage;
+  HostBatch first, again;
+  std::vector<HostBatch> seen;
+  for (int t = 0; t < 300; ++t) {
+    const ActionBatch a = random.next();
+    storage.emplace_back(static_cast<const std::int32_t*>(a.data), static_cast<const std::int32_t*>(a.data) + a.rows);
+    env->step(ActionBatch::discrete(storage.back().data(), a.rows));
+    env->copy_to_host(first);
+    seen.push_back(first);
+  }
+  env->load_snapshot(snapshot);
+  for (int t = 0; t < 300; ++t) {
+    env->step(ActionBatch::discrete(storage[t].data(), env->num_envs()));
+    env->copy_to_host(again);
+    ASSERT_EQ(again.obs_u8, seen[t].obs_u8) << "step " << t << " after the snapshot";
+    ASSERT_EQ(again.reward, seen[t].reward) << "step " << t;
+    ASSERT_EQ(again.terminated, seen[t].terminated) << "step " << t;
+  }
+  EXPECT_TRUE(again.obs.empty()) << "a uint8 env fills obs_u8 only";
+  EXPECT_THROW(env->set_states(std::vector<float>(300, 0.0f)), std::logic_error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Classic, Determinism,

@@ -45,7 +45,7 @@ struct EnvIdName {
   template <class ParamInfo>
   std::string operator()(const ParamInfo& param_info) const {
     std::string id = param_info.param;
-    for (auto& c : id) if (c == '-') c = '_';
+    for (auto& c : id) if (c == '-' || c == '/') c = '_';
     return id;
   }
 };
