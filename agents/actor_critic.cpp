@@ -31,19 +31,13 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
     throw std::invalid_argument("ActorCritic: action space " + action_space.to_string() + " has no actions");
 
   features_in_ = obs_dim_;
-  const EncoderKind kind = parse_encoder(config_.encoder);
-  if (kind != EncoderKind::kMlp) {
-    validate_encoder(kind, config_.obs_shape, "ActorCritic's observation");
-    const auto make = [&] {
-      return ConvEncoder(kind, config_.obs_shape, /*scale_uint8=*/true, config_.orthogonal_init, config_.hidden_gain,
-                         config_.uint8_high);
-    };
+  if (parse_encoder(config_.encoder) != EncoderKind::kMlp) {
     if (config_.shared_trunk) {
-      encoder_ = register_module("encoder", make());
+      encoder_ = register_module("encoder", make_encoder(config_, "ActorCritic"));
       features_in_ = encoder_->out_features();
     } else {
-      actor_encoder_ = register_module("actor_encoder", make());
-      critic_encoder_ = register_module("critic_encoder", make());
+      actor_encoder_ = register_module("actor_encoder", make_encoder(config_, "ActorCritic"));
+      critic_encoder_ = register_module("critic_encoder", make_encoder(config_, "ActorCritic"));
       features_in_ = actor_encoder_->out_features();
     }
   }
@@ -66,8 +60,7 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
 }
 
 torch::Tensor ActorCriticImpl::encode(const torch::Tensor& obs, ConvEncoder& encoder) {
-  if (encoder) return encoder->forward(image_batch(obs, config_.obs_shape));
-  return scale_obs(flatten_obs(obs, obs_dim_, "ActorCritic", config_.uint8_high));
+  return encode_observation(obs, encoder, obs_scaling_, obs_dim_, config_, "ActorCritic");
 }
 
 PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs) {

@@ -1,5 +1,7 @@
 #include "agents/encoder.h"
 
+#include "agents/policy_config.h"
+
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -254,6 +256,21 @@ torch::Tensor ConvEncoderImpl::trunk(const torch::Tensor& x) {
   // Flatten in NCHW order (as PyTorch's nn.Flatten on the NCHW tensor), whatever the strides.
   h = h.flatten(1);
   return torch::relu(fc_->forward(h));
+}
+
+ConvEncoder make_encoder(const PolicyConfig& config, const char* who) {
+  const EncoderKind kind = parse_encoder(config.encoder);
+  if (kind == EncoderKind::kMlp) return ConvEncoder(nullptr);
+  validate_encoder(kind, config.obs_shape, std::string(who) + "'s observation");
+  return ConvEncoder(kind, config.obs_shape, /*scale_uint8=*/true, config.orthogonal_init, config.hidden_gain,
+                     config.uint8_high);
+}
+
+torch::Tensor encode_observation(const torch::Tensor& obs, ConvEncoder& encoder, ObsScaling& scaling,
+                                 std::int64_t obs_dim, const PolicyConfig& config, const char* who) {
+  if (encoder) return encoder->forward(image_batch(obs, config.obs_shape));
+  const torch::Tensor x = flatten_obs(obs, obs_dim, who, config.uint8_high);
+  return scaling ? scaling->forward(x) : x;
 }
 
 }  // namespace apiary::agents

@@ -31,6 +31,8 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "agents/layers.h"
+
 namespace apiary::agents {
 
 enum class EncoderKind : std::uint8_t { kMlp, kMinAtar, kNature, kImpala };
@@ -58,6 +60,8 @@ void validate_encoder(EncoderKind kind, const std::vector<std::int64_t>& obs_sha
 
 // "(4,)", "(10, 10, 4)": a shape as the messages above print it.
 std::string shape_string(const std::vector<std::int64_t>& shape);
+
+struct PolicyConfig;
 
 // One IMPALA residual block: x + Conv(ReLU(Conv(ReLU(x)))), 3x3 convolutions with padding 1.
 // Parameters conv0.*, conv1.*.
@@ -133,5 +137,13 @@ class ConvEncoderImpl : public torch::nn::Module {
   torch::nn::Linear fc_{nullptr};               // conv kinds
 };
 TORCH_MODULE(ConvEncoder);
+
+// The encoder a network reads its observation with, for config.encoder other than "mlp" (checked
+// against config.obs_shape; `who` names the network in the message); an empty holder for "mlp".
+ConvEncoder make_encoder(const PolicyConfig& config, const char* who);
+// What the layers after the input see: the encoder's features, or the flattened observation (uint8
+// divided by config.uint8_high), then `scaling` where it is set. Width: encoder ? out_features() : obs_dim.
+torch::Tensor encode_observation(const torch::Tensor& obs, ConvEncoder& encoder, ObsScaling& scaling,
+                                 std::int64_t obs_dim, const PolicyConfig& config, const char* who);
 
 }  // namespace apiary::agents

@@ -21,11 +21,8 @@ QNetworkImpl::QNetworkImpl(std::int64_t obs_dim, std::int64_t num_actions, Polic
   if (num_actions_ <= 0)
     throw std::invalid_argument("QNetwork: num_actions must be > 0, got " + std::to_string(num_actions_));
   std::int64_t features_in = obs_dim_;
-  const EncoderKind kind = parse_encoder(config_.encoder);
-  if (kind != EncoderKind::kMlp) {
-    validate_encoder(kind, config_.obs_shape, "QNetwork's observation");
-    encoder_ = register_module("encoder", ConvEncoder(kind, config_.obs_shape, /*scale_uint8=*/true,
-                                                      config_.orthogonal_init, config_.hidden_gain, config_.uint8_high));
+  if (parse_encoder(config_.encoder) != EncoderKind::kMlp) {
+    encoder_ = register_module("encoder", make_encoder(config_, "QNetwork"));
     features_in = encoder_->out_features();
   }
   const std::int64_t features = mlp_out_dim(features_in, config_);
@@ -60,8 +57,7 @@ DuelingOut QNetworkImpl::forward_dueling(const torch::Tensor& obs) {
 }
 
 torch::Tensor QNetworkImpl::encode(const torch::Tensor& obs) {
-  if (encoder_) return encoder_->forward(image_batch(obs, config_.obs_shape));
-  return scale_obs(flatten_obs(obs, obs_dim_, "QNetwork", config_.uint8_high));
+  return encode_observation(obs, encoder_, obs_scaling_, obs_dim_, config_, "QNetwork");
 }
 
 torch::Tensor QNetworkImpl::greedy(const torch::Tensor& obs) {

@@ -6,6 +6,8 @@
 # Usage: bash bench/zoo.sh [BUILD_DIR] [CONFIG ...]   (default: every configs/*.yaml)
 #   ZOO_SEED=N trains with seed N instead of 1 (the index records the seed of each entry).
 #   ZOO_SET="key=value ..." adds config overrides to every training run (a smaller total_steps).
+#   ZOO_RUNS=DIR takes the finished run DIR/<config name> (trained from that config, e.g. a benchmark's
+#     run renamed) instead of training again: its checkpoints/best.pt, its seed and its last step.
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -25,9 +27,17 @@ for cfg in "${configs[@]}"; do
   seed=${ZOO_SEED:-1}
   extra=()
   for kv in ${ZOO_SET:-}; do extra+=(--set "$kv"); done
-  line=$("$build/apiary" train "$cfg" --quiet --set seed=$seed --set out_dir="$work" --set name="$name" "${extra[@]}" | tail -n 1)
-  steps=$(sed 's/.* steps: \([^ ]*\).*/\1/' <<<"$line")
-  ckpt="$work/$name/checkpoints/best.pt"
+  run="$work/$name"
+  if [ -n "${ZOO_RUNS:-}" ]; then
+    run="$ZOO_RUNS/$name"
+    [ -f "$run/config.yaml" ] || { echo "$name: no run $run, skipped" >&2; continue; }
+    seed=$(grep -m1 '^seed:' "$run/config.yaml" | sed 's/seed: *//')
+    steps=$(tail -n 1 "$run/metrics.csv" | cut -d, -f1)
+  else
+    line=$("$build/apiary" train "$cfg" --quiet --set seed=$seed --set out_dir="$work" --set name="$name" "${extra[@]}" | tail -n 1)
+    steps=$(sed 's/.* steps: \([^ ]*\).*/\1/' <<<"$line")
+  fi
+  ckpt="$run/checkpoints/best.pt"
   [ -f "$ckpt" ] || { echo "$name: no best.pt, skipped" >&2; continue; }
   "$build/apiary" export "$ckpt" "zoo/$name.pt" > /dev/null
   eval_out=$("$build/apiary" eval "zoo/$name.pt" --episodes 100 --seed 2024)
@@ -36,8 +46,8 @@ for cfg in "${configs[@]}"; do
   env_id=${env_line%%:*}
   mean=$(sed 's/.*mean_return: \([^ ]*\).*/\1/' <<<"$eval_line")
   std=$(sed 's/.*std: \([^ ]*\).*/\1/' <<<"$eval_line")
-  algo=$(grep -m1 '^algo:' "$work/$name/config.yaml" | sed 's/algo: *"\{0,1\}\([a-z0-9_]*\)"\{0,1\}.*/\1/')
-  target=$(grep -m1 -A2 '^stop:' "$work/$name/config.yaml" | grep mean_return | sed 's/.*mean_return: *\([^ #]*\).*/\1/')
+  algo=$(grep -m1 '^algo:' "$run/config.yaml" | sed 's/algo: *"\{0,1\}\([a-z0-9_]*\)"\{0,1\}.*/\1/')
+  target=$(grep -m1 -A2 '^stop:' "$run/config.yaml" | grep mean_return | sed 's/.*mean_return: *\([^ #]*\).*/\1/')
   if awk -v m="$mean" -v t="$target" 'BEGIN{exit !(m >= t)}'; then
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$env_id" "$algo" "$mean" "$std" "$steps" "$seed" >> "$rows"
     echo "$name: $env_id $algo mean $mean +- $std over 100 episodes ($steps steps)"

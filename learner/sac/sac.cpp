@@ -88,6 +88,7 @@ Sac::Sac(const AlgorithmInit& init)
   check_declared_ranges(config_, "sac");
   check_settings(init.config, "sac");
   check_precision_supported(precision_, device_);
+  obs_dtype_ = init.spec.observation_space.is_uint8() ? torch::kUInt8 : torch::kFloat;
 
   const agents::PolicyConfig policy_config = to_policy_config(init.config.policy, init.spec);
   std::vector<std::int64_t> critic_hidden(config_.critic_hidden_sizes.begin(), config_.critic_hidden_sizes.end());
@@ -95,7 +96,7 @@ Sac::Sac(const AlgorithmInit& init)
   actor_ = make_actor(init.config, init.spec);
   const auto make_critic = [&] {
     return SacCritic(init.spec.obs_dim(), init.spec.action_dim(), critic_hidden, policy_config.activation,
-                     policy_config.obs_low, policy_config.obs_high);
+                     policy_config);
   };
   critic_ = make_critic();
   target_critic_ = make_critic();
@@ -125,7 +126,7 @@ Sac::Sac(const AlgorithmInit& init)
 
 void Sac::reset_replay() {
   replay_.emplace(config_.buffer_size, actor_->obs_dim(), std::vector<std::int64_t>{actor_->action_dim()}, torch::kFloat,
-                  device_);
+                  device_, obs_dtype_);
   replay_steps_ = 0;
 }
 
@@ -399,10 +400,6 @@ AlgorithmSpec sac_algorithm() {
   spec.check = [](const TrainConfig& config, const envs::EnvSpec& env, const RunContext& ctx) {
     check_bounded_box(env, ctx.source);
     check_settings(config, ctx.source);
-    if (config.policy.encoder != "mlp" || env.observation_space.is_uint8())
-      throw std::invalid_argument(ctx.source + ": SAC's networks read float vectors with an MLP; " + env.id +
-                                  " observes " + env.observation_space.to_string() + " with policy.encoder '" +
-                                  config.policy.encoder + "' (use PPO for image observations)");
   };
   spec.rollout_steps = sac_rollout_steps;
   spec.chunk_log_probs = false;

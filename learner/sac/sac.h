@@ -150,6 +150,7 @@ class Sac final : public Algorithm {
   Precision precision_;
   std::int32_t rollout_steps_;
   double target_entropy_;  // -|A|
+  torch::Dtype obs_dtype_ = torch::kFloat;  // the observations' dtype, as replay stores them (uint8: images)
 
   SacActor actor_{nullptr};
   SacCritic critic_{nullptr};         // the twin critics, learning

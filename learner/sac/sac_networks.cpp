@@ -35,7 +35,11 @@ torch::Tensor from_floats(const std::vector<float>& v) {
 
 SacActorImpl::SacActorImpl(std::int64_t obs_dim, const envs::Space& action_space, const agents::PolicyConfig& config,
                            double log_std_min, double log_std_max)
-    : obs_dim_(obs_dim), action_dim_(action_space.flat_size()), log_std_min_(log_std_min), log_std_max_(log_std_max) {
+    : obs_dim_(obs_dim),
+      action_dim_(action_space.flat_size()),
+      log_std_min_(log_std_min),
+      log_std_max_(log_std_max),
+      obs_config_(config) {
   agents::validate(config);
   check_bounded_box(action_space);
   if (obs_dim_ <= 0) throw std::invalid_argument("SacActor: obs_dim must be > 0, got " + std::to_string(obs_dim_));
@@ -50,16 +54,21 @@ SacActorImpl::SacActorImpl(std::int64_t obs_dim, const envs::Space& action_space
   }
   agents::PolicyConfig body_config = config;
   body_config.orthogonal_init = false;  // PyTorch's default initialisation, as CleanRL
-  body_ = register_module("body", agents::make_mlp(obs_dim_, body_config));
-  head_ = register_module("head", torch::nn::Linear(agents::mlp_out_dim(obs_dim_, body_config), 2 * action_dim_));
+  std::int64_t features = obs_dim_;
+  encoder_ = agents::make_encoder(body_config, "SacActor");
+  if (encoder_) {
+    register_module("encoder", encoder_);
+    features = encoder_->out_features();
+  }
+  body_ = register_module("body", agents::make_mlp(features, body_config));
+  head_ = register_module("head", torch::nn::Linear(agents::mlp_out_dim(features, body_config), 2 * action_dim_));
   const torch::Tensor low = from_floats(action_space.low), high = from_floats(action_space.high);
   action_scale_ = register_buffer("action_scale", (high - low) / 2.0);
   action_bias_ = register_buffer("action_bias", (high + low) / 2.0);
 }
 
 SquashedGaussian SacActorImpl::forward(const torch::Tensor& obs) {
-  torch::Tensor x = agents::flatten_obs(obs, obs_dim_, "SacActor");
-  if (obs_scaling_) x = obs_scaling_->forward(x);
+  const torch::Tensor x = agents::encode_observation(obs, encoder_, obs_scaling_, obs_dim_, obs_config_, "SacActor");
   // fp32 from here: under autocast the Linear output is fp16 / bf16, the distribution is not.
   const torch::Tensor out = head_->forward(agents::run_mlp(body_, x)).to(torch::kFloat);
   SquashedGaussian g;
@@ -91,12 +100,15 @@ SquashedSample squashed_gaussian_sample(const SquashedGaussian& g, const torch::
 // ---- SacCritic --------------------------------------------------------------------------------------
 
 SacCriticImpl::SacCriticImpl(std::int64_t obs_dim, std::int64_t action_dim, const std::vector<std::int64_t>& hidden_sizes,
-                             const std::string& activation, const std::vector<float>& obs_low,
-                             const std::vector<float>& obs_high, std::int64_t num_critics)
+                             const std::string& activation, const agents::PolicyConfig& obs_config,
+                             std::int64_t num_critics)
     : activation_(agents::parse_activation(activation)),
       obs_dim_(obs_dim),
       action_dim_(action_dim),
-      num_critics_(num_critics) {
+      num_critics_(num_critics),
+      obs_config_(obs_config) {
+  const std::vector<float>& obs_low = obs_config.obs_low;
+  const std::vector<float>& obs_high = obs_config.obs_high;
   if (obs_dim_ <= 0 || action_dim_ <= 0 || num_critics_ <= 0)
     throw std::invalid_argument("SacCritic: obs_dim, action_dim and num_critics must be > 0, got " +
                                 std::to_string(obs_dim_) + ", " + std::to_string(action_dim_) + ", " +
@@ -107,7 +119,15 @@ SacCriticImpl::SacCriticImpl(std::int64_t obs_dim, std::int64_t action_dim, cons
                                   " entries, expected obs_dim " + std::to_string(obs_dim_));
     obs_scaling_ = register_module("obs_scaling", agents::ObsScaling(obs_low, obs_high));
   }
-  std::vector<std::int64_t> widths{obs_dim_ + action_dim_};
+  agents::PolicyConfig encoder_config = obs_config;
+  encoder_config.orthogonal_init = false;  // PyTorch's defaults, as the heads
+  std::int64_t features = obs_dim_;
+  encoder_ = agents::make_encoder(encoder_config, "SacCritic");
+  if (encoder_) {
+    register_module("encoder", encoder_);
+    features = encoder_->out_features();
+  }
+  std::vector<std::int64_t> widths{features + action_dim_};
   for (const std::int64_t h : hidden_sizes) {
     if (h <= 0) throw std::invalid_argument("SacCritic: hidden sizes must be > 0, got " + std::to_string(h));
     widths.push_back(h);
@@ -124,8 +144,7 @@ SacCriticImpl::SacCriticImpl(std::int64_t obs_dim, std::int64_t action_dim, cons
 }
 
 torch::Tensor SacCriticImpl::forward(const torch::Tensor& obs, const torch::Tensor& actions) {
-  torch::Tensor x = agents::flatten_obs(obs, obs_dim_, "SacCritic");
-  if (obs_scaling_) x = obs_scaling_->forward(x);
+  torch::Tensor x = agents::encode_observation(obs, encoder_, obs_scaling_, obs_dim_, obs_config_, "SacCritic");
   TORCH_CHECK(actions.dim() == 2 && actions.size(0) == x.size(0) && actions.size(1) == action_dim_,
               "SacCritic: expected actions [", x.size(0), ", ", action_dim_, "], got shape ", actions.sizes());
   x = torch::cat({x, actions.to(x.scalar_type())}, 1);

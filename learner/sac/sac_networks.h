@@ -1,22 +1,29 @@
 // SAC's networks (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications"), after
 // CleanRL's sac_continuous_action.py `Actor` and `SoftQNetwork`, and the policy actors act with.
 //
-//   SacActor   obs -> MLP -> (mean, log_std) of a diagonal Gaussian over the pre-squash action u;
-//              the action is tanh(u) rescaled onto the Box's bounds: a = tanh(u) * scale + bias.
+//   SacActor   obs -> [encoder] -> MLP -> (mean, log_std) of a diagonal Gaussian over the pre-squash
+//              action u; the action is tanh(u) rescaled onto the Box's bounds: a = tanh(u) * scale + bias.
 //   SacCritic  K soft Q-networks Q_k(obs, a) evaluated together (K = 2: the twin critics), each an
-//              MLP on the concatenation [obs, a]. Their layers are stacked into [K, in, out] weights,
+//              MLP on the concatenation [features(obs), a]. Their layers are stacked into [K, in, out] weights,
 //              so one batched matrix product runs every critic's layer: on small networks LibTorch's
 //              per-call cost, not arithmetic, is what an update spends its time on.
+//
+// Images (PolicyConfig::encoder other than "mlp", agents/encoder.h): the actor has its own encoder,
+// and the critic one encoder whose features its K heads share (as SAC-AE and DrQ share the critic's
+// convolutions between the twin Q-functions); the target critic has its copy, Polyak-averaged with
+// the rest. uint8 observations stay uint8 until the encoder (or flatten_obs) divides them by the
+// space's high bound.
 //
 // Initialisation is PyTorch's default for Linear layers (uniform in +-1/sqrt(fan_in) for weights and
 // biases), as CleanRL leaves it. Outputs are cast to fp32, so the distributions, log-probabilities and
 // losses are computed in fp32 even when the layers ran under autocast.
 //
 // Parameter names (the order of export_weights, what actors receive):
-//   SacActor   obs_scaling.{offset,scale} (buffers, policy.scale_obs), body.{0,2,..}.{weight,bias},
-//              head.{weight,bias} ([2A, hidden]: the mean rows, then the log-std rows),
-//              action_scale, action_bias (buffers, [A])
-//   SacCritic  obs_scaling.{offset,scale} (buffers), weight_{i} [K, in, out], bias_{i} [K, 1, out]
+//   SacActor   obs_scaling.{offset,scale} (buffers, policy.scale_obs), encoder.* (images),
+//              body.{0,2,..}.{weight,bias}, head.{weight,bias} ([2A, hidden]: the mean rows, then the
+//              log-std rows), action_scale, action_bias (buffers, [A])
+//   SacCritic  obs_scaling.{offset,scale} (buffers), encoder.* (images), weight_{i} [K, in, out],
+//              bias_{i} [K, 1, out]
 #pragma once
 
 #include <cstdint>
@@ -28,6 +35,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include "agents/encoder.h"
 #include "agents/layers.h"
 #include "agents/policy.h"
 #include "agents/policy_config.h"
@@ -71,11 +79,13 @@ class SacActorImpl : public torch::nn::Module {
 
  private:
   agents::ObsScaling obs_scaling_{nullptr};
+  agents::ConvEncoder encoder_{nullptr};  // images
   torch::nn::Sequential body_{nullptr};
   torch::nn::Linear head_{nullptr};
   torch::Tensor action_scale_, action_bias_;
   std::int64_t obs_dim_, action_dim_;
   double log_std_min_, log_std_max_;
+  agents::PolicyConfig obs_config_;  // what encode_observation reads (encoder, shape, uint8 bound)
 };
 TORCH_MODULE(SacActor);
 
@@ -88,11 +98,11 @@ SquashedSample squashed_gaussian_sample(const SquashedGaussian& gaussian, const 
 
 class SacCriticImpl : public torch::nn::Module {
  public:
-  // num_critics Q-networks on [obs, action] with hidden layers `hidden_sizes` and `activation`
-  // ("relu" | "tanh"); obs_low / obs_high as PolicyConfig's (empty: no scaling).
+  // num_critics Q-networks on [features(obs), action] with hidden layers `hidden_sizes` and
+  // `activation` ("relu" | "tanh"). obs_config says how the observation is read: its obs_low / obs_high
+  // (empty: no scaling), encoder, obs_shape and uint8_high; its hidden sizes are not used.
   SacCriticImpl(std::int64_t obs_dim, std::int64_t action_dim, const std::vector<std::int64_t>& hidden_sizes,
-                const std::string& activation, const std::vector<float>& obs_low, const std::vector<float>& obs_high,
-                std::int64_t num_critics = 2);
+                const std::string& activation, const agents::PolicyConfig& obs_config, std::int64_t num_critics = 2);
 
   // Q_k(obs, actions) for every critic k: fp32 [K, B]. obs [B, obs_dim], actions [B, A].
   torch::Tensor forward(const torch::Tensor& obs, const torch::Tensor& actions);
@@ -105,9 +115,11 @@ class SacCriticImpl : public torch::nn::Module {
 
  private:
   agents::ObsScaling obs_scaling_{nullptr};
+  agents::ConvEncoder encoder_{nullptr};  // images: one encoder for all K heads
   std::vector<torch::Tensor> weights_, biases_;
   agents::Activation activation_;
   std::int64_t obs_dim_, action_dim_, num_critics_;
+  agents::PolicyConfig obs_config_;
 };
 TORCH_MODULE(SacCritic);
 

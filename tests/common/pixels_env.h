@@ -52,10 +52,55 @@ struct Pixels {
   std::uint8_t position = 0, steps = 0;
 };
 
-// Registers TestPixels-v0 in the global registry once (tests of actors, chunks and learners use it).
+// An image env with a Box action, for SAC on pixels: "TestPixelReacher-v0", a 10x10 one-channel
+// picture (0 or 255) of a dot the action Box(-1, 1, (2,)) moves by its rounded value, one cell at
+// most per axis and step; the reward is minus the dot's distance to the centre cell (5, 5), and the
+// episode is truncated after 20 steps.
+struct PixelReacher {
+  static constexpr const char* kId = "TestPixelReacher-v0";
+  static constexpr int kObsDim = 10 * 10;
+  static constexpr int kActionDim = 2;
+  static constexpr bool kDiscrete = false;
+  static constexpr std::int32_t kMaxEpisodeSteps = 20;
+  using Action = float;
+  using Obs = std::uint8_t;
+  struct Params {};
+  static EnvSpec spec(const Params&) {
+    EnvSpec s;
+    s.id = kId;
+    s.observation_space = Space::box_u8({10, 10, 1});
+    s.action_space = Space::box({-1.0f, -1.0f}, {1.0f, 1.0f});
+    s.max_episode_steps = kMaxEpisodeSteps;
+    return s;
+  }
+  explicit PixelReacher(const Params&) {}
+  void reset(LaneRng& rng) {
+    x = rng.uniform_int(0, 10);
+    y = rng.uniform_int(0, 10);
+  }
+  StepOut step(const Action* a, LaneRng&) {
+    x = move(x, a[0]);
+    y = move(y, a[1]);
+    const float dx = static_cast<float>(x - 5), dy = static_cast<float>(y - 5);
+    return StepOut{-(dx * dx + dy * dy) / 50.0f, false};
+  }
+  void observe(std::uint8_t* obs) const {
+    for (int i = 0; i < kObsDim; ++i) obs[i] = 0;
+    obs[y * 10 + x] = 255;
+  }
+  static int move(int v, float d) {
+    const int n = v + (d > 0.5f ? 1 : 0) - (d < -0.5f ? 1 : 0);
+    return n < 0 ? 0 : (n > 9 ? 9 : n);
+  }
+  int x = 0, y = 0;
+};
+
+// Registers TestPixels-v0 and TestPixelReacher-v0 in the global registry once (tests of actors,
+// chunks and learners use them).
 inline void register_pixels() {
   static const bool registered = [] {
     envs::register_cpu_env<Pixels>(envs::Registry::global(), "tests");
+    envs::register_cpu_env<PixelReacher>(envs::Registry::global(), "tests");
     return true;
   }();
   (void)registered;

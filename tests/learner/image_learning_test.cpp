@@ -18,7 +18,10 @@
 #include "learner/algorithm.h"
 #include "learner/dqn/dqn_config.h"
 #include "learner/ppo/ppo_config.h"
+#include "learner/sac/sac.h"
+#include "learner/sac/sac_config.h"
 #include "tests/common/learning_smoke.h"
+#include "tests/common/pixels_env.h"
 
 namespace apiary::learner {
 namespace {
@@ -156,11 +159,68 @@ TEST(ImageLearning, RefusesWhatCannotWorkWithAMessage) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("CartPole-v1"), std::string::npos) << e.what();
   }
-  // SAC reads float vectors only.
+  // A CNN on a vector: SAC refuses it as PPO does.
   AlgorithmInit sac = image_init("sac", "minatar", "MinAtar/Breakout-v1");
   sac.spec = envs::env_spec("Pendulum-v1");
   sac.config.env.id = "Pendulum-v1";
   EXPECT_THROW(make_algorithm(sac), std::invalid_argument);
+}
+
+// SAC on pixels (a Box action): the actor's encoder and the critic's shared one both learn, the
+// replay keeps the frames as uint8, and the target critic follows the critic, encoder included.
+TEST(ImageLearning, SacUpdatesTheActorsAndTheCriticsEncodersOnUint8Frames) {
+  torch::set_num_threads(1);
+  testing_envs::register_pixels();
+  const std::string id = "TestPixelReacher-v0";
+  AlgorithmInit init = image_init("sac", "minatar", id);
+  init.config.policy.hidden_sizes = {32};
+  init.config.policy.shared_trunk = false;  // SAC's networks never share one
+  auto& sac_config = init.config.section<SacConfig>("sac");
+  sac_config.learning_starts = 32;
+  sac_config.batch_size = 16;
+  sac_config.buffer_size = 500;
+  sac_config.train_frequency = 4;
+  sac_config.policy_frequency = 1;
+  torch::manual_seed(5);
+  std::unique_ptr<Algorithm> algo = make_algorithm(init);
+  auto* sac = dynamic_cast<Sac*>(algo.get());
+  ASSERT_NE(sac, nullptr);
+  envs::VecEnvConfig c;
+  c.num_envs = 4;
+  c.threads = 1;
+  actors::ActorOptions options;
+  options.record_log_probs = false;
+  actors::Actor actor(envs::make_env(id, c), algo->policy(), options);
+  actor.reset(1);
+  const auto actor_before = snapshot(algo->policy()->module());
+  const auto critic_before = snapshot(*sac->critic());
+  const auto target_before = snapshot(*sac->target_critic());
+  for (int round = 0; round < 20; ++round) {
+    const agents::TrajectoryChunk& chunk = actor.collect(algo->rollout_steps(), agents::ActContext{}, 0);
+    ASSERT_EQ(chunk.obs.scalar_type(), torch::kUInt8);
+    algo->update(chunk, UpdateContext{actor.env_steps(), init.config.total_steps});
+  }
+  ASSERT_GT(sac->gradient_steps(), 0) << "no update ran";
+  EXPECT_GT(sac->buffer_size(), 32);
+  const auto moved = [](const std::map<std::string, torch::Tensor>& before, torch::nn::Module& now, const char* who) {
+    bool encoder_seen = false;
+    for (const auto& [name, value] : snapshot(now)) {
+      encoder_seen = encoder_seen || name.rfind("encoder.", 0) == 0;
+      EXPECT_FALSE(torch::equal(value, before.at(name))) << who << ": " << name << " did not move";
+      EXPECT_TRUE(torch::isfinite(value).all().item<bool>()) << who << ": " << name;
+    }
+    EXPECT_TRUE(encoder_seen) << who << " has an encoder";
+  };
+  moved(actor_before, algo->policy()->module(), "actor");
+  moved(critic_before, *sac->critic(), "critic");
+  moved(target_before, *sac->target_critic(), "target critic");
+  // The acting policy reads a uint8 frame as it is.
+  const torch::Tensor frame = torch::zeros({1, 100}, torch::kUInt8);
+  agents::ActContext ctx;
+  ctx.deterministic = true;
+  const torch::Tensor a = algo->policy()->act(frame, ctx).action;
+  ASSERT_EQ(a.sizes(), (std::vector<std::int64_t>{1, 2}));
+  EXPECT_TRUE((a.abs() <= 1).all().item<bool>());
 }
 
 TEST(ImageLearning, DqnOnMinAtarBreakoutRisesClearlyAboveRandom) {
