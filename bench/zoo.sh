@@ -31,7 +31,7 @@ for cfg in "${configs[@]}"; do
   if [ -n "${ZOO_RUNS:-}" ]; then
     run="$ZOO_RUNS/$name"
     [ -f "$run/config.yaml" ] || { echo "$name: no run $run, skipped" >&2; continue; }
-    seed=$(grep -m1 '^seed:' "$run/config.yaml" | sed 's/seed: *//')
+    seed=$(grep -m1 '^seed:' "$run/config.yaml" | sed 's/seed: *\([0-9]*\).*/\1/')
     steps=$(tail -n 1 "$run/metrics.csv" | cut -d, -f1)
   else
     line=$("$build/apiary" train "$cfg" --quiet --set seed=$seed --set out_dir="$work" --set name="$name" "${extra[@]}" | tail -n 1)
