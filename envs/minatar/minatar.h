@@ -24,7 +24,7 @@
 namespace apiary::envs {
 class Registry;
 // Registers MinAtar/<Game>-v0 (all 6 actions) and MinAtar/<Game>-v1 (the minimal action set) for the
-// five games, CPU back end (envs/minatar/minatar.cpp).
+// five games on the CPU: Thrust's CPU system over minatar_hd.h (envs/minatar/minatar.cpp).
 void register_minatar(Registry& registry);
 // Adds the CUDA back end to those ids (envs/minatar/minatar_cuda.cu, builds with CUDA only).
 void register_minatar_cuda(Registry& registry);

@@ -4,8 +4,9 @@
 // reference's Environment (the game and the previous action a sticky draw repeats), reset to a fresh
 // one, no-op first, at every episode as the CPU env does.
 //
-// Registered for CUDA (envs/minatar/minatar_cuda.cu); on the CPU the thread-pool env (minatar_envs.h)
-// steps these ids. Tests also run this adapter on Thrust's CPU system, against the thread-pool env.
+// Registered on Thrust's CPU system (envs/minatar/minatar.cpp) and on CUDA (minatar_cuda.cu). The
+// thread-pool env of minatar_envs.h steps the same games one object per lane; tests hold the two to
+// the same bits.
 #pragma once
 
 #include <cstdint>

@@ -11,6 +11,7 @@
 #include "envs/fnv1a.h"
 #include "envs/classic/classic.h"
 #include "envs/cpu_system.h"
+#include "envs/cpu_vec_env.h"
 #include "envs/minatar/minatar_hd.h"
 #include "envs/random_actions.h"
 #include "envs/registry.h"
@@ -138,10 +139,10 @@ TEST(Determinism, MinAtarGoldenHashForOneAndTwoThreads) {
   }
 }
 
-// MinAtar's __host__ __device__ form (minatar_hd.h, the code its CUDA back end runs) on Thrust's CPU
-// system gives the thread-pool env's bits, id for id, on one thread and on two (300 lanes: two
-// blocks), and a snapshot taken mid-run replays the same steps. CpuCudaAgreement (cuda_test.cpp)
-// compares the GPU against the thread-pool env the same way.
+// MinAtar's __host__ __device__ form (minatar_hd.h: what the registry steps on the CPU and on CUDA) on
+// Thrust's CPU system gives the thread-pool env's bits (minatar_envs.h, one object per lane), id for
+// id, on one thread and on two (300 lanes: two blocks), and a snapshot taken mid-run replays the same
+// steps. CpuCudaAgreement (cuda_test.cpp) compares the GPU against the CPU the same way.
 template <class Env>
 std::uint64_t minatar_hd_hash(std::int32_t threads, std::int32_t lanes, std::int64_t steps) {
   VecEnvConfig config;
@@ -159,7 +160,12 @@ TEST(Determinism, MinAtarHostDeviceFormMatchesTheCpuEnvForEveryId) {
   minatar::for_each_id([&](auto tag) {
     using Tag = decltype(tag);
     using Env = minatar::MinAtarHd<typename Tag::Game, Tag::kMinimalActionSet>;
-    const std::uint64_t cpu = registry_hash(Env::kId, 2, 300, 800);
+    VecEnvConfig config;
+    config.num_envs = 300;
+    config.threads = 2;
+    const auto pool = make_cpu_env<minatar::MinAtarEnv<typename Tag::Game, Tag::kMinimalActionSet>>(config);
+    const std::uint64_t cpu = rollout_hash(*pool, kSeed, 800);
+    EXPECT_EQ(registry_hash(Env::kId, 2, 300, 800), cpu) << Env::kId << ": the registry's env and the thread pool's differ";
     EXPECT_EQ(minatar_hd_hash<Env>(1, 300, 800), cpu) << Env::kId << ": Thrust (1 thread) and the CPU env differ";
     EXPECT_EQ(minatar_hd_hash<Env>(2, 300, 800), cpu) << Env::kId << ": Thrust (2 threads) and the CPU env differ";
     ++ids;
