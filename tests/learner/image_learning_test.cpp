@@ -32,6 +32,18 @@ std::map<std::string, torch::Tensor> snapshot(torch::nn::Module& m) {
   return out;
 }
 
+// Every parameter of `now` differs from `before` and is finite, and the network has an encoder.
+void expect_every_parameter_moved(const std::map<std::string, torch::Tensor>& before, torch::nn::Module& now,
+                                  const std::string& who) {
+  bool encoder_seen = false;
+  for (const auto& [name, value] : snapshot(now)) {
+    encoder_seen = encoder_seen || name.rfind("encoder.", 0) == 0;
+    EXPECT_FALSE(torch::equal(value, before.at(name))) << who << ": " << name << " did not move";
+    EXPECT_TRUE(torch::isfinite(value).all().item<bool>()) << who << ": " << name;
+  }
+  EXPECT_TRUE(encoder_seen) << who << " has an encoder";
+}
+
 AlgorithmInit image_init(const std::string& algo, const std::string& encoder, const std::string& env_id,
                          const std::string& precision = "fp32") {
   AlgorithmInit init;
@@ -75,19 +87,12 @@ void expect_update_moves_every_parameter(const std::string& algo_name, const std
   actors::Actor actor(envs::make_env(env_id, c), algo->policy(), options);
   actor.reset(1);
   const auto before = snapshot(algo->policy()->module());
-  bool encoder_seen = false;
   for (int round = 0; round < 2; ++round) {  // DQN's first chunk only fills replay up to learning_starts
     const agents::TrajectoryChunk& chunk = actor.collect(algo->rollout_steps(), agents::ActContext{}, 0);
     ASSERT_EQ(chunk.obs.scalar_type(), torch::kUInt8);
     algo->update(chunk, UpdateContext{actor.env_steps(), init.config.total_steps});
   }
-  for (const auto& [name, value] : snapshot(algo->policy()->module())) {
-    encoder_seen = encoder_seen || name.rfind("encoder.", 0) == 0;
-    EXPECT_FALSE(torch::equal(value, before.at(name))) << algo_name << " " << encoder << " " << precision << ": "
-                                                       << name << " did not move";
-    EXPECT_TRUE(torch::isfinite(value).all().item<bool>()) << name;
-  }
-  EXPECT_TRUE(encoder_seen) << "the network has an encoder";
+  expect_every_parameter_moved(before, algo->policy()->module(), algo_name + " " + encoder + " " + precision);
 }
 
 TEST(ImageLearning, PpoUpdatesEveryParameterOfEachEncoder) {
@@ -202,18 +207,9 @@ TEST(ImageLearning, SacUpdatesTheActorsAndTheCriticsEncodersOnUint8Frames) {
   }
   ASSERT_GT(sac->gradient_steps(), 0) << "no update ran";
   EXPECT_GT(sac->buffer_size(), 32);
-  const auto moved = [](const std::map<std::string, torch::Tensor>& before, torch::nn::Module& now, const char* who) {
-    bool encoder_seen = false;
-    for (const auto& [name, value] : snapshot(now)) {
-      encoder_seen = encoder_seen || name.rfind("encoder.", 0) == 0;
-      EXPECT_FALSE(torch::equal(value, before.at(name))) << who << ": " << name << " did not move";
-      EXPECT_TRUE(torch::isfinite(value).all().item<bool>()) << who << ": " << name;
-    }
-    EXPECT_TRUE(encoder_seen) << who << " has an encoder";
-  };
-  moved(actor_before, algo->policy()->module(), "actor");
-  moved(critic_before, *sac->critic(), "critic");
-  moved(target_before, *sac->target_critic(), "target critic");
+  expect_every_parameter_moved(actor_before, algo->policy()->module(), "actor");
+  expect_every_parameter_moved(critic_before, *sac->critic(), "critic");
+  expect_every_parameter_moved(target_before, *sac->target_critic(), "target critic");
   // The acting policy reads a uint8 frame as it is.
   const torch::Tensor frame = torch::zeros({1, 100}, torch::kUInt8);
   agents::ActContext ctx;
