@@ -31,12 +31,12 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
     throw std::invalid_argument("ActorCritic: action space " + action_space.to_string() + " has no actions");
 
   features_in_ = obs_dim_;
-  if (parse_encoder(config_.encoder) != EncoderKind::kMlp) {
+  if (ConvEncoder first = make_encoder(config_, "ActorCritic")) {  // empty for "mlp"
     if (config_.shared_trunk) {
-      encoder_ = register_module("encoder", make_encoder(config_, "ActorCritic"));
+      encoder_ = register_module("encoder", first);
       features_in_ = encoder_->out_features();
     } else {
-      actor_encoder_ = register_module("actor_encoder", make_encoder(config_, "ActorCritic"));
+      actor_encoder_ = register_module("actor_encoder", first);
       critic_encoder_ = register_module("critic_encoder", make_encoder(config_, "ActorCritic"));
       features_in_ = actor_encoder_->out_features();
     }

@@ -21,8 +21,9 @@ QNetworkImpl::QNetworkImpl(std::int64_t obs_dim, std::int64_t num_actions, Polic
   if (num_actions_ <= 0)
     throw std::invalid_argument("QNetwork: num_actions must be > 0, got " + std::to_string(num_actions_));
   std::int64_t features_in = obs_dim_;
-  if (parse_encoder(config_.encoder) != EncoderKind::kMlp) {
-    encoder_ = register_module("encoder", make_encoder(config_, "QNetwork"));
+  encoder_ = make_encoder(config_, "QNetwork");  // empty for "mlp"
+  if (encoder_) {
+    register_module("encoder", encoder_);
     features_in = encoder_->out_features();
   }
   const std::int64_t features = mlp_out_dim(features_in, config_);
