@@ -198,7 +198,7 @@ struct LearnerSection {
     v.field("world_size", world_size, "data-parallel learner ranks (gradients averaged with one all-reduce)",
             Range::closed(1, 1024));
     v.field("pipeline_stages", pipeline_stages,
-            "model parallelism: consecutive stages of the actor and critic MLPs, one per rank (PPO)",
+            "model parallelism: consecutive stages of the actor and critic (encoder, hidden layers, head), one per rank (PPO)",
             Range::closed(1, 64));
     v.field("micro_batches", micro_batches, "GPipe micro-batches per minibatch (pipeline_stages > 1)",
             Range::closed(1, 1 << 20));

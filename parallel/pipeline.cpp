@@ -18,36 +18,51 @@ std::int64_t bytes_of(const torch::Tensor& t) {
   return t.defined() ? t.numel() * static_cast<std::int64_t>(t.element_size()) : 0;
 }
 
-const torch::nn::LinearImpl* as_linear(const std::shared_ptr<torch::nn::Module>& m) {
-  return dynamic_cast<const torch::nn::LinearImpl*>(m.get());
+// A layer's input and output widths; {-1, -1} for a module that is not a layer.
+std::pair<std::int64_t, std::int64_t> layer_features(const std::shared_ptr<torch::nn::Module>& m) {
+  if (const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(m.get()))
+    return {linear->options.in_features(), linear->options.out_features()};
+  if (const auto* whole = dynamic_cast<const WholeLayer*>(m.get())) return {whole->in_features(), whole->out_features()};
+  return {-1, -1};
 }
 
+bool is_layer(const std::shared_ptr<torch::nn::Module>& m) { return layer_features(m).first >= 0; }
+
 }  // namespace
+
+std::pair<std::int64_t, std::int64_t> stage_features(const torch::nn::Sequential& stage) {
+  std::int64_t in = -1, out = -1;
+  for (const auto& m : stage->children()) {
+    const auto features = layer_features(m);
+    if (features.first < 0) continue;
+    if (in < 0) in = features.first;
+    out = features.second;
+  }
+  return {in, out};
+}
 
 StagePlan plan_stages(const torch::nn::Sequential& net, int num_stages) {
   if (num_stages < 1) throw std::invalid_argument("pipeline stages must be >= 1, got " + std::to_string(num_stages));
   const auto modules = net->children();
-  // Layers: a Linear and the parameter-free modules after it.
+  // Layers: a Linear (or a WholeLayer) and the parameter-free modules after it.
   std::vector<std::int64_t> layer_begin, layer_params;
   for (std::size_t i = 0; i < modules.size(); ++i) {
     const std::int64_t params = numel_of(modules[i]->parameters());
-    if (as_linear(modules[i]) != nullptr) {
+    if (is_layer(modules[i])) {
       layer_begin.push_back(static_cast<std::int64_t>(i));
       layer_params.push_back(params);
     } else if (i == 0) {
       throw std::invalid_argument("pipeline: the network must start with a Linear layer, not " + modules[i]->name());
     } else if (params > 0) {
       throw std::invalid_argument("pipeline: module " + std::to_string(i) + " (" + modules[i]->name() +
-                                  ") holds parameters but is not a Linear layer; only Linear layers and "
-                                  "parameter-free modules can be split into stages");
+                                  ") holds parameters but is not a Linear layer; only Linear layers, whole layers "
+                                  "(parallel::WholeLayer) and parameter-free modules can be split into stages");
     }
   }
   const int n = static_cast<int>(layer_begin.size());
   if (n < num_stages) {
     throw std::invalid_argument("pipeline: " + std::to_string(num_stages) +
-                                " stages need at least as many Linear "
-                                "layers, the network has " +
-                                std::to_string(n));
+                                " stages need at least as many layers, the network has " + std::to_string(n));
   }
   // cost[k][i]: the smallest possible largest stage for the first i layers in k stages; cut[k][i]: where
   // the k-th stage begins in that best split.
@@ -143,13 +158,10 @@ PipelineStage::PipelineStage(ProcessGroup& group, torch::nn::Sequential stage, i
   if (micro_batches < 1)
     throw std::invalid_argument("micro_batches must be >= 1, got " + std::to_string(micro_batches));
   const auto modules = stage_->children();
-  if (modules.empty() || as_linear(modules.front()) == nullptr) {
+  if (modules.empty() || !is_layer(modules.front())) {
     throw std::invalid_argument("pipeline stage " + std::to_string(stage_index_) + " must start with a Linear layer");
   }
-  in_features_ = as_linear(modules.front())->options.in_features();
-  for (const auto& m : modules) {
-    if (const auto* linear = as_linear(m)) out_features_ = linear->options.out_features();
-  }
+  std::tie(in_features_, out_features_) = stage_features(stage_);
   parameters_ = stage_->parameters();
   activations_ = parameters_.front().options().requires_grad(false);
   fn_ = [seq = stage_](const torch::Tensor& x) mutable { return seq->forward(x); };
@@ -183,7 +195,11 @@ void PipelineStage::check_input(std::int64_t batch_size, const torch::Tensor& in
 }
 
 torch::Tensor PipelineStage::micro_batch_input(const torch::Tensor& input, const RowRange& rows, int m) {
-  if (stage_index_ == 0) return input.narrow(0, rows.begin, rows.rows()).to(activations_);
+  // Stage 0's input keeps an integer dtype (uint8 pixels reach a WholeLayer encoder as they are).
+  if (stage_index_ == 0) {
+    const auto x = input.narrow(0, rows.begin, rows.rows());
+    return c10::isIntegralType(x.scalar_type(), /*includeBool=*/true) ? x.to(activations_.device()) : x.to(activations_);
+  }
   auto x = torch::empty({rows.rows(), in_features_}, activations_);
   group_.recv(x, stage_index_ - 1, m);
   return x;

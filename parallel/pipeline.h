@@ -28,23 +28,38 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "parallel/process_group.h"
 
 namespace apiary::parallel {
 
+// A module with parameters that a pipeline keeps whole as one layer, as it keeps a Linear (e.g. a
+// convolutional encoder at the front of a network, so that a cut may fall between it and the MLP
+// after it): the widths of its [rows, in] input and [rows, out] output.
+class WholeLayer {
+ public:
+  virtual ~WholeLayer() = default;
+  virtual std::int64_t in_features() const = 0;
+  virtual std::int64_t out_features() const = 0;
+};
+
+// A stage's input and output widths: the in_features of its first layer (Linear or WholeLayer) and
+// the out_features of its last; {-1, -1} where it holds no layer.
+std::pair<std::int64_t, std::int64_t> stage_features(const torch::nn::Sequential& stage);
+
 // Which modules of the Sequential each stage holds: stage s has modules [begin[s], end[s]).
-// A stage starts at a Linear and takes the modules after it up to the next Linear; the cut points
-// minimise the largest stage's parameter count (ties: earlier cuts).
+// A stage starts at a layer (a Linear or a WholeLayer) and takes the modules after it up to the next
+// layer; the cut points minimise the largest stage's parameter count (ties: earlier cuts).
 struct StagePlan {
   std::vector<std::int64_t> begin, end;  // module indices, S each
   std::vector<std::int64_t> parameters;  // parameter elements per stage
   int num_stages() const { return static_cast<int>(begin.size()); }
 };
 
-// Throws std::invalid_argument when num_stages < 1, when the network does not start with a Linear,
-// has a module other than Linear that holds parameters, or has fewer Linear layers than stages.
+// Throws std::invalid_argument when num_stages < 1, when the network does not start with a layer,
+// has a module with parameters that is not a layer, or has fewer layers than stages.
 StagePlan plan_stages(const torch::nn::Sequential& net, int num_stages);
 
 // Stage `stage` of `plan` as a Sequential holding the same module objects as `net` (no copy: the

@@ -536,21 +536,50 @@ std::int64_t elements(const std::vector<torch::Tensor>& tensors) {
   return n;
 }
 
-// The Linear layers at the ends of a stage: its in_features and out_features.
-std::pair<std::int64_t, std::int64_t> stage_features(const torch::nn::Sequential& stage) {
-  std::int64_t in = -1, out = -1;
-  for (const auto& m : stage->children()) {
-    if (const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(m.get())) {
-      if (in < 0) in = linear->options.in_features();
-      out = linear->options.out_features();
-    }
-  }
-  return {in, out};
-}
+// A convolutional encoder as one pipeline layer, so that a cut may fall between it and the MLP after
+// it: its input is the observation flattened to [rows, obs_dim] (uint8 as the env gives it, or
+// float), its output the encoder's features, as ActorCritic encodes.
+class EncoderLayerImpl : public torch::nn::Module, public parallel::WholeLayer {
+ public:
+  EncoderLayerImpl(agents::ConvEncoder encoder, std::int64_t obs_dim, agents::PolicyConfig config)
+      : encoder_(register_module("encoder", std::move(encoder))), obs_dim_(obs_dim), config_(std::move(config)) {}
 
-// body's modules, then head, as one Sequential holding the same module objects.
-torch::nn::Sequential chain(const std::shared_ptr<torch::nn::Module>& body, const std::shared_ptr<torch::nn::Module>& head) {
+  torch::Tensor forward(const torch::Tensor& x) {
+    agents::ObsScaling none{nullptr};  // an encoder reads the observation unscaled
+    return agents::encode_observation(x, encoder_, none, obs_dim_, config_, "PPO pipeline");
+  }
+  std::int64_t in_features() const override { return obs_dim_; }
+  std::int64_t out_features() const override { return encoder_->out_features(); }
+
+  // A copy with these weights on `device` (Sequential::clone, for learner.stage_devices). Like
+  // LibTorch's Cloneable, it initialises a new module (drawing from the default generator), then
+  // copies the weights over.
+  std::shared_ptr<torch::nn::Module> clone(const c10::optional<torch::Device>& device = c10::nullopt) const override {
+    torch::NoGradGuard no_grad;
+    auto copy = std::make_shared<EncoderLayerImpl>(agents::make_encoder(config_, "PPO pipeline"), obs_dim_, config_);
+    const auto mine = parameters(), theirs = copy->parameters();
+    TORCH_CHECK(mine.size() == theirs.size(), "PPO pipeline: the encoder's copy has other parameters");
+    for (std::size_t i = 0; i < mine.size(); ++i) theirs[i].copy_(mine[i]);
+    if (device) copy->to(*device);
+    return copy;
+  }
+
+ private:
+  agents::ConvEncoder encoder_;
+  std::int64_t obs_dim_;
+  agents::PolicyConfig config_;
+};
+
+// [encoder,] body's modules, then head, as one Sequential holding the same module objects.
+torch::nn::Sequential chain(const std::shared_ptr<torch::nn::Module>& encoder, const std::shared_ptr<torch::nn::Module>& body,
+                            const std::shared_ptr<torch::nn::Module>& head, std::int64_t obs_dim,
+                            const agents::PolicyConfig& config) {
   torch::nn::Sequential out;
+  if (encoder) {
+    auto conv = std::dynamic_pointer_cast<agents::ConvEncoderImpl>(encoder);
+    TORCH_CHECK(conv != nullptr, "PPO pipeline: expected a convolutional encoder");
+    out->push_back(std::make_shared<EncoderLayerImpl>(agents::ConvEncoder(conv), obs_dim, config));
+  }
   const auto seq = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(body);
   TORCH_CHECK(seq != nullptr, "PPO pipeline: expected a Sequential body");
   for (const auto& m : *seq) out->push_back(m);
@@ -581,29 +610,31 @@ void Ppo::setup_pipeline(const AlgorithmInit& init) {
   if (net_->config().shared_trunk)
     throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline splits separate actor and critic MLPs "
                                 "(policy.shared_trunk: false)");
-  if (net_->config().encoder != "mlp")
-    throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline splits MLP layers; policy.encoder '" +
-                                net_->config().encoder + "' is a convolutional network (use encoder: mlp, or "
-                                "data parallelism with learner.world_size)");
   if (precision_ == Precision::kFp16)
     throw std::invalid_argument("learner.pipeline_stages: PPO's pipeline runs in fp32 or bf16 (fp16's loss scaling "
                                 "is not shared between stages)");
   // The same seed on every rank made the same whole network; each keeps its stage of it.
-  std::shared_ptr<torch::nn::Module> body_a, head_a, body_c, head_c;
+  // A convolutional encoder (policy.encoder) is one layer at the front of each side: a cut may fall
+  // after it.
+  std::shared_ptr<torch::nn::Module> encoder_a, body_a, head_a, encoder_c, body_c, head_c;
   for (const auto& item : net_->named_children()) {
+    if (item.key() == "actor_encoder") encoder_a = item.value();
     if (item.key() == "actor_body") body_a = item.value();
     if (item.key() == "actor_head") head_a = item.value();
+    if (item.key() == "critic_encoder") encoder_c = item.value();
     if (item.key() == "critic_body") body_c = item.value();
     if (item.key() == "critic_head") head_c = item.value();
   }
-  auto actor = chain(body_a, head_a), critic = chain(body_c, head_c);
+  auto actor = chain(encoder_a, body_a, head_a, obs_dim_, net_->config());
+  auto critic = chain(encoder_c, body_c, head_c, obs_dim_, net_->config());
   StagePlan actor_plan, critic_plan;
   try {
     actor_plan = plan_stages(actor, stages_);
     critic_plan = plan_stages(critic, stages_);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("learner.pipeline_stages: ") + e.what() +
-                                " (the actor and the critic each have policy.hidden's layers plus a head)");
+                                " (the actor and the critic each have policy.hidden's layers plus a head, and "
+                                "a convolutional policy.encoder in front as one more)");
   }
   // Each stage's parameters (actor's, critic's, then on the last stage a Box space's log-std) and
   // where they sit in the unsplit network's flat layout.
@@ -645,8 +676,8 @@ void Ppo::setup_pipeline(const AlgorithmInit& init) {
   } else {
     actor_stage_ = make_stage(actor, actor_plan, stage_);
     critic_stage_ = make_stage(critic, critic_plan, stage_);
-    std::tie(actor_in_, actor_out_) = stage_features(actor_stage_);
-    std::tie(critic_in_, critic_out_) = stage_features(critic_stage_);
+    std::tie(actor_in_, actor_out_) = parallel::stage_features(actor_stage_);
+    std::tie(critic_in_, critic_out_) = parallel::stage_features(critic_stage_);
     stage_params_ = params_of(stage_);
     if (!discrete_ && stage_ == stages_ - 1) stage_log_std_ = net_->log_std();
     // The GPipe schedule (parallel::PipelineStage) over this stage's actor and critic side by side.
@@ -847,6 +878,8 @@ Metrics Ppo::pipeline_round(const RolloutBatch& batch, double lr) {
 }
 
 torch::Tensor Ppo::stage_input(const RolloutBatch& minibatch, std::int64_t begin, std::int64_t end) {
+  // A convolutional encoder takes the observation as the env gave it (uint8 stays uint8), flattened.
+  if (net_->config().encoder != "mlp") return minibatch.obs.slice(0, begin, end).reshape({end - begin, obs_dim_});
   torch::Tensor x = agents::flatten_obs(minibatch.obs.slice(0, begin, end), obs_dim_, "PPO pipeline",
                                           net_->config().uint8_high);
   for (const auto& item : net_->named_children())

@@ -81,7 +81,7 @@ TEST(PipelinePlan, RefusesWhatCannotBeSplit) {
     }
     return std::string();
   };
-  EXPECT_NE(message(make_net(), 5).find("5 stages need at least as many Linear layers, the network has 4"),
+  EXPECT_NE(message(make_net(), 5).find("5 stages need at least as many layers, the network has 4"),
             std::string::npos);
   EXPECT_NE(message(make_net(), 0).find("must be >= 1"), std::string::npos);
   EXPECT_NE(
@@ -90,6 +90,33 @@ TEST(PipelinePlan, RefusesWhatCannotBeSplit) {
   const auto norm =
       torch::nn::Sequential(torch::nn::Linear(2, 2), torch::nn::LayerNorm(torch::nn::LayerNormOptions({2})));
   EXPECT_NE(message(norm, 1).find("holds parameters but is not a Linear layer"), std::string::npos);
+}
+
+// A module with parameters that the plan keeps whole (PPO's convolutional encoder): a layer of its
+// own, so that a cut falls after it, with its own widths.
+class WholeBlockImpl : public torch::nn::Module, public WholeLayer {
+ public:
+  WholeBlockImpl() { weight_ = register_parameter("weight", torch::ones({6, 3})); }
+  torch::Tensor forward(const torch::Tensor& x) { return torch::relu(x.matmul(weight_.t())); }
+  std::int64_t in_features() const override { return 3; }
+  std::int64_t out_features() const override { return 6; }
+
+ private:
+  torch::Tensor weight_;
+};
+TORCH_MODULE(WholeBlock);
+
+TEST(PipelinePlan, AWholeLayerIsOneLayer) {
+  if (in_rank()) GTEST_SKIP();
+  const torch::nn::Sequential net(WholeBlock(), torch::nn::Tanh(), torch::nn::Linear(6, 2));
+  const auto plan = plan_stages(net, 2);
+  EXPECT_EQ(plan.begin, (std::vector<std::int64_t>{0, 2}));
+  EXPECT_EQ(plan.end, (std::vector<std::int64_t>{2, 3}));
+  EXPECT_EQ(plan.parameters, (std::vector<std::int64_t>{18, 14}));
+  EXPECT_EQ(stage_features(make_stage(net, plan, 0)), (std::pair<std::int64_t, std::int64_t>{3, 6}));
+  EXPECT_EQ(stage_features(make_stage(net, plan, 1)), (std::pair<std::int64_t, std::int64_t>{6, 2}));
+  EXPECT_EQ(stage_features(net), (std::pair<std::int64_t, std::int64_t>{3, 2}));
+  EXPECT_THROW(plan_stages(net, 3), std::invalid_argument);  // two layers
 }
 
 TEST(PipelinePlan, MicroBatchesAndLayout) {

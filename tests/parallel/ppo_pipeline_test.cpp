@@ -8,6 +8,7 @@
 // - a pipelined run's checkpoint is the unsplit network's (weights and Adam's state in its layout):
 //   an unsplit PPO resumes from it, and a pipeline resumes from an unsplit run's, taking the same
 //   next update;
+// - with a convolutional encoder (MinAtar's frames), the cut falls between the encoders and the MLPs;
 // - two data-parallel replicas of a two-stage pipeline (4 ranks) take the update of two data-parallel
 //   ranks with the unsplit network.
 #include <gtest/gtest.h>
@@ -276,6 +277,84 @@ TEST(PpoPipeline, StageDevicesOnTheCpuAndAGpuTakeTheUnsplitUpdate) {
       EXPECT_LT(largest_difference(*local, *unsplit), 1e-4) << "update " << update;  // GPU kernels round otherwise
     }
   }
+}
+
+// A convolutional encoder is one layer of the pipeline: on MinAtar's uint8 frames with
+// policy.encoder minatar (its ~131k parameters) and one hidden layer, two stages cut between the
+// encoders and the MLPs (stage 0 holds the actor's and the critic's encoders, stage 1 the rest), as
+// two ranks and as two stage devices of one rank, and take the unsplit update.
+learner::TrainConfig encoder_pipeline_config(int world_size) {
+  learner::TrainConfig config = pipeline_config(2, world_size);
+  config.policy.encoder = "minatar";
+  config.policy.hidden_sizes = {16};
+  return config;
+}
+
+void expect_same_image_update(learner::Algorithm& a, learner::Algorithm& b, const envs::EnvSpec& spec,
+                              std::uint64_t seed, int update) {
+  const auto chunk = apiary::testing::synthetic_image_chunk(*b.policy(), seed, 16, 4, spec.observation_space.shape, 1);
+  ASSERT_EQ(chunk.obs.scalar_type(), torch::kUInt8);
+  learner::UpdateContext ctx{64 * (update + 1), 1 << 20, 1};
+  const auto ma = as_map(a.update(chunk, ctx));
+  const auto mb = as_map(b.update(chunk, ctx));
+  for (const char* key : {"pg_loss", "v_loss", "entropy", "approx_kl"})
+    EXPECT_NEAR(ma.at(key), mb.at(key), 1e-4) << key << " update " << update;
+  EXPECT_LT(largest_difference(a, b), 2e-5) << "update " << update;
+}
+
+std::int64_t encoder_parameters(learner::Algorithm& unsplit) {
+  std::int64_t n = 0;
+  for (const auto& item : unsplit.policy()->module().named_parameters())
+    if (item.key().find("encoder.") != std::string::npos) n += item.value().numel();
+  return n;
+}
+
+TEST(PpoPipeline, ACutBetweenTheEncoderAndTheHeadTakesTheUnsplitUpdate) {
+  const int rc = launch_local(
+      2, rank_body([](const RendezvousInfo& info) {
+        auto group = ProcessGroup::join(info, quick_join());
+        const auto spec = envs::env_spec("MinAtar/Breakout-v1");
+        const learner::TrainConfig config = encoder_pipeline_config(2);
+        learner::AlgorithmInit init;
+        init.config = config;
+        init.spec = spec;
+        init.pipeline = &group;
+        torch::manual_seed(11);
+        auto pipe = learner::make_ppo(init);
+        if (group.rank() == 1) {
+          pipe->serve_stage();
+          group.gather_to_root({static_cast<double>(pipe->held_state().trained_parameters)});
+          return;
+        }
+        auto unsplit = unsplit_ppo(config, spec);
+        for (int update = 0; update < 2; ++update) expect_same_image_update(*pipe, *unsplit, spec, 700 + update, update);
+        const std::int64_t encoders = encoder_parameters(*unsplit);
+        EXPECT_GT(encoders, 2 * 100000);  // the actor's and the critic's
+        EXPECT_EQ(pipe->held_state().trained_parameters, encoders);  // stage 0: the encoders, nothing else
+        const std::int64_t stage0 = pipe->held_state().trained_parameters;
+        pipe.reset();
+        const auto got = group.gather_to_root({static_cast<double>(stage0)});
+        ASSERT_EQ(got.size(), 2u);
+        EXPECT_EQ(static_cast<std::int64_t>(got[0][0] + got[1][0]),
+                  numel_of(unsplit->policy()->module().parameters()));  // stage 1: the MLPs and heads
+      }),
+      rerun_this_test());
+  EXPECT_EQ(rc, 0);
+}
+
+TEST(PpoPipeline, StageDevicesCutBetweenTheEncoderAndTheHead) {
+  if (in_rank()) GTEST_SKIP();
+  const auto spec = envs::env_spec("MinAtar/Breakout-v1");
+  learner::TrainConfig config = encoder_pipeline_config(1);
+  config.learner.stage_devices = {"cpu", "cpu"};
+  learner::AlgorithmInit init;
+  init.config = config;
+  init.spec = spec;
+  torch::manual_seed(11);
+  auto local = learner::make_ppo(init);
+  auto unsplit = unsplit_ppo(config, spec);
+  EXPECT_EQ(largest_difference(*local, *unsplit), 0.0);  // the same initial weights
+  for (int update = 0; update < 2; ++update) expect_same_image_update(*local, *unsplit, spec, 800 + update, update);
 }
 
 // Data and model parallelism together: 4 ranks, 2 replicas x 2 stages (rank = replica x 2 + stage).
