@@ -12,6 +12,7 @@
 #include "actors/actor.h"
 #include "actors/codec.h"
 #include "actors/transport.h"
+#include "core/seeds.h"
 #include "agents/weights.h"
 #include "core/config.h"
 #include "core/profiler.h"
@@ -87,7 +88,7 @@ ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
   std::int64_t version = welcome.policy_version;
 
   torch::set_num_threads(std::max(1, config.threads));
-  torch::manual_seed(static_cast<std::uint64_t>(config.seed) + 7919u * static_cast<std::uint64_t>(result.actor_id + 1));
+  torch::manual_seed(core::seeds::actor_sampling_seed(config.seed, result.actor_id));
   const envs::EnvSpec spec = envs::env_spec(config.env.id, config.env.options);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
   auto policy = algo.make_behaviour_policy(config, spec);
@@ -115,7 +116,7 @@ ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
   ec.threads = config.threads;
   ec.options = config.env.options;
   Actor actor(envs::make_env(config.env.id, ec), policy, ao);
-  actor.reset(static_cast<std::uint64_t>(config.seed) + 1000003u * static_cast<std::uint64_t>(result.actor_id + 1));
+  actor.reset(core::seeds::actor_lanes_seed(config.seed, result.actor_id));
   const std::int32_t steps = algo.rollout_steps(config);
   sockets.reset_data(chunk_bytes(config, chunk_schema(config, spec)));
   std::fprintf(stderr, "apiary actor %d: %s on %s, %d lanes x %d steps per chunk, learner %s\n", result.actor_id,

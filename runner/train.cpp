@@ -23,6 +23,7 @@
 #include "actors/actor.h"
 #include "agents/weights.h"
 #include "core/profiler.h"
+#include "core/seeds.h"
 #include "core/progress.h"
 #include "envs/registry.h"
 #include "agents/encoder.h"
@@ -44,15 +45,9 @@ using learner::Metrics;
 
 namespace {
 
-constexpr std::uint64_t kEvalSeedOffset = 1000003;  // evaluation lanes draw from their own streams
 constexpr std::size_t kRecentEpisodes = 100;        // training episodes behind mean_return
 constexpr int kMaxNonFiniteUpdatesInARow = 5;       // undone updates (learner::kNonFiniteUpdate) before the run stops
-constexpr std::uint64_t kRankSeedStride = 0x9E3779B97F4A7C15ULL;  // rank r's lanes and sampling: seed + r * this
-
-// Rank r's seed for its env lanes and action sampling (rank 0: the config's seed, as in one-rank runs).
-std::uint64_t rank_seed(std::int64_t seed, int rank) {
-  return static_cast<std::uint64_t>(seed) + static_cast<std::uint64_t>(rank) * kRankSeedStride;
-}
+using core::seeds::rank_seed;
 
 // Every parameter of `module`, flattened into one new tensor (the weight-hash check).
 torch::Tensor flat_weights(torch::nn::Module& module) {
@@ -426,7 +421,7 @@ class TrainingRun {
       actor_->set_env_steps(counters_.steps);
       if (rank_ > 0) {
         // The checkpoint holds rank 0's lanes and random state: the other ranks go on from their own.
-        const std::uint64_t seed = rank_seed(config_.seed, rank_) + static_cast<std::uint64_t>(counters_.steps);
+        const std::uint64_t seed = core::seeds::resumed_rank_seed(config_.seed, rank_, counters_.steps);
         torch::manual_seed(seed);
         actor_->reset(seed);
       }
@@ -565,7 +560,7 @@ class TrainingRun {
       dir = pattern;
     }
     TrainConfig rank_config = config_;
-    rank_config.seed = static_cast<std::int64_t>(rank_seed(config_.seed, rank_) & 0x7fffffffffffffffULL);
+    rank_config.seed = core::seeds::rank_config_seed(config_.seed, rank_);
     source_ = options_.chunk_source(rank_config, dir.string(), profiler_);
     if (source_) source_->publish(*algo_->policy(), algo_->policy_version());
   }
@@ -898,7 +893,7 @@ class TrainingRun {
       start_background_eval(std::move(snapshot));
   }
 
-  std::uint64_t eval_seed() const { return static_cast<std::uint64_t>(config_.seed) + kEvalSeedOffset; }
+  std::uint64_t eval_seed() const { return core::seeds::evaluation_seed(config_.seed); }
 
   // Plays `snapshot` on the evaluation thread (none plays now).
   void start_background_eval(PendingEval snapshot) {
