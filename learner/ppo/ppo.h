@@ -4,7 +4,7 @@
 // and an entropy bonus (learner/losses.h), global gradient-norm clipping, linear learning-rate annealing
 // and an optional target-KL early stop. Discrete (categorical) and Box (Gaussian) action spaces.
 //
-// Precision (DESIGN.md, "Learning"): the minibatch forward pass and the loss run under autocast; the
+// Precision (learner/precision.h): the minibatch forward pass and the loss run under autocast; the
 // parameters, Adam's state and every reduction stay fp32. fp16 scales the loss dynamically and skips
 // the optimizer steps whose gradients are not finite (learner/loss_scaler.h).
 //
@@ -16,14 +16,15 @@
 //   skipped_steps   optimizer steps skipped in this update for non-finite gradients (fp16)
 //   epochs_run      passes over the rollout (< update_epochs when target_kl stopped early)
 //
-// Model parallelism (learner.pipeline_stages S > 1, AlgorithmInit::pipeline; docs/distributed.md): the
-// actor and critic MLPs are cut into S stages, one per rank; stage 0 steps the envs with a whole copy
+// Model parallelism (learner.pipeline_stages S > 1, AlgorithmInit::pipeline; docs/distributed.md;
+// ppo_pipeline.cpp): the actor and critic (a convolutional encoder, the MLP, the head) are cut into S
+// stages, one per rank; stage 0 steps the envs with a whole copy
 // of the network and starts every update, the other stages run serve_stage(). A minibatch runs on the
 // GPipe schedule over learner.micro_batches micro-batches, the last stage computes ppo_loss, gradient
 // clipping uses the global norm, each stage steps its own Adam: the update equals the unsplit one.
 //
 // Checkpoints (save/load) hold everything a bit-exact resume needs on the same device and build: the
-// ActorCritic parameters ("model"), Adam's state ("optimizer"), the loss scaler ("scaler_*"),
+// ActorCritic parameters ("model"), Adam's state ("optimizer"), the loss scaler ("scaler"),
 // policy_version and the state of the minibatch-shuffling generator ("minibatch_generator").
 #pragma once
 

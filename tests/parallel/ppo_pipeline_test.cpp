@@ -97,6 +97,19 @@ std::unique_ptr<learner::Algorithm> unsplit_ppo(learner::TrainConfig config, con
   return learner::make_ppo(init);
 }
 
+// The PPO of `config` (pipelined as it says, over `pipeline` where its stages are ranks), with the
+// initial weights of seed 11.
+std::unique_ptr<learner::Algorithm> seeded_ppo(const learner::TrainConfig& config, const envs::EnvSpec& spec,
+                                               ProcessGroup* pipeline = nullptr) {
+  learner::AlgorithmInit init;
+  init.config = config;
+  init.spec = spec;
+  init.precision = learner::parse_precision(config.precision);
+  init.pipeline = pipeline;
+  torch::manual_seed(11);
+  return learner::make_ppo(init);
+}
+
 // `a` and `b` take the same update on a synthetic chunk (metrics and weights).
 void expect_same_update(learner::Algorithm& a, learner::Algorithm& b, const EnvCase& env, std::uint64_t seed,
                         int update, double tolerance = 2e-5) {
@@ -263,11 +276,7 @@ TEST(PpoPipeline, StageDevicesOnTheCpuAndAGpuTakeTheUnsplitUpdate) {
     const auto spec = envs::env_spec(env.id);
     learner::TrainConfig config = pipeline_config(4, 1);
     config.learner.stage_devices = {"cpu", "cuda:0"};
-    learner::AlgorithmInit init;
-    init.config = config;
-    init.spec = spec;
-    torch::manual_seed(11);
-    auto local = learner::make_ppo(init);
+    auto local = seeded_ppo(config, spec);
     auto unsplit = unsplit_ppo(config, spec);
     for (int update = 0; update < 2; ++update) {
       const auto chunk = synthetic_chunk(*unsplit->policy(), 500 + update, 16, 4, env.obs_dim);
@@ -315,12 +324,7 @@ TEST(PpoPipeline, ACutBetweenTheEncoderAndTheHeadTakesTheUnsplitUpdate) {
         auto group = ProcessGroup::join(info, quick_join());
         const auto spec = envs::env_spec("MinAtar/Breakout-v1");
         const learner::TrainConfig config = encoder_pipeline_config(2);
-        learner::AlgorithmInit init;
-        init.config = config;
-        init.spec = spec;
-        init.pipeline = &group;
-        torch::manual_seed(11);
-        auto pipe = learner::make_ppo(init);
+        auto pipe = seeded_ppo(config, spec, &group);
         if (group.rank() == 1) {
           pipe->serve_stage();
           group.gather_to_root({static_cast<double>(pipe->held_state().trained_parameters)});
@@ -347,11 +351,7 @@ TEST(PpoPipeline, StageDevicesCutBetweenTheEncoderAndTheHead) {
   const auto spec = envs::env_spec("MinAtar/Breakout-v1");
   learner::TrainConfig config = encoder_pipeline_config(1);
   config.learner.stage_devices = {"cpu", "cpu"};
-  learner::AlgorithmInit init;
-  init.config = config;
-  init.spec = spec;
-  torch::manual_seed(11);
-  auto local = learner::make_ppo(init);
+  auto local = seeded_ppo(config, spec);
   auto unsplit = unsplit_ppo(config, spec);
   EXPECT_EQ(largest_difference(*local, *unsplit), 0.0);  // the same initial weights
   for (int update = 0; update < 2; ++update) expect_same_image_update(*local, *unsplit, spec, 800 + update, update);
