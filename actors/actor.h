@@ -1,5 +1,5 @@
 // The actor component: steps a batched environment with a policy and fills trajectory chunks
-// (DESIGN.md, "Data flow"). It knows nothing of the channel its chunks travel on: in one process the
+// (docs/architecture.md, "Data flow"). It knows nothing of the channel its chunks travel on: in one process the
 // runner hands the chunk to the learner by reference; across processes a ZeroMQ channel carries it.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Content validation of trajectory chunks that arrive over the wire (issue 15). wire::decode (wire.h)
+// Content validation of trajectory chunks that arrive over the wire. wire::decode (wire.h)
 // checks that a message is well formed: sizes, dtypes, shapes. This file checks what the bytes say, so
 // that a chunk which decodes cleanly but would poison training (an action index outside the action
 // space, a NaN reward, a flag of 2, a replayed sequence number, a policy version from the future...)

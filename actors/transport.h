@@ -1,4 +1,4 @@
-// ZeroMQ channels between actor processes and the learner (DESIGN.md, "Data flow"). No LibTorch here.
+// ZeroMQ channels between actor processes and the learner (docs/architecture.md, "Data flow"). No LibTorch here.
 //
 // A learner endpoint names three sockets:
 //   control  ROUTER (learner) <-> DEALER (actor): hello / welcome (the run's config and weights)

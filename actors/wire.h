@@ -1,4 +1,4 @@
-// The wire format between actor processes and the learner (DESIGN.md, "Trajectories and weights").
+// The wire format between actor processes and the learner (docs/architecture.md, "Data flow").
 // A message is a ZeroMQ multipart: frame 0 is a small versioned header that describes every tensor
 // (dtype and shape), then one frame per tensor holding its raw bytes, C-contiguous little-endian, so a
 // tensor goes out and comes in without a copy. This file knows nothing of LibTorch or ZeroMQ (the

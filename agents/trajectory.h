@@ -1,4 +1,4 @@
-// A trajectory chunk: T steps of N lanes from one actor (DESIGN.md, "Trajectories and weights"). The
+// A trajectory chunk: T steps of N lanes from one actor (docs/architecture.md, "Data flow"). The
 // actor fills it, the learner consumes it; in one process it is handed over by reference.
 #pragma once
 

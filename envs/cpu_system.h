@@ -50,9 +50,9 @@ struct CpuSystemT {
     std::size_t size_ = 0;
   };
 
-  // Lanes per block: big enough to amortise the per-block work and keep the vector units busy,
-  // small enough that every thread gets several blocks.
-  static std::int64_t block_size(std::int64_t num_envs, std::int32_t threads) { return 256; }
+  // Lanes per block: 256 whatever the batch and the threads, big enough to amortise the per-block
+  // work and keep the vector units busy (a batch of fewer lanes is one block, on one thread).
+  static std::int64_t block_size(std::int64_t /*num_envs*/, std::int32_t /*threads*/) { return 256; }
 
   static std::int32_t resolve_threads(std::int32_t threads) {
     return threads > 0 ? threads : omp_get_num_procs();

@@ -1,4 +1,4 @@
-// The environment contract (DESIGN.md): an environment is plain data plus functions of one lane.
+// The environment contract (docs/custom-envs.md): an environment is plain data plus functions of one lane.
 //
 //   struct MyEnv {
 //     static constexpr const char* kId;            // Gymnasium id

@@ -1,5 +1,5 @@
 // APIARY_HD marks functions that run on the host and, compiled by nvcc, on the GPU. Environment
-// physics is written once with it (DESIGN.md, "The environment contract").
+// physics is written once with it (docs/custom-envs.md).
 #pragma once
 
 #if defined(__CUDACC__)

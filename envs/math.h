@@ -2,7 +2,7 @@
 // differ by an ulp between glibc and CUDA's libdevice and do not vectorise without -ffast-math, so the
 // environments use these instead: plain IEEE additions, multiplications and selects, no FMA
 // contraction (the build passes -ffp-contract=off and nvcc --fmad=false), nothing the compiler may
-// reassociate. Accuracy: within 2 ulp of the true value for |x| < 8192 (tests/envs/math_test.cpp).
+// reassociate. Accuracy: within 2 ulp of the true value for |x| < 8192 (tests/envs/math_rng_test.cpp).
 #pragma once
 
 #include <cstdint>

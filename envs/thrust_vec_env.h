@@ -1,4 +1,4 @@
-// The batched back end for environments written as __host__ __device__ functions (DESIGN.md): one
+// The batched back end for environments written as __host__ __device__ functions (docs/custom-envs.md): one
 // template, run by Thrust on a `System` (envs/cpu_system.h: OpenMP or C++ threads on the host;
 // envs/cuda_system.cuh: CUDA). This file holds the only loop over lanes of such environments.
 //

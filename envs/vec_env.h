@@ -1,6 +1,6 @@
 // A batched environment: `num_envs` lanes of one env id on one device, stepped together. The batch
 // buffers are structure-of-arrays by field, contiguous [num_envs, ...], allocated once by the back end
-// on its device and written in place by every step (DESIGN.md, "The environment contract").
+// on its device and written in place by every step (docs/custom-envs.md).
 //
 // Semantics are Gymnasium 1.x with same-step auto-reset: after step(), a lane whose episode ended
 // (terminated or truncated) has already been reset; `obs` holds the new episode's first observation and

@@ -1,4 +1,4 @@
-// Mixed precision (DESIGN.md, "Learning"): reduced precision applies to the forward pass and the loss
+// Mixed precision: reduced precision applies to the forward pass and the loss
 // under autocast; parameters, optimizer state, log-probabilities, entropy and loss reductions stay fp32.
 // fp16 also scales the loss (learner/loss_scaler.h).
 #pragma once

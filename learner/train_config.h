@@ -86,7 +86,7 @@ struct AlgorithmSection {
   std::string doc;           // one line for listings
   core::AnySection config;   // the algorithm's hyperparameter struct with its defaults
 };
-// The registered algorithms' sections with their defaults, and their names (learner/registry.cpp).
+// The registered algorithms' sections with their defaults, and their names (learner/algorithm.cpp).
 std::vector<AlgorithmSection> registered_algorithm_sections();
 std::vector<std::string> registered_algorithm_names();
 

@@ -1,5 +1,5 @@
 // Learning curves for `apiary plot`: the evaluation return of one or more runs against env steps and
-// against wall-clock seconds, read from each run's metrics.csv (written by learner/trainer.cpp: columns
+// against wall-clock seconds, read from each run's metrics.csv (written by runner/run_folder.cpp: columns
 // step, wall_seconds, eval_mean_return, eval_std_return, ...) and drawn on a Canvas, several runs on
 // one figure, one colour each.
 #pragma once

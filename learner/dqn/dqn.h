@@ -15,7 +15,7 @@
 // weights, beta annealed linearly from per_beta to 1 over total_steps); targets
 // returns + discount * Q_target(s', argmax_a Q_online(s', a)) (the target network picks the action
 // too when double_dqn is false: plain max); TD loss of learner/losses.h; Adam step after clipping.
-// Precision (DESIGN.md, "Learning"): the forward passes and the loss run under autocast; parameters,
+// Precision (learner/precision.h): the forward passes and the loss run under autocast; parameters,
 // Adam's state and the loss reduction stay fp32; fp16 scales the loss and skips steps whose gradients
 // are not finite. On the fp32 / bf16 path without prioritized replay a gradient step makes no host
 // synchronisation: diagnostics accumulate on the device and are read once per update() call.

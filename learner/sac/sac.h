@@ -20,7 +20,7 @@
 //            with the log pi of that actor step's draw (CleanRL draws once more), an Adam step on log alpha;
 //   targets  when g % target_network_frequency == 0: Q' <- tau Q + (1 - tau) Q' (one lerp over the
 //            flattened parameters).
-// Precision (DESIGN.md, "Learning"): the forward passes and losses run under autocast; the network
+// Precision (learner/precision.h): the forward passes and losses run under autocast; the network
 // outputs are cast to fp32 first, so log-probabilities, targets and the loss reductions are fp32, as are
 // the parameters and Adam's state; fp16 scales the critic and actor losses (a LossScaler each) and skips
 // steps whose gradients are not finite. On the fp32 / bf16 path a gradient step makes no host

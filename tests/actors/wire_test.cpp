@@ -1,4 +1,4 @@
-// The wire decoder trusts nothing (DESIGN.md, "Trajectories and weights"): a valid chunk round-trips,
+// The wire decoder trusts nothing (docs/architecture.md, "Contracts that tests hold"): a valid chunk round-trips,
 // and each malformed case is refused with its own reason and counted, never read out of bounds.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-// Time limits and same-step auto-reset through the public VecEnv API (DESIGN.md, "The environment
-// contract"): every step of every lane is checked against counts kept by the test itself, and each
+// Time limits and same-step auto-reset through the public VecEnv API (envs/vec_env.h's contract):
+// every step of every lane is checked against counts kept by the test itself, and each
 // transition is replayed on a copy of the lane's state with the env's own one-lane functions.
 #include <gtest/gtest.h>
 
