@@ -19,8 +19,8 @@ namespace apiary::learner::ppo_detail {
 
 // ---- Model parallelism (learner.pipeline_stages > 1, docs/distributed.md) ---------------------------
 //
-// The actor (actor_body's layers, then actor_head) and the critic (critic_body's, then critic_head)
-// are each cut into S consecutive stages by parallel::plan_stages; rank s holds stage s of
+// The actor ([actor_encoder,] actor_body's layers, then actor_head) and the critic ([critic_encoder,]
+// critic_body's, then critic_head) are each cut into S consecutive stages by parallel::plan_stages; rank s holds stage s of
 // both, and an Adam over those parameters only. Stage 0 (rank 0) also keeps the whole network for
 // acting, GAE and checkpoints; after every update the stages' weights are gathered into it. A
 // minibatch runs on the GPipe schedule: M micro-batches go forward (stage s sends [actor | critic]
