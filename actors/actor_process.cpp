@@ -21,6 +21,7 @@
 #include "envs/plugin_loader.h"
 #include "envs/registry.h"
 #include "learner/algorithm.h"
+#include "learner/threads.h"
 
 namespace apiary::actors {
 
@@ -136,7 +137,7 @@ ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
   std::uint64_t session = welcome.session;
   std::int64_t version = welcome.policy_version;
 
-  torch::set_num_threads(std::max(1, config.threads));
+  learner::set_compute_threads(std::max(1, config.threads));
   torch::manual_seed(core::seeds::actor_sampling_seed(config.seed, result.actor_id));
   const envs::EnvSpec spec = envs::env_spec(config.env.id, config.env.options);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);

@@ -82,8 +82,10 @@ void run_learner(const LearnerFlags& flags) {
   options.resume_dir = flags.resume_dir;
   options.quiet = flags.quiet;
   options.stop_flag = &g_learner_stop;
-  if (config.learner.world_size > 1)
-    throw UsageError("learner: learner.world_size " + std::to_string(config.learner.world_size) +
+  learner::TrainConfig ranks = config;  // an unset world size is the launcher's
+  runner::resolve_world_size(ranks, flags.config_path);
+  if (ranks.learner.world_size > 1)
+    throw UsageError("learner: learner.world_size " + std::to_string(ranks.learner.world_size) +
                      ": data-parallel ranks step their own lanes and cannot take chunks from actor processes yet; "
                      "use `apiary train` with learner.world_size (docs/distributed.md)");
   runner::DistributedOptions d;

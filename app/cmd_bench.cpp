@@ -89,6 +89,7 @@ void run_bench_learner(const learner::UpdateBenchConfig& c) {
               obs.c_str(), hidden.empty() ? "none" : hidden.c_str(),
               static_cast<long long>(c.num_actions), static_cast<long long>(r.parameters),
               static_cast<long long>(c.batch), c.precision.c_str(), c.device.c_str());
+  std::printf("threads: %d\n", c.threads);
   if (r.fused) {
     std::printf("per update (medians of %d runs): forward+loss+backward (fused step) %.1f us, optimizer %.1f us\n",
                 c.repeats, r.forward_us, r.optimizer_us);
@@ -147,6 +148,9 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   lcmd->add_option("--device", learner_flags->device, "cpu, cuda or cuda:N")->capture_default_str();
+  lcmd->add_option("--threads", learner_flags->threads, "LibTorch and OpenBLAS threads, as a run's threads (0: all cores)")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(0, 1024)));
   lcmd->add_option("--seconds", learner_flags->seconds, "Timed seconds per repeat")
       ->capture_default_str()
       ->check(in_range(core::Range::open_closed(0, 3600)));

@@ -37,19 +37,6 @@ struct PlayFlags {
   std::vector<std::string> plugins;  // --plugin: shared libraries that register envs
 };
 
-envs::EnvOptions parse_options(const std::vector<std::string>& options, envs::EnvOptions into) {
-  for (const auto& option : options) {
-    const auto eq = option.find('=');
-    if (eq == std::string::npos || eq == 0) throw UsageError("--option '" + option + "': expected NAME=VALUE");
-    const std::string name = option.substr(0, eq), text = option.substr(eq + 1);
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0') throw UsageError("--option " + name + ": '" + text + "' is not a number");
-    into[name] = value;
-  }
-  return into;
-}
-
 render::ScoreKind to_score_kind(runner::PlayDecision::Kind kind) {
   switch (kind) {
     case runner::PlayDecision::Kind::kProbabilities: return render::ScoreKind::kProbabilities;
@@ -79,7 +66,7 @@ void run_play(const PlayFlags& flags) {
   } else if (env_id.empty()) {
     throw UsageError("play: give --env ID (random actions) or --checkpoint PATH (a trained policy)");
   }
-  options = parse_options(flags.options, options);
+  options = parse_env_options(flags.options, options);
   envs::VecEnvConfig env_config;
   env_config.num_envs = 1;
   env_config.threads = 1;

@@ -101,13 +101,14 @@ struct EvalFlags {
   std::int32_t episodes = 100;
   std::uint64_t seed = 12345;
   std::int32_t num_envs = 0;
+  std::vector<std::string> options;  // NAME=VALUE
   std::vector<std::string> plugins;
 };
 
 void run_eval(const EvalFlags& flags) {
   load_plugin_flags(flags.plugins);
-  const runner::EvalCheckpointResult r =
-      runner::evaluate_checkpoint(flags.checkpoint, flags.episodes, flags.seed, flags.num_envs);
+  const runner::EvalCheckpointResult r = runner::evaluate_checkpoint(flags.checkpoint, flags.episodes, flags.seed,
+                                                                     flags.num_envs, parse_env_options(flags.options));
   std::printf("%s: %d episodes, mean length %.1f\n", r.env_id.c_str(), r.episodes, r.mean_length);
   std::printf("mean_return: %.3f std: %.3f\n", r.mean_return, r.std_return);
 }
@@ -140,6 +141,8 @@ void add_train_command(CLI::App& app) {
   eval->add_option("--num-envs", eflags->num_envs, "Lanes (0: min(episodes, 64))")
       ->capture_default_str()
       ->check(in_range(core::Range::closed(0, kMaxNumEnvs)));
+  eval->add_option("--option", eflags->options,
+                   "Environment parameter NAME=VALUE over the checkpoint's own (repeatable), e.g. gravity=-5");
   add_plugin_flag(*eval, eflags->plugins);
   eval->callback([eflags] { run_eval(*eflags); });
 

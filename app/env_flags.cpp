@@ -29,6 +29,20 @@ void EnvFlags::add_to(CLI::App& cmd) {
   add_plugin_flag(cmd, plugins);
 }
 
+envs::EnvOptions parse_env_options(const std::vector<std::string>& options, envs::EnvOptions into) {
+  for (const auto& option : options) {
+    const auto eq = option.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--option '" + option + "': expected NAME=VALUE");
+    const std::string name = option.substr(0, eq), text = option.substr(eq + 1);
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0') throw UsageError("--option " + name + ": '" + text + "' is not a number");
+    if (!std::isfinite(value)) throw UsageError("--option " + name + ": '" + text + "' is not a finite number");
+    into[name] = value;
+  }
+  return into;
+}
+
 envs::VecEnvConfig EnvFlags::to_config() const {
   load_plugin_flags(plugins);
   envs::VecEnvConfig config;
@@ -41,18 +55,7 @@ envs::VecEnvConfig EnvFlags::to_config() const {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--device: ") + e.what());
   }
-  for (const auto& option : options) {
-    const auto eq = option.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw UsageError("--option '" + option + "': expected NAME=VALUE");
-    const std::string name = option.substr(0, eq), text = option.substr(eq + 1);
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0')
-      throw UsageError("--option " + name + ": '" + text + "' is not a number");
-    if (!std::isfinite(value)) throw UsageError("--option " + name + ": '" + text + "' is not a finite number");
-    config.options[name] = value;
-  }
+  config.options = parse_env_options(options);
   return config;
 }
 

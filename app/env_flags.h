@@ -20,6 +20,10 @@ void add_plugin_flag(CLI::App& cmd, std::vector<std::string>& paths);
 // A refused plugin throws envs::PluginError (exit status 2), naming the plugin and the reason.
 void load_plugin_flags(const std::vector<std::string>& paths);
 
+// The --option NAME=VALUE pairs set onto `into` (a checkpoint's own options, say); throws UsageError
+// naming an option that is not NAME=finite number. The env refuses names it does not have.
+envs::EnvOptions parse_env_options(const std::vector<std::string>& options, envs::EnvOptions into = {});
+
 struct EnvFlags {
   std::string env_id = "CartPole-v1";
   std::int32_t num_envs = 16;

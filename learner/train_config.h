@@ -175,8 +175,10 @@ struct LearnerSection {
   // Data parallelism (docs/distributed.md): learner ranks, each with its own env lanes and seeds, whose
   // gradients are averaged with one all-reduce per optimizer step (c10d, Gloo). `apiary train` starts
   // them on this machine (torchrun --standalone style) unless torchrun or SLURM variables say this
-  // process is one rank of a run; then it must equal WORLD_SIZE (SLURM_NTASKS).
-  std::int32_t world_size = 1;
+  // process is one rank of a run. 0 (unset): the launcher's WORLD_SIZE (SLURM_NTASKS), else
+  // pipeline_stages (one stage per rank, no stage_devices), else 1; a value set must equal the
+  // launcher's (runner::resolve_world_size).
+  std::int32_t world_size = 0;
   // Model parallelism (docs/distributed.md, PPO only): the actor's and the critic's layers are cut
   // into this many consecutive stages. Without stage_devices, one stage per rank: world_size =
   // replicas x pipeline_stages, rank = replica x pipeline_stages + stage; each replica's stage 0 steps
@@ -195,8 +197,10 @@ struct LearnerSection {
   void visit(V& v) {
     v.field("bind", bind, "learner endpoint, e.g. tcp://127.0.0.1:5555 (empty: ipc in the run folder)");
     v.field("curve_secret_key", curve_secret_key, "learner's secret CURVE key file (apiary keys)");
-    v.field("world_size", world_size, "data-parallel learner ranks (gradients averaged with one all-reduce)",
-            Range::closed(1, 1024));
+    v.field("world_size", world_size,
+            "learner ranks (gradients averaged with one all-reduce); 0: the launcher's WORLD_SIZE or SLURM_NTASKS, "
+            "else pipeline_stages, else 1",
+            Range::closed(0, 1024));
     v.field("pipeline_stages", pipeline_stages,
             "model parallelism: consecutive stages of the actor and critic (encoder, hidden layers, head), one per rank (PPO)",
             Range::closed(1, 64));

@@ -14,6 +14,7 @@
 #include "learner/ppo/fused_net.h"
 #include "learner/ppo/fused_step.h"
 #include "learner/precision.h"
+#include "learner/threads.h"
 
 namespace apiary::learner {
 namespace {
@@ -83,6 +84,7 @@ agents::PolicyConfig bench_policy(const UpdateBenchConfig& config, std::int64_t&
 UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
   const Precision precision = parse_precision(config.precision);
   const torch::Device device = checked_device(config, precision);
+  set_compute_threads(config.threads);
   torch::manual_seed(0);
   std::int64_t obs_dim = 0;
   const agents::PolicyConfig policy = bench_policy(config, obs_dim);

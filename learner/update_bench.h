@@ -25,6 +25,7 @@ struct UpdateBenchConfig {
   std::int64_t batch = 256;      // rows of one minibatch
   std::string precision = "fp32";  // fp32 | bf16 | fp16 (learner/precision.h)
   std::string device = "cpu";      // cpu | cuda | cuda:N
+  int threads = 1;       // LibTorch's and OpenBLAS's threads, as a run's `threads` (0: every core)
   double seconds = 1.0;  // length of one timed run
   int repeats = 5;       // timed runs; the medians are reported
   // fp32 on the CPU: PPO's hand-written step (learner/ppo/fused_step.h), as training runs it there;

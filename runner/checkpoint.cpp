@@ -1,5 +1,7 @@
 #include "runner/checkpoint.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
@@ -10,6 +12,7 @@
 #include "envs/plugin_loader.h"
 #include "envs/registry.h"
 #include "learner/archive.h"
+#include "runner/run_folder.h"
 #include "runner/train.h"
 #include "runner/zoo.h"
 
@@ -30,6 +33,22 @@ torch::Tensor bytes_to_tensor(const void* data, std::size_t size) {
 std::string tensor_to_bytes(const torch::Tensor& t) {
   const torch::Tensor c = t.contiguous();
   return std::string(reinterpret_cast<const char*>(c.data_ptr<std::uint8_t>()), static_cast<std::size_t>(c.numel()));
+}
+
+// ", trained with policy.hidden_sizes [64, 64] where the run has [64, 64, 64]" for each policy key
+// whose value differs between the checkpoint's stored config and the run's ("" when none does).
+std::string policy_differences(const learner::TrainConfig& stored, const learner::TrainConfig& run) {
+  const auto theirs = core::describe_fields(stored);
+  const auto ours = core::describe_fields(run);
+  std::string text;
+  for (const auto& f : theirs) {
+    if (f.key.rfind("policy.", 0) != 0 || f.type == "section") continue;
+    for (const auto& g : ours)
+      if (g.key == f.key && g.default_value != f.default_value)
+        text += std::string(text.empty() ? ", trained with " : ", ") + f.key + " " + f.default_value +
+                " where the run has " + g.default_value;
+  }
+  return text;
 }
 
 }  // namespace
@@ -93,10 +112,10 @@ torch::serialize::InputArchive open_checkpoint(const std::string& given) {
 RunCounters load_checkpoint(const std::string& path, const learner::TrainConfig& config, learner::Algorithm& algo,
                             envs::VecEnv& env) {
   auto archive = open_checkpoint(path);
+  learner::TrainConfig stored;
   {  // The checkpoint must be of this run's env and algorithm before anything is read into them.
     torch::Tensor text;
     archive.read("apiary.config", text);
-    learner::TrainConfig stored;
     core::load_config_string(stored, tensor_to_bytes(text), path + " (stored config)");
     if (stored.env.id != config.env.id || stored.algo != config.algo)
       throw std::invalid_argument("checkpoint " + path + " is of " + stored.algo + " on " + stored.env.id +
@@ -129,12 +148,22 @@ RunCounters load_checkpoint(const std::string& path, const learner::TrainConfig&
     algo.load(algo_archive);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("checkpoint " + path + " does not fit the run's " + config.algo + " on " +
-                                config.env.id + ": " + e.what());
+                                config.env.id + policy_differences(stored, config) + ": " + e.what());
   }
   return c;
 }
 
 void export_policy(const std::string& path, const std::string& out) {
+  // Reading a running run's checkpoint is safe (checkpoints are replaced by rename); writing into a
+  // run folder (or its checkpoints/) that another process holds is not.
+  const fs::path folder = fs::absolute(out).parent_path();
+  for (const fs::path& dir : {folder, folder.parent_path()}) {
+    const long pid = RunLock::holder(dir.string());
+    if (pid != 0 && pid != static_cast<long>(::getpid()))
+      throw std::invalid_argument("export: " + out + " is inside the run folder " + dir.string() +
+                                  ", which pid " + std::to_string(pid) + " is writing; export elsewhere, or once "
+                                  "that run has ended");
+  }
   const LoadedPolicy loaded = load_policy(path);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(loaded.config.algo);
   torch::serialize::OutputArchive archive, algorithm;

@@ -17,9 +17,11 @@ class RunFolder {
   // out_dir/name, or out_dir/name_2, name_3, ... when it exists: the folder a new run would get.
   static std::string unused_path(const std::string& out_dir, const std::string& name);
 
-  // Creates `path` with checkpoints/ inside and writes config.yaml atomically. Throws
-  // std::runtime_error naming the folder when it cannot.
-  static void create(const std::string& path, const std::string& config_yaml);
+  // Creates `path` with checkpoints/ inside and writes config.yaml atomically; false (nothing written)
+  // when `path` exists already, which another run of the same name may have made since unused_path
+  // (the folder itself is made with one mkdir, so two runs never share it). Throws std::runtime_error
+  // naming the folder when it cannot be made.
+  static bool create(const std::string& path, const std::string& config_yaml);
 
   // Opens an existing run folder for writing: train.log and TensorBoard append; metrics.csv keeps the
   // rows of earlier sessions up to `keep_rows_up_to_step` (a resumed run's checkpoint) and is rewritten
@@ -45,6 +47,28 @@ class RunFolder {
   std::unique_ptr<core::CsvWriter> csv_;
   core::TensorBoardWriter tensorboard_;
   std::string log_path_;
+};
+
+// A run folder's lock: an exclusive flock(2) on <folder>/.lock, held while a process writes the folder
+// (`train`, `learner`, and either with --resume), with the holder's pid in the file. The kernel drops
+// the lock when its process ends, however it ends, so one left by a dead process never blocks; the
+// descriptor is close-on-exec, so actor processes do not inherit it.
+class RunLock {
+ public:
+  // Takes the lock; throws std::invalid_argument (exit status 2) naming the folder and the pid that
+  // holds it.
+  explicit RunLock(const std::string& folder);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+  // The pid of the process that holds `folder`'s lock (this one included), or 0 when none does.
+  static long holder(const std::string& folder);
+  // Throws what the constructor would when `folder` is held (before any work, e.g. a resume's).
+  static void refuse_if_held(const std::string& folder);
+
+ private:
+  int fd_ = -1;
 };
 
 }  // namespace apiary::runner

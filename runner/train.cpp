@@ -28,6 +28,7 @@
 #include "envs/registry.h"
 #include "agents/encoder.h"
 #include "learner/algorithm.h"
+#include "learner/threads.h"
 #include "learner/precision_choice.h"
 #include "parallel/pipeline.h"
 #include "parallel/process_group.h"
@@ -135,16 +136,6 @@ std::string place_env(TrainConfig& config, torch::Device device, const std::stri
   why += ", " + std::to_string(config.env.num_envs.value) + " lanes";
   if (auto_lanes) why += config.env.device == "cuda" ? " (env.num_envs auto: 32 per multiprocessor)" : " (env.num_envs auto: one per core)";
   return why;
-}
-
-// LibTorch's threads, and OpenBLAS's: Debian's LibTorch leaves OpenBLAS's own pool at every core,
-// spinning between the small matrix products of RL networks; hold it to the same count.
-void set_threads(std::int32_t configured) {
-  const int threads = configured > 0 ? configured : static_cast<int>(std::thread::hardware_concurrency());
-  torch::set_num_threads(threads);
-  using SetThreads = void (*)(int);
-  if (auto set_blas_threads = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    set_blas_threads(threads);
 }
 
 // The lanes of a run: training ones on env.device (resolved by place_env), evaluation ones with
@@ -266,6 +257,12 @@ void check_pipeline(const TrainConfig& config, const learner::AlgorithmSpec& alg
   }
 }
 
+// "WORLD_SIZE=N" or "SLURM_NTASKS=N": the variable the launcher's world size came from.
+std::string launcher_world_size(const parallel::RendezvousInfo& info) {
+  return std::string(info.source == parallel::RendezvousSource::kSlurm ? "SLURM_NTASKS=" : "WORLD_SIZE=") +
+         std::to_string(info.world_size);
+}
+
 // The launcher's world size (rendezvous variables) against the config's learner.world_size.
 void check_world_size(const TrainConfig& config, const std::string& source, bool resume, const std::string& run_dir) {
   const parallel::RendezvousInfo info = parallel::rendezvous_from_env();
@@ -273,15 +270,15 @@ void check_world_size(const TrainConfig& config, const std::string& source, bool
   const bool launched = info.source != parallel::RendezvousSource::kNone;
   const int have = launched ? info.world_size : 1;
   if (have == want || (!launched && want > 1)) return;  // not launched yet: world_size_to_launch() says to start them
-  const std::string launcher = std::string(info.source == parallel::RendezvousSource::kSlurm ? "SLURM_NTASKS=" : "WORLD_SIZE=") +
-                               std::to_string(have);
+  const std::string launcher = launched ? launcher_world_size(info) : "WORLD_SIZE=1";
   if (resume)
     throw std::invalid_argument("--resume " + run_dir + ": the run was trained with learner.world_size " +
                                 std::to_string(want) + " and this launch has " + launcher +
                                 "; a run resumes only with the world size it was trained with (start it with " +
                                 std::to_string(want) + " ranks, or begin a new run)");
   throw std::invalid_argument(source + ": learner.world_size " + std::to_string(want) + " differs from the launcher's " +
-                              launcher + " (set learner.world_size to the number of ranks the launcher starts)");
+                              launcher + " (leave learner.world_size out to take the launcher's, or start " +
+                              std::to_string(want) + " ranks)");
 }
 
 // Data parallelism's gradient hook: the average over `group`'s ranks (none without a group).
@@ -310,6 +307,12 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
     plan.resume_from = (fs::path(plan.run_dir) / "checkpoints" / "latest.pt").string();
     if (!fs::exists(plan.resume_from))
       throw std::invalid_argument("--resume " + plan.run_dir + ": no checkpoints/latest.pt to continue from");
+    try {
+      // Rank 0 (the run folder's writer), before the rendezvous; other ranks would see rank 0's lock.
+      if (parallel::rendezvous_from_env().rank == 0) RunLock::refuse_if_held(plan.run_dir);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("--resume " + plan.run_dir + ": " + e.what());
+    }
   }
   TrainConfig& config = plan.config;
   plan.requested_name = config.name;
@@ -342,6 +345,7 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
   }
   learner::check_precision_supported(plan.precision, plan.device);
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
+  resolve_world_size(config, plan.source);
   const std::int32_t world_size = config.learner.world_size;
   check_pipeline(config, algo, plan.source);
   if (world_size > 1) {
@@ -367,7 +371,7 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
   check_memory(config, plan.spec, algo, plan.source);
   if (plan.resume_from.empty() && !config.init.checkpoint.empty()) {
     try {
-      config.init.checkpoint = fs::absolute(resolve_checkpoint(config.init.checkpoint)).lexically_normal().string();
+      config.init.checkpoint = fs::absolute(resolve_checkpoint(config.init.checkpoint, config.algo)).lexically_normal().string();
       open_checkpoint(config.init.checkpoint);
     } catch (const std::exception& e) {
       throw std::invalid_argument(plan.source + ": init.checkpoint: " + e.what());
@@ -389,7 +393,7 @@ class TrainingRun {
               parallel::ProcessGroup* pipeline = nullptr)
       : plan_(std::move(plan)), config_(plan_.config), options_(options), group_(group), pipeline_(pipeline),
         rank_(group ? group->rank() : 0), world_(group ? group->world_size() : 1) {
-    set_threads(config_.threads);
+    learner::set_compute_threads(config_.threads);
     // The same seed on every rank: the networks start identical (check_ranks() verifies it).
     torch::manual_seed(static_cast<std::uint64_t>(config_.seed));
     learner::AlgorithmInit init;
@@ -503,9 +507,18 @@ class TrainingRun {
       return;
     }
     const bool created = !resuming();
-    if (created) RunFolder::create(plan_.run_dir, core::dump_config(config_));
+    // A run of the same name may have taken the folder unused_path chose: one rank takes the next.
+    while (created && !RunFolder::create(plan_.run_dir, core::dump_config(config_))) {
+      if (group_)
+        throw std::runtime_error("the run folder " + plan_.run_dir + " was made by another process after this run "
+                                 "chose it; start the run again");
+      plan_.run_dir = RunFolder::unused_path(config_.out_dir, plan_.requested_name);
+      plan_.config.name = fs::path(plan_.run_dir).filename().string();
+    }
+    if (!created) lock_.emplace(plan_.run_dir);  // a resume is refused while another process writes the run
     if (group_) group_->barrier();
     try {
+      if (created) lock_.emplace(plan_.run_dir);
       folder_.emplace(plan_.run_dir, resuming() ? counters_.steps : -1);
       if (options_.chunk_source) {
         source_ = options_.chunk_source(config_, plan_.run_dir, profiler_);
@@ -514,6 +527,7 @@ class TrainingRun {
     } catch (...) {
       folder_.reset();
       if (created) {
+        lock_.reset();
         std::error_code ec;
         fs::remove_all(plan_.run_dir, ec);
       }
@@ -1021,6 +1035,7 @@ class TrainingRun {
   };
   std::unique_ptr<BackgroundEval> background_;
   RunCounters counters_;
+  std::optional<RunLock> lock_;  // held from open() to the end: no second writer (train, learner, --resume)
   std::optional<RunFolder> folder_;
   std::unique_ptr<ChunkSource> source_;
   TrainResult result_;
@@ -1041,7 +1056,7 @@ class TrainingRun {
 // are averaged; nullptr with one replica.
 TrainResult serve_pipeline_stage(const RunPlan& plan, int world_rank, int world_size, parallel::ProcessGroup& pipeline,
                                  parallel::ProcessGroup* replicas) {
-  set_threads(plan.config.threads);
+  learner::set_compute_threads(plan.config.threads);
   torch::manual_seed(static_cast<std::uint64_t>(plan.config.seed));  // the same whole network as rank 0's
   learner::AlgorithmInit init;
   init.config = plan.config;
@@ -1084,6 +1099,24 @@ std::optional<parallel::ProcessGroup> join_ranks(const RunPlan& plan) {
 
 }  // namespace
 
+void resolve_world_size(TrainConfig& config, const std::string& source) {
+  learner::LearnerSection& l = config.learner;
+  if (l.world_size != 0) return;
+  const bool one_stage_per_rank = l.stage_devices.empty() && l.pipeline_stages > 1;
+  const parallel::RendezvousInfo info = parallel::rendezvous_from_env();
+  if (info.source == parallel::RendezvousSource::kNone) {
+    l.world_size = one_stage_per_rank ? l.pipeline_stages : 1;
+    return;
+  }
+  if (one_stage_per_rank && info.world_size % l.pipeline_stages != 0)
+    throw std::invalid_argument(source + ": learner.pipeline_stages " + std::to_string(l.pipeline_stages) +
+                                " does not divide the launcher's " + launcher_world_size(info) +
+                                " (one stage per rank: start a multiple of " + std::to_string(l.pipeline_stages) +
+                                " ranks, or set learner.pipeline_stages to a divisor of " +
+                                std::to_string(info.world_size) + ")");
+  l.world_size = info.world_size;
+}
+
 int world_size_to_launch(const TrainConfig& config, const TrainOptions& options) {
   TrainConfig resolved = config;
   std::string source = options.config_source;
@@ -1094,6 +1127,7 @@ int world_size_to_launch(const TrainConfig& config, const TrainOptions& options)
     resolved = TrainConfig{};
     core::load_config(resolved, source);
   }
+  resolve_world_size(resolved, source);
   check_world_size(resolved, source, resume, options.resume_dir);
   // Model parallelism's refusals before any rank starts (the rest come from each rank's plan_run).
   const learner::AlgorithmSpec* algo = nullptr;
@@ -1157,9 +1191,10 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
 }
 
 EvalCheckpointResult evaluate_checkpoint(const std::string& path, std::int32_t episodes, std::uint64_t seed,
-                                         std::int32_t num_envs) {
+                                         std::int32_t num_envs, const std::map<std::string, double>& options) {
   const LoadedPolicy loaded = load_policy(path);
-  const TrainConfig& config = loaded.config;
+  TrainConfig config = loaded.config;
+  for (const auto& [name, value] : options) config.env.options[name] = value;
   auto env = envs::make_env(config.env.id,
                             env_config(config, num_envs > 0 ? num_envs : std::min<std::int32_t>(episodes, 64)));
   const actors::EvalResult e = actors::evaluate(*env, *loaded.policy, episodes, seed, torch::kCPU);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -78,12 +79,20 @@ struct TrainResult {
   std::string communication;  // empty in one-rank runs
 };
 
+// Fills an unset learner.world_size (0) the way torchrun and SLURM users expect: the launcher's
+// WORLD_SIZE (SLURM_NTASKS) when this process is a rank of a launch, else learner.pipeline_stages
+// (one stage per rank, no stage_devices), else 1. A launcher's world size that pipeline_stages does
+// not divide is refused naming both (std::invalid_argument, `source` first). A value already set is
+// left for train() to compare with the launcher's.
+void resolve_world_size(TrainConfig& config, const std::string& source);
+
 // The world size of this config's run (learner.world_size, or the resumed run's), for
 // parallel::launch_local: it starts that many ranks on this machine, unless torchrun or SLURM
 // variables say this process is one rank of them already. Throws
 // std::invalid_argument when the launcher's world size differs from the config's, with a message of
 // its own for a resumed run ("resume with the same world size"). Library callers need not call it:
-// train() checks the same before any file is created.
+// train() checks the same before any file is created. An unset world size is resolved first
+// (resolve_world_size).
 int world_size_to_launch(const TrainConfig& config, const TrainOptions& options);
 
 // Trains as `config` says; writes the run folder; returns the summary. Throws std::invalid_argument
@@ -109,8 +118,10 @@ struct EvalCheckpointResult {
 };
 
 // Loads a checkpoint written by train() and evaluates its deterministic policy on fresh lanes.
+// `options` are set over the checkpoint's env options (a variant: gravity, wind, pole length); the env
+// refuses a name it does not have.
 EvalCheckpointResult evaluate_checkpoint(const std::string& path, std::int32_t episodes, std::uint64_t seed,
-                                         std::int32_t num_envs = 0);
+                                         std::int32_t num_envs = 0, const std::map<std::string, double>& options = {});
 
 
 // Writes the policy of checkpoint `path` alone (its config and policy network, no optimizer, counters

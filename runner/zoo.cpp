@@ -36,10 +36,13 @@ std::vector<ZooEntry> zoo_entries() {
       if (line.empty() || line[0] == '#') continue;
       std::stringstream ss(line);
       ZooEntry e;
+      std::string mean;
       std::getline(ss, e.name, '\t');
       std::getline(ss, e.env_id, '\t');
       std::getline(ss, e.algo, '\t');
+      std::getline(ss, mean, '\t');
       if (e.name == "name") continue;  // the header
+      e.mean_return = std::strtod(mean.c_str(), nullptr);
       e.path = (fs::path(dir) / (e.name + ".pt")).string();
       entries.push_back(e);
     }
@@ -48,14 +51,25 @@ std::vector<ZooEntry> zoo_entries() {
   return {};
 }
 
-std::string resolve_checkpoint(const std::string& path) {
+std::string resolve_checkpoint(const std::string& path, const std::string& algo) {
   if (path.rfind("zoo:", 0) != 0) return path;
   const std::string key = path.substr(4);
   const auto entries = zoo_entries();
   for (const auto& e : entries)
     if (e.name == key) return e.path;
-  for (const auto& e : entries)
-    if (e.env_id == key) return e.path;
+  const ZooEntry* pick = nullptr;
+  std::string of_env;
+  for (const auto& e : entries) {
+    if (e.env_id != key) continue;
+    of_env += (of_env.empty() ? "" : ", ") + e.name + " (" + e.algo + ")";
+    if (!algo.empty() && e.algo != algo) continue;
+    if (pick == nullptr || e.mean_return > pick->mean_return) pick = &e;
+  }
+  if (pick != nullptr) return pick->path;
+  if (!of_env.empty())
+    throw std::invalid_argument("checkpoint " + path + ": the zoo has no " + algo + " entry for " + key +
+                                " (its entries: " + of_env + "); name one with zoo:NAME, or train the run with "
+                                "that entry's algorithm");
   std::string searched, known;
   for (const auto& d : zoo_dirs()) searched += (searched.empty() ? "" : ", ") + d;
   for (const auto& e : entries) known += (known.empty() ? "" : ", ") + e.name;

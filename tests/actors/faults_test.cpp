@@ -7,20 +7,31 @@
 //  - `apiary learner --bind tcp://127.0.0.1:PORT` with an actor started by hand: the learner is stopped
 //    with SIGTERM, the actor waits (alive) until `apiary learner --resume` comes back on the same port,
 //    rejoins, and the resumed run learns from it up to total_steps; the actor then stops on SIGTERM.
+//  - One-process runs (no actors): SIGTERM, then `train --resume`, continues the counters; a run folder
+//    is locked while a process writes it (a second `--resume` and an export into it are refused
+//    naming the pid; a lock left by a SIGKILLed run does not block); two runs of one name started at
+//    the same moment get two folders; a full disk (a 3 MB tmpfs, where the test may mount one) stops
+//    the run with the file and the reason, leaves no half-written checkpoint, and the earlier
+//    checkpoint still loads.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -338,6 +349,161 @@ TEST(FaultsTest, AnActorWaitsForARestartedLearnerAndRejoins) {
   ASSERT_TRUE(actor.wait_exit(10)) << "the actor did not stop on SIGTERM\n" << actor.output();
   EXPECT_EQ(actor.code(), 0) << actor.output();
   EXPECT_NE(actor.output().find("chunks_sent: "), std::string::npos) << actor.output();
+}
+
+// A one-process run (no actor processes) of `cartpole_config`, checkpointing every `checkpoint_steps`.
+struct SoloRun {
+  SoloRun(const TempDir& dir, std::int64_t checkpoint_steps, const fs::path& out_dir)
+      : config(dir.path / "solo.yaml"), run_dir(out_dir / "f"), out(dir.path / "solo.txt") {
+    std::string text = cartpole_config(out_dir, 100000000, 0);
+    const std::string no_checkpoints = "checkpoint_interval_steps: 0";
+    text.replace(text.find(no_checkpoints), no_checkpoints.size(),
+                 "checkpoint_interval_steps: " + std::to_string(checkpoint_steps));
+    std::ofstream(config) << text;
+    learner.emplace(std::vector<std::string>{"train", config.string(), "--quiet"}, out);
+  }
+  // Metrics rows written (updates done), and latest.pt there when `checkpoint` is asked for.
+  ::testing::AssertionResult wait_running(bool checkpoint) {
+    const bool ok = wait_for(
+        [&] {
+          return learner->exited() || (metric_steps(run_dir / "metrics.csv").size() >= 3 &&
+                                       (!checkpoint || fs::exists(run_dir / "checkpoints" / "latest.pt")));
+        },
+        60);
+    if (!ok || learner->exited())
+      return ::testing::AssertionFailure() << "the run did not get going\n" << learner->output();
+    return ::testing::AssertionSuccess();
+  }
+  fs::path config, run_dir, out;
+  std::optional<Child> learner;
+};
+
+// SIGTERM to a one-process run, then `train --resume`: the second session starts at the step the first
+// ended at and carries its counters on (steps, metrics rows, the log).
+TEST(FaultsTest, SigtermThenResumeContinuesTheCounters) {
+  TempDir dir;
+  SoloRun run(dir, 0, dir.path / "runs");
+  ASSERT_TRUE(run.wait_running(false));
+  ASSERT_EQ(::kill(run.learner->pid(), SIGTERM), 0);
+  ASSERT_TRUE(run.learner->wait_exit(30)) << run.learner->output();
+  const std::string first = run.learner->output();
+  ASSERT_EQ(run.learner->code(), 0) << first;
+  ASSERT_NE(first.find("stopped early: checkpoint written to"), std::string::npos) << first;
+  const auto stopped_at = static_cast<std::int64_t>(summary_value(first, "steps: "));
+  ASSERT_GT(stopped_at, 0) << first;
+
+  const apiary::testing::CmdResult second =
+      apiary::testing::run_apiary("train --resume " + run.run_dir.string() + " --quiet --session-steps 2048");
+  ASSERT_EQ(second.status, 0) << second.output;
+  const auto resumed_to = static_cast<std::int64_t>(summary_value(second.output, "steps: "));
+  EXPECT_GE(resumed_to, stopped_at + 2048) << second.output;
+  EXPECT_LT(resumed_to, stopped_at + 2048 + 8 * 32) << "one update of 8 lanes x 32 steps past the session\n"
+                                                   << second.output;
+  const std::string log = apiary::testing::read_text(run.run_dir / "train.log");
+  EXPECT_NE(log.find("resume at step " + std::to_string(stopped_at)), std::string::npos) << log;
+  const auto steps = metric_steps(run.run_dir / "metrics.csv");
+  ASSERT_GE(steps.size(), 4u);
+  for (std::size_t i = 1; i < steps.size(); ++i) EXPECT_LT(steps[i - 1], steps[i]) << "row " << i;
+  EXPECT_LE(steps.front(), static_cast<double>(stopped_at));
+  EXPECT_GT(steps.back(), static_cast<double>(stopped_at));
+}
+
+// A run folder has one writer. While a run trains, `train --resume` of its folder and an export into
+// it are refused with status 2 naming the pid; once the run is SIGKILLed (no clean exit), its lock is
+// gone with it and the resume goes ahead.
+TEST(FaultsTest, ARunFolderHasOneWriterAndADeadOnesLockDoesNotBlock) {
+  TempDir dir;
+  SoloRun run(dir, 1024, dir.path / "runs");
+  ASSERT_TRUE(run.wait_running(true));
+  const std::string pid = std::to_string(run.learner->pid());
+
+  const apiary::testing::CmdResult resume =
+      apiary::testing::run_apiary("train --resume " + run.run_dir.string() + " --quiet --session-steps 256");
+  EXPECT_EQ(resume.status, 2) << resume.output;
+  EXPECT_TRUE(resume.has("is in use by pid " + pid)) << resume.output;
+  const apiary::testing::CmdResult learner = apiary::testing::run_apiary(
+      "learner --resume " + run.run_dir.string() + " --bind tcp://127.0.0.1:1 --quiet");
+  EXPECT_EQ(learner.status, 2) << learner.output;
+  EXPECT_TRUE(learner.has("is in use by pid " + pid)) << learner.output;
+  const fs::path exported = run.run_dir / "checkpoints" / "mine.pt";
+  const apiary::testing::CmdResult into = apiary::testing::run_apiary(
+      "export " + (run.run_dir / "checkpoints" / "latest.pt").string() + " " + exported.string());
+  EXPECT_EQ(into.status, 2) << into.output;
+  EXPECT_TRUE(into.has("which pid " + pid + " is writing")) << into.output;
+  EXPECT_FALSE(fs::exists(exported));
+  // Reading the running run's checkpoint is fine: it is replaced by rename, never half-written.
+  const apiary::testing::CmdResult out = apiary::testing::run_apiary(
+      "export " + (run.run_dir / "checkpoints" / "latest.pt").string() + " " + (dir.path / "mine.pt").string());
+  EXPECT_EQ(out.status, 0) << out.output;
+  ASSERT_FALSE(run.learner->exited()) << "the first run was disturbed\n" << run.learner->output();
+
+  ASSERT_EQ(::kill(run.learner->pid(), SIGKILL), 0);
+  ASSERT_TRUE(run.learner->wait_exit(10));
+  const apiary::testing::CmdResult after =
+      apiary::testing::run_apiary("train --resume " + run.run_dir.string() + " --quiet --session-steps 256");
+  EXPECT_EQ(after.status, 0) << "a dead run's lock blocked the resume\n" << after.output;
+}
+
+// Two runs of one name started at the same moment each get a folder of their own (f and f_2), with
+// their own config, metrics and checkpoint.
+TEST(FaultsTest, TwoRunsOfOneNameAtOnceGetTwoFolders) {
+  TempDir dir;
+  const fs::path config = dir.path / "c.yaml";
+  std::ofstream(config) << cartpole_config(dir.path / "runs", 2048, 0);
+  std::vector<std::unique_ptr<Child>> runs;
+  for (int i = 0; i < 3; ++i)
+    runs.push_back(std::make_unique<Child>(std::vector<std::string>{"train", config.string(), "--quiet"},
+                                           dir.path / ("out" + std::to_string(i) + ".txt")));
+  std::set<std::string> folders;
+  for (auto& r : runs) {
+    ASSERT_TRUE(r->wait_exit(120)) << r->output();
+    EXPECT_EQ(r->code(), 0) << r->output();
+    const std::string text = r->output();
+    const auto at = text.find("run_dir: ");
+    ASSERT_NE(at, std::string::npos) << text;
+    folders.insert(text.substr(at + 9, text.find_first_of(" \n", at + 9) - at - 9));
+  }
+  EXPECT_EQ(folders.size(), 3u) << "runs shared a folder";
+  for (const auto& f : folders) {
+    EXPECT_TRUE(fs::exists(fs::path(f) / "checkpoints" / "latest.pt")) << f;
+    EXPECT_GE(metric_steps(fs::path(f) / "metrics.csv").size(), 1u) << f;
+  }
+}
+
+// A full disk: a 3 MB tmpfs holds the run folder. Once a checkpoint is there, the test fills the rest;
+// the run stops with status 1 naming the file it could not write and why, leaves no half-written
+// file, and the earlier checkpoint still loads. Mounting needs CAP_SYS_ADMIN: skipped, loudly, where
+// the test may not mount.
+TEST(FaultsTest, AFullDiskStopsTheRunAndLosesNoCheckpoint) {
+  TempDir dir;
+  const fs::path disk = dir.path / "disk";
+  fs::create_directories(disk);
+  if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=3m") != 0)
+    GTEST_SKIP() << "SKIPPED LOUDLY: cannot mount a tmpfs here (" << std::strerror(errno)
+                 << "); the full-disk case needs root with CAP_SYS_ADMIN";
+  struct Unmount {
+    fs::path at;
+    ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  SoloRun run(dir, 1024, disk / "runs");
+  ASSERT_TRUE(run.wait_running(true));
+  {  // Fill what is left of the disk.
+    std::ofstream filler(disk / "filler", std::ios::binary);
+    const std::string block(64 * 1024, 'x');
+    while (filler.write(block.data(), block.size())) {
+    }
+  }
+  ASSERT_TRUE(run.learner->wait_exit(60)) << "the run went on with a full disk\n" << run.learner->output();
+  const std::string text = run.learner->output();
+  EXPECT_EQ(run.learner->code(), 1) << text;
+  EXPECT_NE(text.find("No space left on device"), std::string::npos) << text;
+  fs::remove(disk / "filler");  // room for eval to run (it writes nothing to the run folder)
+  for (const auto& e : fs::directory_iterator(run.run_dir / "checkpoints"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << "half-written: " << e.path();
+  const apiary::testing::CmdResult eval = apiary::testing::run_apiary(
+      "eval " + (run.run_dir / "checkpoints" / "latest.pt").string() + " --episodes 2");
+  EXPECT_EQ(eval.status, 0) << eval.output;
+  EXPECT_TRUE(eval.has("mean_return: ")) << eval.output;
 }
 
 }  // namespace

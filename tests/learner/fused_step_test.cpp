@@ -2,7 +2,10 @@
 // loss, diagnostics and gradients for both action spaces, both activations, a shared trunk, linear
 // heads, observation scaling and every loss option, on batches where the ratio and value clips bite;
 // and a whole PPO update with ppo.fused_update on and off.
+#include <dlfcn.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -18,6 +21,7 @@
 #include "learner/ppo/fused_net.h"
 #include "learner/ppo/fused_step.h"
 #include "learner/ppo/ppo.h"
+#include "learner/threads.h"
 #include "envs/registry.h"
 #include "tests/common/algorithm_checks.h"
 #include "tests/common/synthetic_chunk.h"
@@ -219,6 +223,21 @@ TEST(FusedPpoStep, PpoUpdatesAgreeWithAndWithoutIt) {
     for (const char* name : {"pg_loss", "v_loss", "entropy", "approx_kl", "clipfrac"})
       EXPECT_NEAR(mf.at(name), ma.at(name), 1e-4 * std::max(1.0, std::abs(ma.at(name)))) << name;
   }
+}
+
+// The hand-written step calls OpenBLAS directly and autograd runs LibTorch's pool: a run (and
+// `apiary bench learner --threads`) gives both the same count, so neither path is timed with fewer
+// threads than the other (an OpenBLAS left at one thread made the fused step look slower on big
+// networks in an unequal comparison).
+TEST(FusedPpoStep, BothPathsGetTheSameThreads) {
+  using GetThreads = int (*)();
+  const auto blas_threads = reinterpret_cast<GetThreads>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  for (const int n : {2, 1}) {
+    EXPECT_EQ(set_compute_threads(n), n);
+    EXPECT_EQ(torch::get_num_threads(), n);
+    if (blas_threads != nullptr) EXPECT_EQ(blas_threads(), n) << "OpenBLAS's pool";
+  }
+  if (blas_threads == nullptr) std::printf("[ info ] no OpenBLAS in this process: LibTorch's threads checked alone\n");
 }
 
 }  // namespace

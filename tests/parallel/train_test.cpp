@@ -113,12 +113,14 @@ TEST_F(DataParallelTrain, TwoRanksLearnCartPole) {
 // network, the actor and the critic are each cut into two stages on two ranks, and every PPO update
 // runs on the GPipe schedule over 4 micro-batches; CartPole-v1 is learnt to an evaluation of 475, and
 // rank 0 alone writes the run folder, whose checkpoint holds the whole network (eval works on it).
+// learner.world_size is left out: one stage per rank makes it 2.
 TEST_F(DataParallelTrain, TwoPipelineStagesLearnCartPole) {
   const auto start = std::chrono::steady_clock::now();
   CmdResult r;
   fs::path run;
-  ASSERT_NO_FATAL_FAILURE(expect_learns_cartpole(
-      " --set learner.world_size=2 --set learner.pipeline_stages=2 --set learner.micro_batches=4", r, run));
+  ASSERT_NO_FATAL_FAILURE(
+      expect_learns_cartpole(" --set learner.pipeline_stages=2 --set learner.micro_batches=4", r, run));
+  EXPECT_NE(apiary::testing::read_text(run / "config.yaml").find("world_size: 2"), std::string::npos);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.output.find("run_dir:"), r.output.rfind("run_dir:")) << r.output;
   EXPECT_TRUE(r.has("send/recv")) << r.output;  // the communication line counts the pipeline's messages
@@ -221,7 +223,8 @@ TEST_F(DataParallelTrain, PipelineCombinationsThatCannotWorkAreRefused) {
   r = run_apiary(base + " --set learner.world_size=3 --set learner.pipeline_stages=2");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(r.has("learner.world_size: world size 3 is not a multiple of 2 pipeline stages")) << r.output;
-  r = run_apiary(base + " --set learner.pipeline_stages=2");  // world size 1
+  // Left out, the world size is pipeline_stages (TwoPipelineStagesLearnCartPole); set to 1, refused.
+  r = run_apiary(base + " --set learner.pipeline_stages=2 --set learner.world_size=1");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(r.has("world size 1 is not a multiple of 2 pipeline stages")) << r.output;
   r = run_apiary(base + " --set learner.pipeline_stages=2 --set learner.stage_devices=[cpu,cuda:7]");
@@ -257,13 +260,22 @@ TEST_F(DataParallelTrain, DqnRanksStayBitwiseEqual) {
   EXPECT_GT(std::stoi(r.output.substr(open + 1, close - open - 1)), 2) << r.output;
 }
 
-// Two processes started by hand with torchrun's variables join one run: steps count both ranks', one
-// run folder, rank 1 prints nothing of the summary.
+// Two processes started by hand with torchrun's variables, with a config that leaves learner.world_size
+// out (as a torchrun user's does), join one run of the launcher's world size: steps count both ranks',
+// one run folder whose config says world_size 2, rank 1 prints nothing of the summary. A config that
+// sets another world size is refused naming both.
 TEST_F(DataParallelTrain, TorchrunVariablesJoinOneRun) {
   const std::uint16_t port = apiary::parallel::find_free_port();
   const std::string args = "train " + config_path() + " --quiet --set out_dir=" + dir_.string() +
-                           " --set learner.world_size=2 --set total_steps=2048 --set eval.interval_steps=0"
+                           " --set total_steps=2048 --set eval.interval_steps=0"
                            " --set eval.episodes=4 --set eval.num_envs=4";
+  const CmdResult one = run_apiary(args + " --set learner.world_size=1", torchrun_env(0, 2, port));
+  EXPECT_EQ(one.status, 2) << one.output;
+  EXPECT_TRUE(one.has("learner.world_size 1 differs from the launcher's WORLD_SIZE=2")) << one.output;
+  const CmdResult odd = run_apiary(args + " --set learner.pipeline_stages=2", torchrun_env(0, 3, port));
+  EXPECT_EQ(odd.status, 2) << odd.output;
+  EXPECT_TRUE(odd.has("learner.pipeline_stages 2 does not divide the launcher's WORLD_SIZE=3")) << odd.output;
+  ASSERT_TRUE(run_folders().empty());
   auto rank1 = std::async(std::launch::async, [&] { return run_apiary(args, torchrun_env(1, 2, port)); });
   const CmdResult r0 = run_apiary(args, torchrun_env(0, 2, port));
   const CmdResult r1 = rank1.get();
@@ -273,7 +285,8 @@ TEST_F(DataParallelTrain, TorchrunVariablesJoinOneRun) {
   ASSERT_TRUE(kv.count("steps")) << r0.output;
   EXPECT_EQ(kv.at("steps"), "2048") << r0.output;  // 2 ranks x 8 lanes x 32 steps x 4 updates
   EXPECT_FALSE(r1.has("eval_mean_return:")) << r1.output;
-  EXPECT_EQ(run_folders().size(), 1u);
+  ASSERT_EQ(run_folders().size(), 1u);
+  EXPECT_NE(apiary::testing::read_text(run_folders()[0] / "config.yaml").find("world_size: 2"), std::string::npos);
 }
 
 // A rank started with another config is refused when it joins, naming the line that differs; both
@@ -421,7 +434,7 @@ TEST_F(DataParallelTrain, CombinationsThatCannotWorkAreRefused) {
                  dir_.string() + " --set learner.world_size=2");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(r.has("learner.world_size: algo sac does not average its gradients across ranks")) << r.output;
-  r = run_apiary(base + " --set learner.world_size=0");
+  r = run_apiary(base + " --set learner.world_size=-1");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(r.has("learner.world_size")) << r.output;
   EXPECT_TRUE(run_folders().empty());

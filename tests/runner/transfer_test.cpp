@@ -310,5 +310,26 @@ TEST_F(Transfer, BadInitCheckpointsAreRefusedNamingThem) {
   EXPECT_FALSE(fs::exists(dir_ / "runs" / "x")) << "a refused run leaves no folder";
 }
 
+// A resumed run whose config.yaml now asks for another network ([64, 64, 64] where the checkpoint holds
+// [64, 64]): refused, naming the policy key that differs and every layer with both shapes, not only
+// the first missing submodule.
+TEST_F(Transfer, AResumeWithAnotherNetworkNamesTheLayersAndShapes) {
+  trained("CartPole-v1", "grown");
+  const fs::path run = dir_ / "runs" / "grown";
+  std::string yaml = testing::read_text(run / "config.yaml");
+  const std::string from = "hidden_sizes: [64, 64]";
+  ASSERT_NE(yaml.find(from), std::string::npos) << yaml;
+  yaml.replace(yaml.find(from), from.size(), "hidden_sizes: [64, 64, 64]");
+  std::ofstream(run / "config.yaml") << yaml;
+  const CmdResult r = testing::run_apiary("train --resume " + run.string() + " --quiet");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("does not fit the run's ppo on CartPole-v1, trained with policy.hidden_sizes [64, 64] where the "
+                    "run has [64, 64, 64]"))
+      << r.output;
+  EXPECT_TRUE(r.has("'actor_body.4.weight' [64, 64]: not in the checkpoint")) << r.output;
+  EXPECT_TRUE(r.has("'critic_body.4.bias' [64]: not in the checkpoint")) << r.output;
+  EXPECT_FALSE(r.has("has no submodule")) << r.output;
+}
+
 }  // namespace
 }  // namespace apiary::runner
