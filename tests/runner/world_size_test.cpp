@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runner/train.h"
 
@@ -35,38 +37,29 @@ class Launcher {
   }
 };
 
+// The world size a config with these learner keys resolves to.
+int resolved(int world_size, int stages, std::vector<std::string> stage_devices = {}) {
+  TrainConfig config;
+  config.learner.world_size = world_size;
+  config.learner.pipeline_stages = stages;
+  config.learner.stage_devices = std::move(stage_devices);
+  resolve_world_size(config, "c.yaml");
+  return config.learner.world_size;
+}
+
 TEST(ResolveWorldSize, UnsetTakesTheLaunchersOrTheStagesOrOne) {
   Launcher::clear();
-  TrainConfig config;
-  ASSERT_EQ(config.learner.world_size, 0) << "unset by default";
-  resolve_world_size(config, "c.yaml");
-  EXPECT_EQ(config.learner.world_size, 1);
-  config = TrainConfig{};
-  config.learner.pipeline_stages = 2;
-  resolve_world_size(config, "c.yaml");
-  EXPECT_EQ(config.learner.world_size, 2) << "one stage per rank";
-  config = TrainConfig{};
-  config.learner.pipeline_stages = 2;
-  config.learner.stage_devices = {"cpu", "cpu"};
-  resolve_world_size(config, "c.yaml");
-  EXPECT_EQ(config.learner.world_size, 1) << "stage_devices: every stage in one rank";
+  ASSERT_EQ(TrainConfig{}.learner.world_size, 0) << "unset by default";
+  EXPECT_EQ(resolved(0, 1), 1);
+  EXPECT_EQ(resolved(0, 2), 2) << "one stage per rank";
+  EXPECT_EQ(resolved(0, 2, {"cpu", "cpu"}), 1) << "stage_devices: every stage in one rank";
   {
     Launcher torchrun("4", /*slurm=*/false);
-    config = TrainConfig{};
-    resolve_world_size(config, "c.yaml");
-    EXPECT_EQ(config.learner.world_size, 4);
-    config = TrainConfig{};
-    config.learner.pipeline_stages = 2;
-    resolve_world_size(config, "c.yaml");
-    EXPECT_EQ(config.learner.world_size, 4) << "2 replicas of 2 stages";
-    config = TrainConfig{};
-    config.learner.world_size = 1;
-    resolve_world_size(config, "c.yaml");
-    EXPECT_EQ(config.learner.world_size, 1) << "a set value is kept (train() refuses it against WORLD_SIZE=4)";
-    config = TrainConfig{};
-    config.learner.pipeline_stages = 3;
+    EXPECT_EQ(resolved(0, 1), 4);
+    EXPECT_EQ(resolved(0, 2), 4) << "2 replicas of 2 stages";
+    EXPECT_EQ(resolved(1, 1), 1) << "a set value is kept (train() refuses it against WORLD_SIZE=4)";
     try {
-      resolve_world_size(config, "c.yaml");
+      resolved(0, 3);
       FAIL() << "3 stages over 4 ranks";
     } catch (const std::invalid_argument& e) {
       EXPECT_NE(std::string(e.what()).find("c.yaml: learner.pipeline_stages 3 does not divide the launcher's "
@@ -77,9 +70,7 @@ TEST(ResolveWorldSize, UnsetTakesTheLaunchersOrTheStagesOrOne) {
   }
   {
     Launcher slurm("3", /*slurm=*/true);
-    config = TrainConfig{};
-    resolve_world_size(config, "c.yaml");
-    EXPECT_EQ(config.learner.world_size, 3);
+    EXPECT_EQ(resolved(0, 1), 3);
   }
 }
 
