@@ -4,9 +4,11 @@
 Steps per second of `apiary.make_vec` driven from Python with uniform random actions (8 batches
 prepared in advance and cycled, int64 as `action_space.sample()` gives them), at 1, 64 and 4096 lanes
 for CartPole-v1 and LunarLander-v3; the same env stepped by C++ alone in the same process (no Python
-in the loop), whose difference per step() is Python's overhead; and, in the same run, Gymnasium's own
-numpy vector env for CartPole (gymnasium.envs.classic_control.cartpole.CartPoleVectorEnv) fed the
-same actions. Each cell is the median of --repeats timed runs of --seconds each, after a warm-up.
+in the loop, same-step autoreset), whose difference per step() is the overhead of Python and of the
+autoreset mode; and, in the same run, Gymnasium's own numpy vector env for CartPole
+(gymnasium.envs.classic_control.cartpole.CartPoleVectorEnv) fed the same actions. Each cell is the
+median of --repeats timed runs of --seconds each, after a warm-up. The env is make_vec's defaults
+(copy=True, next-step autoreset, as Gymnasium's) unless --copy 0 / --autoreset-mode say otherwise.
 
     python3 bench/python_envs.py --build build --gymnasium /path/to/Gymnasium
 
@@ -40,6 +42,10 @@ def parse_args():
     p.add_argument("--threads", default="1,2", help="Apiary thread counts to measure")
     p.add_argument("--seconds", type=float, default=1.0, help="length of one timed run")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per cell (the median is reported)")
+    p.add_argument("--copy", type=int, choices=(0, 1), default=1, help="make_vec's copy (1: the default)")
+    p.add_argument("--autoreset-mode", default="NextStep", choices=("NextStep", "SameStep", "Disabled"),
+                   help="make_vec's autoreset_mode (NextStep: the default; Disabled resets ended lanes with "
+                        "reset(options={'reset_mask': ...}) after each step)")
     return p.parse_args()
 
 
@@ -62,6 +68,20 @@ def timed_steps(step, batches, seconds):
 def medians(runs):
     """Median wall and median cpu of [(wall, cpu), ...]."""
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def apiary_stepper(env):
+    """env.step, or for a DISABLED env a step followed by the reset of the lanes that ended."""
+    if env.autoreset_mode.value != "Disabled":
+        return env.step
+
+    def step(actions):
+        result = env.step(actions)
+        ended = result[2] | result[3]
+        if ended.any():
+            env.reset(options={"reset_mask": ended})
+        return result
+    return step
 
 
 def random_batches(action_space_n, lanes, seed=0):
@@ -177,7 +197,8 @@ def main():
 
     print(f"# {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.1f}; "
-          f"{args.repeats} runs of {args.seconds} s per cell, medians")
+          f"{args.repeats} runs of {args.seconds} s per cell, medians; make_vec(copy={bool(args.copy)}, "
+          f"autoreset_mode={args.autoreset_mode})")
     print("\n| env | lanes | threads | Python steps/s | C++ steps/s | overhead per step(), wall | overhead, CPU time |")
     print("|---|---|---|---|---|---|---|")
     figures = {}
@@ -186,12 +207,13 @@ def main():
             for threads in thread_counts:
                 if threads > 1 and n == 1:
                     continue
-                env = apiary.make_vec(env_id, n, seed=0, threads=threads)
+                env = apiary.make_vec(env_id, n, seed=0, threads=threads, copy=bool(args.copy),
+                                      autoreset_mode=args.autoreset_mode)
                 env.reset()
                 batches = random_batches(int(env.single_action_space.n), n)
                 py_runs, cpp_runs = [], []
                 for _ in range(args.repeats):  # interleaved, so that both see the same machine
-                    py_runs.append(timed_steps(env.step, batches, args.seconds))
+                    py_runs.append(timed_steps(apiary_stepper(env), batches, args.seconds))
                     c = _apiary.cpp_step_seconds(env_id, n, threads, args.seconds, 0)
                     cpp_runs.append((c["wall"], c["cpu"]))
                 env.close()
@@ -213,13 +235,14 @@ def main():
         for n in lanes:
             gym_env = peer(num_envs=n)
             gym_env.reset(seed=0)
-            ours = apiary.make_vec("CartPole-v1", n, seed=0, threads=1)
+            ours = apiary.make_vec("CartPole-v1", n, seed=0, threads=1, copy=bool(args.copy),
+                                   autoreset_mode=args.autoreset_mode)
             ours.reset()
             batches = random_batches(2, n)
             gym_runs, our_runs = [], []
             for _ in range(args.repeats):
                 gym_runs.append(timed_steps(gym_env.step, batches, args.seconds))
-                our_runs.append(timed_steps(ours.step, batches, args.seconds))
+                our_runs.append(timed_steps(apiary_stepper(ours), batches, args.seconds))
             gym_env.close()
             ours.close()
             gym, our = medians(gym_runs), medians(our_runs)

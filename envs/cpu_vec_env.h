@@ -157,6 +157,18 @@ class CpuVecEnv final : public VecEnv {
   }
 
   void set_active_lanes(const std::uint8_t* mask) override { active_ = mask; }
+  bool holds_lanes() const override { return true; }
+
+  void reset_lanes(const std::uint8_t* mask) override {
+    for_lanes([&](std::int64_t lane) {
+      if (!mask[lane]) return;
+      LaneRng rng{seed_, static_cast<std::uint64_t>(lane), draws_[lane]};
+      begin_episode(lane, rng);
+      reward_[lane] = 0.0f;
+      terminated_[lane] = 0;
+      truncated_[lane] = 0;
+    });
+  }
 
   void copy_to_host(HostBatch& out) const override { copy_host_buffers(buffers_, num_envs_, Env::kObsDim, out); }
 
@@ -345,13 +357,21 @@ class CpuVecEnv final : public VecEnv {
       std::copy(obs, obs + Env::kObsDim, final_obs_.data() + lane * Env::kObsDim);
       final_return_[lane] = episode_return_[lane];
       final_length_[lane] = t;
-      episode_draws_[lane] = rng.draws;
-      log.clear();
-      env.reset(rng);
-      elapsed_[lane] = 0;
-      episode_return_[lane] = 0.0f;
-      env.observe(obs);
+      begin_episode(lane, rng);
+      return;
     }
+    draws_[lane] = rng.draws;
+  }
+
+  // A new episode for `lane` from `rng` (its stream where it stands): what an auto-reset and
+  // reset_lanes do; the snapshot's replay starts from episode_draws_.
+  void begin_episode(std::int64_t lane, LaneRng& rng) {
+    episode_draws_[lane] = rng.draws;
+    log_[lane].clear();
+    lanes_[lane]->reset(rng);
+    elapsed_[lane] = 0;
+    episode_return_[lane] = 0.0f;
+    lanes_[lane]->observe(obs_.data() + lane * Env::kObsDim);
     draws_[lane] = rng.draws;
   }
 

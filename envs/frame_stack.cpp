@@ -112,6 +112,14 @@ class FrameStackVecEnv final : public VecEnv {
     inner_->set_active_lanes(mask);
   }
 
+  bool holds_lanes() const override { return inner_->holds_lanes(); }
+
+  void reset_lanes(const std::uint8_t* mask) override {
+    inner_->reset_lanes(mask);
+    for (std::int32_t lane = 0; lane < num_envs_; ++lane)
+      if (mask[lane]) fill(lane);  // the new episode's first observation, k times
+  }
+
   void copy_to_host(HostBatch& out) const override {
     copy_host_buffers(buffers_, num_envs_, spec_.obs_dim(), out);
   }

@@ -75,6 +75,25 @@ APIARY_HD std::int32_t step_lanes(const typename Env::Params& params, std::int64
   return num_done;
 }
 
+// The same-step auto-reset of `lane`, which has just finished: its final observation, return and
+// length are kept and a new episode begins from its continuing stream.
+template <class Env>
+APIARY_HD void auto_reset_lane(const typename Env::Params& params, const LaneArrays<Env>& a, std::uint64_t seed,
+                               std::int64_t lane) {
+  using Obs = ObsType<Env>;
+  Obs* lane_obs = a.out.template observations<Obs>() + lane * Env::kObsDim;
+  Obs* final_obs = a.out.template final_observations<Obs>() + lane * Env::kObsDim;
+  for (int i = 0; i < Env::kObsDim; ++i) final_obs[i] = lane_obs[i];
+  a.out.final_return[lane] = a.out.episode_return[lane];
+  a.out.final_length[lane] = a.out.elapsed[lane];
+  LaneRng rng{seed, static_cast<std::uint64_t>(lane), a.draws[lane]};
+  Env::reset(params, a.state[lane], rng);
+  a.draws[lane] = rng.draws;
+  a.out.elapsed[lane] = 0;
+  a.out.episode_return[lane] = 0.0f;
+  Env::observe(params, a.state[lane], lane_obs);
+}
+
 template <class Env>
 struct StepBlocks {
   using Obs = ObsType<Env>;
@@ -84,30 +103,124 @@ struct StepBlocks {
   std::int32_t max_episode_steps;  // 0: no limit
   std::int64_t num_envs;
   std::int64_t block;
+  const std::uint8_t* active;  // set_active_lanes(): 0 holds a lane (this System's memory); null: all step
+
+  APIARY_HD std::int32_t step(std::int64_t lo, std::int64_t hi, std::int32_t limit) const {
+    return step_lanes<Env>(params, lo, hi, seed, limit, a.state, a.actions, a.draws, a.out.template observations<Obs>(),
+                           a.out.reward, a.out.episode_return, a.out.terminated, a.out.truncated, a.out.elapsed);
+  }
 
   APIARY_HD void operator()(std::int64_t b) const {
     const std::int64_t lo = b * block;
     const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
     const std::int32_t limit = max_episode_steps > 0 ? max_episode_steps : 0x7fffffff;
-    const std::int32_t num_done =
-        step_lanes<Env>(params, lo, hi, seed, limit, a.state, a.actions, a.draws, a.out.template observations<Obs>(),
-                        a.out.reward,
-                        a.out.episode_return, a.out.terminated, a.out.truncated, a.out.elapsed);
-    if (num_done == 0) return;
-    // Pass 2: same-step auto-reset of the lanes that finished.
+    if (active == nullptr) {
+      run(lo, hi, limit);
+      return;
+    }
+#ifndef __CUDA_ARCH__
+    if (step_around_held(lo, hi, limit)) return;
+#endif
+    // Held lanes keep everything: each run of consecutive active lanes is stepped as a block of its own.
+    for (std::int64_t lane = lo; lane < hi;) {
+      if (!active[lane]) {
+        ++lane;
+        continue;
+      }
+      std::int64_t end = lane + 1;
+      while (end < hi && active[end]) ++end;
+      run(lane, end, limit);
+      lane = end;
+    }
+  }
+
+#ifndef __CUDA_ARCH__
+  // On the host, a block with a few held lanes (Python's next-step autoreset holds the lanes that
+  // ended on the step before, a few per cent) is stepped whole, vectorised, and the held lanes' rows
+  // are put back afterwards; false (nothing done) when more than kMaxHeld are held.
+  // (Always inlined: the caller is compiled once per instruction set, as the plain path is.)
+  __attribute__((always_inline)) inline bool step_around_held(std::int64_t lo, std::int64_t hi,
+                                                              std::int32_t limit) const {
+    constexpr int kMaxHeld = 32;
+    struct Saved {
+      typename Env::State state;
+      std::uint64_t draws;
+      Obs obs[Env::kObsDim], final_obs[Env::kObsDim];
+      float reward, episode_return, final_return;
+      std::uint8_t terminated, truncated;
+      std::int32_t elapsed, final_length;
+    };
+    std::int64_t held[kMaxHeld];
+    int count = 0;
+    for (std::int64_t lane = lo; lane < hi; ++lane)
+      if (!active[lane]) {
+        if (count == kMaxHeld) return false;
+        held[count++] = lane;
+      }
+    Saved saved[kMaxHeld];
+    Obs* obs = a.out.template observations<Obs>();
+    Obs* final_obs = a.out.template final_observations<Obs>();
+    for (int i = 0; i < count; ++i) {
+      const std::int64_t l = held[i];
+      Saved& s = saved[i];
+      s = Saved{a.state[l], a.draws[l], {}, {}, a.out.reward[l], a.out.episode_return[l], a.out.final_return[l],
+                a.out.terminated[l], a.out.truncated[l], a.out.elapsed[l], a.out.final_length[l]};
+      std::memcpy(s.obs, obs + l * Env::kObsDim, sizeof(s.obs));
+      std::memcpy(s.final_obs, final_obs + l * Env::kObsDim, sizeof(s.final_obs));
+    }
+    run(lo, hi, limit);
+    for (int i = 0; i < count; ++i) {
+      const std::int64_t l = held[i];
+      const Saved& s = saved[i];
+      a.state[l] = s.state;
+      a.draws[l] = s.draws;
+      std::memcpy(obs + l * Env::kObsDim, s.obs, sizeof(s.obs));
+      std::memcpy(final_obs + l * Env::kObsDim, s.final_obs, sizeof(s.final_obs));
+      a.out.reward[l] = s.reward;
+      a.out.episode_return[l] = s.episode_return;
+      a.out.final_return[l] = s.final_return;
+      a.out.terminated[l] = s.terminated;
+      a.out.truncated[l] = s.truncated;
+      a.out.elapsed[l] = s.elapsed;
+      a.out.final_length[l] = s.final_length;
+    }
+    return true;
+  }
+#endif
+
+  // Lanes [lo, hi) stepped (the vectorised pass 1), then pass 2: the same-step auto-reset of those
+  // that finished.
+  APIARY_HD void run(std::int64_t lo, std::int64_t hi, std::int32_t limit) const {
+    if (step(lo, hi, limit) == 0) return;
+    for (std::int64_t lane = lo; lane < hi; ++lane)
+      if (a.out.terminated[lane] | a.out.truncated[lane]) auto_reset_lane<Env>(params, a, seed, lane);
+  }
+};
+
+// reset_lanes(): lanes whose mask byte is set begin a new episode from their continuing stream.
+template <class Env>
+struct ResetLaneBlocks {
+  typename Env::Params params;
+  LaneArrays<Env> a;
+  std::uint64_t seed;
+  std::int64_t num_envs;
+  std::int64_t block;
+  const std::uint8_t* mask;  // this System's memory
+
+  APIARY_HD void operator()(std::int64_t b) const {
+    const std::int64_t lo = b * block;
+    const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
     for (std::int64_t lane = lo; lane < hi; ++lane) {
-      if (!(a.out.terminated[lane] | a.out.truncated[lane])) continue;
-      Obs* lane_obs = a.out.template observations<Obs>() + lane * Env::kObsDim;
-      Obs* final_obs = a.out.template final_observations<Obs>() + lane * Env::kObsDim;
-      for (int i = 0; i < Env::kObsDim; ++i) final_obs[i] = lane_obs[i];
-      a.out.final_return[lane] = a.out.episode_return[lane];
-      a.out.final_length[lane] = a.out.elapsed[lane];
+      if (!mask[lane]) continue;
       LaneRng rng{seed, static_cast<std::uint64_t>(lane), a.draws[lane]};
       Env::reset(params, a.state[lane], rng);
       a.draws[lane] = rng.draws;
       a.out.elapsed[lane] = 0;
       a.out.episode_return[lane] = 0.0f;
-      Env::observe(params, a.state[lane], lane_obs);
+      a.out.reward[lane] = 0.0f;
+      a.out.terminated[lane] = 0;
+      a.out.truncated[lane] = 0;
+      Env::observe(params, a.state[lane], a.out.template observations<ObsType<Env>>() + lane * Env::kObsDim);
     }
   }
 };
@@ -215,8 +328,20 @@ class ThrustVecEnv final : public VecEnv {
   void step(const ActionBatch& batch) override {
     const Action* actions = validate(batch);
     const std::int64_t block = System::block_size(num_envs_, threads_);
+    const std::uint8_t* active = active_host_ == nullptr ? nullptr : lane_mask(active_host_);
     System::for_each_block(num_blocks(block), threads_,
-                           detail::StepBlocks<Env>{params_, arrays(actions), seed_, max_episode_steps_, num_envs_, block});
+                           detail::StepBlocks<Env>{params_, arrays(actions), seed_, max_episode_steps_, num_envs_, block,
+                                                   active});
+  }
+
+  void set_active_lanes(const std::uint8_t* mask) override { active_host_ = mask; }
+  bool holds_lanes() const override { return true; }
+
+  void reset_lanes(const std::uint8_t* mask) override {
+    const std::int64_t block = System::block_size(num_envs_, threads_);
+    System::for_each_block(num_blocks(block), threads_,
+                           detail::ResetLaneBlocks<Env>{params_, arrays(actions_.data()), seed_, num_envs_, block,
+                                                        lane_mask(mask)});
   }
 
   void copy_to_host(HostBatch& out) const override {
@@ -337,6 +462,18 @@ class ThrustVecEnv final : public VecEnv {
     return detail::LaneArrays<Env>{state_.data(), actions, draws_.data(), buffers_};
   }
 
+  // A host mask ([N] bytes) where this System's kernels can read it: a device copy for CUDA (the
+  // mask may change between calls), the host bytes themselves on the CPU.
+  const std::uint8_t* lane_mask(const std::uint8_t* host) {
+    if constexpr (System::kDevice == Device::kCpu) {
+      return host;
+    } else {
+      if (mask_.size() != static_cast<std::size_t>(num_envs_)) mask_.allocate(static_cast<std::size_t>(num_envs_), 0);
+      System::upload(host, mask_.size(), mask_.data());
+      return mask_.data();
+    }
+  }
+
   template <class T, class Array>
   static void download(const Array& from, std::size_t n, std::vector<T>& to) {
     to.resize(n);
@@ -375,6 +512,8 @@ class ThrustVecEnv final : public VecEnv {
   typename System::template Array<float> reward_, episode_return_, final_return_;
   typename System::template Array<std::uint8_t> terminated_, truncated_;
   typename System::template Array<std::int32_t> elapsed_, final_length_;
+  const std::uint8_t* active_host_ = nullptr;          // set_active_lanes()'s mask (host), null: all
+  typename System::template Array<std::uint8_t> mask_;  // its device copy (CUDA only), made on first use
 };
 
 }  // namespace apiary::envs

@@ -1,11 +1,27 @@
 #include "envs/vec_env.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
 namespace apiary::envs {
 
 std::string to_string(Device device) { return device == Device::kCuda ? "cuda" : "cpu"; }
+
+double lane_bytes_estimate(const EnvSpec& spec) {
+  const double obs = static_cast<double>(spec.obs_dim());
+  const double act = static_cast<double>(std::max<std::int64_t>(1, spec.action_dim()));
+  const double element = spec.observation_space.is_uint8() ? 1.0 : 4.0;
+  return element * 3.0 * obs + 4.0 * (act + 8.0) + 256.0;  // obs, final obs, a copy; actions, counters, state
+}
+
+double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
 
 Device parse_device(const std::string& name) {
   if (name == "cpu") return Device::kCpu;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -106,6 +107,12 @@ struct VecEnvConfig {
   EnvOptions options;        // the env's Params by name, and max_episode_steps
 };
 
+// About how many bytes one lane of `spec` takes in a back end (its buffers and state), so that a
+// batch too large for the machine is refused before anything is allocated.
+double lane_bytes_estimate(const EnvSpec& spec);
+// The machine's physical memory in bytes (0 when it cannot be read).
+double physical_memory_bytes();
+
 class VecEnv {
  public:
   virtual ~VecEnv() = default;
@@ -124,12 +131,26 @@ class VecEnv {
   // std::out_of_range (a discrete action outside the space, a non-finite continuous action) before
   // any lane moves. Continuous actions are clipped by the env as Gymnasium's envs clip them.
   virtual void step(const ActionBatch& actions) = 0;
-  // A hint for the following steps: lanes whose byte in `mask` ([N]) is 0 need not move (evaluation:
-  // lanes that owe no more episodes). A back end that skips them leaves their buffers as they were
-  // (CpuVecEnv: the Box2D envs and plugins); one that steps them anyway is correct too (the default, and
-  // the Thrust back end's, whose lanes are cheap). nullptr: every lane steps. The mask is read at each
-  // step and must outlive its use.
+  // For the following steps: lanes whose byte in `mask` ([N], host memory) is 0 need not move
+  // (evaluation: lanes that owe no more episodes). A back end whose holds_lanes() is true keeps such a
+  // lane exactly: state, random stream, counters and buffer rows stay as they were, and it never
+  // finishes on such a step (Python's next-step autoreset relies on it). One that is not (a VecEnv
+  // written by hand, whose default this is) may step every lane. nullptr: every lane steps. The mask
+  // is read at each step and must outlive its use.
   virtual void set_active_lanes(const std::uint8_t* mask) { (void)mask; }
+  // Whether set_active_lanes() holds lanes exactly (every bundled back end; see above).
+  virtual bool holds_lanes() const { return false; }
+  // Lanes whose byte in `mask` ([N], host memory) is not 0 begin a new episode now, drawn from their
+  // own continuing random stream as a same-step auto-reset draws it: elapsed steps and the episode
+  // return are zeroed, reward 0, both flags 0, the observation written. Other lanes are untouched.
+  // (Python's reset(options={"reset_mask": ...}).) The default throws std::logic_error naming the env.
+  // (Inline, as every virtual here: a key function would put VecEnv's type info in one library only,
+  // where plugins cannot find it.)
+  virtual void reset_lanes(const std::uint8_t* mask) {
+    (void)mask;
+    throw std::logic_error(spec_.id + ": this back end cannot reset single lanes (reset_lanes); reset every lane "
+                           "with reset(seed)");
+  }
   const BatchBuffers& buffers() const { return buffers_; }
   virtual void copy_to_host(HostBatch& out) const = 0;
 

@@ -188,13 +188,13 @@ void check_run_name(const std::string& name, const std::string& source) {
 void check_memory(const TrainConfig& config, const envs::EnvSpec& spec, const learner::AlgorithmSpec& algo,
                   const std::string& source) {
   const double obs = static_cast<double>(spec.obs_dim()), act = static_cast<double>(std::max<std::int64_t>(1, spec.action_dim()));
-  const double per_lane = 4.0 * (3.0 * obs + act + 8.0) + 256.0;  // buffers + state, per lane
+  const double per_lane = envs::lane_bytes_estimate(spec);
   const double lanes = static_cast<double>(config.env.num_envs) + static_cast<double>(config.eval.num_envs);
   const double chunk = 4.0 * (static_cast<double>(algo.rollout_steps(config)) + 1.0) *
                        static_cast<double>(config.env.num_envs) * (2.0 * obs + act + 6.0);
   const double own = algo.memory_bytes ? static_cast<double>(algo.memory_bytes(config, spec)) : 0.0;
   const double need = per_lane * lanes + chunk + own;
-  const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  const double have = envs::physical_memory_bytes();
   if (have > 0 && need > 0.8 * have) {
     auto gib = [](double b) {
       std::ostringstream os;

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -68,11 +69,14 @@ class Policy:
     """A trained Apiary policy: ``policy(obs)`` maps a batch of observations to actions.
 
     Made by :meth:`Policy.load`. Runs on the CPU, one forward pass at a time (calls from several
-    threads queue), without the GIL.
+    threads queue), without the GIL. Pickles (and deep-copies) as its checkpoint's bytes, read when it
+    is loaded: the copy is the same network with the same weights, wherever it is unpickled.
     """
 
-    def __init__(self, core):
+    def __init__(self, core, checkpoint: bytes | None = None):
         self._core = core
+        # The checkpoint file's bytes, for pickling; read right after the core loaded it.
+        self._checkpoint = checkpoint if checkpoint is not None else _read_checkpoint(core.path)
         spec = _apiary.env_spec(core.env_id, dict(core.env_options))
         self.env_id: str = core.env_id
         self.algo: str = core.algo
@@ -129,8 +133,28 @@ class Policy:
         PyTorch when both use the same LibTorch, as Debian's python3-torch does)."""
         _torch_module().manual_seed(int(seed))
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"checkpoint": self._checkpoint, "path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Loads the pickled checkpoint's bytes from a temporary file (LibTorch reads files), which is
+        removed once loaded; ``path`` stays the file the policy was first loaded from."""
+        module = _torch_module()
+        with tempfile.TemporaryDirectory(prefix="apiary_policy_") as folder:
+            path = os.path.join(folder, "checkpoint.pt")
+            with open(path, "wb") as f:
+                f.write(state["checkpoint"])
+            core = module.PolicyCore(path, "")
+        self.__init__(core, state["checkpoint"])
+        self.path = state["path"]
+
     def __repr__(self) -> str:
         return f"apiary.Policy({self.algo} on {self.env_id}, {self.path})"
+
+
+def _read_checkpoint(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _yaml_value(value: Any) -> str:

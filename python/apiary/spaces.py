@@ -237,6 +237,11 @@ def make_space(desc: dict, num_envs: int | None = None):
     low, high, shape = desc["low"], desc["high"], tuple(desc["shape"])
     dtype = np.dtype(desc.get("dtype", "float32"))  # uint8 for image observations
     low, high = np.asarray(low).astype(dtype), np.asarray(high).astype(dtype)
+    if dtype.kind == "f":
+        # The C++ spaces write an unbounded element as the dtype's largest value; Gymnasium 1.x's
+        # spaces have +-inf there (CartPole's velocities), so that Box == Box holds.
+        big = np.finfo(dtype).max
+        low, high = np.where(low <= -big, -np.inf, low).astype(dtype), np.where(high >= big, np.inf, high).astype(dtype)
     if num_envs is None:
         return Box_(low=low, high=high, shape=shape, dtype=dtype)
     batched = (num_envs,) + shape

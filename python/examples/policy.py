@@ -23,7 +23,8 @@ def main():
 
     policy = apiary.Policy.load(args.checkpoint)
     print(policy)
-    envs = policy.make_vec(args.num_envs, seed=args.seed)  # its env, with the options it was trained with
+    # Its env, with the options it was trained with; info["episode"] carries the episodes' returns.
+    envs = policy.make_vec(args.num_envs, seed=args.seed, episode_stats=True)
     obs, _ = envs.reset()
     returns = []
     while len(returns) < args.episodes:

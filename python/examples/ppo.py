@@ -3,9 +3,10 @@
     python3 python/examples/ppo.py --env-id CartPole-v1 --total-timesteps 100000
 
 Everything about the env is Gymnasium's vector API: reset(), step(), the batched spaces,
-info["episode"] for returns and info["final_obs"] to bootstrap through time-limit truncations
-(Apiary resets a finished lane within the same step, so the returned obs is already the next
-episode's first)."""
+info["episode"] for returns and info["final_obs"] to bootstrap through time-limit truncations. The env
+is asked for same-step autoreset (a finished lane is reset within the step, so the returned obs is
+already the next episode's first: no step is spent on resets) and for Apiary's own episode statistics;
+make_vec's defaults are Gymnasium's (next-step autoreset, no info["episode"])."""
 
 import argparse
 import time
@@ -63,7 +64,8 @@ class Agent(nn.Module):
 def main():
     args = parse_args()
     torch.manual_seed(args.seed)
-    envs = apiary.make_vec(args.env_id, args.num_envs, seed=args.seed)
+    envs = apiary.make_vec(args.env_id, args.num_envs, seed=args.seed, autoreset_mode=apiary.AutoresetMode.SAME_STEP,
+                           episode_stats=True)
     obs_dim = envs.single_observation_space.shape[0]
     agent = Agent(obs_dim, int(envs.single_action_space.n))
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
@@ -79,7 +81,7 @@ def main():
     returns_seen = []
     global_step, start = 0, time.time()
     next_obs, _ = envs.reset()
-    next_obs = torch.tensor(next_obs)  # a copy: the env's buffer is overwritten by the next step
+    next_obs = torch.tensor(next_obs)
     next_done = torch.zeros(N)
     for iteration in range(1, num_iterations + 1):
         for group in optimizer.param_groups:  # linear learning-rate annealing
@@ -92,13 +94,13 @@ def main():
                 action, logprob, _, value = agent.get_action_and_value(next_obs)
             actions[step], logprobs[step], values[step] = action, logprob, value
             next_obs, reward, terminations, truncations, info = envs.step(action.numpy())
-            reward = torch.tensor(reward)
+            reward = torch.tensor(reward, dtype=torch.float32)
             # Bootstrap through truncation: a lane cut by the time limit would have gone on from its
             # final observation, so its reward gets gamma * V(final_obs).
             cut = truncations & ~terminations
             if cut.any():
                 with torch.no_grad():
-                    final_values = agent.get_value(torch.tensor(info["final_obs"][cut]))
+                    final_values = agent.get_value(torch.tensor(np.stack(info["final_obs"][cut])))
                 reward[torch.from_numpy(cut)] += args.gamma * final_values
             rewards[step] = reward
             next_obs = torch.tensor(next_obs)

@@ -7,6 +7,7 @@
 // the latest step. No LibTorch in this file (the policy and training binding is _apiary_torch).
 #include <dlfcn.h>
 #include <time.h>
+#include <unistd.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -18,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -158,15 +160,19 @@ envs::EnvOptions parse_options(const std::string& env_id, const py::handle& opti
 // The batched env behind apiary.VectorEnv.
 class VecCore {
  public:
-  VecCore(const std::string& env_id, std::int32_t num_envs, const py::object& seed, std::int32_t threads,
+  VecCore(const std::string& env_id, std::int64_t num_envs, const py::object& seed, std::int32_t threads,
           const py::object& options, bool copy, bool episode_stats)
       : copy_(copy), episode_stats_(episode_stats) {
     if (threads < 0) throw py::value_error(env_id + ": threads must be 0 (every core) or more, got " + std::to_string(threads));
+    if (num_envs < 1 || num_envs > kMaxNumEnvs)
+      throw py::value_error(env_id + ": num_envs must be in [1, 2**24] (16777216, as the command line's --num-envs), got " +
+                            std::to_string(num_envs));
     if (!seed.is_none()) initial_seed_ = parse_seed(seed, env_id);
     envs::VecEnvConfig config;
-    config.num_envs = num_envs;
+    config.num_envs = static_cast<std::int32_t>(num_envs);
     config.threads = threads;
     config.options = parse_options(env_id, options);
+    check_memory(env_id, num_envs, config);
     {
       py::gil_scoped_release release;  // Box2D worlds for thousands of lanes take a moment
       env_ = envs::make_env(env_id, config);
@@ -183,6 +189,56 @@ class VecCore {
     action_shape_ = {static_cast<py::ssize_t>(num_envs)};
     if (!spec_.action_space.is_discrete())
       for (auto d : spec_.action_space.shape) action_shape_.push_back(static_cast<py::ssize_t>(d));
+  }
+
+  static constexpr std::int64_t kMaxNumEnvs = std::int64_t{1} << 24;
+
+  // Refuses, before the lanes are made, more lanes than the memory available can hold: MemoryError
+  // naming the bytes needed and available. A lane's size is the buffers' estimate, or what 256 lanes
+  // of this env were measured to take where that is more (a Box2D lane holds a world of its own,
+  // 100-200 kB); small batches are not measured.
+  static void check_memory(const std::string& env_id, std::int64_t num_envs, const envs::VecEnvConfig& config) {
+    double per_lane = envs::lane_bytes_estimate(envs::env_spec(env_id, config.options));
+    const double have = available_memory_bytes();
+    if (have <= 0 || per_lane * static_cast<double>(num_envs) <= 0.1 * have) return;
+    constexpr std::int32_t kProbe = 256;
+    if (num_envs > kProbe) {
+      envs::VecEnvConfig probe = config;
+      probe.num_envs = kProbe;
+      const double before = resident_bytes();
+      {
+        auto env = envs::make_env(env_id, probe);
+        env->reset(0);
+        per_lane = std::max(per_lane, (resident_bytes() - before) / kProbe);
+      }
+    }
+    const double need = per_lane * static_cast<double>(num_envs);
+    if (need <= 0.8 * have) return;
+    std::ostringstream os;
+    os.precision(3);
+    os << env_id << ": " << num_envs << " lanes need about " << need / (1 << 30) << " GiB (" << static_cast<std::uint64_t>(need)
+       << " bytes, " << static_cast<std::uint64_t>(per_lane) << " a lane), more than 80 % of the "
+       << have / (1 << 30) << " GiB (" << static_cast<std::uint64_t>(have) << " bytes) available; use fewer lanes";
+    PyErr_SetString(PyExc_MemoryError, os.str().c_str());
+    throw py::error_already_set();
+  }
+
+  // MemAvailable of /proc/meminfo, else the physical memory.
+  static double available_memory_bytes() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    double kb = 0;
+    std::string unit;
+    while (in >> key >> kb >> unit)
+      if (key == "MemAvailable:") return kb * 1024.0;
+    return envs::physical_memory_bytes();
+  }
+  // This process's resident set (/proc/self/statm), in bytes.
+  static double resident_bytes() {
+    std::ifstream in("/proc/self/statm");
+    double size = 0, resident = 0;
+    in >> size >> resident;
+    return resident * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
   }
 
   const EnvSpec& spec() const { return spec_; }
@@ -225,16 +281,104 @@ class VecCore {
     return py::make_tuple(out(views_->obs), py::dict());
   }
 
-  py::tuple step(const py::handle& actions) {
+  // hold: None, or [num_envs] booleans; a held lane does not move (Python's next-step autoreset shows a
+  // new episode's first observation one step late): its observation row keeps its value, its reward
+  // and flags read 0, and it is never reported as finished.
+  py::tuple step(const py::handle& actions, const py::object& hold) {
     Lock lock(*this, "step()");
-    if (!last_seed_) throw py::value_error(spec_.id + ": step() before reset(); call reset() first");
-    const ActionBatch batch = read_actions(actions);
-    {
-      py::gil_scoped_release release;
-      env_->step(batch);
+    const bool holding = advance(actions, hold);
+    py::dict step_info = info(holding ? active_.data() : nullptr);
+    if (holding) {  // a held lane's reward and flags are those of the step before: not this step's
+      const envs::BatchBuffers& b = env_->buffers();
+      for (std::size_t i = 0; i < active_.size(); ++i)
+        if (!active_[i]) {
+          b.reward[i] = 0.0f;
+          b.terminated[i] = 0;
+          b.truncated[i] = 0;
+        }
     }
     return py::make_tuple(out(views_->obs), out(views_->reward), out(views_->terminated), out(views_->truncated),
-                          info());
+                          step_info);
+  }
+
+  // The next-step (and disabled) autoreset step of apiary.VectorEnv with copies, in one pass over the
+  // lanes: lanes in `hold` (those that ended on the step before) do not move and show their new
+  // episode's first observation with reward 0 and flags false; lanes that end now show their final
+  // observation. Returns fresh (obs, reward float64, terminated, truncated, info, ended, final_obs):
+  // info holds episode / _episode with episode_stats, else nothing; `ended` ([N] bool) and final_obs
+  // (a view of the final-observation buffer) are None when no lane ended.
+  py::tuple step_next(const py::handle& actions, const py::object& hold) {
+    Lock lock(*this, "step()");
+    const bool holding = advance(actions, hold);
+    const envs::BatchBuffers& b = env_->buffers();
+    const auto n = static_cast<py::ssize_t>(num_envs());
+    py::array obs = copy_of(views_->obs);
+    py::array_t<double> reward(n);
+    py::array_t<bool> terminated(n), truncated(n), ended(n);
+    double* __restrict r = reward.mutable_data();
+    bool* __restrict term = terminated.mutable_data();
+    bool* __restrict trunc = truncated.mutable_data();
+    bool* __restrict end = ended.mutable_data();
+    const std::uint8_t* __restrict act = holding ? active_.data() : nullptr;
+    std::uint8_t any = 0;
+    for (py::ssize_t i = 0; i < n; ++i) {
+      const std::uint8_t moved = act == nullptr ? 1 : act[i];
+      term[i] = (b.terminated[i] & moved) != 0;
+      trunc[i] = (b.truncated[i] & moved) != 0;
+      r[i] = moved ? static_cast<double>(b.reward[i]) : 0.0;
+      end[i] = term[i] | trunc[i];
+      any |= static_cast<std::uint8_t>(end[i]);
+    }
+    if (!any) return py::make_tuple(obs, reward, terminated, truncated, py::dict(), py::none(), py::none());
+    // The lanes that ended show their final observations.
+    const std::size_t row = static_cast<std::size_t>(obs.nbytes() / n);
+    auto* dst = static_cast<std::uint8_t*>(obs.mutable_data());
+    const auto* src = static_cast<const std::uint8_t*>(views_->final_obs.data());
+    for (py::ssize_t i = 0; i < n; ++i)
+      if (end[i]) std::memcpy(dst + i * row, src + i * row, row);
+    py::dict step_info;
+    if (episode_stats_) {
+      py::dict full = info(act);
+      step_info[keys().episode] = full[keys().episode];
+      step_info[keys().episode_mask] = full[keys().episode_mask];
+    }
+    return py::make_tuple(obs, reward, terminated, truncated, step_info, ended, views_->final_obs);
+  }
+
+  // Lanes where `mask` is true begin a new episode from their own continuing streams; (obs, {}).
+  py::tuple reset_lanes(const py::object& mask) {
+    Lock lock(*this, "reset_lanes()");
+    if (!last_seed_) throw py::value_error(spec_.id + ": reset_lanes() before reset(); call reset() first");
+    read_mask(mask, "reset_mask", active_);
+    try {
+      py::gil_scoped_release release;
+      env_->reset_lanes(active_.data());
+    } catch (const std::logic_error& e) {
+      throw py::value_error(e.what());
+    }
+    const double now = now_seconds();
+    for (std::size_t i = 0; i < active_.size(); ++i)
+      if (active_[i]) episode_start_[i] = now;
+    return py::make_tuple(out(views_->obs), py::dict());
+  }
+
+  // Everything that decides the lanes' future (VecEnv::save_snapshot), as bytes.
+  py::bytes snapshot() const {
+    const std::vector<std::uint8_t> bytes = live().save_snapshot();
+    return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+  // Restores snapshot()'s bytes (of an env of the same id, lanes and options); `seed` is what the
+  // snapshotted env's last reset used (the next seedless reset() draws from it).
+  void load_snapshot(const py::bytes& data, const py::object& seed) {
+    Lock lock(*this, "load_snapshot()");
+    const std::string text = data;
+    try {
+      env_->load_snapshot(std::vector<std::uint8_t>(text.begin(), text.end()));
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(e.what());
+    }
+    last_seed_ = seed.is_none() ? initial_seed_.value_or(0) : parse_seed(seed, spec_.id);  // step() may follow
+    episode_start_.assign(episode_start_.size(), now_seconds());
   }
 
   void close() {
@@ -272,6 +416,52 @@ class VecCore {
     throw py::value_error(spec_.id + ": actions of shape " + shape_string(a) + ", expected " +
                           shape_string(action_shape_) + " for " + std::to_string(num_envs()) + " lanes of " +
                           spec_.action_space.to_string());
+  }
+
+  // One step of the env with the lanes in `hold` (None: none) held; true when some were. The caller
+  // holds the Lock.
+  bool advance(const py::handle& actions, const py::object& hold) {
+    if (!last_seed_) throw py::value_error(spec_.id + ": step() before reset(); call reset() first");
+    const ActionBatch batch = read_actions(actions);
+    const bool holding = !hold.is_none();
+    if (holding) {
+      read_mask(hold, "hold", active_);
+      if (!env_->holds_lanes())
+        throw py::value_error(spec_.id + ": this env's back end cannot hold lanes (a VecEnv written by hand); use "
+                              "autoreset_mode=SAME_STEP");
+      for (auto& v : active_) v = !v;
+    }
+    py::gil_scoped_release release;
+    env_->set_active_lanes(holding ? active_.data() : nullptr);
+    try {
+      env_->step(batch);
+    } catch (...) {
+      env_->set_active_lanes(nullptr);
+      throw;
+    }
+    env_->set_active_lanes(nullptr);
+    return holding;
+  }
+
+  // A [num_envs] array-like of booleans (bool or integer 0/1) into `out` as bytes 0/1; ValueError
+  // naming `what` for another shape, TypeError for another dtype.
+  void read_mask(const py::object& mask, const char* what, std::vector<std::uint8_t>& out) const {
+    py::array a = py::array::ensure(mask);
+    if (!a) throw py::type_error(spec_.id + ": " + what + " must be an array of booleans");
+    const char kind = a.dtype().kind();
+    if (kind == 'b' && a.ndim() == 1 && a.shape(0) == num_envs() && (a.flags() & py::array::c_style)) {
+      const auto* p = static_cast<const std::uint8_t*>(a.data());  // numpy bools are bytes 0 and 1
+      out.assign(p, p + num_envs());
+      return;
+    }
+    if (kind != 'b' && kind != 'i' && kind != 'u')
+      throw py::type_error(spec_.id + ": " + what + " must be booleans, got dtype " + std::string(py::str(a.dtype())));
+    if (a.ndim() != 1 || a.shape(0) != num_envs())
+      throw py::value_error(spec_.id + ": " + what + " of shape " + shape_string(a) + ", expected (" +
+                            std::to_string(num_envs()) + ",)");
+    auto b = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>::ensure(a.attr("astype")("bool"));
+    out.assign(b.data(), b.data() + num_envs());
+    for (auto& v : out) v = v != 0;
   }
 
   // Checks an array-like of actions and copies it into the env's action buffer (so that no other
@@ -366,13 +556,19 @@ class VecCore {
   // Gymnasium's same-step info: {} when no lane finished; otherwise final_obs / _final_obs,
   // final_info / _final_info and (RecordEpisodeStatistics' layout) episode / _episode. This runs on
   // most steps of a wide env, so it touches only the lanes that finished beyond one pass over the flags.
-  py::dict info() {
+  // `active` (null: every lane): lanes that stepped; a held lane's stale flags are not an ending.
+  py::dict info(const std::uint8_t* active = nullptr) {
     const envs::BatchBuffers& b = env_->buffers();
     const std::size_t n = episode_start_.size();
     const std::uint8_t* __restrict terminated = b.terminated;
     const std::uint8_t* __restrict truncated = b.truncated;
+    ended_.resize(n);
+    std::uint8_t* __restrict ended = ended_.data();
     std::uint8_t any = 0;
-    for (std::size_t i = 0; i < n; ++i) any |= terminated[i] | truncated[i];
+    for (std::size_t i = 0; i < n; ++i) {
+      ended[i] = (terminated[i] | truncated[i]) & (active == nullptr ? 1 : active[i]);
+      any |= ended[i];
+    }
     py::dict info;
     if (!any) return info;
     // The finished lanes, listed without a branch per lane.
@@ -380,13 +576,13 @@ class VecCore {
     std::size_t count = 0;
     for (std::size_t i = 0; i < n; ++i) {
       done[count] = static_cast<std::int32_t>(i);
-      count += (terminated[i] | truncated[i]) != 0;
+      count += ended[i] != 0;
     }
     done_count_ = count;
     const Keys& k = keys();
     py::array_t<bool> mask(static_cast<py::ssize_t>(n));
     bool* __restrict m = mask.mutable_data();
-    for (std::size_t i = 0; i < n; ++i) m[i] = (terminated[i] | truncated[i]) != 0;
+    for (std::size_t i = 0; i < n; ++i) m[i] = ended[i] != 0;
     info[k.final_obs] = out(views_->final_obs);
     info[k.final_obs_mask] = mask;
     info[k.final_info] = py::dict();
@@ -443,6 +639,8 @@ class VecCore {
   std::vector<float> continuous_;
   std::vector<double> episode_start_;  // steady-clock seconds at each lane's episode start
   std::vector<std::int32_t> done_;     // [num_envs]: the lanes that finished on the last step first
+  std::vector<std::uint8_t> ended_;    // [num_envs]: whether each lane finished on the last step
+  std::vector<std::uint8_t> active_;   // [num_envs]: step()'s lanes that move, reset_lanes()'s mask
   std::size_t done_count_ = 0;         // how many of done_ are set
   std::vector<py::ssize_t> action_shape_;
   std::optional<std::uint64_t> initial_seed_, last_seed_;
@@ -606,11 +804,15 @@ PYBIND11_MODULE(_apiary, m) {
   export_env_symbols();
 
   py::class_<VecCore>(m, "VecCore")
-      .def(py::init<const std::string&, std::int32_t, const py::object&, std::int32_t, const py::object&, bool, bool>(),
+      .def(py::init<const std::string&, std::int64_t, const py::object&, std::int32_t, const py::object&, bool, bool>(),
            py::arg("env_id"), py::arg("num_envs"), py::arg("seed"), py::arg("threads"), py::arg("options"),
            py::arg("copy"), py::arg("episode_stats"))
       .def("reset", &VecCore::reset, py::arg("seed") = py::none(), py::arg("options") = py::none())
-      .def("step", &VecCore::step, py::arg("actions"))
+      .def("step", &VecCore::step, py::arg("actions"), py::arg("hold") = py::none())
+      .def("step_next", &VecCore::step_next, py::arg("actions"), py::arg("hold") = py::none())
+      .def("reset_lanes", &VecCore::reset_lanes, py::arg("mask"))
+      .def("snapshot", &VecCore::snapshot)
+      .def("load_snapshot", &VecCore::load_snapshot, py::arg("data"), py::arg("seed") = py::none())
       .def("close", &VecCore::close)
       .def_property_readonly("closed", &VecCore::closed)
       .def_property_readonly("num_envs", &VecCore::num_envs)

@@ -1,8 +1,12 @@
 // CPU and CUDA back ends run the same __host__ __device__ physics; with FMA contraction off on both,
-// their trajectories agree lane for lane, bit for bit. Skips itself, saying so, where no GPU exists.
+// their trajectories agree lane for lane, bit for bit, also with lanes held (set_active_lanes: the CUDA
+// back end reads a device copy of the mask) and single lanes reset (reset_lanes). Skips itself, saying
+// so, where no GPU exists.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "envs/random_actions.h"
 #include "envs/registry.h"
@@ -24,10 +28,22 @@ TEST_P(CpuCudaAgreement, TrajectoriesMatchLaneForLane) {
   cpu->reset(3);
   gpu->reset(3);
   HostBatch a, b;
+  std::vector<std::uint8_t> mask(kLanes);
   for (int t = 0; t < 600; ++t) {
     const ActionBatch actions = random.next();  // host actions: the CUDA env stages them on the device
+    const bool hold = t % 7 == 3;
+    for (std::int32_t lane = 0; lane < kLanes; ++lane) mask[lane] = (lane + t) % 5 != 0;  // every fifth lane held
+    cpu->set_active_lanes(hold ? mask.data() : nullptr);
+    gpu->set_active_lanes(hold ? mask.data() : nullptr);
     cpu->step(actions);
     gpu->step(actions);
+    cpu->set_active_lanes(nullptr);
+    gpu->set_active_lanes(nullptr);
+    if (t % 11 == 5) {
+      for (std::int32_t lane = 0; lane < kLanes; ++lane) mask[lane] = (lane * 7 + t) % 13 == 0;
+      cpu->reset_lanes(mask.data());
+      gpu->reset_lanes(mask.data());
+    }
     cpu->copy_to_host(a);
     gpu->copy_to_host(b);
     ASSERT_EQ(a.obs, b.obs) << id << " step " << t;

@@ -53,7 +53,7 @@ for plugin in "$user/build/libgridworld.so" "$user/reacher-build/libreacher.so";
   test -f "$plugin" || fail "$plugin was not built"
   # One copy of Apiary in a process: the plugin calls the program's registry and back ends.
   if nm -C --defined-only "$plugin" | grep -q ' apiary::envs::Registry::add'; then fail "$plugin defines Apiary's registry"; fi
-  if readelf -d "$plugin" | grep -qi 'torch\|c10'; then fail "$plugin needs LibTorch"; fi
+  if readelf -d "$plugin" | grep NEEDED | grep -qi 'torch\|c10'; then fail "$plugin needs LibTorch"; fi
 done
 ls "$user/frames"/frame_*.png > /dev/null || fail "apiary play wrote no frames"
 solved=$(grep -o 'solved_wall_seconds: [-0-9.]*' "$work/guide.log" | awk '{ print $2 }')

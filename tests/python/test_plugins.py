@@ -26,7 +26,7 @@ def test_load_plugin_registers_its_envs():
 
 
 def test_plugin_env_steps_as_in_cpp():
-    env = apiary.make_vec("PluginWalk-v0", 4, seed=3, plugins=[WALK])
+    env = apiary.make_vec("PluginWalk-v0", 4, seed=3, plugins=[WALK], autoreset_mode=apiary.AutoresetMode.SAME_STEP)
     actions = np.random.default_rng(0).integers(0, 3, size=(50, 4))
     ref = _apiary.cpp_rollout("PluginWalk-v0", 4, 3, 1, actions)
     np.testing.assert_array_equal(env.reset()[0], ref["reset_obs"])

@@ -2,7 +2,9 @@
 loaded from its checkpoint acts as `apiary eval` does (the same episodes, to the printed digit);
 configuration errors, refusals, sampling, Ctrl-C and the GIL."""
 
+import copy
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -60,9 +62,10 @@ def test_train_cartpole_ppo_reaches_475(cartpole_run):
 
 def eval_like_the_cli(policy, episodes, seed):
     """actors::evaluate's protocol from Python: min(episodes, 64) lanes reset with `seed`, lane i owes
-    (episodes + i) // n episodes, deterministic actions, returns in the order episodes finish."""
+    (episodes + i) // n episodes, deterministic actions, returns in the order episodes finish; the
+    evaluator resets a finished lane in the same step and counts its returns itself."""
     n = min(episodes, 64)
-    env = policy.make_vec(n, seed=seed)
+    env = policy.make_vec(n, seed=seed, autoreset_mode=apiary.AutoresetMode.SAME_STEP, episode_stats=True)
     owed = np.array([(episodes + i) // n for i in range(n)])
     obs, _ = env.reset()
     returns, lengths = [], []
@@ -128,6 +131,23 @@ def test_policy_interface(cartpole_run):
         policy(obs[:, :3])
     with pytest.raises(TypeError, match="CartPole-v1: observations must be real numbers"):
         policy(np.array([["a"] * 4]))
+
+
+def test_policy_pickles_as_its_checkpoint(cartpole_run, tmp_path):
+    """pickle and deepcopy give the same network with the same weights (the checkpoint's bytes, read
+    when it was loaded), even once the file is gone."""
+    source = os.path.join(cartpole_run["run_dir"], "checkpoints", "best.pt")
+    moved = tmp_path / "moved.pt"
+    with open(source, "rb") as f:
+        moved.write_bytes(f.read())
+    policy = apiary.Policy.load(moved)
+    data = pickle.dumps(policy)
+    moved.unlink()
+    for clone in (pickle.loads(data), copy.deepcopy(policy)):
+        assert clone.env_id == policy.env_id and clone.algo == policy.algo and clone.path == policy.path
+        assert clone.config == policy.config and clone.env_options == policy.env_options
+        obs = np.random.default_rng(1).uniform(-0.2, 0.2, size=(64, 4)).astype(np.float32)
+        np.testing.assert_array_equal(clone(obs), policy(obs))
 
 
 def test_sampled_actions(runs):

@@ -1,7 +1,8 @@
 """Apiary's own space classes (used when gymnasium is not installed), and the gymnasium branch: with a
 minimal fake of Gymnasium 1.x's `gymnasium.spaces` and `gymnasium.vector` in sys.modules (a fresh
 interpreter), make_vec builds gymnasium's classes with the arguments Gymnasium documents, subclasses
-gymnasium.vector.VectorEnv and tags itself with gymnasium's AutoresetMode."""
+gymnasium.vector.VectorEnv and tags itself with gymnasium's AutoresetMode (a stand-in without
+gymnasium.Env or gymnasium.envs.registration: the single env and the registration do without)."""
 
 import os
 import subprocess
@@ -137,8 +138,10 @@ FAKE_GYMNASIUM = textwrap.dedent("""
     assert isinstance(env, VectorEnv), type(env).__mro__
     assert isinstance(env.single_observation_space, Box) and isinstance(env.observation_space, Box)
     assert isinstance(env.single_action_space, Discrete) and isinstance(env.action_space, MultiDiscrete)
-    assert env.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP
+    assert env.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP  # Gymnasium's default
     assert apiary.AutoresetMode is AutoresetMode
+    same = apiary.make_vec("CartPole-v1", 3, autoreset_mode=AutoresetMode.SAME_STEP)
+    assert same.metadata["autoreset_mode"] is AutoresetMode.SAME_STEP
     assert ("Box", (4,), (4,), (4,), np.dtype(np.float32)) in calls
     assert ("Box", (3, 4), (3, 4), (3, 4), np.dtype(np.float32)) in calls
     assert ("Discrete", 2, 0) in calls
