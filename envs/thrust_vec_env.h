@@ -197,34 +197,8 @@ struct StepBlocks {
   }
 };
 
-// reset_lanes(): lanes whose mask byte is set begin a new episode from their continuing stream.
-template <class Env>
-struct ResetLaneBlocks {
-  typename Env::Params params;
-  LaneArrays<Env> a;
-  std::uint64_t seed;
-  std::int64_t num_envs;
-  std::int64_t block;
-  const std::uint8_t* mask;  // this System's memory
-
-  APIARY_HD void operator()(std::int64_t b) const {
-    const std::int64_t lo = b * block;
-    const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
-    for (std::int64_t lane = lo; lane < hi; ++lane) {
-      if (!mask[lane]) continue;
-      LaneRng rng{seed, static_cast<std::uint64_t>(lane), a.draws[lane]};
-      Env::reset(params, a.state[lane], rng);
-      a.draws[lane] = rng.draws;
-      a.out.elapsed[lane] = 0;
-      a.out.episode_return[lane] = 0.0f;
-      a.out.reward[lane] = 0.0f;
-      a.out.terminated[lane] = 0;
-      a.out.truncated[lane] = 0;
-      Env::observe(params, a.state[lane], a.out.template observations<ObsType<Env>>() + lane * Env::kObsDim);
-    }
-  }
-};
-
+// A new episode for every lane (reset: each stream from its start), or with `mask` for the lanes whose
+// byte is set (reset_lanes: each from where its stream stands); counters, reward and flags zeroed.
 template <class Env>
 struct ResetBlocks {
   using Obs = ObsType<Env>;
@@ -233,12 +207,14 @@ struct ResetBlocks {
   std::uint64_t seed;
   std::int64_t num_envs;
   std::int64_t block;
+  const std::uint8_t* mask;  // null: every lane; else this System's memory
 
   APIARY_HD void operator()(std::int64_t b) const {
     const std::int64_t lo = b * block;
     const std::int64_t hi = lo + block < num_envs ? lo + block : num_envs;
     for (std::int64_t lane = lo; lane < hi; ++lane) {
-      LaneRng rng{seed, static_cast<std::uint64_t>(lane), 0};
+      if (mask != nullptr && !mask[lane]) continue;
+      LaneRng rng{seed, static_cast<std::uint64_t>(lane), mask == nullptr ? 0 : a.draws[lane]};
       Env::reset(params, a.state[lane], rng);
       a.draws[lane] = rng.draws;
       a.out.elapsed[lane] = 0;
@@ -322,7 +298,7 @@ class ThrustVecEnv final : public VecEnv {
     seed_ = seed;
     const std::int64_t block = System::block_size(num_envs_, threads_);
     System::for_each_block(num_blocks(block), threads_,
-                           detail::ResetBlocks<Env>{params_, arrays(actions_.data()), seed_, num_envs_, block});
+                           detail::ResetBlocks<Env>{params_, arrays(actions_.data()), seed_, num_envs_, block, nullptr});
   }
 
   void step(const ActionBatch& batch) override {
@@ -340,7 +316,7 @@ class ThrustVecEnv final : public VecEnv {
   void reset_lanes(const std::uint8_t* mask) override {
     const std::int64_t block = System::block_size(num_envs_, threads_);
     System::for_each_block(num_blocks(block), threads_,
-                           detail::ResetLaneBlocks<Env>{params_, arrays(actions_.data()), seed_, num_envs_, block,
+                           detail::ResetBlocks<Env>{params_, arrays(actions_.data()), seed_, num_envs_, block,
                                                         lane_mask(mask)});
   }
 

@@ -329,27 +329,21 @@ class VectorEnv(_Base):
                 info = self._same_step_info(info)
             return obs, reward, terminated, truncated, info
 
-        # NEXT_STEP and DISABLED. A held lane's observation row is the one of the step where its episode
-        # ended, already the new episode's first (the core began it then), and the core reports its
-        # reward and flags as 0. Lanes that ended on this step show their episode's last observation
-        # (from the core's final-observation buffer), and wait.
+        # NEXT_STEP and DISABLED with copy=False (copies took step_next above): the output arrays are
+        # reused. A held lane's observation row is the one of the step where its episode ended, already
+        # the new episode's first (the core began it then), and the core reports its reward and flags as
+        # 0. Lanes that ended on this step show their episode's last observation (from the core's
+        # final-observation buffer), and wait.
         ended = info["_final_obs"] if info else None
         if ended is None:
-            out = obs.copy() if self.copy else self._copy_into(self._obs_out, obs)
+            out = self._copy_into(self._obs_out, obs)
         else:
             obs_rows, final_rows = self._core_rows(obs, info["final_obs"])
-            rows = obs_rows.copy() if self.copy else self._copy_into(self._obs_out_rows, obs_rows)
-            np.putmask(rows, ended, final_rows)
-            out = rows.view(obs.dtype).reshape(obs.shape) if self.copy else self._obs_out
-        if self.copy:
-            reward = reward.astype(np.float64)
-        else:
-            reward = self._float64_rewards(reward)
-        if self.copy:
-            terminated, truncated = terminated.copy(), truncated.copy()
-        else:
-            terminated = self._copy_into(self._terminated_out, terminated)
-            truncated = self._copy_into(self._truncated_out, truncated)
+            np.putmask(self._copy_into(self._obs_out_rows, obs_rows), ended, final_rows)
+            out = self._obs_out
+        reward = self._float64_rewards(reward)
+        terminated = self._copy_into(self._terminated_out, terminated)
+        truncated = self._copy_into(self._truncated_out, truncated)
         self._waiting = ended
         if ended is None:
             self._final_obs = None
