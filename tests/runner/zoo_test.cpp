@@ -83,11 +83,11 @@ TEST_F(Zoo, AnEntryEvaluatedFromAnotherFolderReachesItsThreshold) {
 TEST_F(Zoo, AnEnvIdPicksTheEntryOfTheRunsAlgorithm) {
   EXPECT_EQ(fs::path(resolve_checkpoint("zoo:LunarLander-v3", "ppo")), kZoo / "lunarlander_ppo.pt");
   EXPECT_EQ(fs::path(resolve_checkpoint("zoo:LunarLander-v3", "dqn")), kZoo / "lunarlander_dqn.pt");
+  const auto entries = zoo_entries();  // `best` points into it
   const ZooEntry* best = nullptr;
-  for (const ZooEntry& e : zoo_entries())
+  for (const ZooEntry& e : entries)
     if (e.env_id == "LunarLander-v3" && (best == nullptr || e.mean_return > best->mean_return)) best = &e;
   ASSERT_NE(best, nullptr);
-  const auto entries = zoo_entries();
   EXPECT_EQ(resolve_checkpoint("zoo:LunarLander-v3"), best->path);
   try {
     resolve_checkpoint("zoo:LunarLander-v3", "sac");
