@@ -12,7 +12,7 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
   libtorch-dev libopenblas0-pthread libblas-dev libthrust-dev libbox2d-dev \
   libzmq3-dev cppzmq-dev libsdl2-dev libsdl2-image-dev xvfb xdotool \
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev clang \
-  pybind11-dev python3-dev python3-numpy python3-pytest libgloo-dev
+  pybind11-dev python3-dev python3-numpy python3-pytest libgloo-dev lld
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -33,7 +33,9 @@ if [ "$dry" = 1 ]; then
   minatar_steps=6144
   minatar_lanes=64
   actors=2
-  seconds=0.2
+  seconds=0.1
+  repeats=1
+  encoder_batch=16
 else
   build=build-gpu
   prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
@@ -54,6 +56,8 @@ else
   minatar_lanes=1024
   actors=15
   seconds=1
+  repeats=3
+  encoder_batch=256
 fi
 
 "$build/apiary" doctor >"$out/doctor.txt" 2>&1 || fail doctor
@@ -74,14 +78,14 @@ tail -3 "$out/tests_in_place.txt"
 # Env stepping on the device.
 : >"$out/bench_envs.txt"
 for n in "${lanes[@]}"; do
-  "$build/apiary" bench envs --env CartPole-v1 --device "$device" --num-envs "$n" --seconds "$seconds" --repeats 3 \
+  "$build/apiary" bench envs --env CartPole-v1 --device "$device" --num-envs "$n" --seconds "$seconds" --repeats "$repeats" \
     >"$out/bench_envs_$n.txt" 2>&1 || fail "bench envs at $n lanes"
   tail -n 1 "$out/bench_envs_$n.txt" >>"$out/bench_envs.txt"
 done
 # MinAtar on the device (uint8 frames; envs/minatar/minatar_hd.h runs the CPU env's games there).
 for n in "${lanes[@]:0:2}"; do
   "$build/apiary" bench envs --env MinAtar/Breakout-v1 --device "$device" --num-envs "$n" --seconds "$seconds" \
-    --repeats 3 >"$out/bench_envs_minatar_$n.txt" 2>&1 || fail "bench envs MinAtar at $n lanes"
+    --repeats "$repeats" >"$out/bench_envs_minatar_$n.txt" 2>&1 || fail "bench envs MinAtar at $n lanes"
   tail -n 1 "$out/bench_envs_minatar_$n.txt" >>"$out/bench_envs.txt"
 done
 cat "$out/bench_envs.txt"
@@ -93,15 +97,15 @@ for p in "${precisions[@]}"; do
   for net in "${learner_net[@]}"; do
     read -r hidden batch <<<"$net"
     "$build/apiary" bench learner --device "$device" --hidden "$hidden" --batch "$batch" --precision "$p" \
-      --seconds "$seconds" --repeats 3 >>"$out/bench_learner.txt" 2>&1 || fail "bench learner $hidden at batch $batch in $p"
+      --seconds "$seconds" --repeats "$repeats" >>"$out/bench_learner.txt" 2>&1 || fail "bench learner $hidden at batch $batch in $p"
   done
 done
 # The same for the image encoders (uint8 frames, issue 23): the Nature CNN at 84x84x4, IMPALA at 64x64x3.
 for p in "${precisions[@]}"; do
   for net in "nature 84,84,4" "impala 64,64,3"; do
     read -r encoder obs <<<"$net"
-    "$build/apiary" bench learner --device "$device" --encoder "$encoder" --obs "$obs" --batch 256 --precision "$p" \
-      --seconds "$seconds" --repeats 3 >>"$out/bench_learner.txt" 2>&1 || fail "bench learner $encoder in $p"
+    "$build/apiary" bench learner --device "$device" --encoder "$encoder" --obs "$obs" --batch "$encoder_batch" --precision "$p" \
+      --seconds "$seconds" --repeats "$repeats" >>"$out/bench_learner.txt" 2>&1 || fail "bench learner $encoder in $p"
   done
 done
 grep "updates_per_second\|network:" "$out/bench_learner.txt"

@@ -41,7 +41,7 @@ std::unique_ptr<Dqn> make_small_dqn(const DqnConfig& dqn, std::uint64_t init_see
 }
 
 // T steps of N lanes of CartPole-shaped random data; every 7th step of lane 0 terminates.
-agents::TrajectoryChunk random_chunk(std::int64_t steps, std::int64_t lanes, std::uint64_t seed) {
+agents::TrajectoryChunk random_cartpole_chunk(std::int64_t steps, std::int64_t lanes, std::uint64_t seed) {
   torch::manual_seed(seed);
   agents::TrajectoryChunk chunk;
   chunk.obs = torch::randn({steps + 1, lanes, 4});
@@ -82,7 +82,7 @@ TEST_F(DqnTest, NoGradientStepBeforeLearningStartsThenMetrics) {
   // 9 chunks of 5 steps x 2 lanes: 90 env steps, all before learning_starts.
   std::int64_t step = 0;
   for (int i = 0; i < 9; ++i) {
-    const auto chunk = random_chunk(5, 2, 10 + i);
+    const auto chunk = random_cartpole_chunk(5, 2, 10 + i);
     step += chunk.env_steps();
     EXPECT_TRUE(algo->update(chunk, UpdateContext{step, 10000}).empty()) << "at env step " << step;
   }
@@ -91,7 +91,7 @@ TEST_F(DqnTest, NoGradientStepBeforeLearningStartsThenMetrics) {
   EXPECT_EQ(algo->buffer_size(), 90);
 
   // Env step 100 reaches learning_starts and is a multiple of train_frequency: one phase.
-  const auto chunk = random_chunk(5, 2, 99);
+  const auto chunk = random_cartpole_chunk(5, 2, 99);
   step += chunk.env_steps();
   const auto metrics = as_map(algo->update(chunk, UpdateContext{step, 10000}));
   const std::vector<std::string> names{"td_loss", "q_values", "epsilon", "learning_rate", "buffer_size",
@@ -108,7 +108,7 @@ TEST_F(DqnTest, NoGradientStepBeforeLearningStartsThenMetrics) {
   EXPECT_EQ(algo->policy_version(), 1);
 
   // A chunk of 40 env steps covers 4 phases.
-  const auto big = random_chunk(20, 2, 123);
+  const auto big = random_cartpole_chunk(20, 2, 123);
   step += big.env_steps();
   const auto more = as_map(algo->update(big, UpdateContext{step, 10000}));
   EXPECT_EQ(more.at("gradient_steps"), 3.0 + 4 * 3.0);
@@ -128,7 +128,7 @@ TEST_F(DqnTest, NStepAndPrioritizedReplayTrain) {
   std::int64_t step = 0;
   Metrics metrics;
   for (int i = 0; i < 5; ++i) {
-    const auto chunk = random_chunk(4, 2, 40 + i);
+    const auto chunk = random_cartpole_chunk(4, 2, 40 + i);
     step += chunk.env_steps();
     metrics = algo->update(chunk, UpdateContext{step, 1000});
   }
@@ -150,7 +150,7 @@ TEST_F(DqnTest, HardTargetUpdateExactlyAtTargetNetworkFrequency) {
   auto algo = make_small_dqn(dqn, 3);
   EXPECT_TRUE(same_parameters(*algo->online(), *algo->target()));
   for (std::int64_t step = 1; step <= 12; ++step) {
-    algo->update(random_chunk(1, 1, 200 + step), UpdateContext{step, 10000});
+    algo->update(random_cartpole_chunk(1, 1, 200 + step), UpdateContext{step, 10000});
     if (step % 5 == 0) {
       EXPECT_TRUE(same_parameters(*algo->online(), *algo->target())) << "at env step " << step;
       EXPECT_EQ(algo->last_target_update(), step);
@@ -170,10 +170,10 @@ TEST_F(DqnTest, PolyakTargetUpdateMovesTauOfTheWay) {
   dqn.target_network_frequency = 3;
   dqn.tau = 0.25;
   auto algo = make_small_dqn(dqn, 4);
-  algo->update(random_chunk(2, 1, 300), UpdateContext{2, 10000});
+  algo->update(random_cartpole_chunk(2, 1, 300), UpdateContext{2, 10000});
   std::vector<torch::Tensor> before;
   for (const auto& p : algo->target()->parameters()) before.push_back(p.clone());
-  algo->update(random_chunk(1, 1, 301), UpdateContext{3, 10000});  // phase, then the update at step 3
+  algo->update(random_cartpole_chunk(1, 1, 301), UpdateContext{3, 10000});  // phase, then the update at step 3
   const auto online = algo->online()->parameters();
   const auto target = algo->target()->parameters();
   for (std::size_t i = 0; i < target.size(); ++i) {
@@ -193,7 +193,7 @@ TEST_F(DqnTest, Bf16ForwardTrainsWithFp32Parameters) {
   init.precision = Precision::kBf16;
   torch::manual_seed(7);
   Dqn algo(init);
-  const auto metrics = as_map(algo.update(random_chunk(8, 2, 600), UpdateContext{16, 10000}));
+  const auto metrics = as_map(algo.update(random_cartpole_chunk(8, 2, 600), UpdateContext{16, 10000}));
   EXPECT_EQ(algo.gradient_steps(), 4);
   EXPECT_TRUE(std::isfinite(metrics.at("td_loss")));
   EXPECT_EQ(metrics.count("loss_scale"), 0u);  // fp16 only
@@ -224,7 +224,7 @@ TEST_F(DqnTest, SaveLoadRoundTrip) {
   auto algo = make_small_dqn(dqn, 5);
   std::int64_t step = 0;
   for (int i = 0; i < 4; ++i) {
-    const auto chunk = random_chunk(4, 1, 400 + i);
+    const auto chunk = random_cartpole_chunk(4, 1, 400 + i);
     step += chunk.env_steps();
     algo->update(chunk, UpdateContext{step, 10000});
   }
@@ -251,7 +251,7 @@ TEST_F(DqnTest, SaveLoadRoundTrip) {
   EXPECT_TRUE(torch::equal(fresh->policy()->act(obs, greedy).action, fresh->online()->greedy(obs)));
 
   // Adam's state came along: the same batch gives the same step on both.
-  const auto chunk = random_chunk(16, 1, 500);
+  const auto chunk = random_cartpole_chunk(16, 1, 500);
   algo = make_small_dqn(dqn, 5);
   apiary::testing::load_state(*algo, state);
   step = algo->env_steps() + chunk.env_steps();

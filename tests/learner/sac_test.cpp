@@ -65,7 +65,7 @@ std::unique_ptr<Sac> make_small_sac(const SacConfig& sac, std::uint64_t init_see
 }
 
 // T steps of N lanes of random data in test_spec()'s spaces; every 5th step of lane 0 terminates.
-agents::TrajectoryChunk random_chunk(std::int64_t steps, std::int64_t lanes, std::uint64_t seed) {
+agents::TrajectoryChunk random_sac_chunk(std::int64_t steps, std::int64_t lanes, std::uint64_t seed) {
   torch::manual_seed(seed);
   agents::TrajectoryChunk chunk;
   chunk.obs = torch::randn({steps + 1, lanes, 3});
@@ -305,14 +305,14 @@ TEST_F(SacTest, LearnsOnlyFromLearningStartsWithDelayedActorAndTargetUpdates) {
 
   std::int64_t step = 0;
   for (int i = 0; i < 9; ++i) {  // 9 chunks of 2 steps x 2 lanes: 36 env steps
-    const auto chunk = random_chunk(2, 2, 20 + i);
+    const auto chunk = random_sac_chunk(2, 2, 20 + i);
     step += chunk.env_steps();
     EXPECT_TRUE(algo->update(chunk, UpdateContext{step, 10000}).empty()) << "at env step " << step;
   }
   EXPECT_EQ(algo->gradient_steps(), 0);
   EXPECT_EQ(algo->buffer_size(), 36);
 
-  const auto chunk = random_chunk(2, 2, 99);  // env steps 37-40: step 40 is a phase
+  const auto chunk = random_sac_chunk(2, 2, 99);  // env steps 37-40: step 40 is a phase
   step += chunk.env_steps();
   const auto m = as_map(algo->update(chunk, UpdateContext{step, 10000}));
   const std::vector<std::string> names{"qf1_values", "qf2_values", "qf1_loss", "qf2_loss", "qf_loss",
@@ -332,7 +332,7 @@ TEST_F(SacTest, LearnsOnlyFromLearningStartsWithDelayedActorAndTargetUpdates) {
 
   // 3 chunks more: 12 env steps, 3 phases of 3 critic steps; 9 + 3 = 12 critic steps, 12 actor steps.
   for (int i = 0; i < 3; ++i) {
-    const auto c = random_chunk(2, 2, 200 + i);
+    const auto c = random_sac_chunk(2, 2, 200 + i);
     step += c.env_steps();
     algo->update(c, UpdateContext{step, 10000});
   }
@@ -464,7 +464,7 @@ TEST_F(SacTest, SaveLoadRoundTripIsBitwise) {
   auto algo = make_small_sac(sac, 12);
   std::int64_t step = 0;
   for (int i = 0; i < 6; ++i) {
-    const auto chunk = random_chunk(4, 1, 300 + i);
+    const auto chunk = random_sac_chunk(4, 1, 300 + i);
     step += chunk.env_steps();
     algo->update(chunk, UpdateContext{step, 10000});
   }
@@ -490,7 +490,7 @@ TEST_F(SacTest, SaveLoadRoundTripIsBitwise) {
   algo = make_small_sac(sac, 12);
   apiary::testing::load_state(*algo, state);
   for (int i = 0; i < 3; ++i) {
-    const auto chunk = random_chunk(4, 1, 500 + i);
+    const auto chunk = random_sac_chunk(4, 1, 500 + i);
     step += chunk.env_steps();
     const auto a = as_map(algo->update(chunk, UpdateContext{step, 10000}));
     const auto b = as_map(fresh->update(chunk, UpdateContext{step, 10000}));
@@ -510,7 +510,7 @@ TEST_F(SacTest, Bf16ForwardTrainsWithFp32Parameters) {
   std::int64_t step = 0;
   Metrics metrics;
   for (int i = 0; i < 3; ++i) {
-    const auto chunk = random_chunk(4, 1, 600 + i);
+    const auto chunk = random_sac_chunk(4, 1, 600 + i);
     step += chunk.env_steps();
     metrics = algo->update(chunk, UpdateContext{step, 10000});
   }
@@ -531,7 +531,7 @@ TEST_F(SacTest, Fp16ScalesTheLossesWhereSupported) {
   EXPECT_THROW(make_small_sac(sac, 15, 1, Precision::kFp16), std::invalid_argument);
 #else
   auto algo = make_small_sac(sac, 15, 1, Precision::kFp16);
-  const auto chunk = random_chunk(8, 1, 700);
+  const auto chunk = random_sac_chunk(8, 1, 700);
   const auto m = as_map(algo->update(chunk, UpdateContext{chunk.env_steps(), 1000}));
   ASSERT_TRUE(m.count("loss_scale"));
   EXPECT_GT(m.at("loss_scale"), 0.0);

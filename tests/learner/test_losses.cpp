@@ -10,7 +10,7 @@
 namespace apiary::learner {
 namespace {
 
-constexpr double kTol = 1e-5;
+constexpr double kLossTol = 1e-5;
 
 double value(const torch::Tensor& t) { return t.item<double>(); }
 
@@ -39,22 +39,22 @@ TEST(PpoLoss, HandComputedWithClipping) {
   // pg: max(-A r, -A clip(r, 0.8, 1.2)) per sample:
   //   0: max(-1, -1) = -1;  1: max(-3, -2.4) = -2.4 (clipped);  2: max(0.5, 0.8) = 0.8 (clipped);
   //   3: max(2.2, 2.2) = 2.2.  mean = (-1 - 2.4 + 0.8 + 2.2) / 4 = -0.1
-  EXPECT_NEAR(value(out.pg_loss), -0.1, kTol);
+  EXPECT_NEAR(value(out.pg_loss), -0.1, kLossTol);
   // v: max((V - R)^2, (V_old + clip(V - V_old, -0.2, 0.2) - R)^2):
   //   0: max(0, (1.1 - 0.1 - 1)^2 = 0) = 0;  1: max(1, (1.7 - 1)^2 = 0.49) = 1;
   //   2: max(1, (0.3 - 1)^2 = 0.49) = 1;     3: max(0.25, (2.8 - 2)^2 = 0.64) = 0.64 (clipped larger)
   //   v_loss = 0.5 * (0 + 1 + 1 + 0.64) / 4 = 0.33
-  EXPECT_NEAR(value(out.v_loss), 0.33, kTol);
-  EXPECT_NEAR(value(out.entropy_loss), 0.65, kTol);  // (0.5 + 0.6 + 0.7 + 0.8) / 4
+  EXPECT_NEAR(value(out.v_loss), 0.33, kLossTol);
+  EXPECT_NEAR(value(out.entropy_loss), 0.65, kLossTol);  // (0.5 + 0.6 + 0.7 + 0.8) / 4
   // loss = -0.1 - 0.01 * 0.65 + 0.5 * 0.33 = 0.0585
-  EXPECT_NEAR(value(out.loss), 0.0585, kTol);
+  EXPECT_NEAR(value(out.loss), 0.0585, kLossTol);
   // |r - 1| > 0.2 for samples 1 and 2.
-  EXPECT_NEAR(value(out.clipfrac), 0.5, kTol);
+  EXPECT_NEAR(value(out.clipfrac), 0.5, kLossTol);
   // approx_kl = mean((r - 1) - ln r) = (0 + (0.5 - ln 1.5) + (-0.5 - ln 0.5) + (0.1 - ln 1.1)) / 4
   //           = (0 + 0.0945349 + 0.1931472 + 0.0046898) / 4 = 0.0730930
-  EXPECT_NEAR(value(out.approx_kl), 0.0730930, kTol);
+  EXPECT_NEAR(value(out.approx_kl), 0.0730930, kLossTol);
   // old_approx_kl = mean(-ln r) = -(0 + 0.4054651 - 0.6931472 + 0.0953102) / 4 = 0.0480930
-  EXPECT_NEAR(value(out.old_approx_kl), 0.0480930, kTol);
+  EXPECT_NEAR(value(out.old_approx_kl), 0.0480930, kLossTol);
   EXPECT_FALSE(out.approx_kl.requires_grad());
   EXPECT_FALSE(out.clipfrac.requires_grad());
 
@@ -63,10 +63,10 @@ TEST(PpoLoss, HandComputedWithClipping) {
   // unclipped term wins (samples 1, 2), 0 where the clipped one does (samples 0, 3).
   out.loss.backward();
   EXPECT_TRUE(torch::allclose(in.new_logprob.grad(), torch::tensor({-0.25f, 0.0f, 0.0f, 0.55f}),
-                              0.0, kTol))
+                              0.0, kLossTol))
       << in.new_logprob.grad();
   EXPECT_TRUE(torch::allclose(in.new_values.grad(), torch::tensor({0.0f, 0.125f, -0.125f, 0.0f}),
-                              0.0, kTol))
+                              0.0, kLossTol))
       << in.new_values.grad();
 }
 
@@ -74,7 +74,7 @@ TEST(PpoLoss, UnclippedValueLoss) {
   auto in = ppo_batch();
   in.clip_vloss = false;
   // 0.5 * (0 + 1 + 1 + 0.25) / 4 = 0.28125
-  EXPECT_NEAR(value(ppo_loss(in).v_loss), 0.28125, kTol);
+  EXPECT_NEAR(value(ppo_loss(in).v_loss), 0.28125, kLossTol);
 }
 
 TEST(PpoLoss, AdvantageNormalisation) {
@@ -85,11 +85,11 @@ TEST(PpoLoss, AdvantageNormalisation) {
   // mean 2.5, unbiased std sqrt(5/3) = 1.2909944: A' = {-1.1618950, -0.3872983, 0.3872983, 1.1618950}.
   // At ratio 1 nothing clips and d pg_loss / d logprob_i = -A'_i / 4.
   const auto out = ppo_loss(in);
-  EXPECT_NEAR(value(out.pg_loss), 0.0, kTol);
+  EXPECT_NEAR(value(out.pg_loss), 0.0, kLossTol);
   out.pg_loss.backward();
   EXPECT_TRUE(torch::allclose(in.new_logprob.grad(),
                               torch::tensor({0.2904738f, 0.0968246f, -0.0968246f, -0.2904738f}),
-                              0.0, kTol))
+                              0.0, kLossTol))
       << in.new_logprob.grad();
 }
 
@@ -132,24 +132,24 @@ TEST(DqnLoss, HuberMseAndImportanceWeights) {
   // Q(s, a) = {2, 3, 0}; d = target - Q = {0.5, 2.0, -0.2}.
   // Huber (delta 1): {0.5*0.25, 2 - 0.5, 0.5*0.04} = {0.125, 1.5, 0.02}, mean 1.645 / 3.
   auto out = dqn_loss(in);
-  EXPECT_NEAR(value(out.loss), 1.645 / 3.0, kTol);
+  EXPECT_NEAR(value(out.loss), 1.645 / 3.0, kLossTol);
   EXPECT_TRUE(torch::allclose(out.td_errors, torch::tensor({0.5f, 2.0f, -0.2f})));
   EXPECT_FALSE(out.td_errors.requires_grad());
   // d loss / d Q(s, a) = -clip(d, -1, 1) / 3, zero for the actions not taken.
   out.loss.backward();
   EXPECT_TRUE(torch::allclose(in.q_values.grad(),
                               torch::tensor({{0.0f, -0.5f / 3}, {-1.0f / 3, 0.0f}, {0.0f, 0.2f / 3}}),
-                              0.0, kTol))
+                              0.0, kLossTol))
       << in.q_values.grad();
 
   // MSE: {0.25, 4, 0.04}, mean 4.29 / 3 = 1.43.
   in.kind = TdLossKind::kMse;
-  EXPECT_NEAR(value(dqn_loss(in).loss), 1.43, kTol);
+  EXPECT_NEAR(value(dqn_loss(in).loss), 1.43, kLossTol);
 
   // Weights {1, 0.5, 0.25} on the Huber terms: (0.125 + 0.75 + 0.005) / 3 = 0.88 / 3.
   in.kind = TdLossKind::kHuber;
   in.weights = torch::tensor({1.0f, 0.5f, 0.25f});
-  EXPECT_NEAR(value(dqn_loss(in).loss), 0.88 / 3.0, kTol);
+  EXPECT_NEAR(value(dqn_loss(in).loss), 0.88 / 3.0, kLossTol);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 namespace apiary::learner {
 namespace {
 
-constexpr double kTol = 1e-6;
+constexpr double kNStepTol = 1e-6;
 
 // Two lanes, six steps, one float per observation that names it: obs[t, lane] = 10 t + lane, and a
 // lane's final observation at a done step t is 1000 + 10 t + lane. Actions are 100 t + lane.
@@ -75,10 +75,10 @@ void expect_transitions(const Transitions& actual, const std::vector<Expected>& 
     const auto row = static_cast<std::int64_t>(i);
     EXPECT_FLOAT_EQ(actual.obs[row][0].item<float>(), expected[i].obs) << where << " row " << i;
     EXPECT_EQ(actual.actions[row].item<std::int64_t>(), expected[i].action) << where << " row " << i;
-    EXPECT_NEAR(actual.returns[row].item<float>(), expected[i].ret, kTol) << where << " row " << i;
+    EXPECT_NEAR(actual.returns[row].item<float>(), expected[i].ret, kNStepTol) << where << " row " << i;
     EXPECT_FLOAT_EQ(actual.next_obs[row][0].item<float>(), expected[i].next_obs)
         << where << " row " << i;
-    EXPECT_NEAR(actual.discounts[row].item<float>(), expected[i].discount, kTol)
+    EXPECT_NEAR(actual.discounts[row].item<float>(), expected[i].discount, kNStepTol)
         << where << " row " << i;
   }
 }

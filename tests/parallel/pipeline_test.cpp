@@ -20,7 +20,7 @@ namespace {
 using namespace testing;
 
 // Linear layers of 96, 408, 200 and 18 parameters.
-torch::nn::Sequential make_net() {
+torch::nn::Sequential make_four_layer_net() {
   return torch::nn::Sequential(torch::nn::Linear(5, 16), torch::nn::Tanh(), torch::nn::Linear(16, 24),
                                torch::nn::ReLU(), torch::nn::Linear(24, 8), torch::nn::Tanh(), torch::nn::Linear(8, 2));
 }
@@ -41,7 +41,7 @@ std::vector<torch::Tensor> parameters_of(const torch::nn::Sequential& net, std::
   return out;
 }
 
-JoinOptions quick_join() {
+JoinOptions pipeline_join() {
   JoinOptions options;
   options.timeout_seconds = 30.0;
   options.fingerprint = "pipeline test\n";
@@ -50,7 +50,7 @@ JoinOptions quick_join() {
 
 TEST(PipelinePlan, BalancesParameterCountsOverConsecutiveLayers) {
   if (in_rank()) GTEST_SKIP();
-  const auto net = make_net();
+  const auto net = make_four_layer_net();
   const auto two = plan_stages(net, 2);  // [96 + 408 | 200 + 18] beats [96 | 626] and [704 | 18]
   EXPECT_EQ(two.begin, (std::vector<std::int64_t>{0, 4}));
   EXPECT_EQ(two.end, (std::vector<std::int64_t>{4, 7}));
@@ -81,9 +81,9 @@ TEST(PipelinePlan, RefusesWhatCannotBeSplit) {
     }
     return std::string();
   };
-  EXPECT_NE(message(make_net(), 5).find("5 stages need at least as many layers, the network has 4"),
+  EXPECT_NE(message(make_four_layer_net(), 5).find("5 stages need at least as many layers, the network has 4"),
             std::string::npos);
-  EXPECT_NE(message(make_net(), 0).find("must be >= 1"), std::string::npos);
+  EXPECT_NE(message(make_four_layer_net(), 0).find("must be >= 1"), std::string::npos);
   EXPECT_NE(
       message(torch::nn::Sequential(torch::nn::Tanh(), torch::nn::Linear(2, 2)), 1).find("must start with a Linear"),
       std::string::npos);
@@ -144,12 +144,12 @@ TEST(PipelinePlan, MicroBatchesAndLayout) {
 TEST(Pipeline, TwoStagesMatchTheUnsplitNetwork) {
   const int rc = launch_local(
       2, rank_body([](const RendezvousInfo& info) {
-        auto group = ProcessGroup::join(info, quick_join());
+        auto group = ProcessGroup::join(info, pipeline_join());
         const int rank = group.rank();
         torch::manual_seed(3);
-        auto full = make_net();
+        auto full = make_four_layer_net();
         torch::manual_seed(3);
-        auto reference = make_net();  // the unsplit network, for comparison only
+        auto reference = make_four_layer_net();  // the unsplit network, for comparison only
 
         const auto plan = plan_stages(full, 2);
         auto stage = make_stage(full, plan, rank);
@@ -241,7 +241,7 @@ TEST(Pipeline, TwoStagesMatchTheUnsplitNetwork) {
 TEST(Pipeline, TwoReplicasOfTwoStagesMatchOneProcess) {
   const int rc = launch_local(
       4, rank_body([](const RendezvousInfo& info) {
-        auto group = ProcessGroup::join(info, quick_join());
+        auto group = ProcessGroup::join(info, pipeline_join());
         const auto layout = ParallelLayout::for_world(group.world_size(), 2);
         const int replica = layout.replica_of(group.rank()), stage_index = layout.stage_of(group.rank());
         auto pipeline_group = group.subgroup(layout.pipeline_ranks(replica));
@@ -250,9 +250,9 @@ TEST(Pipeline, TwoReplicasOfTwoStagesMatchOneProcess) {
         EXPECT_EQ(replicas_group.rank(), replica);
 
         torch::manual_seed(5);
-        auto full = make_net();
+        auto full = make_four_layer_net();
         torch::manual_seed(5);
-        auto reference = make_net();
+        auto reference = make_four_layer_net();
         const auto plan = plan_stages(full, 2);
         auto stage = make_stage(full, plan, stage_index);
         full = nullptr;

@@ -68,7 +68,7 @@ learner::TrainConfig pipeline_config(int micro_batches, int world_size = 2) {
   return config;
 }
 
-std::int64_t numel_of(const std::vector<torch::Tensor>& tensors) {
+std::int64_t elements_of(const std::vector<torch::Tensor>& tensors) {
   std::int64_t n = 0;
   for (const auto& t : tensors) n += t.numel();
   return n;
@@ -122,7 +122,7 @@ void expect_same_update(learner::Algorithm& a, learner::Algorithm& b, const EnvC
   EXPECT_LT(largest_difference(a, b), tolerance) << "update " << update;
 }
 
-JoinOptions quick_join() {
+JoinOptions ppo_pipeline_join() {
   JoinOptions options;
   options.timeout_seconds = 60.0;
   options.fingerprint = "ppo pipeline test\n";
@@ -132,7 +132,7 @@ JoinOptions quick_join() {
 TEST(PpoPipeline, TwoStagesTakeTheUnsplitUpdate) {
   const int rc = launch_local(
       2, rank_body([](const RendezvousInfo& info) {
-        auto group = ProcessGroup::join(info, quick_join());
+        auto group = ProcessGroup::join(info, ppo_pipeline_join());
         const int rank = group.rank();
         for (const EnvCase& env : kEnvs) {
           const auto spec = envs::env_spec(env.id);
@@ -150,7 +150,7 @@ TEST(PpoPipeline, TwoStagesTakeTheUnsplitUpdate) {
             torch::manual_seed(11);
             auto pipe = learner::make_ppo(init);
             // The whole network's size, for comparison with what a stage holds.
-            const std::int64_t whole = numel_of(
+            const std::int64_t whole = elements_of(
                 agents::ActorCritic(env.obs_dim, spec.action_space, learner::to_policy_config(config.policy, spec))
                     ->parameters());
             if (rank == 1) {
@@ -192,7 +192,7 @@ TEST(PpoPipeline, TwoStagesTakeTheUnsplitUpdate) {
 TEST(PpoPipeline, CheckpointsAreTheUnsplitNetworksBothWays) {
   const int rc = launch_local(
       2, rank_body([](const RendezvousInfo& info) {
-        auto group = ProcessGroup::join(info, quick_join());
+        auto group = ProcessGroup::join(info, ppo_pipeline_join());
         for (const EnvCase& env : kEnvs) {
           SCOPED_TRACE(env.id);
           const auto spec = envs::env_spec(env.id);
@@ -321,7 +321,7 @@ std::int64_t encoder_parameters(learner::Algorithm& unsplit) {
 TEST(PpoPipeline, ACutBetweenTheEncoderAndTheHeadTakesTheUnsplitUpdate) {
   const int rc = launch_local(
       2, rank_body([](const RendezvousInfo& info) {
-        auto group = ProcessGroup::join(info, quick_join());
+        auto group = ProcessGroup::join(info, ppo_pipeline_join());
         const auto spec = envs::env_spec("MinAtar/Breakout-v1");
         const learner::TrainConfig config = encoder_pipeline_config(2);
         auto pipe = seeded_ppo(config, spec, &group);
@@ -340,7 +340,7 @@ TEST(PpoPipeline, ACutBetweenTheEncoderAndTheHeadTakesTheUnsplitUpdate) {
         const auto got = group.gather_to_root({static_cast<double>(stage0)});
         ASSERT_EQ(got.size(), 2u);
         EXPECT_EQ(static_cast<std::int64_t>(got[0][0] + got[1][0]),
-                  numel_of(unsplit->policy()->module().parameters()));  // stage 1: the MLPs and heads
+                  elements_of(unsplit->policy()->module().parameters()));  // stage 1: the MLPs and heads
       }),
       rerun_this_test());
   EXPECT_EQ(rc, 0);
@@ -364,7 +364,7 @@ TEST(PpoPipeline, StageDevicesCutBetweenTheEncoderAndTheHead) {
 TEST(PpoPipeline, ReplicasOfAPipelineTakeTheDataParallelUpdate) {
   const int rc = launch_local(
       4, rank_body([](const RendezvousInfo& info) {
-        auto world = ProcessGroup::join(info, quick_join());
+        auto world = ProcessGroup::join(info, ppo_pipeline_join());
         const auto layout = ParallelLayout::for_world(4, 2);
         const int rank = world.rank(), replica = layout.replica_of(rank), stage = layout.stage_of(rank);
         auto pipeline = world.subgroup(layout.pipeline_ranks(replica));
