@@ -172,8 +172,9 @@ def test_next_step_is_same_step_one_step_late(env_id):
 
 def test_next_step_holds_every_lane_that_ended():
     """Many lanes ending together (a short time limit on Pendulum, which never terminates): the step
-    after they end is a reset step for all, and from then on NEXT_STEP is SAME_STEP one step late."""
-    n, limit = 6, 5
+    after they end is a reset step for all, and from then on NEXT_STEP is SAME_STEP one step late.
+    13 lanes: the final observations are found eight flags at a time and then one at a time."""
+    n, limit = 13, 5
     nxt = apiary.make_vec("Pendulum-v1", n, seed=7, options={"max_episode_steps": limit})
     same = apiary.make_vec("Pendulum-v1", n, seed=7, options={"max_episode_steps": limit}, autoreset_mode=SAME)
     nxt.reset(), same.reset()
