@@ -1,5 +1,6 @@
 #include "runner/transfer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -150,6 +151,54 @@ std::vector<std::string> frozen_names(const std::vector<std::string>& parts, tor
     }
   }
   return names;
+}
+
+std::vector<std::string> init_from_checkpoint(learner::InitSection& init, const std::string& algo_name,
+                                              learner::Algorithm& algo, const std::string& source) {
+  if (init.optimizer) {
+    const learner::TrainConfig from = read_checkpoint_config(init.checkpoint);
+    if (from.algo != algo_name)
+      throw std::invalid_argument(source + ": init.optimizer: true needs a checkpoint of " + algo_name + ", " +
+                                  init.checkpoint + " is of " + from.algo);
+    auto archive = open_checkpoint(init.checkpoint);
+    torch::serialize::InputArchive state;
+    archive.read("algorithm", state);
+    try {
+      algo.load(state);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(source + ": init.checkpoint " + init.checkpoint +
+                                  " (init.optimizer: true) does not fit: " + e.what());
+    }
+    return {"init from " + init.checkpoint + ": the whole " + algo_name + " state (init.optimizer)"};
+  }
+  std::vector<std::string> lines;
+  try {
+    const TransferReport report = load_init(init, init.checkpoint, algo.policy()->module());
+    lines = report.lines();
+    std::ostringstream hash;
+    hash << std::hex << report.checkpoint_hash;
+    init.checkpoint_fnv1a = hash.str();
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(source + ": " + e.what());
+  }
+  algo.weights_loaded();
+  return lines;
+}
+
+std::string freeze_policy(const learner::PolicySection& policy, const std::string& algo_name, learner::Algorithm& algo,
+                          const std::string& source) {
+  const auto names = frozen_names(policy.freeze, algo.policy()->module());
+  const bool ok = algo.set_frozen([&names](const std::string& n) {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  });
+  if (!ok) throw std::invalid_argument(source + ": policy.freeze: algo " + algo_name + " cannot freeze parameters");
+  std::string line = "frozen (" + std::to_string(names.size()) +
+                     " parameters, excluded from the optimizer and gradient clipping" +
+                     (policy.freeze_steps > 0 ? " until step " + std::to_string(policy.freeze_steps)
+                                              : std::string(" for the whole run")) +
+                     "):";
+  for (const auto& n : names) line += " " + n;
+  return line;
 }
 
 }  // namespace apiary::runner

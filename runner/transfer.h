@@ -39,4 +39,15 @@ TransferReport load_init(const learner::InitSection& init, const std::string& ch
 // The names selected by policy.freeze (parts trunk, actor_trunk, critic_trunk).
 std::vector<std::string> frozen_names(const std::vector<std::string>& parts, torch::nn::Module& module);
 
+// init.checkpoint at the start of a new run: the policy's weights (the report's lines are returned
+// for the log; init.checkpoint_fnv1a is set), or with init.optimizer the algorithm's whole state from
+// a checkpoint of the same algorithm `algo_name`. Refusals name `source`.
+std::vector<std::string> init_from_checkpoint(learner::InitSection& init, const std::string& algo_name,
+                                              learner::Algorithm& algo, const std::string& source);
+
+// policy.freeze: the selected parts excluded from the optimizer (until policy.freeze_steps); returns the
+// log's line. Refused, naming `source`, where the algorithm cannot freeze parameters.
+std::string freeze_policy(const learner::PolicySection& policy, const std::string& algo_name, learner::Algorithm& algo,
+                          const std::string& source);
+
 }  // namespace apiary::runner
