@@ -63,11 +63,6 @@ class Algorithm {
   virtual std::shared_ptr<agents::Policy> policy() = 0;
   virtual std::int64_t policy_version() const = 0;
 
-  // Steps per lane in each chunk this algorithm wants (PPO: rollout_steps; DQN: a few).
-  virtual std::int32_t rollout_steps() const = 0;
-  // Whether chunks must carry log_probs and values (policy-gradient methods).
-  virtual bool needs_log_probs() const = 0;
-
   // Learns from one chunk; returns the metrics of the updates it made (empty if none).
   virtual Metrics update(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) = 0;
 

@@ -62,7 +62,7 @@ void save_checkpoint(const std::string& path, const learner::TrainConfig& config
   torch::serialize::OutputArchive archive;
   write_scalar(archive, "apiary.format", kCheckpointFormat);
   const std::string yaml = core::dump_config(config);
-  archive.write("apiary.config", bytes_to_tensor(yaml.data(), yaml.size()));
+  archive.write(kConfigKey, bytes_to_tensor(yaml.data(), yaml.size()));
   write_scalar(archive, "run.steps", c.steps);
   write_scalar(archive, "run.updates", c.updates);
   write_scalar(archive, "run.episodes", c.episodes);
@@ -82,7 +82,7 @@ void save_checkpoint(const std::string& path, const learner::TrainConfig& config
   archive.write("run.torch_rng", at::detail::getDefaultCPUGenerator().get_state());
   torch::serialize::OutputArchive algo_archive;  // Algorithm::save is not const: no write_part
   algo.save(algo_archive);
-  archive.write("algorithm", algo_archive);
+  archive.write(kAlgorithmKey, algo_archive);
   std::ostringstream bytes;
   archive.save_to(bytes);
   core::write_file_atomic(path, bytes.str());
@@ -115,7 +115,7 @@ RunCounters load_checkpoint(const std::string& path, const learner::TrainConfig&
   learner::TrainConfig stored;
   {  // The checkpoint must be of this run's env and algorithm before anything is read into them.
     torch::Tensor text;
-    archive.read("apiary.config", text);
+    archive.read(kConfigKey, text);
     core::load_config_string(stored, tensor_to_bytes(text), path + " (stored config)");
     if (stored.env.id != config.env.id || stored.algo != config.algo)
       throw std::invalid_argument("checkpoint " + path + " is of " + stored.algo + " on " + stored.env.id +
@@ -143,7 +143,7 @@ RunCounters load_checkpoint(const std::string& path, const learner::TrainConfig&
   at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle on the shared generator
   generator.set_state(rng);
   torch::serialize::InputArchive algo_archive;
-  archive.read("algorithm", algo_archive);
+  archive.read(kAlgorithmKey, algo_archive);
   try {
     algo.load(algo_archive);
   } catch (const std::invalid_argument& e) {
@@ -169,9 +169,9 @@ void export_policy(const std::string& path, const std::string& out) {
   torch::serialize::OutputArchive archive, algorithm;
   write_scalar(archive, "apiary.format", kCheckpointFormat);
   const std::string yaml = core::dump_config(loaded.config);
-  archive.write("apiary.config", bytes_to_tensor(yaml.data(), yaml.size()));
+  archive.write(kConfigKey, bytes_to_tensor(yaml.data(), yaml.size()));
   learner::write_part(algorithm, algo.policy_key, loaded.policy->module());
-  archive.write("algorithm", algorithm);
+  archive.write(kAlgorithmKey, algorithm);
   std::ostringstream bytes;
   archive.save_to(bytes);
   core::write_file_atomic(out, bytes.str());
@@ -191,7 +191,7 @@ void load_env_plugins(learner::EnvSection& env, const std::string& source) {
 learner::TrainConfig read_checkpoint_config(const std::string& path) {
   auto archive = open_checkpoint(path);
   torch::Tensor text;
-  archive.read("apiary.config", text);
+  archive.read(kConfigKey, text);
   learner::TrainConfig config;
   core::load_config_string(config, tensor_to_bytes(text), path + " (stored config)");
   // The env's plugins, unless its id is registered already (e.g. by --plugin: a rebuilt plugin elsewhere).
@@ -210,7 +210,7 @@ LoadedPolicy load_policy(const std::string& path, const std::string& env_id) {
   out.policy = algo.make_behaviour_policy(config, out.spec);
   auto archive = open_checkpoint(path);
   torch::serialize::InputArchive algorithm;
-  if (!archive.try_read("algorithm", algorithm))
+  if (!archive.try_read(kAlgorithmKey, algorithm))
     throw std::invalid_argument("checkpoint " + path + " has no 'algorithm' part");
   std::ostringstream hidden;
   for (std::size_t i = 0; i < config.policy.hidden_sizes.size(); ++i)

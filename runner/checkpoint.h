@@ -20,6 +20,11 @@
 
 namespace apiary::runner {
 
+// The checkpoint's envelope, spelled here alone: the algorithm's own archive (learner/archive.h) and
+// the run's resolved config (YAML bytes).
+inline constexpr const char* kAlgorithmKey = "algorithm";
+inline constexpr const char* kConfigKey = "apiary.config";
+
 // Counters of the run that a checkpoint carries besides the algorithm's own state.
 struct RunCounters {
   std::int64_t steps = 0;

@@ -90,7 +90,7 @@ TransferReport load_init(const learner::InitSection& init, const std::string& ch
   const learner::AlgorithmSpec& algo = learner::find_algorithm(source.algo);
   auto archive = open_checkpoint(checkpoint);
   torch::serialize::InputArchive algorithm, network;
-  if (!archive.try_read("algorithm", algorithm) || !algorithm.try_read(algo.policy_key, network))
+  if (!archive.try_read(kAlgorithmKey, algorithm) || !algorithm.try_read(algo.policy_key, network))
     throw std::invalid_argument("init.checkpoint: " + checkpoint + " has no '" + algo.policy_key + "' network");
   std::map<std::string, torch::Tensor> stored;
   collect(network, target, "", stored);
@@ -162,7 +162,7 @@ std::vector<std::string> init_from_checkpoint(learner::InitSection& init, const 
                                   init.checkpoint + " is of " + from.algo);
     auto archive = open_checkpoint(init.checkpoint);
     torch::serialize::InputArchive state;
-    archive.read("algorithm", state);
+    archive.read(kAlgorithmKey, state);
     try {
       algo.load(state);
     } catch (const std::invalid_argument& e) {

@@ -62,7 +62,6 @@ Dqn::Dqn(const AlgorithmInit& init)
       device_(init.device),
       precision_(init.precision),
       loss_kind_(parse_loss(config_.loss)),
-      rollout_steps_(dqn_rollout_steps(init.config)),
       scaler_(LossScalerOptions{/*enabled=*/init.precision == Precision::kFp16}),
       generator_(make_generator(static_cast<std::uint64_t>(init.config.seed))),
       reduce_gradients_(init.reduce_gradients) {
@@ -107,7 +106,6 @@ void Dqn::reset_replay() {
   replay_steps_ = 0;
 }
 
-std::int32_t Dqn::rollout_steps() const { return rollout_steps_; }
 
 std::int64_t Dqn::buffer_size() const {
   return prioritized_replay_ ? prioritized_replay_->size() : uniform_replay_->size();

@@ -76,8 +76,6 @@ class Dqn final : public Algorithm {
   std::shared_ptr<agents::Policy> policy() override { return policy_; }
   std::int64_t policy_version() const override { return policy_version_; }
   // max(1, train_frequency / num_envs): one gradient phase per chunk when num_envs divides it.
-  std::int32_t rollout_steps() const override;
-  bool needs_log_probs() const override { return false; }
 
   Metrics update(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) override;
 
@@ -121,7 +119,6 @@ class Dqn final : public Algorithm {
   torch::Dtype obs_dtype_ = torch::kFloat;  // observations in replay: uint8 for image envs
   Precision precision_;
   TdLossKind loss_kind_;
-  std::int32_t rollout_steps_;  // dqn_rollout_steps(config)
 
   agents::QNetwork online_{nullptr};  // acts (shared with policy_) and learns
   agents::QNetwork target_{nullptr};  // values the next state; never has gradients

@@ -247,7 +247,7 @@ PpoUpdateResult Ppo::ppo_update(const RolloutBatch& batch) {
 Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) {
   TORCH_CHECK(chunk.num_steps() > 0 && chunk.num_envs() > 0, "PPO: empty trajectory chunk");
   TORCH_CHECK(chunk.log_probs.defined() && chunk.values.defined(),
-              "PPO: the chunk must carry log_probs and values (needs_log_probs() is true)");
+              "PPO: the chunk must carry log_probs and values (its AlgorithmSpec's chunk_log_probs)");
   const double lr = anneal_learning_rate(chunk, ctx);
   const GaeOut gae = compute_advantages(chunk);
   const RolloutBatch batch = flatten_rollout(chunk, gae);

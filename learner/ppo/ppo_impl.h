@@ -104,8 +104,6 @@ class Ppo final : public Algorithm {
 
   std::shared_ptr<agents::Policy> policy() override { return policy_; }
   std::int64_t policy_version() const override { return policy_version_; }
-  std::int32_t rollout_steps() const override { return config_.rollout_steps; }
-  bool needs_log_probs() const override { return true; }
 
   Metrics update(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) override;
 

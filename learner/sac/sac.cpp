@@ -79,7 +79,6 @@ Sac::Sac(const AlgorithmInit& init)
     : config_(init.config.section<SacConfig>("sac")),
       device_(init.device),
       precision_(init.precision),
-      rollout_steps_(sac_rollout_steps(init.config)),
       target_entropy_(-static_cast<double>(init.spec.action_dim())),
       actor_scaler_(LossScalerOptions{/*enabled=*/init.precision == Precision::kFp16}),
       critic_scaler_(LossScalerOptions{/*enabled=*/init.precision == Precision::kFp16}),

@@ -91,8 +91,6 @@ class Sac final : public Algorithm {
   std::shared_ptr<agents::Policy> policy() override { return policy_; }
   std::int64_t policy_version() const override { return policy_version_; }
   // max(1, train_frequency / num_envs): one gradient phase per chunk when num_envs divides it.
-  std::int32_t rollout_steps() const override { return rollout_steps_; }
-  bool needs_log_probs() const override { return false; }
 
   Metrics update(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx) override;
 
@@ -148,7 +146,6 @@ class Sac final : public Algorithm {
   SacConfig config_;
   torch::Device device_;
   Precision precision_;
-  std::int32_t rollout_steps_;
   double target_entropy_;  // -|A|
   torch::Dtype obs_dtype_ = torch::kFloat;  // the observations' dtype, as replay stores them (uint8: images)
 

@@ -19,6 +19,7 @@ struct SmokeOptions {
   std::uint64_t seed = 1;                 // the training lanes' reset seed
   std::int64_t total_steps = 100000;       // env steps (all lanes)
   bool record_log_probs = true;            // what the algorithm's chunks carry
+  std::int32_t rollout_steps = 1;          // steps per lane of each chunk
   std::int64_t eval_interval_steps = 2000;
   std::int32_t eval_episodes = 20;
   std::int32_t eval_lanes = 20;
@@ -43,6 +44,9 @@ inline SmokeOptions smoke_options(const learner::TrainConfig& config) {
   o.num_envs = config.env.num_envs;
   o.seed = static_cast<std::uint64_t>(config.seed);
   o.total_steps = config.total_steps;
+  const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
+  o.rollout_steps = algo.rollout_steps(config);
+  o.record_log_probs = algo.chunk_log_probs;
   return o;
 }
 
@@ -66,7 +70,7 @@ inline SmokeRun learn_until(learner::Algorithm& algo, const SmokeOptions& o) {
   std::int64_t next_eval = o.eval_interval_steps;
   while (actor.env_steps() < o.total_steps && since(start) < o.max_seconds) {
     const auto step_start = Clock::now();
-    const auto& chunk = actor.collect(algo.rollout_steps(), agents::ActContext{}, algo.policy_version());
+    const auto& chunk = actor.collect(o.rollout_steps, agents::ActContext{}, algo.policy_version());
     algo.update(chunk, learner::UpdateContext{actor.env_steps(), o.total_steps});
     run.train_seconds += since(step_start);
     if (actor.env_steps() >= next_eval) {

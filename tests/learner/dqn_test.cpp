@@ -76,8 +76,11 @@ TEST_F(DqnTest, NoGradientStepBeforeLearningStartsThenMetrics) {
   dqn.gradient_steps = 3;
   dqn.batch_size = 16;
   auto algo = make_small_dqn(dqn, 1, /*num_envs=*/2);
-  EXPECT_EQ(algo->rollout_steps(), 5);
-  EXPECT_FALSE(algo->needs_log_probs());
+  TrainConfig config;
+  config.env.num_envs = 2;
+  config.section<DqnConfig>("dqn") = dqn;
+  EXPECT_EQ(find_algorithm("dqn").rollout_steps(config), 5);  // train_frequency 10 over 2 lanes
+  EXPECT_FALSE(find_algorithm("dqn").chunk_log_probs);
 
   // 9 chunks of 5 steps x 2 lanes: 90 env steps, all before learning_starts.
   std::int64_t step = 0;

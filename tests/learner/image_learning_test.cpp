@@ -88,7 +88,7 @@ void expect_update_moves_every_parameter(const std::string& algo_name, const std
   actor.reset(1);
   const auto before = snapshot(algo->policy()->module());
   for (int round = 0; round < 2; ++round) {  // DQN's first chunk only fills replay up to learning_starts
-    const agents::TrajectoryChunk& chunk = actor.collect(algo->rollout_steps(), agents::ActContext{}, 0);
+    const agents::TrajectoryChunk& chunk = actor.collect(find_algorithm(init.config.algo).rollout_steps(init.config), agents::ActContext{}, 0);
     ASSERT_EQ(chunk.obs.scalar_type(), torch::kUInt8);
     algo->update(chunk, UpdateContext{actor.env_steps(), init.config.total_steps});
   }
@@ -201,7 +201,7 @@ TEST(ImageLearning, SacUpdatesTheActorsAndTheCriticsEncodersOnUint8Frames) {
   const auto critic_before = snapshot(*sac->critic());
   const auto target_before = snapshot(*sac->target_critic());
   for (int round = 0; round < 20; ++round) {
-    const agents::TrajectoryChunk& chunk = actor.collect(algo->rollout_steps(), agents::ActContext{}, 0);
+    const agents::TrajectoryChunk& chunk = actor.collect(find_algorithm(init.config.algo).rollout_steps(init.config), agents::ActContext{}, 0);
     ASSERT_EQ(chunk.obs.scalar_type(), torch::kUInt8);
     algo->update(chunk, UpdateContext{actor.env_steps(), init.config.total_steps});
   }

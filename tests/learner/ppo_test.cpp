@@ -60,8 +60,8 @@ class PpoTest : public ::testing::Test {
 
 TEST_F(PpoTest, OneUpdateChangesWeightsAndReportsFiniteMetrics) {
   auto ppo = make_small_ppo(PpoConfig{}, /*init_seed=*/1);
-  EXPECT_EQ(ppo->rollout_steps(), PpoConfig{}.rollout_steps);
-  EXPECT_TRUE(ppo->needs_log_probs());
+  EXPECT_EQ(find_algorithm("ppo").rollout_steps(TrainConfig{}), PpoConfig{}.rollout_steps);
+  EXPECT_TRUE(find_algorithm("ppo").chunk_log_probs);
   EXPECT_EQ(ppo->policy_version(), 0);
   const auto chunk = synthetic_chunk(*ppo->policy(), /*seed=*/3);
   const auto before = snapshot(ppo->policy()->module());
@@ -322,7 +322,7 @@ apiary::testing::SmokeRun train_cartpole(const TrainConfig& config, Precision pr
   torch::manual_seed(static_cast<std::uint64_t>(config.seed));
   auto ppo = make_ppo(init);
   apiary::testing::SmokeOptions o = apiary::testing::smoke_options(config);
-  o.eval_interval_steps = 10 * ppo->rollout_steps() * config.env.num_envs;
+  o.eval_interval_steps = 10 * o.rollout_steps * config.env.num_envs;
   o.eval_seed = static_cast<std::uint64_t>(config.seed) + 1000;
   o.stop_return = target_return;
   return apiary::testing::learn_until(*ppo, o);

@@ -299,8 +299,8 @@ TEST_F(SacTest, LearnsOnlyFromLearningStartsWithDelayedActorAndTargetUpdates) {
   sac.policy_frequency = 2;
   sac.target_network_frequency = 1000;  // no target update in this test
   auto algo = make_small_sac(sac, 7, /*num_envs=*/2);
-  EXPECT_EQ(algo->rollout_steps(), 2);
-  EXPECT_FALSE(algo->needs_log_probs());
+  EXPECT_EQ(find_algorithm("sac").rollout_steps(small_config(sac, 2)), 2);  // a chunk per train_frequency
+  EXPECT_FALSE(find_algorithm("sac").chunk_log_probs);
   const auto target_before = params_of(*algo->target_critic());
 
   std::int64_t step = 0;

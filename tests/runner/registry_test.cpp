@@ -47,8 +47,6 @@ class Reinforce final : public Algorithm {
 
   std::shared_ptr<agents::Policy> policy() override { return policy_; }
   std::int64_t policy_version() const override { return version_; }
-  std::int32_t rollout_steps() const override { return config_.rollout_steps; }
-  bool needs_log_probs() const override { return false; }
 
   Metrics update(const agents::TrajectoryChunk& chunk, const UpdateContext&) override {
     const std::int64_t steps = chunk.num_steps();
