@@ -29,10 +29,9 @@ endif()
 # The public headers: the env contracts, spaces, registry, both batched back ends, the plugin API
 # (and the headers they include; nothing that needs Box2D or LibTorch).
 set(APIARY_PUBLIC_HEADERS
-  core/version.h
+  core/version.h core/fnv1a.h
   envs/hd.h envs/env.h envs/env_spec.h envs/spaces.h envs/params.h envs/rng.h envs/math.h envs/scene.h
   envs/vec_env.h envs/registry.h envs/row_probe.h envs/thread_pool.h envs/cpu_vec_env.h envs/thrust_vec_env.h
-  envs/fnv1a.h
   envs/cpu_system.h envs/cuda_system.cuh envs/plugin.h envs/plugin_cuda.cuh)
 set(APIARY_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/apiary)
 set(APIARY_INSTALL_BINDIR ${CMAKE_INSTALL_BINDIR})

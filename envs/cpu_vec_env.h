@@ -46,7 +46,7 @@
 #include <vector>
 
 #include "envs/env.h"
-#include "envs/fnv1a.h"
+#include "core/fnv1a.h"
 #include "envs/params.h"
 #include "envs/registry.h"
 #include "envs/rng.h"
@@ -222,7 +222,7 @@ class CpuVecEnv final : public VecEnv {
 
   std::vector<std::uint8_t> save_snapshot() const override {
     std::vector<std::uint8_t> out;
-    const std::uint64_t header[5] = {kSnapshotMagic, fnv1a(spec_.id), static_cast<std::uint64_t>(num_envs_),
+    const std::uint64_t header[5] = {kSnapshotMagic, core::fnv1a(spec_.id), static_cast<std::uint64_t>(num_envs_),
                                      seed_, static_cast<std::uint64_t>(Env::kObsDim)};
     put(out, header, sizeof(header));
     for_each_array([&](auto& array) { put(out, array.data(), array.size() * sizeof(array[0])); });
@@ -244,7 +244,7 @@ class CpuVecEnv final : public VecEnv {
     };
     std::uint64_t header[5] = {};
     take(header, sizeof(header));
-    if (header[0] != kSnapshotMagic || header[1] != fnv1a(spec_.id) ||
+    if (header[0] != kSnapshotMagic || header[1] != core::fnv1a(spec_.id) ||
         header[2] != static_cast<std::uint64_t>(num_envs_) || header[4] != static_cast<std::uint64_t>(Env::kObsDim))
       mismatch(bytes.size(), "its header names another env, lane count or layout");
     const std::uint64_t seed = header[3];

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <utility>
 
-#include "envs/fnv1a.h"
+#include "core/fnv1a.h"
 #include "envs/random_actions.h"
 #include "envs/registry.h"
 
@@ -88,7 +88,7 @@ struct Trace {
 void record(const HostBatch& h, std::int64_t obs_dim, bool after_step, Trace& trace) {
   for (std::int32_t lane = 0; lane < trace.num_envs; ++lane) {
     const std::size_t row = static_cast<std::size_t>(lane * obs_dim), n = static_cast<std::size_t>(obs_dim);
-    Fnv1a x;
+    core::Fnv1a x;
     x.add(h.obs.data() + row, n * sizeof(float));
     if (after_step) {
       x.add(&h.reward[lane], sizeof(float));

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "envs/env.h"
-#include "envs/fnv1a.h"
+#include "core/fnv1a.h"
 #include "envs/rng.h"
 #include "envs/vec_env.h"
 
@@ -413,7 +413,7 @@ class ThrustVecEnv final : public VecEnv {
  private:
   static constexpr std::uint64_t kSnapshotMagic = 0x41504941525953ull;  // "APIARYS"
   static constexpr bool kOpaque = detail::OpaqueState<Env>::value;
-  static std::uint64_t id_hash(const std::string& id) { return fnv1a(id); }  // stable across builds
+  static std::uint64_t id_hash(const std::string& id) { return core::fnv1a(id); }  // stable across builds
 
   // Every per-lane array, in a fixed order (snapshots).
   template <class F>

@@ -24,6 +24,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include "core/fnv1a.h"
+
 namespace apiary::parallel {
 namespace {
 
@@ -149,12 +151,7 @@ std::uint64_t hash_tensor(const torch::Tensor& tensor) {
   const auto host = to_host(tensor).contiguous();
   const auto* p = static_cast<const std::uint8_t*>(host.data_ptr());
   const std::size_t n = static_cast<std::size_t>(nbytes(host));
-  std::uint64_t h = 14695981039346656037ull;  // FNV-1a offset basis
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 1099511628211ull;  // FNV prime
-  }
-  return h;
+  return core::fnv1a(p, n);
 }
 
 struct ProcessGroup::Impl {

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "envs/fnv1a.h"
+#include "core/fnv1a.h"
 #include "render/font.h"
 
 namespace apiary::render {
@@ -48,7 +48,7 @@ Color Canvas::pixel(int x, int y) const {
 }
 
 std::uint64_t Canvas::checksum() const {
-  envs::Fnv1a f;
+  core::Fnv1a f;
   for (int shift = 0; shift < 32; shift += 8) f.add_byte(static_cast<std::uint8_t>(width_ >> shift));
   for (int shift = 0; shift < 32; shift += 8) f.add_byte(static_cast<std::uint8_t>(height_ >> shift));
   f.add(rgba_);

@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-#include "envs/fnv1a.h"
+#include "core/fnv1a.h"
 #include "learner/archive.h"
 #include "runner/checkpoint.h"
 
@@ -40,7 +40,7 @@ void collect(torch::serialize::InputArchive& archive, torch::nn::Module& layout,
 
 std::uint64_t file_hash(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  envs::Fnv1a h;
+  core::Fnv1a h;
   char buf[1 << 16];
   while (in) {
     in.read(buf, sizeof(buf));

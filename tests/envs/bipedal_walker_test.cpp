@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "envs/fnv1a.h"
+#include "core/fnv1a.h"
 #include "envs/box2d/bipedal_walker.h"
 #include "envs/cpu_vec_env.h"
 #include "envs/registry.h"
@@ -31,7 +31,7 @@ namespace bw = box2d::bipedal;
 constexpr const char* kNormalId = "BipedalWalker-v3";
 constexpr const char* kHardcoreId = "BipedalWalkerHardcore-v3";
 
-using apiary::envs::Fnv1a;
+using apiary::core::Fnv1a;
 
 // Actions of batched step t: uniform in [-1.25, 1.25) per (lane, t), so some lie outside the box and
 // exercise the clipping. A pure function of (t, lane): a replay after a snapshot draws the same ones.

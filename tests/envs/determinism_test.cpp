@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "envs/fnv1a.h"
+#include "core/fnv1a.h"
 #include "envs/classic/classic.h"
 #include "envs/cpu_system.h"
 #include "envs/cpu_vec_env.h"
@@ -24,7 +24,7 @@ constexpr std::int32_t kLanes = 512;     // two blocks of the CPU back end, so t
 constexpr std::int64_t kSteps = 10000;   // batched steps
 constexpr std::uint64_t kSeed = 20261126;
 
-using apiary::envs::Fnv1a;
+using apiary::core::Fnv1a;
 
 // Hash of every observation (float or uint8), reward, flag, and final observation of finished lanes.
 std::uint64_t rollout_hash(VecEnv& env, std::uint64_t seed, std::int64_t steps = kSteps) {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "envs/fnv1a.h"
+#include "core/fnv1a.h"
 #include "envs/box2d/lunar_lander.h"
 #include "envs/cpu_vec_env.h"
 #include "envs/random_actions.h"
@@ -19,7 +19,7 @@
 namespace apiary::envs {
 namespace {
 
-using apiary::envs::Fnv1a;
+using apiary::core::Fnv1a;
 
 std::uint64_t rollout_hash(const std::string& id, std::int32_t threads, const EnvOptions& options = {},
                            std::int32_t lanes = 16, int steps = 400) {

@@ -1,5 +1,5 @@
 // FNV-1a, 64 bits (Fowler, Noll, Vo): the one hash of the project, for golden hashes of env rollouts
-// and pictures and for ids in snapshot headers. Stable across builds and platforms for the same bytes.
+// and pictures, ids in snapshot headers, transfer's checkpoint hashes and the ranks' weight checks. Stable across builds and platforms for the same bytes.
 #pragma once
 
 #include <cstddef>
@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace apiary::envs {
+namespace apiary::core {
 
 inline constexpr std::uint64_t kFnvOffsetBasis = 14695981039346656037ull;
 inline constexpr std::uint64_t kFnvPrime = 1099511628211ull;
@@ -33,4 +33,4 @@ inline std::uint64_t fnv1a(const void* data, std::size_t n) {
 }
 inline std::uint64_t fnv1a(std::string_view s) { return fnv1a(s.data(), s.size()); }
 
-}  // namespace apiary::envs
+}  // namespace apiary::core
