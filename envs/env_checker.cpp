@@ -299,6 +299,109 @@ bool same_spec(const EnvSpec& a, const EnvSpec& b) {
          a.action_space.high == b.action_space.high && a.max_episode_steps == b.max_episode_steps;
 }
 
+// What the checks after the main run share: the options, the declared spec, a way to build lanes
+// (threads, options), the seeds, and the main run's trace and half-way snapshot.
+struct MainRun {
+  const CheckOptions& options;
+  const EnvSpec& spec;
+  std::function<std::unique_ptr<VecEnv>(std::int32_t, const EnvOptions&)> build;
+  std::uint64_t seed, action_seed;
+  Trace trace;
+  std::vector<std::uint8_t> snapshot;
+  std::int64_t snapshot_at;
+  std::string row_fault;  // the observations check's finding of a write outside the row, or empty
+};
+
+void env_threw(Checker& c, const char* check, const std::exception& e) {
+  c.fail(check, std::string("the env threw: ") + e.what());
+}
+
+// time_limit on a short limit, whatever the env's own.
+void check_short_time_limit(const MainRun& m, Checker& c) {
+  try {
+    EnvOptions short_options = m.options.options;
+    short_options[kMaxEpisodeStepsOption] = m.options.short_time_limit;
+    auto limited = m.build(1, short_options);
+    if (limited->spec().max_episode_steps != m.options.short_time_limit) {
+      c.fail("time_limit", "the option max_episode_steps=" + std::to_string(m.options.short_time_limit) +
+                               " gives an env with max_episode_steps " +
+                               std::to_string(limited->spec().max_episode_steps));
+    } else {
+      RunOptions ro;
+      ro.validate = true;
+      run(*limited, m.seed, m.action_seed, 3 * static_cast<std::int64_t>(m.options.short_time_limit) + 1, c, ro);
+    }
+  } catch (const std::exception& e) {
+    env_threw(c, "time_limit", e);
+  }
+}
+
+// determinism: the same seed on another thread count.
+void check_determinism(const MainRun& m, Checker& c) {
+  try {
+    auto again = m.build(m.options.num_envs > 1 ? 2 : 1, m.options.options);
+    const Trace t = run(*again, m.seed, m.action_seed, m.options.steps, c, RunOptions{});
+    const auto [step, lane] = first_difference(m.trace, t);
+    if (step >= 0)
+      c.fail("determinism", step, lane,
+             "the same seed gave another " + std::string(step == 0 ? "reset observation" : "step") +
+                 " on a second env (2 threads instead of 1): " +
+                 (m.row_fault.empty() ? "a random source other than the lane's LaneRng, or state shared between lanes"
+                                    : "observe() writes outside its row (see observations), into the next lane's"));
+  } catch (const std::exception& e) {
+    env_threw(c, "determinism", e);
+  }
+}
+
+// seeding: another seed.
+void check_seeding(const MainRun& m, Checker& c) {
+  try {
+    auto other = m.build(1, m.options.options);
+    const Trace t = run(*other, m.seed + 1, m.action_seed, m.options.steps, c, RunOptions{});
+    if (first_difference(m.trace, t).first < 0) {
+      if (m.options.allow_deterministic)
+        c.note("seeding", "seeds " + std::to_string(m.seed) + " and " + std::to_string(m.seed + 1) +
+                              " gave the same trajectories (allowed: --allow-deterministic)");
+      else
+        c.fail("seeding", "seeds " + std::to_string(m.seed) + " and " + std::to_string(m.seed + 1) + " gave the same " +
+                              std::to_string(m.options.steps) + " steps on every lane: reset and step ignore the LaneRng "
+                              "(an env without any randomness passes with --allow-deterministic)");
+    }
+  } catch (const std::exception& e) {
+    env_threw(c, "seeding", e);
+  }
+}
+
+// snapshot: restore the main run's half-way snapshot into a fresh env and replay the same actions.
+void check_snapshot(const MainRun& m, Checker& c) {
+  try {
+    auto restored = m.build(1, m.options.options);
+    restored->reset(m.seed + 7);  // whatever it held before must not matter
+    restored->load_snapshot(m.snapshot);
+    RandomActions actions(m.spec, restored->num_envs(), m.action_seed);
+    for (std::int64_t t = 1; t <= m.snapshot_at; ++t) (void)actions.next();
+    Trace t;
+    t.num_envs = restored->num_envs();
+    t.hashes.assign(static_cast<std::size_t>((m.snapshot_at + 1) * t.num_envs), 0);
+    for (std::int64_t lane = 0; lane < t.num_envs; ++lane)
+      t.hashes[static_cast<std::size_t>(m.snapshot_at * t.num_envs + lane)] = m.trace.at(m.snapshot_at, lane);
+    HostBatch h;
+    for (std::int64_t step = m.snapshot_at + 1; step <= m.options.steps; ++step) {
+      restored->step(actions.next());
+      c.add_steps(1);
+      read_host(*restored, h);
+      record(h, m.spec.obs_dim(), true, t);
+    }
+    const auto [step, lane] = first_difference(m.trace, t, m.snapshot_at + 1);
+    if (step >= 0)
+      c.fail("snapshot", step, lane,
+             "an env restored from the snapshot of step " + std::to_string(m.snapshot_at) +
+                 " continues differently from the original (checkpoints would not resume exactly)");
+  } catch (const std::exception& e) {
+    env_threw(c, "snapshot", e);
+  }
+}
+
 }  // namespace
 
 std::int32_t CheckReport::failed() const {
@@ -370,9 +473,6 @@ CheckReport check_env(const std::string& id, const std::function<EnvSpec(const E
   const std::uint64_t seed = options.seed;
   const std::uint64_t action_seed = options.seed + kActionSeedOffset;
   const std::int64_t steps = options.steps;
-  auto threw = [&](const char* check, const std::exception& e) {
-    c.fail(check, std::string("the env threw: ") + e.what());
-  };
 
   // The main run: reset, observations, rewards, auto_reset, time_limit; a snapshot half-way.
   Trace main_trace;
@@ -389,87 +489,16 @@ CheckReport check_env(const std::string& id, const std::function<EnvSpec(const E
       c.fail("spaces", "get_states() returned " + std::to_string(states) + " floats, expected num_envs x state_dim = " +
                            std::to_string(env->num_envs()) + " x " + std::to_string(env->state_dim()));
   } catch (const std::exception& e) {
-    threw("observations", e);
+    env_threw(c, "observations", e);
     return skip_all("the main run threw");
   }
 
-  // time_limit on a short limit, whatever the env's own.
-  try {
-    EnvOptions short_options = options.options;
-    short_options[kMaxEpisodeStepsOption] = options.short_time_limit;
-    auto limited = build(1, short_options);
-    if (limited->spec().max_episode_steps != options.short_time_limit) {
-      c.fail("time_limit", "the option max_episode_steps=" + std::to_string(options.short_time_limit) +
-                               " gives an env with max_episode_steps " +
-                               std::to_string(limited->spec().max_episode_steps));
-    } else {
-      RunOptions ro;
-      ro.validate = true;
-      run(*limited, seed, action_seed, 3 * static_cast<std::int64_t>(options.short_time_limit) + 1, c, ro);
-    }
-  } catch (const std::exception& e) {
-    threw("time_limit", e);
-  }
-
-  // determinism: the same seed on another thread count.
-  try {
-    auto again = build(options.num_envs > 1 ? 2 : 1, options.options);
-    const Trace t = run(*again, seed, action_seed, steps, c, RunOptions{});
-    const auto [step, lane] = first_difference(main_trace, t);
-    if (step >= 0)
-      c.fail("determinism", step, lane,
-             "the same seed gave another " + std::string(step == 0 ? "reset observation" : "step") +
-                 " on a second env (2 threads instead of 1): " +
-                 (row_fault.empty() ? "a random source other than the lane's LaneRng, or state shared between lanes"
-                                    : "observe() writes outside its row (see observations), into the next lane's"));
-  } catch (const std::exception& e) {
-    threw("determinism", e);
-  }
-
-  // seeding: another seed.
-  try {
-    auto other = build(1, options.options);
-    const Trace t = run(*other, seed + 1, action_seed, steps, c, RunOptions{});
-    if (first_difference(main_trace, t).first < 0) {
-      if (options.allow_deterministic)
-        c.note("seeding", "seeds " + std::to_string(seed) + " and " + std::to_string(seed + 1) +
-                              " gave the same trajectories (allowed: --allow-deterministic)");
-      else
-        c.fail("seeding", "seeds " + std::to_string(seed) + " and " + std::to_string(seed + 1) + " gave the same " +
-                              std::to_string(steps) + " steps on every lane: reset and step ignore the LaneRng "
-                              "(an env without any randomness passes with --allow-deterministic)");
-    }
-  } catch (const std::exception& e) {
-    threw("seeding", e);
-  }
-
-  // snapshot: restore the main run's half-way snapshot into a fresh env and replay the same actions.
-  try {
-    auto restored = build(1, options.options);
-    restored->reset(seed + 7);  // whatever it held before must not matter
-    restored->load_snapshot(snapshot);
-    RandomActions actions(spec, restored->num_envs(), action_seed);
-    for (std::int64_t t = 1; t <= snapshot_at; ++t) (void)actions.next();
-    Trace t;
-    t.num_envs = restored->num_envs();
-    t.hashes.assign(static_cast<std::size_t>((snapshot_at + 1) * t.num_envs), 0);
-    for (std::int64_t lane = 0; lane < t.num_envs; ++lane)
-      t.hashes[static_cast<std::size_t>(snapshot_at * t.num_envs + lane)] = main_trace.at(snapshot_at, lane);
-    HostBatch h;
-    for (std::int64_t step = snapshot_at + 1; step <= steps; ++step) {
-      restored->step(actions.next());
-      c.add_steps(1);
-      read_host(*restored, h);
-      record(h, spec.obs_dim(), true, t);
-    }
-    const auto [step, lane] = first_difference(main_trace, t, snapshot_at + 1);
-    if (step >= 0)
-      c.fail("snapshot", step, lane,
-             "an env restored from the snapshot of step " + std::to_string(snapshot_at) +
-                 " continues differently from the original (checkpoints would not resume exactly)");
-  } catch (const std::exception& e) {
-    threw("snapshot", e);
-  }
+  const MainRun main{options, spec, build, seed, action_seed, std::move(main_trace), std::move(snapshot), snapshot_at,
+                     row_fault};
+  check_short_time_limit(main, c);
+  check_determinism(main, c);
+  check_seeding(main, c);
+  check_snapshot(main, c);
   return c.take();
 }
 

@@ -202,41 +202,27 @@ int ProcessGroup::world_size() const { return impl_->world_size; }
 const CommStats& ProcessGroup::stats() const { return impl_->stats; }
 void ProcessGroup::reset_stats() { impl_->stats = CommStats{}; }
 
-ProcessGroup ProcessGroup::join(const RendezvousInfo& info, const JoinOptions& options) {
-  if (!(options.timeout_seconds > 0) || !std::isfinite(options.timeout_seconds)) {
-    throw std::invalid_argument("ProcessGroup::join: timeout_seconds must be > 0, got " +
-                                std::to_string(options.timeout_seconds));
-  }
-  if (info.world_size < 1 || info.rank < 0 || info.rank >= info.world_size) {
-    throw std::invalid_argument("ProcessGroup::join: rank " + std::to_string(info.rank) + " is not in [0, world_size " +
-                                std::to_string(info.world_size) + ")");
-  }
-  auto impl = std::make_unique<Impl>();
-  impl->info = info;
-  impl->rank = info.rank;
-  impl->world_size = info.world_size;
-  impl->timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000.0));
-  if (info.world_size == 1) return ProcessGroup(std::move(impl));
+namespace {
 
-  // A write to the socket of a peer that died must fail with EPIPE, not end this process.
-  struct sigaction old_pipe {};
-  if (::sigaction(SIGPIPE, nullptr, &old_pipe) == 0 && old_pipe.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
-
+// The rendezvous store at MASTER_ADDR:MASTER_PORT (rank 0 serves it unless torchrun's agent does),
+// under the workers' prefix with an agent store; every later call waits at most `timeout`.
+c10::intrusive_ptr<c10d::Store> open_store(const RendezvousInfo& info, std::chrono::milliseconds timeout,
+                                           const std::string& timeout_text) {
   const std::string address = info.store_address();
-  const std::string timeout_text = format_seconds(options.timeout_seconds, "%g s");
+  c10::intrusive_ptr<c10d::Store> store;
   c10d::TCPStoreOptions store_options;
   store_options.port = info.master_port;
   store_options.isServer = info.rank == 0 && !info.agent_store;
   store_options.numWorkers = static_cast<std::size_t>(info.world_size);
   store_options.waitWorkers = false;  // the exchange below waits for every rank and names a missing one
-  store_options.timeout = impl->timeout;
+  store_options.timeout = timeout;
   // c10d retries a refused connection for the timeout, but gives up at once on other errors (no
   // route yet, a name that does not resolve yet) and a little before its timeout: the other ranks keep
   // trying until the whole timeout has passed, as torchrun's agents do.
-  const auto deadline = Clock::now() + impl->timeout;
+  const auto deadline = Clock::now() + timeout;
   for (;;) {
     try {
-      impl->store = c10::make_intrusive<c10d::TCPStore>(info.master_addr, store_options);
+      store = c10::make_intrusive<c10d::TCPStore>(info.master_addr, store_options);
       break;
     } catch (const std::exception& e) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -252,16 +238,20 @@ ProcessGroup ProcessGroup::join(const RendezvousInfo& info, const JoinOptions& o
       store_options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     }
   }
-  impl->store->setTimeout(impl->timeout);  // for every later store call (Gloo's rendezvous)
+  store->setTimeout(timeout);  // for every later store call (Gloo's rendezvous)
   if (info.agent_store) {
     // torchrun's agent keeps its own keys in the store; the workers' live under this prefix.
-    impl->store =
-        c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(info.restart_count), impl->store);
+    store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(info.restart_count), store);
   }
+  return store;
+}
 
-  // World sizes, then fingerprints: every rank compares each rank's with rank 0's, so that every rank
-  // refuses a mismatch with the same message.
-  auto& store = *impl->store;
+// World sizes, then fingerprints, of every rank against rank 0's; throws ConfigMismatch with the same
+// message on every rank where they differ, CommError where a rank does not join in time.
+void compare_ranks(c10d::Store& store, const RendezvousInfo& info, const JoinOptions& options,
+                   std::chrono::milliseconds timeout, const std::string& timeout_text) {
+  const std::string address = info.store_address();
+  // Every rank compares each rank's with rank 0's, so that every rank refuses a mismatch alike.
   const auto key = [](const char* what, int r) { return std::string("apiary/") + what + "/" + std::to_string(r); };
   try {
     store.set(key("world_size", info.rank), to_bytes(std::to_string(info.world_size)));
@@ -272,7 +262,7 @@ ProcessGroup ProcessGroup::join(const RendezvousInfo& info, const JoinOptions& o
   }
   const auto fetch = [&](const char* what, int r) {
     try {
-      store.wait({key(what, r)}, impl->timeout);
+      store.wait({key(what, r)}, timeout);
       return from_bytes(store.get(key(what, r)));
     } catch (const std::exception& e) {
       throw CommError("rank " + std::to_string(info.rank) + " waited " + timeout_text + " for rank " +
@@ -305,13 +295,41 @@ ProcessGroup ProcessGroup::join(const RendezvousInfo& info, const JoinOptions& o
       if (info.rank == 0) {
         std::vector<std::string> keys;
         for (int r = 1; r < info.world_size; ++r) keys.push_back(key("checked", r));
-        store.wait(keys, impl->timeout);
+        store.wait(keys, timeout);
       }
     } catch (const std::exception&) {
       // the refusal below says what matters
     }
     throw ConfigMismatch(refusal);
   }
+}
+
+}  // namespace
+
+ProcessGroup ProcessGroup::join(const RendezvousInfo& info, const JoinOptions& options) {
+  if (!(options.timeout_seconds > 0) || !std::isfinite(options.timeout_seconds)) {
+    throw std::invalid_argument("ProcessGroup::join: timeout_seconds must be > 0, got " +
+                                std::to_string(options.timeout_seconds));
+  }
+  if (info.world_size < 1 || info.rank < 0 || info.rank >= info.world_size) {
+    throw std::invalid_argument("ProcessGroup::join: rank " + std::to_string(info.rank) + " is not in [0, world_size " +
+                                std::to_string(info.world_size) + ")");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->info = info;
+  impl->rank = info.rank;
+  impl->world_size = info.world_size;
+  impl->timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout_seconds * 1000.0));
+  if (info.world_size == 1) return ProcessGroup(std::move(impl));
+
+  // A write to the socket of a peer that died must fail with EPIPE, not end this process.
+  struct sigaction old_pipe {};
+  if (::sigaction(SIGPIPE, nullptr, &old_pipe) == 0 && old_pipe.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+
+  const std::string address = info.store_address();
+  const std::string timeout_text = format_seconds(options.timeout_seconds, "%g s");
+  impl->store = open_store(info, impl->timeout, timeout_text);
+  compare_ranks(*impl->store, info, options, impl->timeout, timeout_text);
 
   // The Gloo transport: GLOO_SOCKET_IFNAME as in PyTorch, else the interface that routes to the
   // store's host (loopback for a loopback store), else the address of this machine's host name.
