@@ -22,7 +22,6 @@ double physical_memory_bytes() {
   return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
 }
 
-
 Device parse_device(const std::string& name) {
   if (name == "cpu") return Device::kCpu;
   if (name == "cuda") return Device::kCuda;
