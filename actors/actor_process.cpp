@@ -100,21 +100,19 @@ bool send_chunk(ActorSockets& sockets, const agents::TrajectoryChunk& chunk, std
 }  // namespace
 
 wire::ChunkSchema chunk_schema(const learner::TrainConfig& config, const envs::EnvSpec& spec) {
+  const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
   wire::ChunkSchema s;
+  s.num_steps = algo.rollout_steps(config);
   s.num_envs = config.env.num_envs;
   s.obs_dim = spec.obs_dim();
   s.obs_uint8 = spec.observation_space.is_uint8();
   s.action_dim = spec.action_space.is_discrete() ? 0 : spec.action_dim();
-  s.log_probs = learner::find_algorithm(config.algo).chunk_log_probs;
+  s.log_probs = algo.chunk_log_probs;
   return s;
 }
 
-int chunk_bytes(const learner::TrainConfig& config, const wire::ChunkSchema& s) {
-  const std::int64_t t = learner::find_algorithm(config.algo).rollout_steps(config);
-  const std::int64_t obs_bytes = s.obs_uint8 ? 1 : 4;
-  const std::int64_t per_step =
-      s.num_envs * (2 * s.obs_dim * obs_bytes + (std::max<std::int64_t>(2, s.action_dim) + 5) * 4);
-  return static_cast<int>(std::min<std::int64_t>(per_step * (t + 1) + 4096, 1 << 26));
+int chunk_bytes(const wire::ChunkSchema& schema) {
+  return static_cast<int>(std::min<std::size_t>(wire::max_chunk_bytes(schema), std::size_t{1} << 26));
 }
 
 ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
@@ -152,7 +150,7 @@ ActorProcessResult run_actor_process(const ActorProcessOptions& options) {
   core::Profiler profiler;
   auto actor = make_process_actor(config, algo, policy, result.actor_id, profiler);
   const std::int32_t steps = algo.rollout_steps(config);
-  sockets.reset_data(chunk_bytes(config, chunk_schema(config, spec)));
+  sockets.reset_data(chunk_bytes(chunk_schema(config, spec)));
   std::fprintf(stderr, "apiary actor %d: %s on %s, %d lanes x %d steps per chunk, learner %s\n", result.actor_id,
                config.algo.c_str(), config.env.id.c_str(), config.env.num_envs.value, steps, options.connect.c_str());
 

@@ -14,10 +14,10 @@
 
 namespace apiary::actors {
 
-// The shapes every chunk of a run has (the learner refuses others).
+// The shape every chunk of a run has (the learner refuses others).
 wire::ChunkSchema chunk_schema(const learner::TrainConfig& config, const envs::EnvSpec& spec);
-// About the bytes of one chunk of a run (for the data sockets' kernel buffers).
-int chunk_bytes(const learner::TrainConfig& config, const wire::ChunkSchema& schema);
+// The data sockets' kernel buffer size: the largest chunk of `schema`, at most 64 MiB.
+int chunk_bytes(const wire::ChunkSchema& schema);
 
 struct ActorProcessOptions {
   std::string connect;           // learner endpoint (ipc://PATH or tcp://HOST:PORT)

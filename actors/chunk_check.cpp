@@ -1,5 +1,6 @@
 #include "actors/chunk_check.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -35,37 +36,14 @@ bool claimed_bytes(const TensorDesc& t, std::size_t& bytes) {
   return true;
 }
 
-// `t` has `dtype` and exactly `dims` (a negative entry matches any size).
-bool is_shape(const TensorDesc& t, DType dtype, std::initializer_list<std::int64_t> dims) {
-  if (t.dtype != dtype || t.ndim != dims.size()) return false;
-  std::size_t i = 0;
-  for (std::int64_t d : dims) {
-    if (d >= 0 && t.shape[i] != d) return false;
-    ++i;
-  }
-  return true;
-}
-
-// The sizes of a structurally sound chunk.
-struct Dims {
-  std::int64_t t = 0, n = 0, d = 0;
-  bool obs_uint8 = false;       // uint8 observations (image envs), else float32
-  std::int64_t action_dim = 0;  // 0: Discrete (int64 [T, N])
-  std::int64_t episodes = 0;    // E
-  bool log_probs = false;
-};
-
-// kNotAChunk: the layout of wire.h's ChunkTensor, every frame exactly its shape's bytes.
-bool structure(const wire::Header& h, const FrameView* frames, std::size_t num_frames, Dims& dims, std::string& why) {
+// kNotAChunk: a chunk's layout (wire::read_chunk_shape), every frame exactly its shape's bytes.
+bool structure(const wire::Header& h, const FrameView* frames, std::size_t num_frames, wire::ChunkShape& shape,
+               std::int64_t& episodes, std::string& why) {
   if (h.kind != wire::MessageKind::kChunk) {
     why = "message kind " + std::to_string(static_cast<int>(h.kind)) + " is not a chunk";
     return false;
   }
   const std::size_t count = h.tensors.size();
-  if (count != wire::kChunkTensorsNoLogProbs && count != wire::kChunkTensorsWithLogProbs) {
-    why = std::to_string(count) + " tensors, a chunk has 7 or 9";
-    return false;
-  }
   if (frames == nullptr || num_frames != count + 1) {
     why = std::to_string(num_frames) + " frames for " + std::to_string(count) + " tensors";
     return false;
@@ -78,46 +56,7 @@ bool structure(const wire::Header& h, const FrameView* frames, std::size_t num_f
       return false;
     }
   }
-  const TensorDesc& obs = h.tensors[wire::kObs];
-  if ((obs.dtype != DType::kFloat32 && obs.dtype != DType::kUInt8) || obs.ndim != 3 || obs.shape[0] < 2) {
-    why = "observations are not float32 or uint8 [T+1, N, D] with T >= 1";
-    return false;
-  }
-  dims.obs_uint8 = obs.dtype == DType::kUInt8;
-  dims.t = obs.shape[0] - 1;
-  dims.n = obs.shape[1];
-  dims.d = obs.shape[2];
-  const TensorDesc& act = h.tensors[wire::kActions];
-  if (is_shape(act, DType::kInt64, {dims.t, dims.n})) {
-    dims.action_dim = 0;
-  } else if (is_shape(act, DType::kFloat32, {dims.t, dims.n, -1}) && act.shape[2] >= 1) {
-    dims.action_dim = act.shape[2];
-  } else {
-    why = "actions are neither int64 [T, N] nor float32 [T, N, A]";
-    return false;
-  }
-  for (int k : {wire::kRewards, wire::kTerminated, wire::kTruncated})
-    if (!is_shape(h.tensors[static_cast<std::size_t>(k)], DType::kFloat32, {dims.t, dims.n})) {
-      why = "tensor " + std::to_string(k) + " is not float32 [T, N]";
-      return false;
-    }
-  if (!is_shape(h.tensors[wire::kNextObs], obs.dtype, {dims.t, dims.n, dims.d})) {
-    why = std::string("next observations are not ") + wire::dtype_name(obs.dtype) + " [T, N, D] as the observations";
-    return false;
-  }
-  if (!is_shape(h.tensors[wire::kEpisodes], DType::kFloat32, {-1, 2})) {
-    why = "episodes are not float32 [E, 2]";
-    return false;
-  }
-  dims.episodes = h.tensors[wire::kEpisodes].shape[0];
-  dims.log_probs = count == wire::kChunkTensorsWithLogProbs;
-  if (dims.log_probs)
-    for (int k : {wire::kLogProbs, wire::kValues})
-      if (!is_shape(h.tensors[static_cast<std::size_t>(k)], DType::kFloat32, {dims.t, dims.n})) {
-        why = "tensor " + std::to_string(k) + " is not float32 [T, N]";
-        return false;
-      }
-  return true;
+  return wire::read_chunk_shape(h, shape, episodes, why);
 }
 
 // Element i of a float32 / int64 frame; frames need no alignment.
@@ -183,6 +122,7 @@ void ChunkExpectations::validate() const {
   need(num_steps >= 1, "num_steps must be >= 1");
   need(num_envs >= 1, "num_envs must be >= 1");
   need(obs_dim >= 1, "obs_dim must be >= 1");
+  need(num_steps <= max_steps, "num_steps must be <= max_steps");
   need((num_actions > 0) != (action_dim > 0), "exactly one of num_actions (Discrete) and action_dim (Box) must be > 0");
   need(num_actions >= 0 && action_dim >= 0, "num_actions and action_dim must not be negative");
   need(max_episode_steps >= 0, "max_episode_steps must be >= 0 (0: no time limit)");
@@ -202,13 +142,17 @@ void ActorBook::accepted(std::int32_t actor_id, std::int64_t sequence) {
   if (it != last_.end() && sequence > it->second) it->second = sequence;
 }
 
-ChunkVerdict check_chunk(const wire::Header& h, const FrameView* frames, std::size_t num_frames,
-                         const ChunkExpectations& expected, const LearnerState& learner) {
-  Dims dims;
-  std::string why;
-  if (!structure(h, frames, num_frames, dims, why)) return fault(ChunkFault::kNotAChunk, why);
+namespace {
 
-  // Who sent it, for which learner run, in which order, acting with which weights.
+// The sizes of the chunk being checked, as flat counts.
+struct Sizes {
+  std::size_t t, n, d, a;  // a: action elements per step and lane (1 for Discrete)
+  std::int64_t lanes;      // N, for where()
+};
+
+// kUnknownActor .. kPolicyVersion: who sent it, for which learner run, in which order, acting with
+// which weights.
+ChunkVerdict sender_fault(const wire::Header& h, const LearnerState& learner) {
   const std::string actor = "actor " + std::to_string(h.actor_id);
   if (learner.actors == nullptr || !learner.actors->assigned(h.actor_id))
     return fault(ChunkFault::kUnknownActor, actor + " was never assigned by this learner");
@@ -224,101 +168,93 @@ ChunkVerdict check_chunk(const wire::Header& h, const FrameView* frames, std::si
                                                  (h.policy_version < 0 ? " is negative"
                                                                        : " is newer than the learner's " +
                                                                              std::to_string(learner.policy_version)));
+  return ChunkVerdict{};
+}
 
-  // The sizes this actor was told.
-  const bool discrete = expected.num_actions > 0;
-  if (dims.t != expected.num_steps || dims.n != expected.num_envs || dims.d != expected.obs_dim)
-    return fault(ChunkFault::kWrongSize, "T x N x D = " + std::to_string(dims.t) + " x " + std::to_string(dims.n) +
-                                             " x " + std::to_string(dims.d) + ", expected " +
-                                             std::to_string(expected.num_steps) + " x " +
-                                             std::to_string(expected.num_envs) + " x " + std::to_string(expected.obs_dim));
-  if (dims.obs_uint8 != expected.obs_uint8)
-    return fault(ChunkFault::kWrongSize, std::string("observations are ") + (dims.obs_uint8 ? "uint8" : "float32") +
-                                             ", expected " + (expected.obs_uint8 ? "uint8" : "float32"));
-  if (discrete != (dims.action_dim == 0) || (!discrete && dims.action_dim != expected.action_dim))
-    return fault(ChunkFault::kWrongSize,
-                 "actions " + (dims.action_dim == 0 ? std::string("int64 [T, N]")
-                                                    : "float32 [T, N, " + std::to_string(dims.action_dim) + "]") +
-                     ", expected " +
-                     (discrete ? std::string("int64 [T, N]")
-                               : "float32 [T, N, " + std::to_string(expected.action_dim) + "]"));
-  if (dims.log_probs != expected.log_probs)
-    return fault(ChunkFault::kWrongSize, std::string(dims.log_probs ? "log-probabilities and values present"
-                                                                    : "no log-probabilities and values") +
-                                             ", expected " + (expected.log_probs ? "them" : "none"));
-
+// kBadTimingStats: the header's cumulative seconds.
+ChunkVerdict stats_fault(const wire::Header& h) {
   for (std::size_t i = 0; i < h.stats.size(); ++i)
     if (!std::isfinite(h.stats[i]) || h.stats[i] < 0)
       return fault(ChunkFault::kBadTimingStats, "timing stat " + std::to_string(i) + " is " + num(h.stats[i]) +
                                                     " (cumulative seconds must be finite and >= 0)");
+  return ChunkVerdict{};
+}
 
-  const auto t = static_cast<std::size_t>(dims.t), n = static_cast<std::size_t>(dims.n),
-             d = static_cast<std::size_t>(dims.d);
-  const FrameView* tensor = frames + 1;  // tensor k lives in tensor[k]
-
-  // Actions inside the action space.
-  if (discrete) {
-    for (std::size_t i = 0; i < t * n; ++i) {
-      const std::int64_t a = i64(tensor[wire::kActions], i);
+// kActionOutOfRange: Discrete indices inside 0..n-1, Box actions finite.
+ChunkVerdict action_fault(const FrameView& actions, const Sizes& z, const ChunkExpectations& expected) {
+  if (expected.num_actions > 0) {
+    for (std::size_t i = 0; i < z.t * z.n; ++i) {
+      const std::int64_t a = i64(actions, i);
       if (a < 0 || a >= expected.num_actions)
-        return fault(ChunkFault::kActionOutOfRange, where("actions", i, dims.n, 1) + " = " + std::to_string(a) +
+        return fault(ChunkFault::kActionOutOfRange, where("actions", i, z.lanes, 1) + " = " + std::to_string(a) +
                                                         " is outside 0.." + std::to_string(expected.num_actions - 1));
     }
-  } else {
-    const std::size_t count = t * n * static_cast<std::size_t>(dims.action_dim);
-    const std::size_t i = first_non_finite(tensor[wire::kActions], count);
-    if (i < count)
-      return fault(ChunkFault::kActionOutOfRange, where("actions", i, dims.n, dims.action_dim) + " = " +
-                                                      num(f32(tensor[wire::kActions], i)) + " is not finite");
+    return ChunkVerdict{};
   }
+  const std::size_t count = z.t * z.n * z.a;
+  const std::size_t i = first_non_finite(actions, count);
+  if (i < count)
+    return fault(ChunkFault::kActionOutOfRange, where("actions", i, z.lanes, static_cast<std::int64_t>(z.a)) +
+                                                    " = " + num(f32(actions, i)) + " is not finite");
+  return ChunkVerdict{};
+}
 
-  // Every other float finite.
+// kNonFinite: rewards, float observations, log-probabilities and values (uint8 pixels are finite).
+ChunkVerdict non_finite_fault(const FrameView* tensor, const Sizes& z, const wire::ChunkShape& shape) {
   struct Floats {
     int k;
-    const char* name;
     std::size_t count;
     std::int64_t inner;
   };
-  std::vector<Floats> floats = {{wire::kRewards, "rewards", t * n, 1}};
-  if (!dims.obs_uint8) {  // uint8 observations are finite by construction
-    floats.push_back({wire::kObs, "obs", (t + 1) * n * d, dims.d});
-    floats.push_back({wire::kNextObs, "next_obs", t * n * d, dims.d});
+  std::vector<Floats> floats = {{wire::kRewards, z.t * z.n, 1}};
+  if (!shape.obs_uint8) {
+    floats.push_back({wire::kObs, (z.t + 1) * z.n * z.d, shape.obs_dim});
+    floats.push_back({wire::kNextObs, z.t * z.n * z.d, shape.obs_dim});
   }
-  if (dims.log_probs) {
-    floats.push_back({wire::kLogProbs, "log_probs", t * n, 1});
-    floats.push_back({wire::kValues, "values", t * n, 1});
+  if (shape.log_probs) {
+    floats.push_back({wire::kLogProbs, z.t * z.n, 1});
+    floats.push_back({wire::kValues, z.t * z.n, 1});
   }
   for (const Floats& f : floats) {
     const std::size_t i = first_non_finite(tensor[f.k], f.count);
     if (i < f.count)
-      return fault(ChunkFault::kNonFinite, where(f.name, i, dims.n, f.inner) + " = " + num(f32(tensor[f.k], i)));
+      return fault(ChunkFault::kNonFinite,
+                   where(wire::chunk_tensor_name(f.k), i, z.lanes, f.inner) + " = " + num(f32(tensor[f.k], i)));
   }
+  return ChunkVerdict{};
+}
 
-  // Flags exactly 0 or 1.
-  std::size_t done = 0;
+// kBadFlag: terminated and truncated exactly 0 or 1.
+ChunkVerdict flag_fault(const FrameView* tensor, const Sizes& z) {
   for (int k : {wire::kTerminated, wire::kTruncated})
-    for (std::size_t i = 0; i < t * n; ++i) {
+    for (std::size_t i = 0; i < z.t * z.n; ++i) {
       const float v = f32(tensor[k], i);
       if (v != 0.0f && v != 1.0f)
-        return fault(ChunkFault::kBadFlag, where(k == wire::kTerminated ? "terminated" : "truncated", i, dims.n, 1) +
-                                               " = " + num(v) + " (must be exactly 0 or 1)");
+        return fault(ChunkFault::kBadFlag, where(wire::chunk_tensor_name(k), i, z.lanes, 1) + " = " + num(v) +
+                                               " (must be exactly 0 or 1)");
     }
-  for (std::size_t i = 0; i < t * n; ++i)
-    done += f32(tensor[wire::kTerminated], i) == 1.0f || f32(tensor[wire::kTruncated], i) == 1.0f;
+  return ChunkVerdict{};
+}
 
-  // Episode statistics: one row per ended episode, in the order the actor appends them (step-major,
-  // then lane), so row e belongs to the e-th done flag.
-  if (static_cast<std::size_t>(dims.episodes) != done)
-    return fault(ChunkFault::kBadEpisode, std::to_string(dims.episodes) + " episode rows for " + std::to_string(done) +
-                                              " ended episodes (done flags)");
-  const double max_length = expected.max_episode_steps > 0 ? static_cast<double>(expected.max_episode_steps)
-                                                           : static_cast<double>(std::numeric_limits<std::int32_t>::max());
-  std::vector<std::int64_t> previous_end(n, -1);  // step of each lane's last end in this chunk
+// kBadEpisode: one row per ended episode, in the order the actor appends them (step-major, then lane),
+// so row e belongs to the e-th done flag; each a finite return and a possible length.
+ChunkVerdict episode_fault(const FrameView* tensor, const Sizes& z, std::int64_t episodes,
+                           std::int64_t max_episode_steps) {
+  const auto ended = [&](std::size_t i) {
+    return f32(tensor[wire::kTerminated], i) == 1.0f || f32(tensor[wire::kTruncated], i) == 1.0f;
+  };
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < z.t * z.n; ++i) done += ended(i);
+  if (static_cast<std::size_t>(episodes) != done)
+    return fault(ChunkFault::kBadEpisode,
+                 std::to_string(episodes) + " episode rows for " + std::to_string(done) + " ended episodes (done flags)");
+  const double max_length = max_episode_steps > 0 ? static_cast<double>(max_episode_steps)
+                                                  : static_cast<double>(std::numeric_limits<std::int32_t>::max());
+  std::vector<std::int64_t> previous_end(z.n, -1);  // step of each lane's last end in this chunk
   std::size_t e = 0;
-  for (std::size_t step = 0; step < t; ++step)
-    for (std::size_t lane = 0; lane < n; ++lane) {
-      const std::size_t i = step * n + lane;
-      if (f32(tensor[wire::kTerminated], i) != 1.0f && f32(tensor[wire::kTruncated], i) != 1.0f) continue;
+  for (std::size_t step = 0; step < z.t; ++step)
+    for (std::size_t lane = 0; lane < z.n; ++lane) {
+      if (!ended(step * z.n + lane)) continue;
       const float ret = f32(tensor[wire::kEpisodes], 2 * e);
       const float len = f32(tensor[wire::kEpisodes], 2 * e + 1);
       const std::string row = "episode " + std::to_string(e) + " (step " + std::to_string(step) + ", lane " +
@@ -327,15 +263,37 @@ ChunkVerdict check_chunk(const wire::Header& h, const FrameView* frames, std::si
       if (!(len >= 1.0f) || !(len <= max_length) || std::floor(len) != len)
         return fault(ChunkFault::kBadEpisode, row + ": length " + num(len) + " is not a whole number in [1, " +
                                                   num(max_length) + "]");
-      const std::int64_t prev = previous_end[lane];
-      if (prev >= 0 && static_cast<double>(len) > static_cast<double>(static_cast<std::int64_t>(step) - prev))
+      const std::int64_t since = static_cast<std::int64_t>(step) - previous_end[lane];
+      if (previous_end[lane] >= 0 && static_cast<double>(len) > static_cast<double>(since))
         return fault(ChunkFault::kBadEpisode, row + ": length " + num(len) + " but the lane's previous episode ended " +
-                                                  std::to_string(static_cast<std::int64_t>(step) - prev) +
-                                                  " steps before");
+                                                  std::to_string(since) + " steps before");
       previous_end[lane] = static_cast<std::int64_t>(step);
       ++e;
     }
   return ChunkVerdict{};
+}
+
+}  // namespace
+
+ChunkVerdict check_chunk(const wire::Header& h, const FrameView* frames, std::size_t num_frames,
+                         const ChunkExpectations& expected, const LearnerState& learner) {
+  wire::ChunkShape shape;
+  std::int64_t episodes = 0;
+  std::string why;
+  if (!structure(h, frames, num_frames, shape, episodes, why)) return fault(ChunkFault::kNotAChunk, why);
+  if (ChunkVerdict v = sender_fault(h, learner); !v.ok()) return v;
+  if (std::string differs = expected.mismatch(shape); !differs.empty())
+    return fault(ChunkFault::kWrongSize, std::move(differs));
+  if (ChunkVerdict v = stats_fault(h); !v.ok()) return v;
+
+  const Sizes z{static_cast<std::size_t>(shape.num_steps), static_cast<std::size_t>(shape.num_envs),
+                static_cast<std::size_t>(shape.obs_dim),
+                static_cast<std::size_t>(std::max<std::int64_t>(shape.action_dim, 1)), shape.num_envs};
+  const FrameView* tensor = frames + 1;  // tensor k lives in tensor[k]
+  if (ChunkVerdict v = action_fault(tensor[wire::kActions], z, expected); !v.ok()) return v;
+  if (ChunkVerdict v = non_finite_fault(tensor, z, shape); !v.ok()) return v;
+  if (ChunkVerdict v = flag_fault(tensor, z); !v.ok()) return v;
+  return episode_fault(tensor, z, episodes, expected.max_episode_steps);
 }
 
 ChunkGate::ChunkGate(const ChunkExpectations& expected, std::uint64_t session, std::chrono::milliseconds log_interval)

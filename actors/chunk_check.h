@@ -60,15 +60,10 @@ enum class ChunkFault : int {
 inline constexpr int kNumChunkFaults = 12;
 const char* chunk_fault_name(ChunkFault fault);
 
-// What every chunk from this learner's actors must look like; all actors are told the same.
-struct ChunkExpectations {
-  std::int64_t num_steps = 0;          // T, the rollout steps per chunk (>= 1)
-  std::int64_t num_envs = 0;           // N, lanes per actor (>= 1)
-  std::int64_t obs_dim = 0;            // D, observation elements (>= 1)
-  bool obs_uint8 = false;              // observations are uint8 (an image env), else float32
+// What every chunk from this learner's actors must look like; all actors are told the same. Every
+// size of the schema is set (num_steps, num_envs and obs_dim >= 1).
+struct ChunkExpectations : wire::ChunkSchema {
   std::int64_t num_actions = 0;        // Discrete(n): indices 0..n-1 (the space's start removed); 0 for Box
-  std::int64_t action_dim = 0;         // Box: A action elements; 0 for Discrete
-  bool log_probs = false;              // log-probabilities and values travel (PPO): 9 tensors, else 7
   std::int64_t max_episode_steps = 0;  // the env's time limit; 0: none (lengths only bounded by int32)
   // Throws std::invalid_argument naming the field when these cannot describe any chunk.
   void validate() const;

@@ -1,5 +1,6 @@
 #include "actors/wire.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -24,42 +25,6 @@ T get(const std::uint8_t* in, std::size_t offset) {
 }
 
 bool known_kind(std::uint16_t kind) { return kind >= 1 && kind <= 4; }
-
-bool is_shape(const TensorDesc& t, DType dtype, std::initializer_list<std::int64_t> dims) {
-  if (t.dtype != dtype || t.ndim != dims.size()) return false;
-  int i = 0;
-  for (std::int64_t d : dims) {
-    if (d >= 0 && t.shape[static_cast<std::size_t>(i)] != d) return false;  // d < 0: any size
-    ++i;
-  }
-  return true;
-}
-
-bool check_chunk(const Header& h, const ChunkSchema& s) {
-  const std::size_t n_tensors = h.tensors.size();
-  if (n_tensors != (s.log_probs ? kChunkTensorsWithLogProbs : kChunkTensorsNoLogProbs)) return false;
-  const TensorDesc& obs = h.tensors[kObs];
-  const DType obs_dtype = s.obs_uint8 ? DType::kUInt8 : DType::kFloat32;
-  if (obs.dtype != obs_dtype || obs.ndim != 3 || obs.shape[0] < 2) return false;
-  const std::int64_t t = obs.shape[0] - 1, n = obs.shape[1], d = obs.shape[2];
-  if (t > s.max_steps || n < 1 || d < 1) return false;
-  if ((s.num_envs > 0 && n != s.num_envs) || (s.obs_dim > 0 && d != s.obs_dim)) return false;
-  const TensorDesc& act = h.tensors[kActions];
-  if (s.action_dim == 0) {
-    if (!is_shape(act, DType::kInt64, {t, n})) return false;
-  } else if (!is_shape(act, DType::kFloat32, {t, n, s.action_dim})) {
-    return false;
-  }
-  for (int k : {kRewards, kTerminated, kTruncated})
-    if (!is_shape(h.tensors[static_cast<std::size_t>(k)], DType::kFloat32, {t, n})) return false;
-  if (!is_shape(h.tensors[kNextObs], obs_dtype, {t, n, d})) return false;
-  const TensorDesc& ep = h.tensors[kEpisodes];
-  if (!is_shape(ep, DType::kFloat32, {-1, 2}) || ep.shape[0] > t * n) return false;
-  if (s.log_probs)
-    for (int k : {kLogProbs, kValues})
-      if (!is_shape(h.tensors[static_cast<std::size_t>(k)], DType::kFloat32, {t, n})) return false;
-  return true;
-}
 
 // The fixed tensor layout of the kinds other than kChunk.
 bool check_kind_layout(const Header& h) {
@@ -105,6 +70,117 @@ std::size_t TensorDesc::numel() const {
   std::size_t n = 1;
   for (int i = 0; i < ndim && i < kMaxDims; ++i) n *= static_cast<std::size_t>(shape[static_cast<std::size_t>(i)]);
   return n;
+}
+
+bool operator==(const TensorDesc& a, const TensorDesc& b) {
+  if (a.dtype != b.dtype || a.ndim != b.ndim) return false;
+  for (std::size_t d = 0; d < a.ndim && d < static_cast<std::size_t>(kMaxDims); ++d)
+    if (a.shape[d] != b.shape[d]) return false;
+  return true;
+}
+
+std::string describe(const TensorDesc& t) {
+  std::string s = std::string(dtype_name(t.dtype)) + " [";
+  for (std::size_t d = 0; d < t.ndim && d < static_cast<std::size_t>(kMaxDims); ++d)
+    s += (d > 0 ? ", " : "") + std::to_string(t.shape[d]);
+  return s + "]";
+}
+
+const char* chunk_tensor_name(int tensor) {
+  static const char* const names[] = {"obs",      "actions",  "rewards",   "terminated", "truncated",
+                                      "next_obs", "episodes", "log_probs", "values"};
+  return tensor >= 0 && tensor < static_cast<int>(kChunkTensorsWithLogProbs) ? names[tensor] : "tensor";
+}
+
+std::vector<TensorDesc> chunk_layout(const ChunkShape& s, std::int64_t episodes) {
+  const std::int64_t t = s.num_steps, n = s.num_envs, d = s.obs_dim;
+  const DType obs = s.obs_uint8 ? DType::kUInt8 : DType::kFloat32;
+  std::vector<TensorDesc> layout = {
+      tensor_desc(obs, {t + 1, n, d}),
+      s.action_dim == 0 ? tensor_desc(DType::kInt64, {t, n}) : tensor_desc(DType::kFloat32, {t, n, s.action_dim}),
+      tensor_desc(DType::kFloat32, {t, n}),  // rewards
+      tensor_desc(DType::kFloat32, {t, n}),  // terminated
+      tensor_desc(DType::kFloat32, {t, n}),  // truncated
+      tensor_desc(obs, {t, n, d}),
+      tensor_desc(DType::kFloat32, {episodes, 2}),
+  };
+  if (s.log_probs) {
+    layout.push_back(tensor_desc(DType::kFloat32, {t, n}));  // log_probs
+    layout.push_back(tensor_desc(DType::kFloat32, {t, n}));  // values
+  }
+  return layout;
+}
+
+bool read_chunk_shape(const Header& h, ChunkShape& shape, std::int64_t& episodes, std::string& why) {
+  const std::size_t count = h.tensors.size();
+  if (count != kChunkTensorsNoLogProbs && count != kChunkTensorsWithLogProbs) {
+    why = std::to_string(count) + " tensors, a chunk has 7 or 9";
+    return false;
+  }
+  const TensorDesc& obs = h.tensors[kObs];
+  const TensorDesc& act = h.tensors[kActions];
+  const TensorDesc& ep = h.tensors[kEpisodes];
+  if ((obs.dtype != DType::kFloat32 && obs.dtype != DType::kUInt8) || obs.ndim != 3 || obs.shape[0] < 2 ||
+      obs.shape[1] < 1 || obs.shape[2] < 1) {
+    why = "observations are " + describe(obs) + ", not float32 or uint8 [T+1, N, D] with T, N, D >= 1";
+    return false;
+  }
+  shape.num_steps = obs.shape[0] - 1;
+  shape.num_envs = obs.shape[1];
+  shape.obs_dim = obs.shape[2];
+  shape.obs_uint8 = obs.dtype == DType::kUInt8;
+  shape.action_dim = act.ndim == 3 ? std::max<std::int64_t>(act.shape[2], 1) : 0;
+  shape.log_probs = count == kChunkTensorsWithLogProbs;
+  episodes = ep.ndim >= 1 ? ep.shape[0] : 0;
+  const std::vector<TensorDesc> layout = chunk_layout(shape, episodes);
+  for (std::size_t k = 0; k < count; ++k)
+    if (!(h.tensors[k] == layout[k])) {
+      why = std::string(chunk_tensor_name(static_cast<int>(k))) + " are " + describe(h.tensors[k]) + ", expected " +
+            describe(layout[k]);
+      return false;
+    }
+  if (episodes > shape.num_steps * shape.num_envs) {
+    why = std::to_string(episodes) + " episode rows in " + std::to_string(shape.num_steps * shape.num_envs) +
+          " lane steps";
+    return false;
+  }
+  return true;
+}
+
+std::size_t max_chunk_bytes(const ChunkShape& shape) {
+  const std::vector<TensorDesc> layout = chunk_layout(shape, shape.num_steps * shape.num_envs);
+  std::size_t bytes = kFixedHeaderBytes + kTensorDescBytes * layout.size();
+  for (const TensorDesc& t : layout) bytes += t.nbytes();
+  return bytes;
+}
+
+namespace {
+
+std::string sizes(std::int64_t t, std::int64_t n, std::int64_t d) {
+  return std::to_string(t) + " x " + std::to_string(n) + " x " + std::to_string(d);
+}
+
+std::string actions(std::int64_t action_dim) {
+  return action_dim == 0 ? std::string("int64 [T, N]") : "float32 [T, N, " + std::to_string(action_dim) + "]";
+}
+
+}  // namespace
+
+std::string ChunkSchema::mismatch(const ChunkShape& s) const {
+  const auto differs = [](std::int64_t want, std::int64_t got) { return want != 0 && want != got; };
+  if (differs(num_steps, s.num_steps) || differs(num_envs, s.num_envs) || differs(obs_dim, s.obs_dim))
+    return "T x N x D = " + sizes(s.num_steps, s.num_envs, s.obs_dim) + ", expected " +
+           sizes(num_steps, num_envs, obs_dim);
+  if (s.num_steps > max_steps)
+    return "T = " + std::to_string(s.num_steps) + " is above the limit " + std::to_string(max_steps);
+  if (s.obs_uint8 != obs_uint8)
+    return std::string("observations are ") + (s.obs_uint8 ? "uint8" : "float32") + ", expected " +
+           (obs_uint8 ? "uint8" : "float32");
+  if (s.action_dim != action_dim) return "actions " + actions(s.action_dim) + ", expected " + actions(action_dim);
+  if (s.log_probs != log_probs)
+    return std::string(s.log_probs ? "log-probabilities and values present" : "no log-probabilities and values") +
+           ", expected " + (log_probs ? "them" : "none");
+  return "";
 }
 
 std::vector<std::uint8_t> encode_header(const Header& header) {
@@ -182,9 +258,13 @@ DecodeError decode(const FrameView* frames, std::size_t num_frames, const Decode
     if (total > limits.max_message_bytes) return DecodeError::kOversize;
   }
   if (!check_kind_layout(header)) return DecodeError::kSchema;
-  if (header.kind == MessageKind::kChunk && limits.chunk_schema != nullptr &&
-      !check_chunk(header, *limits.chunk_schema))
-    return DecodeError::kSchema;
+  if (header.kind == MessageKind::kChunk && limits.chunk_schema != nullptr) {
+    ChunkShape shape;
+    std::int64_t episodes = 0;
+    std::string why;
+    if (!read_chunk_shape(header, shape, episodes, why) || !limits.chunk_schema->mismatch(shape).empty())
+      return DecodeError::kSchema;
+  }
   return DecodeError::kOk;
 }
 

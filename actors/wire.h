@@ -49,18 +49,18 @@ enum class DType : std::uint8_t { kFloat32 = 1, kInt64 = 2, kUInt8 = 3, kInt32 =
 std::size_t dtype_size(DType dtype);  // 0 for an unknown value
 const char* dtype_name(DType dtype);
 
-// Tensors of a kChunk message, in this order; log_probs and values only when the algorithm records
-// them (PPO), so a chunk has 7 or 9 tensors. T steps, N lanes, D observation elements, A action dims.
+// The tensors of a kChunk message, in this order (chunk_layout gives their dtypes and shapes);
+// log_probs and values only when the algorithm records them (PPO).
 enum ChunkTensor : int {
-  kObs = 0,         // float32 or uint8 (image envs) [T+1, N, D]
-  kActions = 1,     // int64 [T, N] (Discrete) or float32 [T, N, A] (Box)
-  kRewards = 2,     // float32 [T, N]
-  kTerminated = 3,  // float32 [T, N]
-  kTruncated = 4,   // float32 [T, N]
-  kNextObs = 5,     // [T, N, D], the dtype of kObs
-  kEpisodes = 6,    // float32 [E, 2]: return, length of the episodes that ended in the chunk
-  kLogProbs = 7,    // float32 [T, N]
-  kValues = 8,      // float32 [T, N]
+  kObs = 0,
+  kActions = 1,
+  kRewards = 2,
+  kTerminated = 3,
+  kTruncated = 4,
+  kNextObs = 5,
+  kEpisodes = 6,  // return and length of each episode that ended in the chunk
+  kLogProbs = 7,
+  kValues = 8,
 };
 inline constexpr std::uint32_t kChunkTensorsNoLogProbs = 7;
 inline constexpr std::uint32_t kChunkTensorsWithLogProbs = 9;
@@ -133,14 +133,39 @@ enum class DecodeError : int {
 inline constexpr int kNumDecodeErrors = 14;
 const char* decode_error_name(DecodeError error);
 
-// The shapes a kChunk must have, from the env spec; a zero field is not checked.
-struct ChunkSchema {
-  std::int64_t num_envs = 0;     // N
-  std::int64_t obs_dim = 0;      // D
-  bool obs_uint8 = false;        // observations are uint8 (an image env), else float32
-  std::int64_t action_dim = 0;   // 0: Discrete (int64 [T, N]); A > 0: Box (float32 [T, N, A])
-  bool log_probs = false;        // 9 tensors (PPO) rather than 7
-  std::int64_t max_steps = 1 << 20;  // T limit
+// The sizes of a chunk: T steps, N lanes, D observation elements, the action kind and whether
+// log-probabilities travel. With the count of episodes that ended in it, chunk_layout gives every
+// tensor's descriptor: the one statement of a chunk's layout, read by the decoder, the chunk gate and
+// the transport's buffer sizes.
+struct ChunkShape {
+  std::int64_t num_steps = 0;   // T
+  std::int64_t num_envs = 0;    // N
+  std::int64_t obs_dim = 0;     // D
+  bool obs_uint8 = false;       // observations are uint8 (an image env), else float32
+  std::int64_t action_dim = 0;  // 0: Discrete (int64 [T, N]); A > 0: Box (float32 [T, N, A])
+  bool log_probs = false;       // 9 tensors (PPO) rather than 7
+};
+
+// The descriptors of a chunk of `shape` with `episodes` rows of episode statistics, in ChunkTensor order.
+std::vector<TensorDesc> chunk_layout(const ChunkShape& shape, std::int64_t episodes);
+const char* chunk_tensor_name(int tensor);  // "obs", "actions", ... ("tensor" past the last)
+std::string describe(const TensorDesc& t);  // "float32 [4, 2]"
+bool operator==(const TensorDesc& a, const TensorDesc& b);
+
+// The shape of the chunk `h` describes, when its tensors are exactly chunk_layout's for that shape
+// with T, N, D >= 1 and at most T * N episodes; otherwise false with `why` naming the first tensor
+// that differs.
+bool read_chunk_shape(const Header& h, ChunkShape& shape, std::int64_t& episodes, std::string& why);
+
+// The bytes of the largest chunk of `shape` (every lane ending an episode every step), header included.
+std::size_t max_chunk_bytes(const ChunkShape& shape);
+
+// The shape a kChunk must have; zero num_steps, num_envs or obs_dim are not checked, and T is at
+// most max_steps.
+struct ChunkSchema : ChunkShape {
+  std::int64_t max_steps = 1 << 20;
+  // "" when `shape` fits, else what differs ("T x N x D = 4 x 2 x 4, expected 25000 x 2 x 4").
+  std::string mismatch(const ChunkShape& shape) const;
 };
 
 struct DecodeLimits {

@@ -51,14 +51,8 @@ void log_stderr(const std::string& line) { std::fprintf(stderr, "apiary learner:
 actors::ChunkExpectations chunk_expectations(const TrainConfig& config) {
   const envs::EnvSpec spec = envs::env_spec(config.env.id, config.env.options);
   actors::ChunkExpectations e;
-  const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
-  e.num_steps = algo.rollout_steps(config);
-  e.num_envs = config.env.num_envs;
-  e.obs_dim = spec.obs_dim();
-  e.obs_uint8 = spec.observation_space.is_uint8();
+  static_cast<actors::wire::ChunkSchema&>(e) = actors::chunk_schema(config, spec);
   e.num_actions = spec.action_space.is_discrete() ? spec.action_space.n : 0;
-  e.action_dim = spec.action_space.is_discrete() ? 0 : spec.action_dim();
-  e.log_probs = algo.chunk_log_probs;
   e.max_episode_steps = spec.max_episode_steps;
   e.validate();
   return e;
@@ -95,7 +89,7 @@ class DistributedSource final : public ChunkSource {
     if (bind.empty()) bind = private_ipc_endpoint(run_dir, temp_dir_);
     actors::TransportOptions t;
     t.max_message_bytes = config.actors.max_message_bytes;
-    t.data_buffer_bytes = actors::chunk_bytes(config, schema_);
+    t.data_buffer_bytes = actors::chunk_bytes(schema_);
     t.curve_secret_key_file = config.learner.curve_secret_key;
     sockets_.emplace(bind, t);
     endpoint_ = bind;

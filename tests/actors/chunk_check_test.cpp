@@ -225,7 +225,10 @@ TEST(ChunkCheck, RefusesObservationsOfTheOtherDtypeOrMixedDtypes) {
     ChunkGate gate = make_image_gate();
     const Checked c = check(chunk, gate);
     EXPECT_EQ(c.verdict.fault, ChunkFault::kNotAChunk) << c.verdict.detail;
-    EXPECT_NE(c.verdict.detail.find("next observations are not uint8"), std::string::npos) << c.verdict.detail;
+    EXPECT_NE(c.verdict.detail.find(std::string("next_obs are ") + wire::dtype_name(next) + " [4, 2, 4]"),
+              std::string::npos)
+        << c.verdict.detail;
+    EXPECT_NE(c.verdict.detail.find("expected uint8 [4, 2, 4]"), std::string::npos) << c.verdict.detail;
   }
   {
     Chunk chunk;

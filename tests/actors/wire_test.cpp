@@ -63,6 +63,53 @@ DecodeError decode_with_schema(const Message& m, std::size_t max_bytes = 1 << 20
   return decode(v.data(), v.size(), limits, out);
 }
 
+TEST(WireTest, ChunkLayoutIsTheOneTheDecoderReadsAndSizesTheLargestChunk) {
+  ChunkShape shape;
+  shape.num_steps = kT;
+  shape.num_envs = kN;
+  shape.obs_dim = kD;
+  shape.log_probs = true;
+  const Message m = valid_chunk();
+  const std::vector<TensorDesc> layout = chunk_layout(shape, 1);
+  ASSERT_EQ(layout.size(), m.header.tensors.size());
+  for (std::size_t k = 0; k < layout.size(); ++k) EXPECT_EQ(describe(layout[k]), describe(m.header.tensors[k])) << k;
+
+  ChunkShape read;
+  std::int64_t episodes = -1;
+  std::string why;
+  ASSERT_TRUE(read_chunk_shape(m.header, read, episodes, why)) << why;
+  EXPECT_EQ(read.num_steps, kT);
+  EXPECT_EQ(read.num_envs, kN);
+  EXPECT_EQ(read.obs_dim, kD);
+  EXPECT_FALSE(read.obs_uint8);
+  EXPECT_EQ(read.action_dim, 0);
+  EXPECT_TRUE(read.log_probs);
+  EXPECT_EQ(episodes, 1);
+
+  // The largest chunk: every lane ends an episode every step (T * N rows), by hand.
+  const std::size_t floats_tn = kT * kN * 4;
+  EXPECT_EQ(max_chunk_bytes(shape), kFixedHeaderBytes + 9 * kTensorDescBytes + (kT + 1) * kN * kD * 4 +
+                                        kT * kN * 8 + 3 * floats_tn + kT * kN * kD * 4 + kT * kN * 2 * 4 +
+                                        2 * floats_tn);
+
+  // Box actions, uint8 observations, no log-probabilities: 7 tensors of those dtypes.
+  shape.action_dim = 3;
+  shape.obs_uint8 = true;
+  shape.log_probs = false;
+  const std::vector<TensorDesc> box = chunk_layout(shape, 0);
+  ASSERT_EQ(box.size(), kChunkTensorsNoLogProbs);
+  EXPECT_EQ(describe(box[kObs]), "uint8 [5, 2, 4]");
+  EXPECT_EQ(describe(box[kActions]), "float32 [4, 2, 3]");
+  EXPECT_EQ(describe(box[kNextObs]), "uint8 [4, 2, 4]");
+  EXPECT_EQ(describe(box[kEpisodes]), "float32 [0, 2]");
+
+  // A tensor off the layout is named with what it is and what it should be.
+  Message bad = valid_chunk();
+  bad.header.tensors[kRewards].shape[0] = kT + 1;
+  EXPECT_FALSE(read_chunk_shape(bad.header, read, episodes, why));
+  EXPECT_EQ(why, "rewards are float32 [5, 2], expected float32 [4, 2]");
+}
+
 TEST(WireTest, ValidChunkRoundTripsEveryHeaderField) {
   const Message m = valid_chunk();
   EXPECT_EQ(m.frames[0].size(), kFixedHeaderBytes + 9 * kTensorDescBytes);
