@@ -67,12 +67,13 @@ class ActorCriticPolicy final : public Policy {
 
 // Linear epsilon decay from start_e to end_e over exploration_fraction of total_steps (CleanRL's
 // dqn.py), and Ape-X per-actor epsilons eps_i = apex_base^(1 + i / (K - 1) * apex_alpha) when
-// num_actors > 1.
+// num_actors > 1. The decay's values come from the run's dqn: section (learner/dqn: dqn_epsilon_schedule),
+// which holds their defaults.
 struct EpsilonSchedule {
-  double start_e = 1.0;
-  double end_e = 0.05;
-  double exploration_fraction = 0.5;
-  std::int64_t total_steps = 100000;
+  double start_e = 0.0;
+  double end_e = 0.0;
+  double exploration_fraction = 0.0;
+  std::int64_t total_steps = 0;
   std::int32_t num_actors = 1;
   double apex_base = 0.4;
   double apex_alpha = 7.0;

@@ -1,10 +1,12 @@
 // `apiary bench envs`: environment throughput in lane-steps per second, with actions prepared in
 // advance on the env's device so that only stepping is timed. Prints the median of --repeats runs.
-// `apiary bench learner`: the cost of one learner update (learner/update_bench.h).
+// `apiary bench learner`: the cost of one update of an algorithm that offers it (learner/update_bench.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "app/cli_checks.h"
@@ -13,6 +15,7 @@
 #include "envs/device_memory.h"
 #include "envs/random_actions.h"
 #include "envs/registry.h"
+#include "learner/algorithm.h"
 #include "learner/update_bench.h"
 
 namespace apiary::app {
@@ -75,8 +78,22 @@ void run_bench_envs(const BenchEnvFlags& flags) {
               env->num_envs(), flags.env.threads, envs::to_string(env->device()).c_str(), median);
 }
 
-void run_bench_learner(const learner::UpdateBenchConfig& c) {
-  const learner::UpdateBenchResult r = learner::bench_update(c);
+struct BenchLearnerFlags {
+  std::string algo = "ppo";
+  learner::UpdateBenchConfig update;
+};
+
+void run_bench_learner(const BenchLearnerFlags& flags) {
+  const learner::AlgorithmSpec& spec = learner::find_algorithm(flags.algo);
+  if (!spec.bench_update) {
+    std::string offered;
+    for (const learner::AlgorithmSpec* a : learner::registered_algorithms())
+      if (a->bench_update) offered += (offered.empty() ? "" : ", ") + a->name;
+    throw std::invalid_argument("--algo " + flags.algo + ": no update benchmark for this algorithm (offered: " +
+                                offered + ")");
+  }
+  const learner::UpdateBenchConfig& c = flags.update;
+  const learner::UpdateBenchResult r = spec.bench_update(c);
   std::string hidden;
   for (const auto h : c.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(h);
   std::string obs = std::to_string(c.obs_dim);
@@ -118,9 +135,11 @@ void add_bench_command(CLI::App& app) {
       ->check(in_range(core::Range::closed(1, 1000)));
   cmd->callback([flags] { run_bench_envs(*flags); });
 
-  auto learner_flags = std::make_shared<learner::UpdateBenchConfig>();
+  auto bench_learner = std::make_shared<BenchLearnerFlags>();
+  learner::UpdateBenchConfig* learner_flags = &bench_learner->update;
   auto* lcmd = bench->add_subcommand("learner", "Cost of one learner update: forward, backward and optimizer step "
-                                                "of PPO's actor-critic for a network, batch, precision and device");
+                                                "of an algorithm's network for a network, batch, precision and device");
+  lcmd->add_option("--algo", bench_learner->algo, "The algorithm whose update is timed (ppo)")->capture_default_str();
   auto* hidden = lcmd->add_option("--hidden", learner_flags->hidden,
                                   "Hidden layer widths, e.g. 1024,1024,1024 (with --encoder: none unless given, as "
                                   "CleanRL's Atari agents put the heads on the encoder's features)")
@@ -159,9 +178,9 @@ void add_bench_command(CLI::App& app) {
   lcmd->add_option("--repeats", learner_flags->repeats, "Timed repeats; medians are reported")
       ->capture_default_str()
       ->check(in_range(core::Range::closed(1, 1000)));
-  lcmd->callback([learner_flags, hidden] {
+  lcmd->callback([bench_learner, learner_flags, hidden] {
     if (learner_flags->encoder != "mlp" && hidden->count() == 0) learner_flags->hidden.clear();
-    run_bench_learner(*learner_flags);
+    run_bench_learner(*bench_learner);
   });
 }
 

@@ -14,6 +14,7 @@
 #include "app/env_flags.h"
 #include "core/config.h"
 #include "parallel/launch.h"
+#include "runner/checkpoint.h"
 #include "runner/remote_actors.h"
 #include "runner/train.h"
 

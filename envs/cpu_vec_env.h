@@ -139,11 +139,7 @@ class CpuVecEnv final : public VecEnv {
       log_[lane].clear();
       lanes_[lane]->reset(rng);
       draws_[lane] = rng.draws;
-      elapsed_[lane] = 0;
-      episode_return_[lane] = 0.0f;
-      reward_[lane] = 0.0f;
-      terminated_[lane] = 0;
-      truncated_[lane] = 0;
+      start_lane_episode(buffers_, lane, /*clear_step=*/true);
       lanes_[lane]->observe(obs_.data() + lane * Env::kObsDim);
     });
   }
@@ -164,9 +160,7 @@ class CpuVecEnv final : public VecEnv {
       if (!mask[lane]) return;
       LaneRng rng{seed_, static_cast<std::uint64_t>(lane), draws_[lane]};
       begin_episode(lane, rng);
-      reward_[lane] = 0.0f;
-      terminated_[lane] = 0;
-      truncated_[lane] = 0;
+      start_lane_episode(buffers_, lane, /*clear_step=*/true);
     });
   }
 
@@ -345,18 +339,11 @@ class CpuVecEnv final : public VecEnv {
     auto& log = log_[lane];
     log.insert(log.end(), action, action + Env::kActionDim);
     const StepOut r = env.step(action, rng);
-    const std::int32_t t = elapsed_[lane] + 1;
-    elapsed_[lane] = t;
-    episode_return_[lane] += r.reward;
-    reward_[lane] = r.reward;
-    terminated_[lane] = r.terminated;
-    truncated_[lane] = t >= limit;
-    Obs* obs = obs_.data() + lane * Env::kObsDim;
-    env.observe(obs);
-    if (r.terminated || t >= limit) {  // same-step auto-reset
-      std::copy(obs, obs + Env::kObsDim, final_obs_.data() + lane * Env::kObsDim);
-      final_return_[lane] = episode_return_[lane];
-      final_length_[lane] = t;
+    const bool done = record_lane_step(r.reward, r.terminated, limit, reward_[lane], terminated_[lane],
+                                       truncated_[lane], elapsed_[lane], episode_return_[lane]);
+    env.observe(obs_.data() + lane * Env::kObsDim);
+    if (done) {  // same-step auto-reset
+      keep_final_episode<Obs>(buffers_, lane, Env::kObsDim);
       begin_episode(lane, rng);
       return;
     }
@@ -369,8 +356,7 @@ class CpuVecEnv final : public VecEnv {
     episode_draws_[lane] = rng.draws;
     log_[lane].clear();
     lanes_[lane]->reset(rng);
-    elapsed_[lane] = 0;
-    episode_return_[lane] = 0.0f;
+    start_lane_episode(buffers_, lane);
     lanes_[lane]->observe(obs_.data() + lane * Env::kObsDim);
     draws_[lane] = rng.draws;
   }

@@ -62,15 +62,10 @@ APIARY_HD std::int32_t step_lanes(const typename Env::Params& params, std::int64
     if constexpr (Env::kStepUsesRng) rng.draws = draws[lane];
     StepOut r = Env::step(p, state[lane], actions + lane * Env::kActionDim, rng);
     if constexpr (Env::kStepUsesRng) draws[lane] = rng.draws;
-    const std::int32_t t = elapsed[lane] + 1;
-    elapsed[lane] = t;
-    episode_return[lane] = episode_return[lane] + r.reward;
-    const bool trunc = t >= limit;
-    reward[lane] = r.reward;
-    terminated[lane] = r.terminated;
-    truncated[lane] = trunc;
+    const bool done = record_lane_step(r.reward, r.terminated, limit, reward[lane], terminated[lane], truncated[lane],
+                                       elapsed[lane], episode_return[lane]);
     Env::observe(p, state[lane], obs + lane * Env::kObsDim);
-    num_done += static_cast<std::int32_t>(r.terminated | trunc);
+    num_done += static_cast<std::int32_t>(done);
   }
   return num_done;
 }
@@ -81,17 +76,12 @@ template <class Env>
 APIARY_HD void auto_reset_lane(const typename Env::Params& params, const LaneArrays<Env>& a, std::uint64_t seed,
                                std::int64_t lane) {
   using Obs = ObsType<Env>;
-  Obs* lane_obs = a.out.template observations<Obs>() + lane * Env::kObsDim;
-  Obs* final_obs = a.out.template final_observations<Obs>() + lane * Env::kObsDim;
-  for (int i = 0; i < Env::kObsDim; ++i) final_obs[i] = lane_obs[i];
-  a.out.final_return[lane] = a.out.episode_return[lane];
-  a.out.final_length[lane] = a.out.elapsed[lane];
+  keep_final_episode<Obs>(a.out, lane, Env::kObsDim);
   LaneRng rng{seed, static_cast<std::uint64_t>(lane), a.draws[lane]};
   Env::reset(params, a.state[lane], rng);
   a.draws[lane] = rng.draws;
-  a.out.elapsed[lane] = 0;
-  a.out.episode_return[lane] = 0.0f;
-  Env::observe(params, a.state[lane], lane_obs);
+  start_lane_episode(a.out, lane);
+  Env::observe(params, a.state[lane], a.out.template observations<Obs>() + lane * Env::kObsDim);
 }
 
 template <class Env>
@@ -217,11 +207,7 @@ struct ResetBlocks {
       LaneRng rng{seed, static_cast<std::uint64_t>(lane), mask == nullptr ? 0 : a.draws[lane]};
       Env::reset(params, a.state[lane], rng);
       a.draws[lane] = rng.draws;
-      a.out.elapsed[lane] = 0;
-      a.out.episode_return[lane] = 0.0f;
-      a.out.reward[lane] = 0.0f;
-      a.out.terminated[lane] = 0;
-      a.out.truncated[lane] = 0;
+      start_lane_episode(a.out, lane, /*clear_step=*/true);
       Env::observe(params, a.state[lane], a.out.template observations<Obs>() + lane * Env::kObsDim);
     }
   }

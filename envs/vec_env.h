@@ -84,6 +84,42 @@ struct BatchBuffers {
   }
 };
 
+// Gymnasium's bookkeeping of one lane, written once for every back end (cpu_vec_env.h, thrust_vec_env.h).
+// A step: its reward and flags, the episode's length and return so far; true when the episode ended
+// (terminated, or `limit` steps reached). Element references, so a caller's restrict loop vectorises.
+APIARY_HD bool record_lane_step(float reward, bool terminated, std::int32_t limit, float& reward_out,
+                                       std::uint8_t& terminated_out, std::uint8_t& truncated_out,
+                                       std::int32_t& elapsed, float& episode_return) {
+  const std::int32_t t = elapsed + 1;
+  elapsed = t;
+  episode_return = episode_return + reward;
+  reward_out = reward;
+  terminated_out = terminated;
+  truncated_out = t >= limit;
+  return terminated | (t >= limit);
+}
+
+// The same-step auto-reset's record of `lane`'s ended episode: final observation, return and length.
+template <class Obs>
+APIARY_HD void keep_final_episode(const BatchBuffers& b, std::int64_t lane, int obs_dim) {
+  const Obs* obs = b.observations<Obs>() + lane * obs_dim;
+  Obs* final_obs = b.final_observations<Obs>() + lane * obs_dim;
+  for (int i = 0; i < obs_dim; ++i) final_obs[i] = obs[i];
+  b.final_return[lane] = b.episode_return[lane];
+  b.final_length[lane] = b.elapsed[lane];
+}
+
+// A new episode's counters for `lane`; with `clear_step` (reset, reset_lanes) the last step's reward
+// and flags are cleared too. The first observation is the env's to write.
+APIARY_HD void start_lane_episode(const BatchBuffers& b, std::int64_t lane, bool clear_step = false) {
+  b.elapsed[lane] = 0;
+  b.episode_return[lane] = 0.0f;
+  if (!clear_step) return;
+  b.reward[lane] = 0.0f;
+  b.terminated[lane] = 0;
+  b.truncated[lane] = 0;
+}
+
 // Host copies of every buffer, for tests, tools and device back ends.
 struct HostBatch {
   std::vector<float> obs, final_obs, reward, episode_return, final_return;

@@ -55,6 +55,13 @@ const AlgorithmSpec& find_algorithm(const std::string& name) {
   throw std::invalid_argument("algo: '" + name + "' is not a registered algorithm (" + known + ")");
 }
 
+void check_reported_metrics(const AlgorithmSpec& spec, const Metrics& reported) {
+  for (const auto& [name, value] : reported)
+    if (std::find(spec.metrics.begin(), spec.metrics.end(), name) == spec.metrics.end())
+      throw std::logic_error("algorithm " + spec.name + " reported the metric '" + name +
+                             "', which its AlgorithmSpec::metrics does not declare");
+}
+
 std::vector<const AlgorithmSpec*> registered_algorithms() {
   ensure_builtins();
   std::vector<const AlgorithmSpec*> out;

@@ -25,6 +25,7 @@
 #include "envs/env_spec.h"
 #include "learner/precision.h"
 #include "learner/train_config.h"
+#include "learner/update_bench.h"
 
 namespace apiary::parallel {
 class ProcessGroup;
@@ -131,7 +132,7 @@ struct AlgorithmSpec {
   // its module from the checkpoint's "algorithm/<policy_key>".
   std::function<std::shared_ptr<agents::Policy>(const TrainConfig&, const envs::EnvSpec&)> make_behaviour_policy;
   std::string policy_key;
-  std::vector<std::string> metrics;  // the names update() reports (documentation and listings)
+  std::vector<std::string> metrics;  // every name update() may report (check_reported_metrics)
   // Whether make() honours AlgorithmInit::reduce_gradients (learner.world_size > 1 is refused otherwise):
   // every optimizer step follows averaged gradients, and nothing else that changes weights depends on
   // this rank's own data.
@@ -141,7 +142,14 @@ struct AlgorithmSpec {
   // Bytes of the algorithm's own buffers for this config (a replay buffer), for the memory check
   // before a run starts; empty: small.
   std::function<std::int64_t(const TrainConfig&, const envs::EnvSpec&)> memory_bytes;
+  // `apiary bench learner --algo <name>`: one update timed on a synthetic minibatch (learner/update_bench.h);
+  // throws std::invalid_argument for a bad config or a precision the device cannot run. Empty: not offered.
+  std::function<UpdateBenchResult(const UpdateBenchConfig&)> bench_update;
 };
+
+// Throws std::logic_error naming the algorithm and the metric when `reported` holds a name its spec does
+// not declare in `metrics` (the training loop checks every row it writes).
+void check_reported_metrics(const AlgorithmSpec& spec, const Metrics& reported);
 
 // Adds an algorithm; throws std::logic_error for an empty or taken name or a missing function.
 void register_algorithm(AlgorithmSpec spec);

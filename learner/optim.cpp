@@ -1,9 +1,12 @@
 #include "learner/optim.h"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
-#include <tuple>
 #include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include <torch/torch.h>
 
@@ -98,8 +101,22 @@ void for_each_param(torch::optim::Adam& optimizer, F&& f) {
     for (auto& p : group.params()) f(i++, p);
 }
 
-// The key of a parameter's entry in Optimizer::state().
-std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+// Optimizer::state() keeps a parameter's state under its TensorImpl, where LibTorch's own Adam::step
+// looks it up (no accessor is offered): the pointer's text in LibTorch 1.x, the pointer itself in 2.x.
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::Adam&>().state())>::key_type;
+
+template <class Key>
+Key key_of(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream text;  // as c10::guts::to_string writes it
+    text << impl;
+    return text.str();
+  } else {
+    return impl;
+  }
+}
+
+StateKey state_key(const torch::Tensor& p) { return key_of<StateKey>(p.unsafeGetTensorImpl()); }
 
 torch::optim::AdamParamState* adam_state(torch::optim::Adam& optimizer, const torch::Tensor& p) {
   auto& states = optimizer.state();
@@ -207,7 +224,7 @@ void set_adam_moments(torch::optim::Adam& optimizer, const std::vector<torch::Te
                                 std::to_string(total) + " parameter elements");
   std::int64_t offset = 0;
   for (const auto& p : params) {
-    const std::string key = state_key(p);
+    const StateKey key = state_key(p);
     const auto n = p.numel();
     if (moments.step <= 0) {
       optimizer.state().erase(key);

@@ -1,5 +1,6 @@
-// Everything `apiary train` can be told, as typed structs with defaults and a comment per field; YAML
-// keys map onto them one to one (core/config.h). Defaults follow CleanRL's ppo.py / dqn.py.
+// Everything `apiary train` can be told, as typed structs with defaults; YAML keys map onto them one to
+// one (core/config.h). Each field is documented once, by the doc string of its visit() entry, which is
+// what `apiary config` lists (docs/configs.md is its --markdown). Defaults follow CleanRL's ppo.py / dqn.py.
 #pragma once
 
 #include <cstdint>
@@ -16,52 +17,40 @@ namespace apiary::learner {
 using core::Range;
 
 struct EnvSection {
-  std::string id = "CartPole-v1";             // Gymnasium id (see `apiary envs`)
-  // Lanes stepped together by the actor; auto: one per core on the CPU, 32 per multiprocessor on a
-  // GPU (the run's config.yaml records the number picked).
+  std::string id = "CartPole-v1";
   core::AutoCount num_envs = 8;
-  // Where the lanes step: cpu, cuda (the CUDA back end; the policy then reads the env's buffers in
-  // place, so `device` must be cuda too), or auto: cuda where the learner runs on a GPU, the env has a
-  // CUDA back end in this build and there are 1024 lanes or more (or num_envs: auto), else cpu. The
-  // run's config.yaml records the pick.
   std::string device = "auto";
-  // The policy reads the env's buffers in place and the chunk is built on the policy's device (always
-  // so for a GPU env); false on the CPU copies each step's buffers into the chunk instead. Both paths
-  // give the same trajectories.
   bool in_place = false;
-  std::map<std::string, double> options;      // env parameters by name (gravity, ...)
-  // Shared libraries that register environment ids (docs/custom-envs.md), loaded before `id` is looked
-  // up; relative paths are taken from the working directory, and the run's config.yaml stores them
-  // absolute. The config carries them so that every process of a run loads the same plugins (the
-  // actor processes of multi-process runs will read them from here).
+  std::map<std::string, double> options;
   std::vector<std::string> plugins;
   template <class V>
   void visit(V& v) {
     v.field("id", id, "environment id");
-    v.field("num_envs", num_envs, "lanes stepped together (auto: the cores, or 32 per GPU multiprocessor)",
+    v.field("num_envs", num_envs,
+            "lanes stepped together (auto: the cores, or 32 per GPU multiprocessor; config.yaml records the pick)",
             Range::closed(1, 1 << 24));
     v.choice("device", device, {"auto", "cpu", "cuda"},
-             "where the lanes step (cuda: in place with a policy on the GPU; auto: cuda with a GPU learner and 1024+ lanes)");
+             "where the lanes step (cuda: in place with a policy on the GPU; auto: cuda with a GPU learner, a "
+             "CUDA back end and 1024+ lanes; config.yaml records the pick)");
     v.field("in_place", in_place, "the policy reads the env's buffers in place, the chunk is built on its device "
-                                  "(always so on a GPU)");
+                                  "(always so on a GPU; false copies each step; the same trajectories either way)");
     v.field("options", options, "environment parameters by name, e.g. {gravity: 9.81}");
-    v.field("plugins", plugins, "shared libraries that register environments (paths), e.g. [build/libmyenv.so]");
+    v.field("plugins", plugins,
+            "shared libraries that register environments, e.g. [build/libmyenv.so] (docs/custom-envs.md); "
+            "loaded before id is looked up; config.yaml stores them absolute, so every process of a run loads them");
   }
 };
 
 struct PolicySection {
-  std::vector<int> hidden_sizes{64, 64};  // units per hidden layer
-  std::string activation = "tanh";        // tanh | relu
-  bool shared_trunk = false;              // one trunk for actor and critic
-  double init_log_std = 0.0;              // Gaussian policies: initial log standard deviation
-  bool dueling = false;                   // DQN: dueling head
-  bool scale_obs = false;                 // map bounded observation elements onto [-1, 1]
-  std::string encoder = "mlp";            // mlp | minatar | nature | impala (agents/encoder.h)
-  // Parts of the network kept fixed (transfer learning): encoder (the convolutional encoders), trunk
-  // (every hidden layer, the encoders and the observation scaling), actor_trunk or critic_trunk (one
-  // side's hidden layers and encoder).
+  std::vector<int> hidden_sizes{64, 64};
+  std::string activation = "tanh";
+  bool shared_trunk = false;
+  double init_log_std = 0.0;
+  bool dueling = false;
+  bool scale_obs = false;
+  std::string encoder = "mlp";
   std::vector<std::string> freeze;
-  std::int64_t freeze_steps = 0;          // env steps after which frozen parts learn again (0: the whole run)
+  std::int64_t freeze_steps = 0;
   template <class V>
   void visit(V& v) {
     v.field("hidden_sizes", hidden_sizes, "units per hidden layer", Range::closed(1, 65536));
@@ -74,7 +63,8 @@ struct PolicySection {
              "what reads the observation: mlp (flattened) or a CNN over an (H, W, C) image: minatar (MinAtar "
              "paper), nature (Nature DQN, 84x84), impala (IMPALA ResNet)");
     v.field("freeze", freeze,
-            "network parts kept fixed: encoder, trunk, actor_trunk, critic_trunk (transfer learning)");
+            "network parts kept fixed (transfer learning): encoder (the CNN), trunk (hidden layers, encoder and "
+            "observation scaling), actor_trunk or critic_trunk (one side's hidden layers and encoder)");
     v.field("freeze_steps", freeze_steps, "env steps after which frozen parts learn again (0: never)",
             Range::closed(0, 1e15));
   }
@@ -91,13 +81,9 @@ std::vector<AlgorithmSection> registered_algorithm_sections();
 std::vector<std::string> registered_algorithm_names();
 
 struct EvalSection {
-  std::int64_t interval_steps = 10000;  // env steps between evaluations (0: only at the end)
-  std::int32_t episodes = 20;           // episodes per evaluation
-  std::int32_t num_envs = 20;           // evaluation lanes (separate from training lanes)
-  // Evaluations play a copy of the policy on a thread of their own while training goes on (the core a
-  // single-threaded run leaves idle); each result is taken when it is ready, at the step where it was
-  // started. One at a time: a due evaluation waits for the last to end. best.pt holds the evaluated
-  // policy. Off: training waits for each evaluation (metrics rows in a fixed order).
+  std::int64_t interval_steps = 10000;
+  std::int32_t episodes = 20;
+  std::int32_t num_envs = 20;
   bool background = false;
   template <class V>
   void visit(V& v) {
@@ -105,24 +91,24 @@ struct EvalSection {
             Range::closed(0, 1LL << 40));
     v.field("episodes", episodes, "episodes per evaluation", Range::closed(1, 1 << 20));
     v.field("num_envs", num_envs, "evaluation lanes", Range::closed(1, 1 << 20));
-    v.field("background", background, "evaluate a copy of the policy on its own thread while training goes on (one that falls due meanwhile waits its turn, up to 4)");
+    v.field("background", background,
+            "evaluate a copy of the policy on its own thread while training goes on (one that falls due "
+            "meanwhile waits its turn, up to 4)");
   }
 };
 
 // Transfer learning: where a run's weights start from (docs/transfer.md).
 struct InitSection {
-  // A checkpoint of another run (best.pt, latest.pt) or a zoo entry (zoo:LunarLander-v3,
-  // zoo:lunarlander_ppo); empty: random weights.
   std::string checkpoint;
-  std::string parts = "all";  // all | trunk | actor | critic: which parameters are taken
-  bool strict = false;        // refuse any parameter that is missing or of another shape
-  bool optimizer = false;     // also take the optimizer's state (same algorithm and network only)
-  // Written by the run, not by hand: FNV-1a (hex) of the checkpoint file it started from; with the
-  // absolute path in `checkpoint`, the run's config.yaml records exactly where it came from.
+  std::string parts = "all";
+  bool strict = false;
+  bool optimizer = false;
   std::string checkpoint_fnv1a;
   template <class V>
   void visit(V& v) {
-    v.field("checkpoint", checkpoint, "checkpoint or zoo entry the weights start from (empty: random)");
+    v.field("checkpoint", checkpoint,
+            "checkpoint (best.pt, latest.pt) or zoo entry (zoo:LunarLander-v3) the weights start from "
+            "(empty: random)");
     v.choice("parts", parts, {"all", "encoder", "trunk", "actor", "critic"},
              "which parameters are taken from it (encoder: the convolutional encoders alone)");
     v.field("strict", strict, "refuse any parameter that does not match in name and shape");
@@ -132,7 +118,6 @@ struct InitSection {
 };
 
 struct StopSection {
-  // End the run at the first evaluation whose mean return reaches this (.inf: never stop early).
   double mean_return = std::numeric_limits<double>::infinity();
   template <class V>
   void visit(V& v) {
@@ -143,70 +128,60 @@ struct StopSection {
 // Multi-process runs (docs/distributed.md): actor processes stream trajectory chunks to the learner
 // over ZeroMQ and receive its weights. count 0 keeps the in-process fast path.
 struct ActorsSection {
-  std::int32_t count = 0;              // actor processes `apiary train` starts (0: one actor in-process)
-  std::int32_t max_policy_lag = 16;    // chunks acted by weights more than this many versions old are dropped
-  // Where actors connect: empty means the learner's endpoint (ipc:// in the run folder, or learner.bind).
+  std::int32_t count = 0;
+  std::int32_t max_policy_lag = 16;
   std::string connect;
-  // Learner's public CURVE key file (`apiary keys`): actors need it for a tcp:// learner off loopback.
   std::string curve_server_key;
-  double restart_backoff_seconds = 0.5;      // first restart delay of a dead actor; doubles per quick death
-  double max_restart_backoff_seconds = 10.0; // cap on that delay
-  std::int64_t max_message_bytes = 1LL << 28;  // larger messages are refused (ZMQ_MAXMSGSIZE and decoder)
+  double restart_backoff_seconds = 0.5;
+  double max_restart_backoff_seconds = 10.0;
+  std::int64_t max_message_bytes = 1LL << 28;
   template <class V>
   void visit(V& v) {
     v.field("count", count, "actor processes (0: in-process actor)", Range::closed(0, 4096));
     v.field("max_policy_lag", max_policy_lag, "drop chunks more than this many policy versions old",
             Range::closed(1, 1 << 30));
-    v.field("connect", connect, "endpoint actors connect to (empty: the learner's)");
-    v.field("curve_server_key", curve_server_key, "learner's public CURVE key file (apiary keys)");
-    v.field("restart_backoff_seconds", restart_backoff_seconds, "first restart delay of a dead actor",
+    v.field("connect", connect,
+            "endpoint actors connect to (empty: the learner's, ipc in the run folder or learner.bind)");
+    v.field("curve_server_key", curve_server_key,
+            "learner's public CURVE key file (apiary keys), needed for a tcp:// learner off loopback");
+    v.field("restart_backoff_seconds", restart_backoff_seconds,
+            "first restart delay of a dead actor (doubles per quick death)",
             Range::closed(0, 3600));
     v.field("max_restart_backoff_seconds", max_restart_backoff_seconds, "cap on the restart delay",
             Range::closed(0, 3600));
-    v.field("max_message_bytes", max_message_bytes, "largest message accepted", Range::closed(1024, 1LL << 40));
+    v.field("max_message_bytes", max_message_bytes,
+            "largest message accepted (ZMQ_MAXMSGSIZE and the decoder)", Range::closed(1024, 1LL << 40));
   }
 };
 
+// The learner's endpoint and its ranks. How ranks, replicas and pipeline stages are laid out (world_size
+// = replicas x pipeline_stages without stage_devices) is in docs/distributed.md.
 struct LearnerSection {
-  // Where the learner listens: empty for ipc:// in the run folder; tcp://ADDR:PORT uses PORT (control),
-  // PORT+1 (chunks) and PORT+2 (weights). A non-loopback ADDR needs curve_secret_key.
   std::string bind;
-  std::string curve_secret_key;  // learner's secret CURVE key file (`apiary keys`); empty: no CURVE
-  // Data parallelism (docs/distributed.md): learner ranks, each with its own env lanes and seeds, whose
-  // gradients are averaged with one all-reduce per optimizer step (c10d, Gloo). `apiary train` starts
-  // them on this machine (torchrun --standalone style) unless torchrun or SLURM variables say this
-  // process is one rank of a run. 0 (unset): the launcher's WORLD_SIZE (SLURM_NTASKS), else
-  // pipeline_stages (one stage per rank, no stage_devices), else 1; a value set must equal the
-  // launcher's (runner::resolve_world_size).
+  std::string curve_secret_key;
   std::int32_t world_size = 0;
-  // Model parallelism (docs/distributed.md, PPO only): the actor's and the critic's layers are cut
-  // into this many consecutive stages. Without stage_devices, one stage per rank: world_size =
-  // replicas x pipeline_stages, rank = replica x pipeline_stages + stage; each replica's stage 0 steps
-  // its own envs with a whole copy of the network, gathered from its stages after every update, and
-  // each stage averages its gradients over the replicas. With stage_devices, every rank holds all the
-  // stages, stage s on stage_devices[s], and world_size counts data-parallel replicas only.
   std::int32_t pipeline_stages = 1;
-  // GPipe micro-batches per minibatch (<= the rows of a minibatch).
   std::int32_t micro_batches = 1;
-  // The devices of one rank's stages (cuda:0, cuda:1, ...; cpu too), one per pipeline stage; empty:
-  // one stage per rank.
   std::vector<std::string> stage_devices;
-  std::int32_t check_weights_interval = 100;  // updates between weight-hash comparisons of the ranks (0: off)
-  double timeout_seconds = 300.0;             // rendezvous and any collective wait at most this long
+  std::int32_t check_weights_interval = 100;
+  double timeout_seconds = 300.0;
   template <class V>
   void visit(V& v) {
-    v.field("bind", bind, "learner endpoint, e.g. tcp://127.0.0.1:5555 (empty: ipc in the run folder)");
-    v.field("curve_secret_key", curve_secret_key, "learner's secret CURVE key file (apiary keys)");
+    v.field("bind", bind, "learner endpoint, e.g. tcp://127.0.0.1:5555: PORT control, PORT+1 chunks, PORT+2 weights; "
+            "off loopback it needs curve_secret_key (empty: ipc in the run folder)");
+    v.field("curve_secret_key", curve_secret_key, "learner's secret CURVE key file (apiary keys; empty: no CURVE)");
     v.field("world_size", world_size,
-            "learner ranks (gradients averaged with one all-reduce); 0: the launcher's WORLD_SIZE or SLURM_NTASKS, "
-            "else pipeline_stages, else 1",
+            "learner ranks, each with its own lanes and seeds, gradients averaged with one all-reduce "
+            "(docs/distributed.md); 0: the launcher's WORLD_SIZE or SLURM_NTASKS, else pipeline_stages, else 1",
             Range::closed(0, 1024));
     v.field("pipeline_stages", pipeline_stages,
-            "model parallelism: consecutive stages of the actor and critic (encoder, hidden layers, head), one per rank (PPO)",
+            "model parallelism: consecutive stages of the actor and critic (encoder, hidden layers, head), one "
+            "per rank (PPO)",
             Range::closed(1, 64));
-    v.field("micro_batches", micro_batches, "GPipe micro-batches per minibatch (pipeline_stages > 1)",
+    v.field("micro_batches", micro_batches, "GPipe micro-batches per minibatch (pipeline_stages > 1; at most its rows)",
             Range::closed(1, 1 << 20));
-    v.field("stage_devices", stage_devices, "devices of one rank's pipeline stages, one per stage (e.g. [cuda:0, cuda:1]); empty: one stage per rank");
+    v.field("stage_devices", stage_devices,
+            "devices of one rank's pipeline stages, one per stage (e.g. [cuda:0, cuda:1]); empty: one stage per rank");
     v.field("check_weights_interval", check_weights_interval,
             "updates between comparisons of the ranks' weight hashes (0: off)", Range::closed(0, 1 << 30));
     v.field("timeout_seconds", timeout_seconds, "longest wait for the rendezvous or a collective of the ranks",
@@ -215,16 +190,16 @@ struct LearnerSection {
 };
 
 struct TrainConfig {
-  std::string name = "run";          // run folder name under out_dir
-  std::string out_dir = "runs";      // where run folders go
-  std::string algo = "ppo";          // a registered algorithm (learner/algorithm.h): ppo, dqn, sac, ...
-  std::int64_t seed = 1;             // seeds envs, networks and sampling
-  std::int64_t total_steps = 100000; // env steps (all lanes) to train for
-  std::string device = "auto";       // auto | cpu | cuda
-  std::int32_t threads = 1;          // LibTorch and env threads (0: all cores)
-  std::string precision = "fp32";    // fp32 | bf16 | fp16 | auto (learner/precision_choice.h)
-  std::int64_t checkpoint_interval_steps = 50000;  // env steps between checkpoints (0: end only)
-  std::int32_t log_interval_updates = 1;           // updates between metrics rows
+  std::string name = "run";
+  std::string out_dir = "runs";
+  std::string algo = "ppo";
+  std::int64_t seed = 1;
+  std::int64_t total_steps = 100000;
+  std::string device = "auto";
+  std::int32_t threads = 1;
+  std::string precision = "fp32";
+  std::int64_t checkpoint_interval_steps = 50000;
+  std::int32_t log_interval_updates = 1;
   EnvSection env;
   PolicySection policy;
   // Every registered algorithm's hyperparameters, as a section under its name (ppo:, dqn:, ...), in

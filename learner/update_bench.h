@@ -1,10 +1,8 @@
-// `apiary bench learner`: what one learner update costs for a given network, batch, precision and
-// device. It runs PPO's network and optimizer path (an actor-critic MLP, its parameters in one flat
-// buffer, one Adam step and one global norm clip) on a synthetic minibatch, and times the forward pass
-// with the loss, the backward pass and the optimizer step separately (the device is synchronised
-// between them). fp32 on the CPU it runs PPO's hand-written step by default, which does the forward
-// pass, the loss and the backward pass in one call. No LibTorch header here: the command line includes it. On the CPU it is the profile of the learner's cost; on a GPU it measures what mixed
-// precision gains.
+// `apiary bench learner --algo NAME`: what one update of an algorithm costs for a given network, batch,
+// precision and device, timed on a synthetic minibatch: the forward pass with the loss, the backward
+// pass and the optimizer step separately (the device synchronised between them). An algorithm offers
+// it through AlgorithmSpec::bench_update (PPO's: learner/ppo/update_bench.cpp, with its hand-written
+// step fp32 on the CPU). No LibTorch header here: the command line includes it.
 #pragma once
 
 #include <cstdint>
@@ -47,7 +45,5 @@ struct UpdateBenchResult {
   bool fused = false;  // the hand-written step ran: forward_us covers forward, loss and backward
 };
 
-// Throws std::invalid_argument for a bad config (naming the field) or a precision the device cannot run.
-UpdateBenchResult bench_update(const UpdateBenchConfig& config);
 
 }  // namespace apiary::learner

@@ -13,7 +13,6 @@
 #include "envs/registry.h"
 #include "learner/archive.h"
 #include "runner/run_folder.h"
-#include "runner/train.h"
 #include "runner/zoo.h"
 
 namespace apiary::runner {

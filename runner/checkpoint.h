@@ -69,6 +69,11 @@ LoadedPolicy load_policy(const std::string& path, const std::string& env_id = ""
 
 
 
+// Writes the policy of checkpoint `path` alone (its config and policy network, no optimizer, counters
+// or env snapshot) to `out`, atomically: a zoo entry, a few tens of kilobytes. eval, play and
+// init.checkpoint read it like any checkpoint.
+void export_policy(const std::string& path, const std::string& out);
+
 // Loads env.plugins (envs/plugin_loader.h) and rewrites them as absolute paths, so that the run's
 // config.yaml (and every checkpoint's copy) names the same files from any working directory. A
 // refusal names `source` and the key.

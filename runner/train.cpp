@@ -469,6 +469,7 @@ class TrainingRun {
       row.push_back({"comm_gather_seconds", c.gather_seconds});
       row.push_back({"comm_bytes", static_cast<double>(c.bytes)});
     }
+    learner::check_reported_metrics(learner::find_algorithm(config_.algo), metrics);
     for (const auto& kv : metrics) row.push_back(kv);
     if (source_)
       for (const auto& kv : source_->metrics()) row.push_back(kv);

@@ -124,9 +124,4 @@ EvalCheckpointResult evaluate_checkpoint(const std::string& path, std::int32_t e
                                          std::int32_t num_envs = 0, const std::map<std::string, double>& options = {});
 
 
-// Writes the policy of checkpoint `path` alone (its config and policy network, no optimizer, counters
-// or env snapshot) to `out`, atomically: a zoo entry, a few tens of kilobytes. eval, play and
-// init.checkpoint read it like any checkpoint (runner/checkpoint.cpp).
-void export_policy(const std::string& path, const std::string& out);
-
 }  // namespace apiary::runner

@@ -11,25 +11,25 @@ namespace apiary::learner {
 using core::Range;
 
 struct DqnConfig {
-  double learning_rate = 2.5e-4;             // Adam step size
-  std::int64_t buffer_size = 10000;          // replay capacity (transitions)
-  double gamma = 0.99;                       // discount
-  double tau = 1.0;                          // target update: 1 copies (hard), < 1 Polyak
-  std::int64_t target_network_frequency = 500;  // env steps between target updates
-  std::int32_t batch_size = 128;             // transitions per gradient step
-  double start_e = 1.0;                      // epsilon at the start
-  double end_e = 0.05;                       // epsilon after the decay
-  double exploration_fraction = 0.5;         // fraction of total_steps over which epsilon decays
-  std::int64_t learning_starts = 10000;      // env steps before learning
-  std::int32_t train_frequency = 10;         // env steps (all lanes) between gradient phases
-  std::int32_t gradient_steps = 1;           // gradient steps per phase
-  std::int32_t n_step = 1;                   // n-step returns
-  bool double_dqn = true;                    // argmax from the online network
-  bool prioritized = false;                  // prioritised replay (sum tree)
-  double per_alpha = 0.6;                    // priority exponent
-  double per_beta = 0.4;                     // importance-sampling exponent at the start (annealed to 1)
-  std::string loss = "huber";                // huber | mse
-  double max_grad_norm = 10.0;               // gradient-norm clip (0: off)
+  double learning_rate = 2.5e-4;
+  std::int64_t buffer_size = 10000;
+  double gamma = 0.99;
+  double tau = 1.0;
+  std::int64_t target_network_frequency = 500;
+  std::int32_t batch_size = 128;
+  double start_e = 1.0;
+  double end_e = 0.05;
+  double exploration_fraction = 0.5;
+  std::int64_t learning_starts = 10000;
+  std::int32_t train_frequency = 10;
+  std::int32_t gradient_steps = 1;
+  std::int32_t n_step = 1;
+  bool double_dqn = true;
+  bool prioritized = false;
+  double per_alpha = 0.6;
+  double per_beta = 0.4;
+  std::string loss = "huber";
+  double max_grad_norm = 10.0;
   template <class V>
   void visit(V& v) {
     v.field("learning_rate", learning_rate, "Adam step size", Range::open_closed(0, 1));

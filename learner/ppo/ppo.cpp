@@ -357,6 +357,7 @@ AlgorithmSpec ppo_algorithm() {
   spec.name = "ppo";
   spec.doc = "PPO hyperparameters (algo: ppo)";
   spec.config = core::AnySection::of(PpoConfig{});
+  spec.bench_update = bench_ppo_update;
   spec.check = [](const TrainConfig& config, const envs::EnvSpec& env, const RunContext& ctx) {
     const PpoConfig& ppo = config.section<PpoConfig>("ppo");
     const std::int64_t samples = static_cast<std::int64_t>(ppo.rollout_steps) * config.env.num_envs;

@@ -43,6 +43,9 @@ namespace apiary::learner {
 // chunk (rollout_steps * num_envs), naming both.
 std::unique_ptr<Algorithm> make_ppo(const AlgorithmInit& init);
 
+// PPO's update timed on a synthetic minibatch (AlgorithmSpec::bench_update; update_bench.cpp).
+UpdateBenchResult bench_ppo_update(const UpdateBenchConfig& config);
+
 // PPO's registry entry (learner/algorithm.h).
 AlgorithmSpec ppo_algorithm();
 

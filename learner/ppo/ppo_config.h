@@ -11,21 +11,21 @@ namespace apiary::learner {
 using core::Range;
 
 struct PpoConfig {
-  std::int32_t rollout_steps = 128;   // T: steps per lane per rollout
-  double learning_rate = 2.5e-4;      // Adam step size
-  bool anneal_lr = true;              // linear decay to 0 over total_steps
-  double gamma = 0.99;                // discount
-  double gae_lambda = 0.95;           // GAE lambda
-  std::int32_t num_minibatches = 4;   // minibatches per epoch
-  std::int32_t update_epochs = 4;     // passes over each rollout
-  bool norm_adv = true;               // normalise advantages per minibatch
-  double clip_coef = 0.2;             // surrogate clipping
-  bool clip_vloss = true;             // clip the value loss
-  double ent_coef = 0.01;             // entropy bonus
-  double vf_coef = 0.5;               // value loss weight
-  double max_grad_norm = 0.5;         // global gradient-norm clip
-  double target_kl = 0.0;             // stop the epochs early above this approx KL (0: off)
-  bool fused_update = true;           // fp32 on the CPU: the hand-written minibatch step (fused_step.h)
+  std::int32_t rollout_steps = 128;
+  double learning_rate = 2.5e-4;
+  bool anneal_lr = true;
+  double gamma = 0.99;
+  double gae_lambda = 0.95;
+  std::int32_t num_minibatches = 4;
+  std::int32_t update_epochs = 4;
+  bool norm_adv = true;
+  double clip_coef = 0.2;
+  bool clip_vloss = true;
+  double ent_coef = 0.01;
+  double vf_coef = 0.5;
+  double max_grad_norm = 0.5;
+  double target_kl = 0.0;
+  bool fused_update = true;
   template <class V>
   void visit(V& v) {
     v.field("rollout_steps", rollout_steps, "steps per lane per rollout", Range::closed(1, 1 << 20));

@@ -143,7 +143,7 @@ void Ppo::setup_pipeline(const AlgorithmInit& init) {
   const auto slot_of = [&whole](const torch::Tensor& p) {
     std::int64_t offset = 0;
     for (const auto& w : whole) {
-      if (w.unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) return Slot{offset, p.numel()};
+      if (w.is_same(p)) return Slot{offset, p.numel()};
       offset += w.numel();
     }
     throw std::logic_error("PPO pipeline: a stage parameter is not the network's");

@@ -50,14 +50,22 @@
 #include <ATen/core/Generator.h>
 #include <torch/optim/adam.h>
 
+#include "agents/sac_networks.h"
 #include "learner/algorithm.h"
 #include "learner/loss_scaler.h"
 #include "learner/optim.h"
 #include "learner/replay_buffer.h"
 #include "learner/sac/sac_config.h"
-#include "learner/sac/sac_networks.h"
 
 namespace apiary::learner {
+
+// SAC's networks and policy live with the others in agents/ (agents/sac_networks.h).
+using agents::SacActor;
+using agents::SacCritic;
+using agents::SacPolicy;
+using agents::SquashedGaussian;
+using agents::SquashedSample;
+using agents::squashed_gaussian_sample;
 
 // Builds SAC from init.config's sac section, with the actor of init.config.policy and critics of
 // sac.critic_hidden_sizes for init.spec, on init.device at init.precision. Network weights come from

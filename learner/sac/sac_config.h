@@ -13,33 +13,26 @@ namespace apiary::learner {
 using core::Range;
 
 struct SacConfig {
-  std::int64_t buffer_size = 1000000;       // replay capacity (transitions)
-  double gamma = 0.99;                      // discount
-  double tau = 0.005;                       // Polyak rate of the target critics (1: hard copy)
-  std::int32_t batch_size = 256;            // transitions per gradient step
-  std::int64_t learning_starts = 5000;      // env steps (all lanes) before learning
-  bool random_warmup = true;                // uniform random actions before learning_starts (CleanRL)
-  std::int32_t train_frequency = 1;         // env steps (all lanes) between gradient phases
-  std::int32_t gradient_steps = 1;          // gradient steps (critic updates) per phase
-  double policy_lr = 3e-4;                  // Adam step size of the actor
-  double q_lr = 1e-3;                       // Adam step size of the twin critics
-  // Delayed actor updates (as TD3 and CleanRL): after every policy_frequency-th critic update, that
-  // many actor (and temperature) updates on the same batch, so the counts stay equal.
+  std::int64_t buffer_size = 1000000;
+  double gamma = 0.99;
+  double tau = 0.005;
+  std::int32_t batch_size = 256;
+  std::int64_t learning_starts = 5000;
+  bool random_warmup = true;
+  std::int32_t train_frequency = 1;
+  std::int32_t gradient_steps = 1;
+  double policy_lr = 3e-4;
+  double q_lr = 1e-3;
   std::int32_t policy_frequency = 2;
-  std::int32_t target_network_frequency = 1;  // critic updates between Polyak updates of the targets
-  double alpha = 0.2;                       // entropy temperature when autotune is off
-  bool autotune = true;                     // learn alpha towards the target entropy -|A|
-  double init_alpha = 1.0;                  // autotune: the first alpha (CleanRL: log alpha = 0)
-  double alpha_lr = 1e-3;                   // autotune: Adam step size of log alpha (CleanRL: q_lr)
-  double log_std_min = -5.0;                // the actor's log-std is squashed into [min, max]
+  std::int32_t target_network_frequency = 1;
+  double alpha = 0.2;
+  bool autotune = true;
+  double init_alpha = 1.0;
+  double alpha_lr = 1e-3;
+  double log_std_min = -5.0;
   double log_std_max = 2.0;
-  // Hidden layers of each critic; empty: policy.hidden_sizes (the actor's).
   std::vector<int> critic_hidden_sizes;
-  double max_grad_norm = 0.0;               // gradient-norm clip of each network (0: off, as CleanRL)
-  // Temporally correlated exploration: the behaviour policy's standard-normal noise is, per lane, an
-  // AR(1) process eps_t = rho eps_{t-1} + sqrt(1 - rho^2) xi_t (still N(0, 1) at each step, so the
-  // learner's targets are unchanged; an Ornstein-Uhlenbeck process sampled once a step). 0: white
-  // noise, as CleanRL. Envs whose reward needs a sustained push (MountainCarContinuous) need it.
+  double max_grad_norm = 0.0;
   double noise_correlation = 0.0;
 
   template <class V>
@@ -54,7 +47,9 @@ struct SacConfig {
     v.field("gradient_steps", gradient_steps, "gradient steps per phase", Range::closed(1, 1 << 20));
     v.field("policy_lr", policy_lr, "Adam step size of the actor", Range::open_closed(0, 1));
     v.field("q_lr", q_lr, "Adam step size of the critics", Range::open_closed(0, 1));
-    v.field("policy_frequency", policy_frequency, "critic updates per round of (as many) actor updates",
+    v.field("policy_frequency", policy_frequency,
+            "delayed actor updates (TD3, CleanRL): after every policy_frequency-th critic update, as many "
+            "actor (and temperature) updates on the same batch",
             Range::closed(1, 1000));
     v.field("target_network_frequency", target_network_frequency, "critic updates between target updates",
             Range::closed(1, 1 << 20));
@@ -68,7 +63,8 @@ struct SacConfig {
             Range::closed(1, 65536));
     v.field("max_grad_norm", max_grad_norm, "gradient-norm clip per network (0: off)", Range::closed(0, 1e6));
     v.field("noise_correlation", noise_correlation,
-            "step-to-step correlation of the exploration noise per lane (0: white; 0.99: a slow push)",
+            "step-to-step correlation of the exploration noise per lane, an AR(1) that stays N(0, 1) at each "
+            "step (0: white, as CleanRL; 0.99: a sustained push, MountainCarContinuous)",
             Range::closed_open(0, 1));
   }
 };

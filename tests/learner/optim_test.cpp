@@ -63,6 +63,38 @@ TEST(AdamStep, AZeroGradientLeavesItsWeightBitwiseUnchanged) {
   }
 }
 
+// adam_moments and set_adam_moments find each parameter's state in LibTorch's optimizer (keyed by its
+// TensorImpl, as text in LibTorch 1.x and as the pointer in 2.x): a lookup that missed would read zeros.
+TEST(AdamState, MomentsAreReadAndWrittenForEveryParameter) {
+  torch::manual_seed(7);
+  torch::Tensor w1 = torch::randn({3, 4}), w2 = torch::randn({5});
+  const auto options = torch::optim::AdamOptions(1e-2).betas({0.9, 0.999});
+  torch::optim::Adam adam({w1, w2}, options);
+  const torch::Tensor g1 = torch::randn({3, 4}), g2 = torch::randn({5});
+  w1.mutable_grad() = g1.clone();
+  w2.mutable_grad() = g2.clone();
+  adam.step();
+  const AdamMoments m = adam_moments(adam, {w1, w2});
+  EXPECT_EQ(m.step, 1);
+  const torch::Tensor g = torch::cat({g1.reshape({-1}), g2});
+  EXPECT_TRUE(torch::allclose(m.exp_avg, 0.1 * g, 1e-6, 1e-7)) << m.exp_avg;
+  EXPECT_TRUE(torch::allclose(m.exp_avg_sq, 0.001 * g * g, 1e-6, 1e-9)) << m.exp_avg_sq;
+
+  // A second optimizer given those moments steps exactly as the first.
+  torch::Tensor v1 = w1.detach().clone(), v2 = w2.detach().clone();
+  torch::optim::Adam restored({v1, v2}, options);
+  set_adam_moments(restored, {v1, v2}, m);
+  for (torch::Tensor* t : {&w1, &w2, &v1, &v2}) t->mutable_grad() = torch::ones_like(*t);
+  adam.step();
+  restored.step();
+  EXPECT_TRUE(torch::equal(w1, v1));
+  EXPECT_TRUE(torch::equal(w2, v2));
+  EXPECT_EQ(adam_moments(restored, {v1, v2}).step, 2);
+  // Step 0 removes the state: a fresh optimizer.
+  set_adam_moments(restored, {v1, v2}, AdamMoments{torch::zeros({17}), torch::zeros({17}), 0});
+  EXPECT_TRUE(restored.state().empty());
+}
+
 TEST(ClipGradNorm, OneFlatBufferClipsAsTheGeneralPath) {
   torch::manual_seed(2);
   const torch::Tensor g = torch::randn({300}) * 3.0;

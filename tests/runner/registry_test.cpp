@@ -182,6 +182,15 @@ TEST(AlgorithmRegistry, EveryBuiltInAlgorithmDescribesItself) {
     EXPECT_GE(s->rollout_steps(config), 1) << s->name;
   }
   EXPECT_THROW(find_algorithm("no_such_algorithm"), std::invalid_argument);
+  // The metrics a spec declares are the ones update() may report; another name is refused, named.
+  const AlgorithmSpec& ppo = find_algorithm("ppo");
+  EXPECT_NO_THROW(check_reported_metrics(ppo, {{"pg_loss", 0.1}, {"approx_kl", 0.0}}));
+  try {
+    check_reported_metrics(ppo, {{"pg_loss", 0.1}, {"surprise", 1.0}});
+    ADD_FAILURE() << "an undeclared metric passed";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("algorithm ppo reported the metric 'surprise'"), std::string::npos) << e.what();
+  }
   AlgorithmSpec twice;
   twice.name = "ppo";
   EXPECT_THROW(register_algorithm(twice), std::logic_error);

@@ -41,7 +41,7 @@
 #include "agents/policy_config.h"
 #include "envs/spaces.h"
 
-namespace apiary::learner {
+namespace apiary::agents {
 
 // The Gaussian's parameters over the pre-squash action, fp32 [B, A].
 struct SquashedGaussian {
@@ -144,4 +144,4 @@ class SacPolicy final : public agents::Policy {
   torch::Tensor noise_;  // [B, A]: the last step's eps per lane (correlated noise only)
 };
 
-}  // namespace apiary::learner
+}  // namespace apiary::agents

@@ -81,7 +81,7 @@ agents::PolicyConfig bench_policy(const UpdateBenchConfig& config, std::int64_t&
 
 }  // namespace
 
-UpdateBenchResult bench_update(const UpdateBenchConfig& config) {
+UpdateBenchResult bench_ppo_update(const UpdateBenchConfig& config) {
   const Precision precision = parse_precision(config.precision);
   const torch::Device device = checked_device(config, precision);
   set_compute_threads(config.threads);

@@ -1,4 +1,4 @@
-#include "learner/sac/sac_networks.h"
+#include "agents/sac_networks.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -6,7 +6,7 @@
 
 #include <torch/torch.h>
 
-namespace apiary::learner {
+namespace apiary::agents {
 
 namespace {
 
@@ -197,4 +197,4 @@ agents::PolicyView SacPolicy::view(const torch::Tensor& obs) {
   return v;
 }
 
-}  // namespace apiary::learner
+}  // namespace apiary::agents
