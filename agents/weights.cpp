@@ -44,7 +44,7 @@ torch::Tensor float_view(const std::uint8_t* data, torch::IntArrayRef sizes) {
   return torch::from_blob(const_cast<std::uint8_t*>(data), sizes, torch::kFloat);
 }
 
-std::string shape_string(const torch::Tensor& t) {
+std::string tensor_shape_string(const torch::Tensor& t) {
   std::string s = "[";
   for (std::int64_t i = 0; i < t.dim(); ++i) s += (i > 0 ? ", " : "") + std::to_string(t.size(i));
   return s + "]";
@@ -58,8 +58,8 @@ void check_same_layout(const NamedTensors& from, const NamedTensors& to, const c
   for (std::size_t i = 0; i < from.tensors.size(); ++i) {
     if (from.names[i] != to.names[i] || !from.tensors[i].sizes().equals(to.tensors[i].sizes()))
       throw std::invalid_argument(std::string(who) + ": tensor " + std::to_string(i) + " is '" + from.names[i] + "' " +
-                                  shape_string(from.tensors[i]) + " in the source but '" + to.names[i] + "' " +
-                                  shape_string(to.tensors[i]) + " in the target");
+                                  tensor_shape_string(from.tensors[i]) + " in the source but '" + to.names[i] + "' " +
+                                  tensor_shape_string(to.tensors[i]) + " in the target");
   }
 }
 
