@@ -202,4 +202,21 @@ void activation_backward(const float* h, float* d, std::int64_t n, bool tanh) {
   }
 }
 
+void dense_body_backward(const std::vector<DenseLayer>& body, const float* x, const std::vector<std::vector<float>>& h,
+                         std::int64_t rows, bool tanh, float* d_out, float* dx, std::vector<float>& scratch,
+                         std::vector<float>& scratch_next) {
+  float* d = d_out;  // d loss / d layer l's activation
+  for (std::size_t l = body.size(); l-- > 0;) {
+    activation_backward(h[l].data(), d, rows * body[l].out, tanh);
+    if (l == 0) {
+      dense_backward(body[0], x, d, rows, dx);
+      break;
+    }
+    ensure_size(scratch_next, rows * body[l].in);
+    dense_backward(body[l], h[l - 1].data(), d, rows, scratch_next.data());
+    std::swap(scratch, scratch_next);
+    d = scratch.data();
+  }
+}
+
 }  // namespace apiary::agents

@@ -45,6 +45,13 @@ void dense_backward(const DenseLayer& layer, const float* x, const float* dz, st
 // d[i] *= act'(h[i]) for the post-activation values h (tanh, or relu when !tanh).
 void activation_backward(const float* h, float* d, std::int64_t n, bool tanh);
 
+// The mirror of dense_body_forward, on its x and h: given d_out, d loss / d the body's last activation
+// (overwritten), adds every layer's weight and bias gradients, last layer first, and writes dx[rows, in]
+// unless dx is null. An empty body does nothing. The scratch buffers are grown as needed.
+void dense_body_backward(const std::vector<DenseLayer>& body, const float* x, const std::vector<std::vector<float>>& h,
+                         std::int64_t rows, bool tanh, float* d_out, float* dx, std::vector<float>& scratch,
+                         std::vector<float>& scratch_next);
+
 // tanh of n floats in place, within a few ulp of std::tanh and vectorised (libm's tanhf is a scalar
 // call): eight lanes where the CPU has AVX2, four otherwise, with bitwise the same results; NaN stays NaN.
 void tanh_inplace(float* v, std::int64_t n);

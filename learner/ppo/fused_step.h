@@ -11,7 +11,8 @@
 //
 // It reads the parameters and accumulates into the gradients through raw pointers: the caller zeroes
 // the gradients first and re-reads the pointers after anything re-seats the parameters' storage.
-// Nothing here includes LibTorch; the matrix products are agents/dense_kernels.h's.
+// Nothing here includes LibTorch: the step composes the layers of agents/dense_kernels.h and the loss
+// pieces of learner/loss_kernels.h, each a forward and a backward.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +80,20 @@ class FusedPpoStep {
   FusedStats run(const FusedNet& net, const FusedBatch& batch, const FusedLossOptions& options);
 
  private:
+  // The input the bodies read (the scaled observations or the batch's own) and each body's output.
+  struct Features {
+    const float* input = nullptr;
+    const float* actor = nullptr;
+    const float* critic = nullptr;
+  };
+  Features forward(const FusedNet& net, const FusedBatch& batch);
+  // log pi(a|s) into log_prob_ and the entropy into entropy_ per row (discrete: log_softmax into grad_a_).
+  void policy_forward(const FusedNet& net, const FusedBatch& batch);
+  // d loss / d the actor head into grad_a_ (and d loss / d log_std into the net's gradient).
+  void policy_backward(const FusedNet& net, const FusedBatch& batch, const FusedLossOptions& options);
+  // From grad_a_ and grad_c_ through the heads and the bodies into the parameters' gradients.
+  void backward(const FusedNet& net, const Features& features, std::int64_t rows);
+
   // Workspaces, grown on demand and reused across minibatches.
   std::vector<float> input_;                          // scaled observations [B, obs_dim]
   std::vector<std::vector<float>> actor_h_, critic_h_;  // hidden activations per layer
@@ -86,6 +101,7 @@ class FusedPpoStep {
   std::vector<float> grad_a_, grad_c_;                // d loss / d head outputs
   std::vector<float> delta_, delta_next_;             // back-propagated activations' gradients
   std::vector<float> trunk_grad_;                     // shared trunk: both heads' feature gradients
+  std::vector<float> log_prob_, entropy_;             // log pi(a|s) and the policy's entropy per row
   std::vector<float> g_logp_;                         // d loss / d log pi(a|s) per row
   std::vector<float> adv_;                            // the (normalised) advantages
 };
