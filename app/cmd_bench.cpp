@@ -84,7 +84,13 @@ struct BenchLearnerFlags {
 };
 
 void run_bench_learner(const BenchLearnerFlags& flags) {
-  const learner::AlgorithmSpec& spec = learner::find_algorithm(flags.algo);
+  const learner::AlgorithmSpec* found = nullptr;
+  try {
+    found = &learner::find_algorithm(flags.algo);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("--") + e.what());  // "--algo: 'x' is not a registered ..."
+  }
+  const learner::AlgorithmSpec& spec = *found;
   if (!spec.bench_update) {
     std::string offered;
     for (const learner::AlgorithmSpec* a : learner::registered_algorithms())

@@ -459,6 +459,13 @@ TEST(Cli, BenchLearnerTimesTheUpdateOfTheNetworkItIsGiven) {
   r = apiary("bench learner --device tpu --seconds 0.01 --repeats 1");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(r.has("--device: 'tpu' is not a device")) << r.output;
+  // The algorithm comes from the registry: one without an update benchmark, or none of that name.
+  r = apiary("bench learner --algo dqn --seconds 0.01 --repeats 1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("--algo dqn: no update benchmark for this algorithm (offered: ppo)")) << r.output;
+  r = apiary("bench learner --algo nope --seconds 0.01 --repeats 1");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.has("--algo: 'nope' is not a registered algorithm")) << r.output;
 }
 
 }  // namespace
