@@ -83,10 +83,9 @@ std::size_t first_non_finite(const FrameView& f, std::size_t count) {
 }
 
 // "name[t, lane]" or "name[t, lane, j]" of flat index i in a [.., n] or [.., n, inner] tensor.
-std::string where(const char* name, std::size_t i, std::int64_t n, std::int64_t inner) {
-  const auto in = static_cast<std::size_t>(inner), nn = static_cast<std::size_t>(n);
-  std::string s = std::string(name) + "[" + std::to_string(i / (in * nn)) + ", " + std::to_string((i / in) % nn);
-  if (inner > 1) s += ", " + std::to_string(i % in);
+std::string where(const char* name, std::size_t i, std::size_t n, std::size_t inner) {
+  std::string s = std::string(name) + "[" + std::to_string(i / (inner * n)) + ", " + std::to_string((i / inner) % n);
+  if (inner > 1) s += ", " + std::to_string(i % inner);
   return s + "]";
 }
 
@@ -147,7 +146,6 @@ namespace {
 // The sizes of the chunk being checked, as flat counts.
 struct Sizes {
   std::size_t t, n, d, a;  // a: action elements per step and lane (1 for Discrete)
-  std::int64_t lanes;      // N, for where()
 };
 
 // kUnknownActor .. kPolicyVersion: who sent it, for which learner run, in which order, acting with
@@ -186,7 +184,7 @@ ChunkVerdict action_fault(const FrameView& actions, const Sizes& z, const ChunkE
     for (std::size_t i = 0; i < z.t * z.n; ++i) {
       const std::int64_t a = i64(actions, i);
       if (a < 0 || a >= expected.num_actions)
-        return fault(ChunkFault::kActionOutOfRange, where("actions", i, z.lanes, 1) + " = " + std::to_string(a) +
+        return fault(ChunkFault::kActionOutOfRange, where("actions", i, z.n, 1) + " = " + std::to_string(a) +
                                                         " is outside 0.." + std::to_string(expected.num_actions - 1));
     }
     return ChunkVerdict{};
@@ -194,7 +192,7 @@ ChunkVerdict action_fault(const FrameView& actions, const Sizes& z, const ChunkE
   const std::size_t count = z.t * z.n * z.a;
   const std::size_t i = first_non_finite(actions, count);
   if (i < count)
-    return fault(ChunkFault::kActionOutOfRange, where("actions", i, z.lanes, static_cast<std::int64_t>(z.a)) +
+    return fault(ChunkFault::kActionOutOfRange, where("actions", i, z.n, z.a) +
                                                     " = " + num(f32(actions, i)) + " is not finite");
   return ChunkVerdict{};
 }
@@ -204,12 +202,12 @@ ChunkVerdict non_finite_fault(const FrameView* tensor, const Sizes& z, const wir
   struct Floats {
     int k;
     std::size_t count;
-    std::int64_t inner;
+    std::size_t inner;
   };
   std::vector<Floats> floats = {{wire::kRewards, z.t * z.n, 1}};
   if (!shape.obs_uint8) {
-    floats.push_back({wire::kObs, (z.t + 1) * z.n * z.d, shape.obs_dim});
-    floats.push_back({wire::kNextObs, z.t * z.n * z.d, shape.obs_dim});
+    floats.push_back({wire::kObs, (z.t + 1) * z.n * z.d, z.d});
+    floats.push_back({wire::kNextObs, z.t * z.n * z.d, z.d});
   }
   if (shape.log_probs) {
     floats.push_back({wire::kLogProbs, z.t * z.n, 1});
@@ -219,7 +217,7 @@ ChunkVerdict non_finite_fault(const FrameView* tensor, const Sizes& z, const wir
     const std::size_t i = first_non_finite(tensor[f.k], f.count);
     if (i < f.count)
       return fault(ChunkFault::kNonFinite,
-                   where(wire::chunk_tensor_name(f.k), i, z.lanes, f.inner) + " = " + num(f32(tensor[f.k], i)));
+                   where(wire::chunk_tensor_name(f.k), i, z.n, f.inner) + " = " + num(f32(tensor[f.k], i)));
   }
   return ChunkVerdict{};
 }
@@ -230,7 +228,7 @@ ChunkVerdict flag_fault(const FrameView* tensor, const Sizes& z) {
     for (std::size_t i = 0; i < z.t * z.n; ++i) {
       const float v = f32(tensor[k], i);
       if (v != 0.0f && v != 1.0f)
-        return fault(ChunkFault::kBadFlag, where(wire::chunk_tensor_name(k), i, z.lanes, 1) + " = " + num(v) +
+        return fault(ChunkFault::kBadFlag, where(wire::chunk_tensor_name(k), i, z.n, 1) + " = " + num(v) +
                                                " (must be exactly 0 or 1)");
     }
   return ChunkVerdict{};
@@ -288,7 +286,7 @@ ChunkVerdict check_chunk(const wire::Header& h, const FrameView* frames, std::si
 
   const Sizes z{static_cast<std::size_t>(shape.num_steps), static_cast<std::size_t>(shape.num_envs),
                 static_cast<std::size_t>(shape.obs_dim),
-                static_cast<std::size_t>(std::max<std::int64_t>(shape.action_dim, 1)), shape.num_envs};
+                static_cast<std::size_t>(std::max<std::int64_t>(shape.action_dim, 1))};
   const FrameView* tensor = frames + 1;  // tensor k lives in tensor[k]
   if (ChunkVerdict v = action_fault(tensor[wire::kActions], z, expected); !v.ok()) return v;
   if (ChunkVerdict v = non_finite_fault(tensor, z, shape); !v.ok()) return v;
