@@ -22,7 +22,7 @@ void add_envs_command(CLI::App& app) {
     const auto ids = registry.ids();
     for (const auto& id : ids) {
       const envs::EnvEntry& entry = registry.at(id);
-      const envs::EnvSpec spec = entry.spec({});
+      const envs::EnvSpec spec = envs::env_spec(id);  // the env's options and the generic ones that apply
       std::string devices;
       for (const auto& [device, maker] : entry.makers) devices += (devices.empty() ? "" : ",") + envs::to_string(device);
       std::cout << id << "\n"

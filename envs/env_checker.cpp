@@ -410,10 +410,17 @@ std::int32_t CheckReport::failed() const {
   return n;
 }
 
+// The spec and the envs as make_env gives them, generic options (observe_velocity, frame_stack)
+// included; the row probe runs the env's own functions, so it is given the env's own options.
 CheckReport check_env(const std::string& id, const CheckOptions& options) {
   const EnvEntry& entry = Registry::global().at(id);
-  return check_env(id, entry.spec, [id](const VecEnvConfig& config) { return make_env(id, config); }, options,
-                   entry.row_probe);
+  std::function<std::string(const EnvOptions&)> row_probe;
+  if (entry.row_probe)
+    row_probe = [id, probe = entry.row_probe](const EnvOptions& env_options) {
+      return probe(own_options(id, env_options));
+    };
+  return check_env(id, [id](const EnvOptions& env_options) { return env_spec(id, env_options); },
+                   [id](const VecEnvConfig& config) { return make_env(id, config); }, options, row_probe);
 }
 
 CheckReport check_env(const std::string& id, const std::function<EnvSpec(const EnvOptions&)>& declare,

@@ -30,7 +30,12 @@ struct EnvSpec {
   // they are (LunarLander's angle: Box2D's unwrapped angle, past +-2 pi after a full spin, exactly as
   // in Gymnasium). Checkers require them finite but not within the bounds.
   std::vector<std::int32_t> unbounded_obs;
-  // The parameters env.options can set, with their ranges and defaults (besides max_episode_steps).
+  // Observation elements that are velocities (CartPole's x_dot and theta_dot: {1, 3}), which the
+  // generic option `observe_velocity: false` drops (envs/observation_select.h), leaving a task that a
+  // policy can solve only with memory. Empty: the env has none, and refuses that option.
+  std::vector<std::int32_t> velocity_elements;
+  // The parameters env.options can set, with their ranges and defaults (besides max_episode_steps): the
+  // env's own, and in the registry's env_spec() also observe_velocity where velocity_elements is not empty.
   std::vector<EnvOptionInfo> options;
   std::int64_t obs_dim() const { return observation_space.flat_size(); }
   std::int64_t action_dim() const { return action_space.flat_size(); }

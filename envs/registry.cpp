@@ -3,12 +3,32 @@
 #include "envs/box2d/box2d_envs.h"
 #include "envs/frame_stack.h"
 #include "envs/minatar/minatar.h"
+#include "envs/observation_select.h"
 
 #include <sstream>
 #include <stdexcept>
 
 namespace apiary::envs {
 
+namespace {
+
+// The options every env takes over its back end, out of an env's options: `own` are the rest (the
+// env's Params and max_episode_steps), which its spec function and makers are given.
+struct GenericOptions {
+  EnvOptions own;
+  bool observe_velocity = true;  // false: observation_select.h drops the velocities
+  std::int32_t frame_stack = 1;  // frame_stack.h stacks the last K observations (after dropping)
+};
+
+GenericOptions split_options(const std::string& id, const EnvOptions& options) {
+  GenericOptions out;
+  out.own = options;
+  out.observe_velocity = take_observe_velocity(id, out.own);
+  out.frame_stack = take_frame_stack(id, out.own);
+  return out;
+}
+
+}  // namespace
 
 void register_classic_cpu(Registry& registry) {
 #ifdef APIARY_HAVE_AVX2_BUILD
@@ -87,10 +107,17 @@ std::unique_ptr<VecEnv> make_env(const std::string& id, const VecEnvConfig& conf
   }
   if (config.device == Device::kCuda && cuda_device_count() == 0)
     throw std::invalid_argument(id + ": device cuda requested but no CUDA device is available");
-  // frame_stack is every env's option, applied over its back end; the env's own options go on.
+  // observe_velocity and frame_stack are every env's options, applied over its back end in that order
+  // (the stack holds observations without velocities); the env's own options go on. An env without
+  // velocities is refused before any lane is built.
+  const GenericOptions generic = split_options(id, config.options);
   VecEnvConfig inner = config;
-  const std::int32_t stack = take_frame_stack(id, inner.options);
-  return make_frame_stack(it->second(inner), stack);
+  inner.options = generic.own;
+  std::vector<std::int32_t> kept;
+  if (!generic.observe_velocity) kept = elements_without_velocity(entry.spec(inner.options));
+  std::unique_ptr<VecEnv> env = it->second(inner);
+  if (!generic.observe_velocity) env = make_observation_select(std::move(env), std::move(kept));
+  return make_frame_stack(std::move(env), generic.frame_stack);
 }
 
 std::unique_ptr<VecEnv> make_env(const std::string& id, std::int32_t num_envs, Device device,
@@ -104,10 +131,15 @@ std::unique_ptr<VecEnv> make_env(const std::string& id, std::int32_t num_envs, D
 
 EnvSpec env_spec(const std::string& id, const EnvOptions& options) {
   const EnvEntry& entry = Registry::global().at(id);
-  EnvOptions own = options;
-  const std::int32_t stack = take_frame_stack(id, own);
-  return stacked_spec(entry.spec(own), stack);
+  const GenericOptions generic = split_options(id, options);
+  EnvSpec spec = entry.spec(generic.own);
+  // Listed beside the env's own parameters where it applies: the registry, not the env, takes it.
+  if (!spec.velocity_elements.empty()) spec.options.push_back(observe_velocity_info(spec));
+  if (!generic.observe_velocity) spec = selected_spec(spec, elements_without_velocity(spec));
+  return stacked_spec(spec, generic.frame_stack);
 }
+
+EnvOptions own_options(const std::string& id, const EnvOptions& options) { return split_options(id, options).own; }
 
 bool has_backend(const std::string& id, Device device) {
   const EnvEntry* entry = Registry::global().find(id);

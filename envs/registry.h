@@ -47,13 +47,18 @@ class Registry {
 };
 
 // Builds `config.num_envs` lanes of env `id` on `config.device`; `config.options` override the env's
-// parameters by name. Throws std::invalid_argument for an unknown id, a bad option, num_envs < 1,
-// or a device this build or machine cannot run.
+// parameters by name, and the generic observe_velocity (envs/observation_select.h) and frame_stack
+// (envs/frame_stack.h) wrap its back end. Throws std::invalid_argument for an unknown id, a bad option,
+// num_envs < 1, or a device this build or machine cannot run.
 std::unique_ptr<VecEnv> make_env(const std::string& id, const VecEnvConfig& config);
 std::unique_ptr<VecEnv> make_env(const std::string& id, std::int32_t num_envs, Device device = Device::kCpu,
                                  const EnvOptions& options = {});
-// The spec of `id` with `options` applied.
+// The spec of `id` with `options` applied. Its `options` list, besides the env's own parameters, the
+// generic observe_velocity where it applies (what `apiary envs` and apiary.envs() show).
 EnvSpec env_spec(const std::string& id, const EnvOptions& options = {});
+// `options` less those every env takes over its back end (observe_velocity, frame_stack), whose values
+// it validates: what an EnvEntry's spec function, makers and row_probe are given.
+EnvOptions own_options(const std::string& id, const EnvOptions& options);
 
 // Number of CUDA devices usable by the env back end: 0 when built without CUDA or with no GPU.
 int cuda_device_count();

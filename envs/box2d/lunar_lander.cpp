@@ -343,6 +343,7 @@ EnvSpec lunar_lander_spec(const char* id, const LunarLanderParams& p, Space acti
   s.max_episode_steps = 1000;
   s.reward_threshold = 200.0;
   s.unbounded_obs = {4};  // the angle: see EnvSpec::unbounded_obs
+  s.velocity_elements = {2, 3, 5};  // vx, vy, angular velocity
   return s;
 }
 

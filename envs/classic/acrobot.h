@@ -63,6 +63,7 @@ struct Acrobot {
     s.action_space = Space::discrete(kNumActions);
     s.max_episode_steps = kMaxEpisodeSteps;
     s.reward_threshold = -100.0;
+    s.velocity_elements = {4, 5};  // dtheta1, dtheta2
     return s;
   }
 

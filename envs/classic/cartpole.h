@@ -59,6 +59,7 @@ struct CartPole {
     s.action_space = Space::discrete(kNumActions);
     s.max_episode_steps = kMaxEpisodeSteps;
     s.reward_threshold = 475.0;
+    s.velocity_elements = {1, 3};  // x_dot, theta_dot
     return s;
   }
 

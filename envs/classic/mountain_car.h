@@ -54,6 +54,7 @@ struct MountainCarPhysics {
     s.action_space = std::move(action_space);
     s.max_episode_steps = max_episode_steps;
     s.reward_threshold = reward_threshold;
+    s.velocity_elements = {1};  // velocity
     return s;
   }
 };

@@ -55,6 +55,7 @@ struct Pendulum {
     s.observation_space = Space::box({-1.0f, -1.0f, -p.max_speed}, {1.0f, 1.0f, p.max_speed});
     s.action_space = Space::box({-p.max_torque}, {p.max_torque});
     s.max_episode_steps = kMaxEpisodeSteps;
+    s.velocity_elements = {2};  // theta_dot
     return s;  // Gymnasium registers no reward threshold for Pendulum-v1
   }
 

@@ -800,7 +800,7 @@ py::dict list_envs() {
   py::dict out;
   for (const auto& id : registry.ids()) {
     const envs::EnvEntry& entry = registry.at(id);
-    const envs::EnvSpec spec = entry.spec({});
+    const envs::EnvSpec spec = envs::env_spec(id);  // the env's options and the generic ones that apply
     py::dict d = spec_dict(spec);
     py::dict options;
     auto add_option = [&options](const envs::EnvOptionInfo& o) {
@@ -813,7 +813,8 @@ py::dict list_envs() {
       od["doc"] = o.doc;
       options[py::str(o.name)] = od;
     };
-    // max_episode_steps first (every env takes it), then the env's own parameters.
+    // max_episode_steps first (every env takes it), then the env's own parameters and observe_velocity
+    // where it applies.
     add_option({envs::kMaxEpisodeStepsOption, static_cast<double>(spec.max_episode_steps), 1.0, 1e9, false, false,
                 "steps after which an episode is truncated"});
     for (const envs::EnvOptionInfo& o : spec.options) add_option(o);

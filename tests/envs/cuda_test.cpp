@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,22 @@ INSTANTIATE_TEST_SUITE_P(MinAtar, CpuCudaAgreement,
                          ::testing::Values("MinAtar/Asterix-v0", "MinAtar/Breakout-v1", "MinAtar/Freeway-v1",
                                            "MinAtar/Seaquest-v0", "MinAtar/SpaceInvaders-v1"),
                          testing::EnvIdName());
+
+// observe_velocity: false gathers the kept elements on the host (envs/observation_select.h): on the
+// GPU it is refused, naming the option and the device, rather than reading device memory.
+TEST(CudaObserveVelocity, IsRefusedNamingTheOptionAndTheDevice) {
+  if (!built_with_cuda()) GTEST_SKIP() << "SKIPPED: this build has no CUDA back end (APIARY_CUDA=OFF or no nvcc)";
+  if (cuda_device_count() == 0) GTEST_SKIP() << "SKIPPED: no CUDA device on this machine";
+  try {
+    make_env("CartPole-v1", 4, Device::kCuda, {{"observe_velocity", 0.0}});
+    FAIL() << "observe_velocity: false was accepted on cuda";
+  } catch (const std::invalid_argument& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("observe_velocity"), std::string::npos) << m;
+    EXPECT_NE(m.find("cuda"), std::string::npos) << m;
+  }
+  EXPECT_EQ(make_env("CartPole-v1", 4, Device::kCuda, {{"observe_velocity", 1.0}})->spec().obs_dim(), 4);
+}
 
 }  // namespace
 }  // namespace apiary::envs
