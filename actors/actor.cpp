@@ -61,7 +61,7 @@ void check_finite_reset(const envs::VecEnv& env, std::int64_t step) {
 agents::TrajectoryChunk host_copy(const agents::TrajectoryChunk& chunk) {
   agents::TrajectoryChunk out = chunk;  // header and episodes; the tensors are replaced below
   for (torch::Tensor* t : {&out.obs, &out.next_obs, &out.actions, &out.log_probs, &out.values, &out.rewards,
-                           &out.terminated, &out.truncated})
+                           &out.terminated, &out.truncated, &out.state, &out.starts})
     if (t->defined()) *t = t->to(torch::kCPU);
   return out;
 }
@@ -101,6 +101,7 @@ Actor::Actor(std::unique_ptr<envs::VecEnv> env, std::shared_ptr<agents::Policy> 
                                 " and the policy on " + options_.device.str() +
                                 "; acting in place needs both on one device (set env.device and device alike)");
   discrete_actions_.resize(static_cast<std::size_t>(env_->num_envs()));
+  make_memory();
   if (options_.in_place) {
     views_ = env_views(*env_);
     if (env_->spec().action_space.is_discrete())
@@ -108,8 +109,27 @@ Actor::Actor(std::unique_ptr<envs::VecEnv> env, std::shared_ptr<agents::Policy> 
   }
 }
 
+void Actor::make_memory() {
+  const torch::Device where = options_.in_place ? options_.device : torch::Device(torch::kCPU);
+  memory_ = agents::LaneMemory(*policy_, env_->num_envs(), options_.device);
+  starts_ = memory_.empty() ? torch::Tensor() : torch::ones({env_->num_envs()}, torch::TensorOptions().device(where));
+}
+
+void Actor::set_policy(std::shared_ptr<agents::Policy> policy) {
+  const bool same_memory = policy != nullptr && policy->state_size() == policy_->state_size();
+  policy_ = std::move(policy);
+  if (!same_memory) make_memory();  // new weights of the same network keep the lanes' memory
+}
+
+void Actor::set_memory(const torch::Tensor& state, const torch::Tensor& starts) {
+  memory_.set(state);
+  starts_.copy_(starts.view({-1}));
+}
+
 void Actor::reset(std::uint64_t seed) {
   env_->reset(seed);
+  memory_.reset();
+  if (starts_.defined()) starts_.fill_(1.0);
   check_finite_reset(*env_, env_steps_ / std::max<std::int64_t>(1, env_->num_envs()));
 }
 
@@ -128,6 +148,7 @@ void Actor::allocate(std::int32_t num_steps) {
   chunk_.rewards = torch::empty({t, n}, f32);
   chunk_.terminated = torch::empty({t, n}, f32);
   chunk_.truncated = torch::empty({t, n}, f32);
+  chunk_.starts = memory_.empty() ? torch::Tensor() : torch::empty({t, n}, f32);
   if (options_.in_place) {
     ended_ = torch::empty({t, n}, f32.dtype(torch::kBool));
     ended_return_ = torch::empty({t, n}, f32);
@@ -153,13 +174,15 @@ const agents::TrajectoryChunk& Actor::collect(std::int32_t num_steps, agents::Ac
   // Fresh buffers when the last chunk's are still referenced elsewhere (a zero-copy send in flight).
   bool shared = false;
   for (const torch::Tensor* t : {&chunk_.obs, &chunk_.next_obs, &chunk_.actions, &chunk_.log_probs, &chunk_.values,
-                                 &chunk_.rewards, &chunk_.terminated, &chunk_.truncated})
+                                 &chunk_.rewards, &chunk_.terminated, &chunk_.truncated, &chunk_.starts})
     shared = shared || (t->defined() && t->use_count() > 1);
   if (!chunk_.rewards.defined() || chunk_.num_steps() != num_steps || shared) allocate(num_steps);
   chunk_.episodes.clear();
   chunk_.actor_id = options_.actor_id;
   chunk_.sequence = sequence_++;
   chunk_.policy_version = policy_version;
+  ctx.state = memory_.state();
+  if (!memory_.empty()) chunk_.state = memory_.tensor().to(chunk_.rewards.device(), /*non_blocking=*/false, /*copy=*/true);
   if (options_.in_place)
     collect_in_place(num_steps, ctx);
   else
@@ -189,6 +212,7 @@ void Actor::collect_copying(std::int32_t num_steps, agents::ActContext& ctx) {
     ctx.global_step = env_steps_;
     std::optional<core::ScopedTimer> inference;
     if (options_.profiler) inference.emplace(*options_.profiler, core::ProfileCategory::kInference);
+    if (!memory_.empty()) chunk_.starts[t].copy_(starts_);
     agents::PolicyAct act = policy_->act(obs_t, ctx);
     torch::Tensor action = act.action.to(torch::kCPU).contiguous();
     if (!env_->spec().action_space.is_discrete() && action.scalar_type() != torch::kFloat32)
@@ -220,6 +244,11 @@ void Actor::collect_copying(std::int32_t num_steps, agents::ActContext& ctx) {
         chunk_.episodes.push_back(agents::EpisodeStat{buf.final_return[i], buf.final_length[i]});
       }
     }
+    if (!memory_.empty()) {  // a lane whose episode ended starts the next one with a zero memory
+      memory_.reset_where(buf.terminated, buf.truncated);
+      float* starts = starts_.data_ptr<float>();
+      for (std::int64_t i = 0; i < n; ++i) starts[i] = static_cast<float>(buf.terminated[i] | buf.truncated[i]);
+    }
   }
 }
 
@@ -234,6 +263,7 @@ void Actor::collect_in_place(std::int32_t num_steps, agents::ActContext& ctx) {
     std::optional<core::ScopedTimer> inference;
     if (options_.profiler) inference.emplace(*options_.profiler, core::ProfileCategory::kInference);
     // The policy's input is the env's own observation buffer.
+    if (!memory_.empty()) chunk_.starts[t].copy_(starts_);
     agents::PolicyAct act = policy_->act(views_.obs, ctx);
     chunk_.actions[t].copy_(act.action.view(chunk_.actions[t].sizes()));
     if (options_.record_log_probs) {
@@ -264,6 +294,10 @@ void Actor::collect_in_place(std::int32_t num_steps, agents::ActContext& ctx) {
     chunk_.truncated[t].copy_(views_.truncated);
     torch::Tensor ended = ended_[t];
     torch::logical_or_out(ended, views_.terminated, views_.truncated);
+    if (!memory_.empty()) {
+      memory_.reset_where(ended);
+      starts_.copy_(ended);
+    }
     torch::Tensor next = chunk_.next_obs[t];
     torch::where_out(next, ended.unsqueeze(1), views_.final_obs, views_.obs);
     chunk_.obs[t + 1].copy_(views_.obs);
@@ -316,12 +350,13 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
   std::vector<std::int32_t> discrete(static_cast<std::size_t>(n));
   const envs::Space& space = env.spec().action_space;
   env.reset(seed);
+  agents::LaneMemory memory(policy, n, device);  // a recurrent policy's, zeroed as each episode ends
   const envs::BatchBuffers& buf = env.buffers();
   const envs::Device where = env.device();
   // A GPU env's episode-end fields are read to the host once a step (2 x N bytes and 2 x N words).
   while (static_cast<std::int32_t>(returns.size()) < episodes) {
     torch::Tensor obs = gpu || device.is_cpu() ? views.obs : views.obs.to(device);
-    torch::Tensor action = policy.deterministic_action(obs);
+    torch::Tensor action = policy.deterministic_action(obs, memory.state());
     if (gpu) {
       if (space.is_discrete()) {
         const torch::Tensor a = (action.view({n}) + space.start).to(torch::kInt32).contiguous();
@@ -353,6 +388,7 @@ EvalResult evaluate(envs::VecEnv& env, agents::Policy& policy, std::int32_t epis
       final_return = host_return.data_ptr<float>();
       final_length = host_length.data_ptr<std::int32_t>();
     }
+    memory.reset_where(terminated, truncated);
     for (std::int32_t i = 0; i < n; ++i) {
       if (!(terminated[i] | truncated[i]) || owed[static_cast<std::size_t>(i)] == 0) continue;
       if (--owed[static_cast<std::size_t>(i)] == 0) active[static_cast<std::size_t>(i)] = 0;

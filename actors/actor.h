@@ -58,10 +58,18 @@ class Actor {
   bool in_place() const { return options_.in_place; }
   std::int64_t env_steps() const { return env_steps_; }
   void set_env_steps(std::int64_t steps) { env_steps_ = steps; }
-  void set_policy(std::shared_ptr<agents::Policy> policy) { policy_ = std::move(policy); }
+  // Another policy to act with; the lanes' memory stays where its size does (new weights do not reset it).
+  void set_policy(std::shared_ptr<agents::Policy> policy);
+  // A recurrent policy's lanes' memory ([N, S]) and whether each lane's next observation begins an
+  // episode ([N] 0/1): what a checkpoint keeps so that a resumed run acts as the uninterrupted one.
+  // Undefined for a policy without memory.
+  const torch::Tensor& memory() const { return memory_.tensor(); }
+  const torch::Tensor& memory_starts() const { return starts_; }
+  void set_memory(const torch::Tensor& state, const torch::Tensor& starts);
 
  private:
   void allocate(std::int32_t num_steps);
+  void make_memory();  // memory_ and starts_ for policy_
   // Hands this step's actions (int64 indices or float, on the CPU) to the env in its dtype.
   void step_env(const torch::Tensor& action);
   // The copying path and the in-place one (ActorOptions::in_place), after the chunk's header is set.
@@ -75,6 +83,10 @@ class Actor {
   std::int64_t env_steps_ = 0;
   std::int64_t sequence_ = 0;
   std::vector<std::int32_t> discrete_actions_;  // staging for the env's int32 actions
+  // A recurrent policy's: each lane's memory (on options_.device), and [N] fp32 0/1 where the next
+  // observation begins an episode (where the chunk is built); both undefined for a policy without one.
+  agents::LaneMemory memory_;
+  torch::Tensor starts_;
   // The in-place path: views of the env's buffers on its device, int32 actions on that device, and
   // per-step copies of the episode-end fields ([T, N]) read by the host once per chunk.
   EnvViews views_;

@@ -108,6 +108,7 @@ wire::ChunkSchema chunk_schema(const learner::TrainConfig& config, const envs::E
   s.obs_uint8 = spec.observation_space.is_uint8();
   s.action_dim = spec.action_space.is_discrete() ? 0 : spec.action_dim();
   s.log_probs = algo.chunk_log_probs;
+  s.state_size = algo.recurrent ? agents::recurrent_state_size(learner::to_policy_config(config.policy, spec)) : 0;
   return s;
 }
 

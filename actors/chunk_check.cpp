@@ -219,17 +219,35 @@ ChunkVerdict non_finite_fault(const FrameView* tensor, const Sizes& z, const wir
       return fault(ChunkFault::kNonFinite,
                    where(wire::chunk_tensor_name(f.k), i, z.n, f.inner) + " = " + num(f32(tensor[f.k], i)));
   }
+  if (shape.state_size > 0) {  // [N, S]: one row per lane
+    const auto s = static_cast<std::size_t>(shape.state_size);
+    const std::size_t i = first_non_finite(tensor[wire::kState], z.n * s);
+    if (i < z.n * s)
+      return fault(ChunkFault::kNonFinite, "state[" + std::to_string(i / s) + ", " + std::to_string(i % s) +
+                                               "] = " + num(f32(tensor[wire::kState], i)));
+  }
   return ChunkVerdict{};
 }
 
-// kBadFlag: terminated and truncated exactly 0 or 1.
-ChunkVerdict flag_fault(const FrameView* tensor, const Sizes& z) {
-  for (int k : {wire::kTerminated, wire::kTruncated})
+// kBadFlag: terminated, truncated (and a recurrent chunk's episode starts) exactly 0 or 1, and an
+// episode starting exactly where the lane's last one ended: starts[t] = terminated[t-1] | truncated[t-1].
+ChunkVerdict flag_fault(const FrameView* tensor, const Sizes& z, bool recurrent) {
+  std::vector<int> flags = {wire::kTerminated, wire::kTruncated};
+  if (recurrent) flags.push_back(wire::kStarts);
+  for (int k : flags)
     for (std::size_t i = 0; i < z.t * z.n; ++i) {
       const float v = f32(tensor[k], i);
       if (v != 0.0f && v != 1.0f)
         return fault(ChunkFault::kBadFlag, where(wire::chunk_tensor_name(k), i, z.n, 1) + " = " + num(v) +
                                                " (must be exactly 0 or 1)");
+    }
+  if (recurrent)
+    for (std::size_t i = z.n; i < z.t * z.n; ++i) {
+      const bool ended = f32(tensor[wire::kTerminated], i - z.n) == 1.0f || f32(tensor[wire::kTruncated], i - z.n) == 1.0f;
+      if ((f32(tensor[wire::kStarts], i) == 1.0f) != ended)
+        return fault(ChunkFault::kBadFlag, where("starts", i, z.n, 1) + " = " + num(f32(tensor[wire::kStarts], i)) +
+                                               " but the lane's episode " + (ended ? "ended" : "did not end") +
+                                               " at the step before");
     }
   return ChunkVerdict{};
 }
@@ -290,7 +308,7 @@ ChunkVerdict check_chunk(const wire::Header& h, const FrameView* frames, std::si
   const FrameView* tensor = frames + 1;  // tensor k lives in tensor[k]
   if (ChunkVerdict v = action_fault(tensor[wire::kActions], z, expected); !v.ok()) return v;
   if (ChunkVerdict v = non_finite_fault(tensor, z, shape); !v.ok()) return v;
-  if (ChunkVerdict v = flag_fault(tensor, z); !v.ok()) return v;
+  if (ChunkVerdict v = flag_fault(tensor, z, shape.state_size > 0); !v.ok()) return v;
   return episode_fault(tensor, z, episodes, expected.max_episode_steps);
 }
 

@@ -83,6 +83,12 @@ std::vector<wire::OutFrame> encode_chunk(const agents::TrajectoryChunk& chunk, s
     add_tensor(chunk.log_probs, h, frames);
     add_tensor(chunk.values, h, frames);
   }
+  if (chunk.state.defined()) {
+    if (!chunk.log_probs.defined())
+      throw std::invalid_argument("wire: a recurrent chunk (state) must carry log-probabilities and values");
+    add_tensor(chunk.state, h, frames);
+    add_tensor(chunk.starts, h, frames);
+  }
   return finish(h, std::move(frames));
 }
 
@@ -107,9 +113,13 @@ agents::TrajectoryChunk decode_chunk(const wire::Header& header, std::shared_ptr
   const auto* e = static_cast<const float*>((*frames)[wire::kEpisodes + 1].data());
   for (std::int64_t i = 0; i < ep.shape[0]; ++i)
     chunk.episodes.push_back(agents::EpisodeStat{e[2 * i], static_cast<std::int32_t>(e[2 * i + 1])});
-  if (header.tensors.size() == wire::kChunkTensorsWithLogProbs) {
+  if (header.tensors.size() >= wire::kChunkTensorsWithLogProbs) {
     chunk.log_probs = tensor(wire::kLogProbs);
     chunk.values = tensor(wire::kValues);
+  }
+  if (header.tensors.size() == wire::kChunkTensorsRecurrent) {
+    chunk.state = tensor(wire::kState);
+    chunk.starts = tensor(wire::kStarts);
   }
   return chunk;
 }

@@ -88,8 +88,9 @@ std::string describe(const TensorDesc& t) {
 
 const char* chunk_tensor_name(int tensor) {
   static const char* const names[] = {"obs",      "actions",  "rewards",   "terminated", "truncated",
-                                      "next_obs", "episodes", "log_probs", "values"};
-  return tensor >= 0 && tensor < static_cast<int>(kChunkTensorsWithLogProbs) ? names[tensor] : "tensor";
+                                      "next_obs", "episodes", "log_probs", "values",     "state",
+                                      "starts"};
+  return tensor >= 0 && tensor < static_cast<int>(kChunkTensorsRecurrent) ? names[tensor] : "tensor";
 }
 
 std::vector<TensorDesc> chunk_layout(const ChunkShape& s, std::int64_t episodes) {
@@ -108,13 +109,17 @@ std::vector<TensorDesc> chunk_layout(const ChunkShape& s, std::int64_t episodes)
     layout.push_back(tensor_desc(DType::kFloat32, {t, n}));  // log_probs
     layout.push_back(tensor_desc(DType::kFloat32, {t, n}));  // values
   }
+  if (s.state_size > 0) {
+    layout.push_back(tensor_desc(DType::kFloat32, {n, s.state_size}));  // state
+    layout.push_back(tensor_desc(DType::kFloat32, {t, n}));             // starts
+  }
   return layout;
 }
 
 bool read_chunk_shape(const Header& h, ChunkShape& shape, std::int64_t& episodes, std::string& why) {
   const std::size_t count = h.tensors.size();
-  if (count != kChunkTensorsNoLogProbs && count != kChunkTensorsWithLogProbs) {
-    why = std::to_string(count) + " tensors, a chunk has 7 or 9";
+  if (count != kChunkTensorsNoLogProbs && count != kChunkTensorsWithLogProbs && count != kChunkTensorsRecurrent) {
+    why = std::to_string(count) + " tensors, a chunk has 7, 9 or 11";
     return false;
   }
   const TensorDesc& obs = h.tensors[kObs];
@@ -130,7 +135,16 @@ bool read_chunk_shape(const Header& h, ChunkShape& shape, std::int64_t& episodes
   shape.obs_dim = obs.shape[2];
   shape.obs_uint8 = obs.dtype == DType::kUInt8;
   shape.action_dim = act.ndim == 3 ? std::max<std::int64_t>(act.shape[2], 1) : 0;
-  shape.log_probs = count == kChunkTensorsWithLogProbs;
+  shape.log_probs = count >= kChunkTensorsWithLogProbs;
+  shape.state_size = 0;
+  if (count == kChunkTensorsRecurrent) {
+    const TensorDesc& state = h.tensors[kState];
+    if (state.ndim != 2 || state.shape[1] < 1) {
+      why = "state is " + describe(state) + ", not float32 [N, S] with S >= 1";
+      return false;
+    }
+    shape.state_size = state.shape[1];
+  }
   episodes = ep.ndim >= 1 ? ep.shape[0] : 0;
   const std::vector<TensorDesc> layout = chunk_layout(shape, episodes);
   for (std::size_t k = 0; k < count; ++k)
@@ -180,6 +194,9 @@ std::string ChunkSchema::mismatch(const ChunkShape& s) const {
   if (s.log_probs != log_probs)
     return std::string(s.log_probs ? "log-probabilities and values present" : "no log-probabilities and values") +
            ", expected " + (log_probs ? "them" : "none");
+  if (s.state_size != state_size)
+    return "a recurrent state of " + std::to_string(s.state_size) + " elements per lane, expected " +
+           std::to_string(state_size) + (state_size == 0 ? " (the policy has no memory)" : "");
   return "";
 }
 

@@ -50,7 +50,8 @@ std::size_t dtype_size(DType dtype);  // 0 for an unknown value
 const char* dtype_name(DType dtype);
 
 // The tensors of a kChunk message, in this order (chunk_layout gives their dtypes and shapes);
-// log_probs and values only when the algorithm records them (PPO).
+// log_probs and values only when the algorithm records them (PPO); state and starts only after them,
+// for a recurrent policy.
 enum ChunkTensor : int {
   kObs = 0,
   kActions = 1,
@@ -61,9 +62,12 @@ enum ChunkTensor : int {
   kEpisodes = 6,  // return and length of each episode that ended in the chunk
   kLogProbs = 7,
   kValues = 8,
+  kState = 9,   // float32 [N, S]: each lane's memory before obs[0]
+  kStarts = 10, // float32 [T, N] 0/1: obs[t] begins an episode
 };
 inline constexpr std::uint32_t kChunkTensorsNoLogProbs = 7;
 inline constexpr std::uint32_t kChunkTensorsWithLogProbs = 9;
+inline constexpr std::uint32_t kChunkTensorsRecurrent = 11;
 
 // What a kChunk sender reports in stats[] (cumulative seconds in that actor process).
 enum ActorStat : int { kEnvSeconds = 0, kInferenceSeconds = 1, kSendWaitSeconds = 2, kWeightsSeconds = 3 };
@@ -144,6 +148,7 @@ struct ChunkShape {
   bool obs_uint8 = false;       // observations are uint8 (an image env), else float32
   std::int64_t action_dim = 0;  // 0: Discrete (int64 [T, N]); A > 0: Box (float32 [T, N, A])
   bool log_probs = false;       // 9 tensors (PPO) rather than 7
+  std::int64_t state_size = 0;  // S > 0: a recurrent policy's chunk, 11 tensors (needs log_probs)
 };
 
 // The descriptors of a chunk of `shape` with `episodes` rows of episode statistics, in ChunkTensor order.

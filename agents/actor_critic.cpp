@@ -41,17 +41,27 @@ ActorCriticImpl::ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action
       features_in_ = actor_encoder_->out_features();
     }
   }
-  const std::int64_t features = mlp_out_dim(features_in_, config_);
+  const std::int64_t body_out = mlp_out_dim(features_in_, config_);
+  const CoreCell cell = parse_core_cell(config_.recurrent_cell);
+  const auto make_core = [&] {
+    return RecurrentCore(body_out, cell, config_.recurrent_hidden, config_.orthogonal_init);
+  };
+  const std::int64_t features = cell == CoreCell::kNone ? body_out : config_.recurrent_hidden;  // the heads' input
   // The categorical needs nothing beyond the logits; the Gaussian adds its state-independent log-std.
   if (!discrete_)
     log_std_ = register_parameter("log_std", torch::full({action_dim_}, config_.init_log_std, torch::kFloat));
   if (config_.shared_trunk) {
     trunk_ = register_module("trunk", make_mlp(features_in_, config_));
+    if (cell != CoreCell::kNone) core_ = register_module("core", make_core());
   } else {
     actor_body_ = register_module("actor_body", make_mlp(features_in_, config_));
+    if (cell != CoreCell::kNone) actor_core_ = register_module("actor_core", make_core());
   }
   actor_head_ = register_module("actor_head", torch::nn::Linear(features, action_dim_));
-  if (!config_.shared_trunk) critic_body_ = register_module("critic_body", make_mlp(features_in_, config_));
+  if (!config_.shared_trunk) {
+    critic_body_ = register_module("critic_body", make_mlp(features_in_, config_));
+    if (cell != CoreCell::kNone) critic_core_ = register_module("critic_core", make_core());
+  }
   critic_head_ = register_module("critic_head", torch::nn::Linear(features, 1));
   if (config_.orthogonal_init) {
     layer_init(actor_head_, config_.actor_output_gain);
@@ -63,7 +73,38 @@ torch::Tensor ActorCriticImpl::encode(const torch::Tensor& obs, ConvEncoder& enc
   return encode_observation(obs, encoder, obs_scaling_, obs_dim_, config_, "ActorCritic");
 }
 
-PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs) {
+std::int64_t ActorCriticImpl::state_size() const {
+  if (core_) return core_->state_size();
+  return actor_core_ ? actor_core_->state_size() + critic_core_->state_size() : 0;
+}
+
+void ActorCriticImpl::run_cores(torch::Tensor& actor_features, torch::Tensor& critic_features, const Recurrence* rec) {
+  TORCH_CHECK(rec != nullptr && rec->state.defined(),
+              "ActorCritic: this network has a recurrent core and needs each lane's state (Recurrence)");
+  TORCH_CHECK(rec->state.dim() == 2 && rec->state.size(1) == state_size(), "ActorCritic: the state must be [B, ",
+              state_size(), "], got ", rec->state.sizes());
+  if (core_) {
+    actor_features = core_->sequence(actor_features, *rec);
+    critic_features = actor_features;
+    return;
+  }
+  // Two cores: each reads and writes its own columns of the lanes' state.
+  const std::int64_t split = actor_core_->state_size();
+  torch::Tensor finals[2], steps[2];
+  Recurrence side[2] = {*rec, *rec};
+  side[0].state = rec->state.slice(1, 0, split);
+  side[1].state = rec->state.slice(1, split);
+  for (int k = 0; k < 2; ++k) {
+    side[k].final_state = rec->final_state != nullptr ? &finals[k] : nullptr;
+    side[k].step_states = rec->step_states != nullptr ? &steps[k] : nullptr;
+  }
+  actor_features = actor_core_->sequence(actor_features, side[0]);
+  critic_features = critic_core_->sequence(critic_features, side[1]);
+  if (rec->final_state != nullptr) *rec->final_state = torch::cat({finals[0], finals[1]}, 1);
+  if (rec->step_states != nullptr) *rec->step_states = torch::cat({steps[0], steps[1]}, 2);
+}
+
+PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs, const Recurrence* rec) {
   torch::Tensor actor_features;
   torch::Tensor critic_features;
   if (config_.shared_trunk) {
@@ -77,6 +118,7 @@ PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs) {
     actor_features = run_mlp(actor_body_, x);
     critic_features = run_mlp(critic_body_, x);
   }
+  if (recurrent()) run_cores(actor_features, critic_features, rec);
   PolicyOut out;
   // Cast to fp32 here: under autocast the Linear outputs are fp16/bf16, the distributions are not.
   torch::Tensor head = actor_head_->forward(actor_features).to(torch::kFloat);
@@ -129,7 +171,7 @@ std::int64_t dense_argmax(const float* z, std::int64_t n, std::int64_t r) {
 
 bool ActorCriticImpl::dense_heads(const torch::Tensor& obs_in, bool with_critic, DenseHeads& heads_out) {
   if (!dense_kernels_available() || !obs_in.is_cpu() || obs_in.scalar_type() != torch::kFloat ||
-      at::autocast::is_cpu_enabled() || encoder_ || actor_encoder_)
+      at::autocast::is_cpu_enabled() || encoder_ || actor_encoder_ || recurrent())
     return false;
   thread_local std::vector<DenseLayer> actor, critic, heads;
   actor.clear(), critic.clear(), heads.clear();
@@ -226,9 +268,35 @@ bool ActorCriticImpl::dense_act(const torch::Tensor& obs, bool deterministic, to
   return true;
 }
 
-ActOut ActorCriticImpl::act(const torch::Tensor& obs, bool deterministic, torch::Generator* gen) {
+namespace {
+
+// One step of a network with a core from `state`, which is replaced by the state after it; no
+// Recurrence (and `state` untouched) for a network without one.
+struct StepRecurrence {
+  Recurrence rec;
+  torch::Tensor next;
+  torch::Tensor* state;
+  StepRecurrence(torch::Tensor* lane_state, bool recurrent) : state(recurrent ? lane_state : nullptr) {
+    TORCH_CHECK(!recurrent || lane_state != nullptr,
+                "ActorCritic: this network has a recurrent core; act with each lane's state");
+    if (state != nullptr) {
+      rec.state = *state;
+      rec.final_state = &next;
+    }
+  }
+  const Recurrence* get() const { return state != nullptr ? &rec : nullptr; }
+  void done() {
+    if (state != nullptr) *state = next;
+  }
+};
+
+}  // namespace
+
+ActOut ActorCriticImpl::act(const torch::Tensor& obs, bool deterministic, torch::Generator* gen, torch::Tensor* state) {
   torch::NoGradGuard no_grad;
-  PolicyOut heads = forward(obs);
+  StepRecurrence step(state, recurrent());
+  PolicyOut heads = forward(obs, step.get());
+  step.done();
   ActOut out;
   if (discrete_) {
     out.action = deterministic ? heads.logits.argmax(/*dim=*/-1) : categorical_sample(heads.logits, gen);
@@ -241,15 +309,21 @@ ActOut ActorCriticImpl::act(const torch::Tensor& obs, bool deterministic, torch:
   return out;
 }
 
-torch::Tensor ActorCriticImpl::mode(const torch::Tensor& obs) {
+torch::Tensor ActorCriticImpl::mode(const torch::Tensor& obs, torch::Tensor* state) {
   torch::NoGradGuard no_grad;
+  if (recurrent()) {
+    StepRecurrence step(state, true);
+    const PolicyOut heads = forward(obs, step.get());
+    step.done();
+    return discrete_ ? heads.logits.argmax(/*dim=*/-1) : heads.mean;
+  }
   const torch::Tensor x = encode(obs, config_.shared_trunk ? encoder_ : actor_encoder_);
   const torch::Tensor head = actor_head_->forward(run_mlp(config_.shared_trunk ? trunk_ : actor_body_, x)).to(torch::kFloat);
   return discrete_ ? head.argmax(/*dim=*/-1) : head;
 }
 
-EvalOut ActorCriticImpl::evaluate(const torch::Tensor& obs, const torch::Tensor& actions) {
-  PolicyOut heads = forward(obs);
+EvalOut ActorCriticImpl::evaluate(const torch::Tensor& obs, const torch::Tensor& actions, const Recurrence* rec) {
+  PolicyOut heads = forward(obs, rec);
   EvalOut out;
   const std::int64_t batch = heads.value.size(0);
   TORCH_CHECK(actions.numel() == batch * (discrete_ ? 1 : action_dim_), "ActorCritic::evaluate: expected ",
@@ -266,7 +340,8 @@ EvalOut ActorCriticImpl::evaluate(const torch::Tensor& obs, const torch::Tensor&
   return out;
 }
 
-torch::Tensor ActorCriticImpl::value(const torch::Tensor& obs) {
+torch::Tensor ActorCriticImpl::value(const torch::Tensor& obs, const Recurrence* rec) {
+  if (recurrent()) return forward(obs, rec).value;
   const torch::Tensor x = encode(obs, config_.shared_trunk ? encoder_ : critic_encoder_);
   const torch::Tensor features = run_mlp(config_.shared_trunk ? trunk_ : critic_body_, x);
   return critic_head_->forward(features).to(torch::kFloat).squeeze(-1);

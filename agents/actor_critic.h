@@ -12,6 +12,13 @@
 //   encoder.*                             a convolutional encoder (PolicyConfig::encoder) with
 //                                         shared_trunk = true, before the trunk
 //   actor_encoder.*, critic_encoder.*     ... with shared_trunk = false, one per side
+//   core.*                                a recurrent core (PolicyConfig::recurrent_cell) with
+//                                         shared_trunk = true, after the trunk, before the heads
+//   actor_core.*, critic_core.*           ... with shared_trunk = false, one per side
+//
+// A network with a core has memory: every call that runs it takes each lane's state ([B,
+// state_size()] fp32, agents/recurrent_core.h) and gives the state after the step; the dense
+// inference path and the hand-written update are for MLPs without one.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +33,7 @@
 #include "agents/encoder.h"
 #include "agents/layers.h"
 #include "agents/policy_config.h"
+#include "agents/recurrent_core.h"
 #include "envs/spaces.h"
 
 namespace apiary::agents {
@@ -59,15 +67,20 @@ class ActorCriticImpl : public torch::nn::Module {
   ActorCriticImpl(std::int64_t obs_dim, const envs::Space& action_space, PolicyConfig config = {});
 
   // Actor and critic heads for obs [B, obs_dim] (a [B, ...] batch is flattened), with autograd.
-  PolicyOut forward(const torch::Tensor& obs);
+  // A network with a core needs `rec` (obs then holds rec->steps * B rows, time-major) and throws
+  // without it; one without a core ignores it.
+  PolicyOut forward(const torch::Tensor& obs, const Recurrence* rec = nullptr);
 
   // Chooses actions for obs [B, obs_dim] without autograd. deterministic: argmax of the logits or
   // the Gaussian mean; otherwise a sample drawn with `gen` (null: LibTorch's default generator; it
-  // must live on the module's device). No host synchronisation.
-  ActOut act(const torch::Tensor& obs, bool deterministic, torch::Generator* gen = nullptr);
+  // must live on the module's device). No host synchronisation. With a core, `state` ([B,
+  // state_size()]) is each lane's memory before the step and is replaced by the memory after it.
+  ActOut act(const torch::Tensor& obs, bool deterministic, torch::Generator* gen = nullptr,
+             torch::Tensor* state = nullptr);
   // The deterministic action alone (argmax of the logits, or the Gaussian mean), without autograd:
-  // the actor's layers only, no critic and no log-probability (evaluation and play act with it).
-  torch::Tensor mode(const torch::Tensor& obs);
+  // the actor's layers only, no critic and no log-probability (evaluation and play act with it); with
+  // a core, both sides run, so that the state stays whole.
+  torch::Tensor mode(const torch::Tensor& obs, torch::Tensor* state = nullptr);
 
   // act() and mode() on agents/dense_kernels.h, for small networks on the CPU where LibTorch's
   // per-operator dispatch costs more than the arithmetic (ActorCriticPolicy acts through them). They
@@ -82,10 +95,16 @@ class ActorCriticImpl : public torch::nn::Module {
 
   // log-probability of `actions` (as act returns them), entropy and value, with autograd. The
   // distributions are evaluated in fp32 even when the forward pass ran under reduced precision.
-  EvalOut evaluate(const torch::Tensor& obs, const torch::Tensor& actions);
+  // With a core, `rec` replays it over a sequence (PPO's update of whole lanes).
+  EvalOut evaluate(const torch::Tensor& obs, const torch::Tensor& actions, const Recurrence* rec = nullptr);
 
-  // V(obs), fp32 [B]; runs only the critic's path (autograd as the caller's mode says).
-  torch::Tensor value(const torch::Tensor& obs);
+  // V(obs), fp32 [B]; runs only the critic's path (autograd as the caller's mode says); with a core,
+  // the whole forward pass over `rec`.
+  torch::Tensor value(const torch::Tensor& obs, const Recurrence* rec = nullptr);
+
+  // Elements of one lane's memory: 0 without a core.
+  std::int64_t state_size() const;
+  bool recurrent() const { return state_size() > 0; }
 
   bool is_discrete() const { return discrete_; }
   std::int64_t obs_dim() const { return obs_dim_; }
@@ -110,6 +129,8 @@ class ActorCriticImpl : public torch::nn::Module {
   // The input of one side's hidden layers: `encoder`'s features of the image, or the flattened (and
   // scaled) observation where there is no convolutional encoder.
   torch::Tensor encode(const torch::Tensor& obs, ConvEncoder& encoder);
+  // The cores over both sides' features (replaced by the cores' outputs), filling rec's outputs.
+  void run_cores(torch::Tensor& actor_features, torch::Tensor& critic_features, const Recurrence* rec);
   ObsScaling obs_scaling_{nullptr};
   PolicyConfig config_;
   std::int64_t obs_dim_;
@@ -125,6 +146,10 @@ class ActorCriticImpl : public torch::nn::Module {
   torch::nn::Sequential trunk_{nullptr};
   torch::nn::Sequential actor_body_{nullptr};
   torch::nn::Sequential critic_body_{nullptr};
+  // The recurrent cores (PolicyConfig::recurrent_cell): core_ with shared_trunk, else one per side.
+  RecurrentCore core_{nullptr};
+  RecurrentCore actor_core_{nullptr};
+  RecurrentCore critic_core_{nullptr};
   torch::nn::Linear actor_head_{nullptr};
   torch::nn::Linear critic_head_{nullptr};
   torch::Tensor log_std_;  // Box only

@@ -21,6 +21,9 @@ struct ActContext {
   bool deterministic = false;    // greedy / mean actions (evaluation)
   std::int64_t global_step = 0;  // env steps so far in the run (epsilon schedules)
   std::int32_t actor_id = 0;     // Ape-X: each actor has its own epsilon
+  // A recurrent policy's lanes' memory (Policy::state_size() > 0; a LaneMemory's state()): read as
+  // the state before this step and replaced by the state after it. Required by such a policy.
+  torch::Tensor* state = nullptr;
 };
 
 struct PolicyAct {
@@ -42,12 +45,40 @@ class Policy {
   virtual ~Policy() = default;
   virtual PolicyAct act(const torch::Tensor& obs, const ActContext& ctx) = 0;
   // The deterministic action and its scores; by default the action itself (as floats) is the score.
-  virtual PolicyView view(const torch::Tensor& obs);
+  // `state`: a recurrent policy's lanes' memory, as ActContext::state.
+  virtual PolicyView view(const torch::Tensor& obs, torch::Tensor* state = nullptr);
   // The network whose weights travel to actors (export_weights / import_weights).
   virtual torch::nn::Module& module() = 0;
   // The deterministic action alone, as evaluations play it: act()'s with ctx.deterministic unless a
   // policy has a cheaper way (PPO's skips the critic and the log-probability).
-  virtual torch::Tensor deterministic_action(const torch::Tensor& obs);
+  virtual torch::Tensor deterministic_action(const torch::Tensor& obs, torch::Tensor* state = nullptr);
+  // Elements of one lane's memory ([B, state_size()] fp32 states); 0: the policy has none.
+  virtual std::int64_t state_size() const { return 0; }
+};
+
+// Each lane's memory for a recurrent policy, held by whoever steps lanes with it (the actor,
+// evaluations, `apiary play`, Python): zeros at the start, and a lane's row zeroed when its episode
+// ends, which under same-step auto-reset is before the next episode's first observation. New weights
+// leave it alone. Empty (state() null) for a policy without memory, so callers need no branch.
+class LaneMemory {
+ public:
+  LaneMemory() = default;
+  LaneMemory(std::int64_t state_size, std::int64_t lanes, torch::Device device);
+  LaneMemory(const Policy& policy, std::int64_t lanes, torch::Device device)
+      : LaneMemory(policy.state_size(), lanes, device) {}
+  bool empty() const { return !state_.defined(); }
+  // What ActContext::state and deterministic_action take: null when empty.
+  torch::Tensor* state() { return empty() ? nullptr : &state_; }
+  const torch::Tensor& tensor() const { return state_; }  // [N, S] fp32
+  void set(const torch::Tensor& state);  // a resumed run's: [N, S], copied to the memory's device
+  void reset();                          // every lane's row zeroed
+  // Rows zeroed where `ended` ([N], bool, uint8 or float 0/1, any device) is set.
+  void reset_where(const torch::Tensor& ended);
+  // Rows zeroed where terminated[i] | truncated[i] (host flags of N lanes).
+  void reset_where(const std::uint8_t* terminated, const std::uint8_t* truncated);
+
+ private:
+  torch::Tensor state_;
 };
 
 // PPO's policy: samples from the ActorCritic (or takes its mode when deterministic).
@@ -55,10 +86,12 @@ class ActorCriticPolicy final : public Policy {
  public:
   explicit ActorCriticPolicy(ActorCritic net) : net_(std::move(net)) {}
   PolicyAct act(const torch::Tensor& obs, const ActContext& ctx) override;
-  PolicyView view(const torch::Tensor& obs) override;  // probabilities, or the Gaussian mean
+  // Probabilities, or the Gaussian mean.
+  PolicyView view(const torch::Tensor& obs, torch::Tensor* state = nullptr) override;
   torch::nn::Module& module() override { return *net_; }
   // Both on the dense kernels where they apply (ActorCriticImpl::dense_act), else LibTorch's operators.
-  torch::Tensor deterministic_action(const torch::Tensor& obs) override;
+  torch::Tensor deterministic_action(const torch::Tensor& obs, torch::Tensor* state = nullptr) override;
+  std::int64_t state_size() const override { return net_->state_size(); }
   ActorCritic& net() { return net_; }
 
  private:
@@ -85,7 +118,7 @@ class EpsilonGreedyPolicy final : public Policy {
  public:
   EpsilonGreedyPolicy(QNetwork net, EpsilonSchedule schedule) : net_(std::move(net)), schedule_(schedule) {}
   PolicyAct act(const torch::Tensor& obs, const ActContext& ctx) override;
-  PolicyView view(const torch::Tensor& obs) override;  // the Q-values
+  PolicyView view(const torch::Tensor& obs, torch::Tensor* state = nullptr) override;  // the Q-values
   torch::nn::Module& module() override { return *net_; }
   QNetwork& net() { return net_; }
   const EpsilonSchedule& schedule() const { return schedule_; }

@@ -34,6 +34,23 @@ void validate(const PolicyConfig& config) {
   check_gain("hidden_gain", config.hidden_gain);
   check_gain("actor_output_gain", config.actor_output_gain);
   check_gain("critic_output_gain", config.critic_output_gain);
+  if (parse_core_cell(config.recurrent_cell) != CoreCell::kNone && config.recurrent_hidden <= 0)
+    throw std::invalid_argument("PolicyConfig.recurrent_hidden must be > 0, got " +
+                                std::to_string(config.recurrent_hidden));
+}
+
+std::int64_t recurrent_state_size(const PolicyConfig& config) {
+  const CoreCell cell = parse_core_cell(config.recurrent_cell);
+  if (cell == CoreCell::kNone) return 0;
+  const std::int64_t per_core = (cell == CoreCell::kLstm ? 2 : 1) * config.recurrent_hidden;
+  return config.shared_trunk ? per_core : 2 * per_core;
+}
+
+CoreCell parse_core_cell(const std::string& name) {
+  if (name.empty() || name == "none") return CoreCell::kNone;
+  if (name == "lstm") return CoreCell::kLstm;
+  if (name == "gru") return CoreCell::kGru;
+  throw std::invalid_argument("PolicyConfig.recurrent_cell must be none, lstm or gru, got '" + name + "'");
 }
 
 }  // namespace apiary::agents

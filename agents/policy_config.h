@@ -48,6 +48,11 @@ struct PolicyConfig {
   // uint8 observations are divided by this before the first layer: the space's high bound, so that
   // they land in [0, 1] (255 for pixels; 1 for MinAtar's 0/1 maps, which pass as they are).
   double uint8_high = 255.0;
+  // ActorCritic only: a recurrent core (agents/recurrent_core.h) between the hidden layers and the
+  // heads: "none" (no memory, as always), "lstm" or "gru", of recurrent_hidden units. With
+  // shared_trunk one core feeds both heads, else each side has its own.
+  std::string recurrent_cell = "none";
+  std::int64_t recurrent_hidden = 128;
 };
 
 // The non-linearity named by PolicyConfig::activation, parsed once at construction.
@@ -55,6 +60,16 @@ enum class Activation : std::uint8_t { kTanh, kRelu };
 
 // "tanh" -> kTanh, "relu" -> kRelu; anything else throws std::invalid_argument naming the field.
 Activation parse_activation(const std::string& name);
+
+// PolicyConfig::recurrent_cell, parsed: no core, an LSTM or a GRU.
+enum class CoreCell : std::uint8_t { kNone, kLstm, kGru };
+
+// "none" (or "") -> kNone, "lstm", "gru"; anything else throws std::invalid_argument naming the field.
+CoreCell parse_core_cell(const std::string& name);
+
+// Elements of one lane's memory in an ActorCritic of `config`: 0 without a core; an LSTM's h and c
+// or a GRU's h, once with shared_trunk, else for each side.
+std::int64_t recurrent_state_size(const PolicyConfig& config);
 
 // Throws std::invalid_argument naming the first field out of range ("PolicyConfig.hidden_sizes[1]
 // must be > 0, got 0"). Called by every network constructor.

@@ -188,7 +188,7 @@ agents::PolicyAct SacPolicy::act(const torch::Tensor& obs, const agents::ActCont
   return out;
 }
 
-agents::PolicyView SacPolicy::view(const torch::Tensor& obs) {
+agents::PolicyView SacPolicy::view(const torch::Tensor& obs, torch::Tensor* /*state*/) {
   torch::NoGradGuard no_grad;
   agents::PolicyView v;
   v.kind = agents::PolicyView::Kind::kActionMean;

@@ -133,7 +133,7 @@ class SacPolicy final : public agents::Policy {
   SacPolicy(SacActor actor, std::int64_t random_steps, double noise_correlation = 0.0);
   agents::PolicyAct act(const torch::Tensor& obs, const agents::ActContext& ctx) override;
   // The squashed Gaussian mean in the action's units (the deterministic action), kActionMean.
-  agents::PolicyView view(const torch::Tensor& obs) override;
+  agents::PolicyView view(const torch::Tensor& obs, torch::Tensor* state = nullptr) override;
   torch::nn::Module& module() override { return *actor_; }
   SacActor& actor() { return actor_; }
 

@@ -31,6 +31,10 @@ struct TrajectoryChunk {
                              // terminated; terminated wins)
   torch::Tensor next_obs;    // [T, N, D]: the observation after step t before any auto-reset, i.e.
                              // the final observation where the episode ended and obs[t+1] elsewhere
+  // A recurrent policy's chunk (Policy::state_size() > 0) also carries, else both are undefined:
+  torch::Tensor state;       // [N, S] each lane's memory before obs[0] (zero where obs[0] begins an episode)
+  torch::Tensor starts;      // [T, N] 0/1: obs[t] begins an episode (the memory was zeroed before it);
+                             // starts[t] = terminated[t-1] | truncated[t-1] for t > 0
   std::vector<EpisodeStat> episodes;  // episodes that ended during the chunk
 
   std::int64_t num_steps() const { return rewards.defined() ? rewards.size(0) : 0; }   // T

@@ -108,6 +108,9 @@ void run_bench_learner(const BenchLearnerFlags& flags) {
     for (std::size_t i = 0; i < c.obs_shape.size(); ++i) obs += (i ? "," : "") + std::to_string(c.obs_shape[i]);
     obs += ")";
   }
+  if (c.recurrent != "none")
+    hidden += (hidden.empty() ? "" : ", then ") + c.recurrent + " core of " + std::to_string(c.recurrent_hidden) +
+              " over sequences of " + std::to_string(c.sequence) + " steps";
   std::printf("network: obs %s, hidden %s, %lld actions (actor and critic), %lld parameters; batch %lld; %s on %s\n",
               obs.c_str(), hidden.empty() ? "none" : hidden.c_str(),
               static_cast<long long>(c.num_actions), static_cast<long long>(r.parameters),
@@ -163,6 +166,16 @@ void add_bench_command(CLI::App& app) {
       ->delimiter(',')
       ->expected(3)
       ->check(in_range(core::Range::closed(1, 4096)));
+  lcmd->add_option("--recurrent", learner_flags->recurrent,
+                   "A recurrent core before the heads: none, lstm or gru (the batch is whole lanes of --sequence steps)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "lstm", "gru"}));
+  lcmd->add_option("--recurrent-hidden", learner_flags->recurrent_hidden, "Units of the recurrent core")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 65536)));
+  lcmd->add_option("--sequence", learner_flags->sequence, "Steps of each lane's sequence with --recurrent")
+      ->capture_default_str()
+      ->check(in_range(core::Range::closed(1, 1 << 20)));
   lcmd->add_option("--actions", learner_flags->num_actions, "Discrete actions (logits of the actor's head)")
       ->capture_default_str()
       ->check(in_range(core::Range::closed(1, 1 << 20)));

@@ -89,9 +89,9 @@ void run_play(const PlayFlags& flags) {
   render::Agent agent;
   if (policy) {
     runner::PlayPolicy* p = policy.get();
-    agent = [p](const std::vector<float>& obs) {
-      const runner::PlayDecision d = p->act(obs);
-      return render::AgentDecision{d.action, d.scores, to_score_kind(d.kind)};
+    agent = [p](const std::vector<float>& obs, bool episode_start) {
+      const runner::PlayDecision d = p->act(obs, episode_start);
+      return render::AgentDecision{d.action, d.scores, to_score_kind(d.kind), d.memory_norm};
     };
   }
 

@@ -2,7 +2,8 @@
 # The GPU check of docs/gpu.md: build with CUDA; run the CPU/CUDA agreement tests, the stage-device
 # tests and the in-place tests; benchmark the CUDA env back end and the learner's update; train
 # CartPole-v1 PPO fully on the GPU (envs and learner) and LunarLander-v3 PPO with actor processes
-# feeding the learner on the GPU. Writes every result under $OUT (default: gpu_out/).
+# feeding the learner on the GPU, and a recurrent (LSTM) PPO with its learner on the GPU. Writes every
+# result under $OUT (default: gpu_out/).
 #
 #   bash bench/gpu_check.sh                  on the GPU machine (builds build-gpu/ first)
 #   bash bench/gpu_check.sh --dry-run BUILD  on a CPU machine: every step that does not need CUDA, small,
@@ -29,6 +30,7 @@ if [ "$dry" = 1 ]; then
   precisions=(fp32 bf16)
   cartpole_lanes=64
   cartpole_budget=20480
+  recurrent_budget=4096
   lunar_steps=8192
   minatar_steps=6144
   minatar_lanes=64
@@ -51,6 +53,7 @@ else
   precisions=(fp32 bf16 fp16)
   cartpole_lanes=4096
   cartpole_budget=2000000
+  recurrent_budget=200000
   lunar_steps=300000
   minatar_steps=200000
   minatar_lanes=1024
@@ -121,6 +124,20 @@ trap 'rm -rf "$runs"' EXIT
   --set env.device="$env_device" --set env.in_place=true --set env.num_envs="$cartpole_lanes" --set total_steps="$cartpole_budget" --set checkpoint_interval_steps=0 \
   >"$out/train_cartpole.txt" 2>&1 || fail "CartPole-v1 PPO training"
 tail -n 1 "$out/train_cartpole.txt"
+
+# A recurrent policy on the device (issue 26): the LSTM's update (the core replayed over whole lanes)
+# in each precision, and PPO with an LSTM on CartPole-v1 without velocities, the learner on the device
+# (the lanes step on the CPU: observe_velocity filters host buffers). Time to 475.
+for p in "${precisions[@]}"; do
+  "$build/apiary" bench learner --device "$device" --hidden 64 --recurrent lstm --recurrent-hidden 64 --sequence 32 \
+    --batch 512 --precision "$p" --seconds "$seconds" --repeats "$repeats" >>"$out/bench_learner_recurrent.txt" 2>&1 ||
+    fail "bench learner --recurrent lstm in $p"
+done
+grep "updates_per_second" "$out/bench_learner_recurrent.txt"
+"$build/apiary" train configs/cartpole_nov_ppo_lstm.yaml --quiet --set out_dir="$runs" --set device="$device" \
+  --set total_steps="$recurrent_budget" --set checkpoint_interval_steps=0 >"$out/train_cartpole_nov_lstm.txt" 2>&1 ||
+  fail "CartPole-v1 without velocities, PPO with an LSTM"
+tail -n 1 "$out/train_cartpole_nov_lstm.txt"
 
 # LunarLander-v3 PPO with actor processes feeding the learner on the device: env steps per second.
 "$build/apiary" train configs/lunarlander_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \

@@ -89,6 +89,8 @@ agents::PolicyConfig to_policy_config(const PolicySection& section, const envs::
   config.init_log_std = section.init_log_std;
   config.dueling = section.dueling;
   config.encoder = section.encoder;
+  config.recurrent_cell = section.recurrent.cell;
+  config.recurrent_hidden = section.recurrent.hidden;
   config.obs_shape = spec.observation_space.shape;
   agents::validate_encoder(agents::parse_encoder(config.encoder), config.obs_shape, spec.id);
   // uint8 images are divided by their high bound inside the network (255 for pixels, 1 for MinAtar);

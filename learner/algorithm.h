@@ -139,6 +139,9 @@ struct AlgorithmSpec {
   bool data_parallel = false;
   // Whether make() honours AlgorithmInit::pipeline (learner.pipeline_stages > 1 is refused otherwise).
   bool pipeline_parallel = false;
+  // Whether make() and make_behaviour_policy honour policy.recurrent (a recurrent core; refused
+  // otherwise): chunks then carry each lane's state and episode starts.
+  bool recurrent = false;
   // Bytes of the algorithm's own buffers for this config (a replay buffer), for the memory check
   // before a run starts; empty: small.
   std::function<std::int64_t(const TrainConfig&, const envs::EnvSpec&)> memory_bytes;

@@ -32,14 +32,14 @@ namespace {
 
 // Median milliseconds of one update of `net` on `obs` under `precision`.
 double update_ms(agents::ActorCritic& net, const torch::Tensor& obs, const torch::Tensor& actions, Precision precision,
-                 const torch::Device& device) {
+                 const torch::Device& device, const agents::Recurrence* rec) {
   std::vector<double> times;
   for (int i = 0; i < 5; ++i) {
     const auto start = std::chrono::steady_clock::now();
     torch::Tensor loss;
     {
       AutocastGuard autocast(precision, device);
-      const agents::EvalOut out = net->evaluate(obs, actions);
+      const agents::EvalOut out = net->evaluate(obs, actions, rec);
       loss = -out.log_prob.mean() + out.value.pow(2).mean() - 0.01 * out.entropy.mean();
     }
     net->zero_grad();
@@ -79,8 +79,17 @@ PrecisionChoice choose_auto_precision(const agents::PolicyConfig& policy, const 
   const torch::Tensor actions = spec.action_space.is_discrete()
                                     ? torch::randint(spec.action_space.n, {rows}, opts.dtype(torch::kInt64))
                                     : torch::randn({rows, spec.action_dim()}, opts);
-  const double fp32 = update_ms(net, obs, actions, Precision::kFp32, device);
-  const double bf16 = update_ms(net, obs, actions, Precision::kBf16, device);
+  // A recurrent network's rows are a sequence: 8 lanes of rows / 8 steps, replayed through the core.
+  agents::Recurrence rec;
+  if (net->recurrent()) {
+    const std::int64_t lanes = std::min<std::int64_t>(8, rows);
+    rec.steps = rows / lanes;
+    rec.state = torch::zeros({lanes, net->state_size()}, opts);
+  }
+  const std::int64_t used = net->recurrent() ? rec.steps * rec.state.size(0) : rows;
+  const agents::Recurrence* r = net->recurrent() ? &rec : nullptr;
+  const double fp32 = update_ms(net, obs.slice(0, 0, used), actions.slice(0, 0, used), Precision::kFp32, device, r);
+  const double bf16 = update_ms(net, obs.slice(0, 0, used), actions.slice(0, 0, used), Precision::kBf16, device, r);
   cpu_rng.set_state(saved_rng);
   choice.precision = bf16 < 0.9 * fp32 ? Precision::kBf16 : Precision::kFp32;
   char line[200];

@@ -41,6 +41,19 @@ struct EnvSection {
   }
 };
 
+// A recurrent core between the hidden layers and the heads (agents/recurrent_core.h).
+struct RecurrentSection {
+  std::string cell = "none";
+  std::int64_t hidden = 128;
+  template <class V>
+  void visit(V& v) {
+    v.choice("cell", cell, {"none", "lstm", "gru"},
+             "none (no memory), or an LSTM or GRU core after the hidden layers (PPO; each lane keeps its state "
+             "across steps, zeroed when its episode ends)");
+    v.field("hidden", hidden, "units of the recurrent core (the heads' input)", Range::closed(1, 65536));
+  }
+};
+
 struct PolicySection {
   std::vector<int> hidden_sizes{64, 64};
   std::string activation = "tanh";
@@ -49,6 +62,7 @@ struct PolicySection {
   bool dueling = false;
   bool scale_obs = false;
   std::string encoder = "mlp";
+  RecurrentSection recurrent;
   std::vector<std::string> freeze;
   std::int64_t freeze_steps = 0;
   template <class V>
@@ -62,9 +76,10 @@ struct PolicySection {
     v.choice("encoder", encoder, {"mlp", "minatar", "nature", "impala"},
              "what reads the observation: mlp (flattened) or a CNN over an (H, W, C) image: minatar (MinAtar "
              "paper), nature (Nature DQN, 84x84), impala (IMPALA ResNet)");
+    v.section("recurrent", recurrent, "memory: a recurrent core before the heads");
     v.field("freeze", freeze,
-            "network parts kept fixed (transfer learning): encoder (the CNN), trunk (hidden layers, encoder and "
-            "observation scaling), actor_trunk or critic_trunk (one side's hidden layers and encoder)");
+            "network parts kept fixed (transfer learning): encoder (the CNN), core (the recurrent core), trunk "
+            "(hidden layers, encoder, core and observation scaling), actor_trunk or critic_trunk (one side's)");
     v.field("freeze_steps", freeze_steps, "env steps after which frozen parts learn again (0: never)",
             Range::closed(0, 1e15));
   }
@@ -109,8 +124,9 @@ struct InitSection {
     v.field("checkpoint", checkpoint,
             "checkpoint (best.pt, latest.pt) or zoo entry (zoo:LunarLander-v3) the weights start from "
             "(empty: random)");
-    v.choice("parts", parts, {"all", "encoder", "trunk", "actor", "critic"},
-             "which parameters are taken from it (encoder: the convolutional encoders alone)");
+    v.choice("parts", parts, {"all", "encoder", "core", "trunk", "actor", "critic"},
+             "which parameters are taken from it (encoder: the convolutional encoders alone; core: the recurrent "
+             "cores alone; trunk: everything before the heads)");
     v.field("strict", strict, "refuse any parameter that does not match in name and shape");
     v.field("optimizer", optimizer, "also take its optimizer state (same algorithm and network)");
     v.field("checkpoint_fnv1a", checkpoint_fnv1a, "recorded by the run: FNV-1a of the checkpoint it started from");

@@ -19,6 +19,12 @@ struct UpdateBenchConfig {
   // float elements).
   std::string encoder = "mlp";
   std::vector<std::int64_t> obs_shape;  // (H, W, C); needed by the convolutional encoders
+  // A recurrent core (agents/recurrent_core.h) before the heads: none | lstm | gru, of
+  // recurrent_hidden units, replayed over sequences of `sequence` steps (the batch is batch / sequence
+  // whole lanes, as PPO's recurrent minibatches are).
+  std::string recurrent = "none";
+  std::int64_t recurrent_hidden = 128;
+  std::int64_t sequence = 32;
   std::int64_t num_actions = 4;  // a Discrete head of this many logits
   std::int64_t batch = 256;      // rows of one minibatch
   std::string precision = "fp32";  // fp32 | bf16 | fp16 (learner/precision.h)

@@ -67,6 +67,7 @@ void draw_hud(Canvas& canvas, int x, int y, int w, int h, const HudInfo& info) {
   text("return  " + format("%.2f", info.episode_return), kText);
   text("agent   " + (info.human ? std::string("HUMAN") : info.agent), info.human ? kChosen : kText);
   text("action  " + action_text(info), kText);
+  if (info.memory_norm >= 0.0) text("memory  |h| " + format("%.2f", info.memory_norm), kText);
   line += 6;
 
   if (info.kind != ScoreKind::kNone && !info.scores.empty()) {

@@ -38,6 +38,7 @@ struct HudInfo {
   ScoreKind kind = ScoreKind::kNone;
   double fps = 0.0;                        // target frames per second (0: as fast as possible)
   bool paused = false;
+  double memory_norm = -1.0;               // a recurrent policy's state norm (negative: no memory, not shown)
 };
 
 // Width of the HUD panel in pixels; play windows are the env's picture plus this.

@@ -107,8 +107,9 @@ std::vector<float> Player::choose_action() {
   const envs::EnvSpec& spec = env_.spec();
   const std::vector<float> obs = envs::observation_row(host_, 0, spec.obs_dim());
   AgentDecision decision;
-  if (agent_) decision = agent_(obs);
+  if (agent_) decision = agent_(obs, /*episode_start=*/episode_step_ == 0);
   hud_.scores = decision.scores;
+  hud_.memory_norm = decision.memory_norm;
   hud_.kind = decision.scores.empty() ? ScoreKind::kNone : decision.kind;
   if (human_) {
     human_this_episode_ = true;

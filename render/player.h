@@ -32,9 +32,11 @@ struct AgentDecision {
   std::vector<float> action;  // the env's action values (a discrete action as its integer value)
   std::vector<float> scores;  // per action (or per action element), as `kind` says; may be empty
   ScoreKind kind = ScoreKind::kNone;
+  double memory_norm = -1.0;  // a recurrent policy's state norm after the step (negative: no memory)
 };
-// Maps one observation (obs_dim floats) to a decision; empty: random actions.
-using Agent = std::function<AgentDecision(const std::vector<float>& obs)>;
+// Maps one observation (obs_dim floats) to a decision; episode_start: the observation is an episode's
+// first (a recurrent policy clears its memory). Empty: random actions.
+using Agent = std::function<AgentDecision(const std::vector<float>& obs, bool episode_start)>;
 
 struct PlayerOptions {
   std::int32_t episodes = 1;       // stop after this many finished episodes (0: until quit)

@@ -79,6 +79,10 @@ void save_checkpoint(const std::string& path, const learner::TrainConfig& config
   const auto snapshot = env.save_snapshot();
   archive.write("run.env_snapshot", bytes_to_tensor(snapshot.data(), snapshot.size()));
   archive.write("run.torch_rng", at::detail::getDefaultCPUGenerator().get_state());
+  if (c.lane_memory.defined()) {
+    archive.write("run.lane_memory", c.lane_memory.to(torch::kCPU));
+    archive.write("run.lane_starts", c.lane_starts.to(torch::kCPU));
+  }
   torch::serialize::OutputArchive algo_archive;  // Algorithm::save is not const: no write_part
   algo.save(algo_archive);
   archive.write(kAlgorithmKey, algo_archive);
@@ -139,6 +143,7 @@ RunCounters load_checkpoint(const std::string& path, const learner::TrainConfig&
   const std::string snap = tensor_to_bytes(snapshot);
   env.load_snapshot(std::vector<std::uint8_t>(snap.begin(), snap.end()));
   archive.read("run.torch_rng", rng);
+  if (archive.try_read("run.lane_memory", c.lane_memory)) archive.read("run.lane_starts", c.lane_starts);
   at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle on the shared generator
   generator.set_state(rng);
   torch::serialize::InputArchive algo_archive;

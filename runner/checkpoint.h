@@ -35,6 +35,9 @@ struct RunCounters {
   double best_eval = -std::numeric_limits<double>::infinity();
   double previous_wall_seconds = 0;        // wall time of earlier sessions of this run
   std::deque<agents::EpisodeStat> recent;  // the last training episodes (mean_return)
+  // A recurrent policy's lanes (actors::Actor::memory): each lane's memory [N, S] and whether its next
+  // observation begins an episode [N]; undefined for a policy without memory.
+  torch::Tensor lane_memory, lane_starts;
 };
 
 // Writes `path` atomically.

@@ -11,6 +11,7 @@ namespace apiary::runner {
 
 struct PlayPolicy::Impl {
   LoadedPolicy loaded;
+  agents::LaneMemory memory;  // one lane's, for a recurrent policy
 };
 
 PlayPolicy::PlayPolicy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -28,6 +29,7 @@ std::unique_ptr<PlayPolicy> PlayPolicy::load(const std::string& path, const std:
                                   ", or leave --env out)");
     throw;
   }
+  impl->memory = agents::LaneMemory(*impl->loaded.policy, 1, torch::kCPU);
   return std::unique_ptr<PlayPolicy>(new PlayPolicy(std::move(impl)));
 }
 
@@ -36,7 +38,7 @@ const std::string& PlayPolicy::algo() const { return impl_->loaded.config.algo; 
 const envs::EnvOptions& PlayPolicy::env_options() const { return impl_->loaded.config.env.options; }
 std::int64_t PlayPolicy::obs_dim() const { return impl_->loaded.spec.obs_dim(); }
 
-PlayDecision PlayPolicy::act(const std::vector<float>& obs) {
+PlayDecision PlayPolicy::act(const std::vector<float>& obs, bool episode_start) {
   const std::int64_t dim = obs_dim();
   if (static_cast<std::int64_t>(obs.size()) != dim)
     throw std::invalid_argument("play: an observation of " + std::to_string(obs.size()) + " floats, " + env_id() +
@@ -44,13 +46,15 @@ PlayDecision PlayPolicy::act(const std::vector<float>& obs) {
   torch::Tensor x = torch::from_blob(const_cast<float*>(obs.data()), {1, dim}, torch::kFloat32).clone();
   // An image env's pixels (0..255, exact in float) go to the network as the uint8 it was trained on.
   if (impl_->loaded.spec.observation_space.is_uint8()) x = x.to(torch::kUInt8);
-  const agents::PolicyView view = impl_->loaded.policy->view(x);
+  if (episode_start) impl_->memory.reset();
+  const agents::PolicyView view = impl_->loaded.policy->view(x, impl_->memory.state());
   auto to_vector = [](const torch::Tensor& t) {
     const torch::Tensor c = t.to(torch::kFloat32).contiguous().view(-1);
     return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
   };
   PlayDecision d;
   d.scores = to_vector(view.scores);
+  if (!impl_->memory.empty()) d.memory_norm = impl_->memory.tensor().norm().item<double>();
   const envs::Space& space = impl_->loaded.spec.action_space;
   if (space.is_discrete()) {
     d.action = {static_cast<float>(space.start + view.action.reshape({-1})[0].item<std::int64_t>())};

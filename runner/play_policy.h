@@ -22,6 +22,7 @@ struct PlayDecision {
   std::vector<float> action;
   std::vector<float> scores;  // one per discrete action, or per element of a continuous action
   enum class Kind : std::uint8_t { kProbabilities, kQValues, kActionMean } kind = Kind::kProbabilities;
+  double memory_norm = -1.0;  // a recurrent policy's state norm after this step (negative: no memory)
 };
 
 class PlayPolicy {
@@ -41,7 +42,9 @@ class PlayPolicy {
   std::int64_t obs_dim() const;
 
   // The decision for one observation of obs_dim() floats. Throws std::invalid_argument for another size.
-  PlayDecision act(const std::vector<float>& obs);
+  // A recurrent policy carries its memory from call to call and clears it when episode_start is set
+  // (the observation is an episode's first).
+  PlayDecision act(const std::vector<float>& obs, bool episode_start = false);
 
  private:
   struct Impl;

@@ -223,6 +223,25 @@ void check_world_size(const TrainConfig& config, const std::string& source, bool
                               std::to_string(want) + " ranks)");
 }
 
+// policy.recurrent's refusals: an algorithm without recurrent policies, a pipeline (its stages do not
+// carry a core's state). Before any rank starts and in every rank's plan.
+void check_recurrent(const TrainConfig& config, const learner::AlgorithmSpec& algo, const std::string& source) {
+  if (config.policy.recurrent.cell == "none") return;
+  if (!algo.recurrent) {
+    std::string able;
+    for (const learner::AlgorithmSpec* a : learner::registered_algorithms())
+      if (a->recurrent) able += (able.empty() ? "" : ", ") + a->name;
+    throw std::invalid_argument(source + ": policy.recurrent: algo " + config.algo +
+                                " has no recurrent policy; a recurrent core works with " +
+                                (able.empty() ? std::string("no registered algorithm") : able) +
+                                " (or set policy.recurrent.cell: none)");
+  }
+  if (config.learner.pipeline_stages > 1 || !config.learner.stage_devices.empty())
+    throw std::invalid_argument(source + ": policy.recurrent: a pipeline (learner.pipeline_stages, "
+                                "learner.stage_devices) cuts the actor and critic MLPs and does not carry a "
+                                "recurrent core's state between stages; train a recurrent policy unsplit");
+}
+
 }  // namespace
 
 // The lanes of a run: training ones on env.device (resolved by place_env), evaluation ones with
@@ -290,6 +309,7 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
   const learner::AlgorithmSpec& algo = learner::find_algorithm(config.algo);
   resolve_world_size(config, plan.source);
   const std::int32_t world_size = config.learner.world_size;
+  check_recurrent(config, algo, plan.source);
   check_pipeline(config, algo, plan.source);
   if (world_size > 1) {
     if (!algo.data_parallel) {
@@ -364,7 +384,10 @@ int world_size_to_launch(const TrainConfig& config, const TrainOptions& options)
   } catch (const std::invalid_argument&) {
     // train() names the unknown algorithm
   }
-  if (algo != nullptr) check_pipeline(resolved, *algo, source);
+  if (algo != nullptr) {
+    check_recurrent(resolved, *algo, source);
+    check_pipeline(resolved, *algo, source);
+  }
   return resolved.learner.world_size;
 }
 

@@ -101,6 +101,11 @@ class TrainingRun {
     if (resuming()) {
       counters_ = load_checkpoint(plan_.resume_from, config_, *algo_, actor_->env());
       actor_->set_env_steps(counters_.steps);
+      if (counters_.lane_memory.defined() != actor_->memory().defined())
+        throw std::invalid_argument("checkpoint " + plan_.resume_from + (actor_->memory().defined() ? " has no" : " has a") +
+                                    " recurrent policy's lane memory, but the run's policy " +
+                                    (actor_->memory().defined() ? "is" : "is not") + " recurrent");
+      if (counters_.lane_memory.defined()) actor_->set_memory(counters_.lane_memory, counters_.lane_starts);
       if (rank_ > 0) {
         // The checkpoint holds rank 0's lanes and random state: the other ranks go on from their own.
         const std::uint64_t seed = core::seeds::resumed_rank_seed(config_.seed, rank_, counters_.steps);
@@ -603,6 +608,8 @@ class TrainingRun {
   void checkpoint(const std::string& name) {
     RunCounters saved = counters_;
     saved.previous_wall_seconds += wall();
+    saved.lane_memory = actor_->memory();
+    saved.lane_starts = actor_->memory_starts();
     const std::string path = folder_->checkpoint(name);
     save_checkpoint(path, config_, saved, *algo_, actor_->env());
     if (name == "latest") last_checkpoint_ = path + " (step " + std::to_string(counters_.steps) + ")";

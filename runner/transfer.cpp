@@ -57,10 +57,15 @@ bool in_part(const std::string& name, const std::string& part) {
   const bool encoder = starts_with(name, "encoder.");
   const bool actor_encoder = starts_with(name, "actor_encoder."), critic_encoder = starts_with(name, "critic_encoder.");
   if (part == "encoder") return encoder || actor_encoder || critic_encoder;
+  // A recurrent core sits between the hidden layers and the heads: part `core` takes the cores alone,
+  // and the trunks (everything before the heads) include them.
+  const bool core = starts_with(name, "core."), actor_core = starts_with(name, "actor_core."),
+             critic_core = starts_with(name, "critic_core.");
+  if (part == "core") return core || actor_core || critic_core;
   const bool scaling = starts_with(name, "obs_scaling.") || encoder;
-  const bool shared = starts_with(name, "trunk.");
-  const bool actor_body = starts_with(name, "actor_body.") || actor_encoder;
-  const bool critic_body = starts_with(name, "critic_body.") || critic_encoder;
+  const bool shared = starts_with(name, "trunk.") || core;
+  const bool actor_body = starts_with(name, "actor_body.") || actor_encoder || actor_core;
+  const bool critic_body = starts_with(name, "critic_body.") || critic_encoder || critic_core;
   if (part == "all") return true;
   if (part == "trunk") return scaling || shared || actor_body || critic_body;
   if (part == "actor_trunk") return scaling || shared || actor_body;
@@ -68,7 +73,7 @@ bool in_part(const std::string& name, const std::string& part) {
   if (part == "actor") return scaling || shared || actor_body || starts_with(name, "actor_head.") || name == "log_std";
   if (part == "critic") return scaling || shared || critic_body || starts_with(name, "critic_head.");
   throw std::invalid_argument("unknown network part '" + part +
-                              "' (one of all, encoder, trunk, actor, critic, actor_trunk, critic_trunk)");
+                              "' (one of all, encoder, core, trunk, actor, critic, actor_trunk, critic_trunk)");
 }
 
 std::vector<std::string> TransferReport::lines() const {
@@ -141,9 +146,9 @@ std::vector<std::string> frozen_names(const std::vector<std::string>& parts, tor
   std::vector<std::string> names;
   for (const auto& p : module.named_parameters()) {
     for (const auto& part : parts) {
-      if (part != "encoder" && part != "trunk" && part != "actor_trunk" && part != "critic_trunk")
+      if (part != "encoder" && part != "core" && part != "trunk" && part != "actor_trunk" && part != "critic_trunk")
         throw std::invalid_argument("policy.freeze: '" + part +
-                                    "' is not one of encoder, trunk, actor_trunk, critic_trunk");
+                                    "' is not one of encoder, core, trunk, actor_trunk, critic_trunk");
       if (in_part(p.key(), part)) {
         names.push_back(p.key());
         break;

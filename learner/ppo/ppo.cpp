@@ -65,7 +65,8 @@ Ppo::Ppo(const AlgorithmInit& init)
       std::vector<torch::Tensor>{flat_->values()}, torch::optim::AdamOptions(config_.learning_rate).eps(1e-5));
   guard_ = std::make_unique<UpdateGuard>(*optimizer_);
   // The hand-written step is an MLP's on float vectors; images and convolutional encoders take autograd.
-  const bool mlp_on_vectors = net_->config().encoder == "mlp" && !init.spec.observation_space.is_uint8();
+  const bool mlp_on_vectors =
+      net_->config().encoder == "mlp" && !init.spec.observation_space.is_uint8() && !net_->recurrent();
   if (mlp_on_vectors && fused_step_applies(config_.fused_update, device_, precision_))
     fused_ = std::make_unique<FusedPpoStep>();
 }
@@ -86,7 +87,42 @@ double Ppo::anneal_learning_rate(const agents::TrajectoryChunk& chunk, const Upd
   return lr;
 }
 
+BootstrapValues Ppo::recurrent_bootstrap_values(const agents::TrajectoryChunk& chunk) {
+  torch::NoGradGuard no_grad;
+  const auto steps = chunk.num_steps();
+  const auto lanes = chunk.num_envs();
+  TORCH_CHECK(chunk.state.defined() && chunk.starts.defined(),
+              "PPO: a recurrent policy's chunk must carry each lane's state and episode starts");
+  const auto terminated = chunk.terminated.to(device_, torch::kBool);
+  const auto truncated = chunk.truncated.to(device_, torch::kBool);
+  // The core over obs[0..T]: obs[T] begins an episode where step T-1 ended one.
+  agents::Recurrence rec;
+  torch::Tensor states;  // [T+1, N, S] after each step, before any reset
+  rec.state = chunk.state.to(device_);
+  rec.starts = torch::cat({chunk.starts.to(device_, torch::kFloat),
+                           terminated[steps - 1].logical_or(truncated[steps - 1]).to(torch::kFloat).unsqueeze(0)});
+  rec.steps = steps + 1;
+  rec.step_states = &states;
+  const auto values = net_->value(chunk.obs.to(device_).flatten(0, 1), &rec);  // [(T+1) * N]
+  BootstrapValues out;
+  out.next_values = values.slice(0, steps * lanes);
+  out.final_values = torch::zeros({steps * lanes}, values.options());
+  // A truncated step's final observation, read with the state the lane had after that step.
+  const auto bootstraps = truncated.logical_and(terminated.logical_not()).flatten();
+  if (bootstraps.any().item<bool>()) {
+    TORCH_CHECK(chunk.next_obs.defined(), "PPO: the chunk has truncated steps but no next_obs to bootstrap them from");
+    const auto rows = bootstraps.nonzero().squeeze(1);
+    agents::Recurrence one;
+    one.state = states.slice(0, 0, steps).flatten(0, 1).index_select(0, rows);
+    const auto final_obs = chunk.next_obs.to(device_).flatten(0, 1).index_select(0, rows);
+    out.final_values.index_put_({rows}, net_->value(final_obs, &one));
+  }
+  out.final_values = out.final_values.view({steps, lanes});
+  return out;
+}
+
 BootstrapValues Ppo::bootstrap_values(const agents::TrajectoryChunk& chunk) {
+  if (net_->recurrent()) return recurrent_bootstrap_values(chunk);
   torch::NoGradGuard no_grad;
   const auto steps = chunk.num_steps();
   const auto lanes = chunk.num_envs();
@@ -132,6 +168,17 @@ GaeOut Ppo::compute_advantages(const agents::TrajectoryChunk& chunk) {
 RolloutBatch Ppo::flatten_rollout(const agents::TrajectoryChunk& chunk, const GaeOut& gae) const {
   const auto steps = chunk.num_steps();
   RolloutBatch batch;
+  if (net_->recurrent()) {  // whole lanes, time-major
+    batch.obs = chunk.obs.slice(0, 0, steps).to(device_);
+    batch.actions = chunk.actions.to(device_);
+    batch.log_probs = chunk.log_probs.to(device_, torch::kFloat);
+    batch.values = chunk.values.to(device_, torch::kFloat);
+    batch.advantages = gae.advantages;
+    batch.returns = gae.returns;
+    batch.state = chunk.state.to(device_, torch::kFloat);
+    batch.starts = chunk.starts.to(device_, torch::kFloat);
+    return batch;
+  }
   batch.obs = chunk.obs.slice(0, 0, steps).to(device_).flatten(0, 1);
   batch.actions = chunk.actions.to(device_).flatten(0, 1);
   batch.log_probs = chunk.log_probs.to(device_, torch::kFloat).flatten();
@@ -168,6 +215,18 @@ torch::Tensor Ppo::fused_minibatch(const RolloutBatch& minibatch) {
   return torch::tensor({s.pg_loss, s.v_loss, s.entropy, s.old_approx_kl, s.approx_kl, s.clipfrac}, torch::kFloat);
 }
 
+agents::EvalOut Ppo::evaluate_minibatch(const RolloutBatch& minibatch) {
+  if (!minibatch.recurrent()) return net_->evaluate(minibatch.obs, minibatch.actions);
+  // The core replayed over the minibatch's lanes from their stored start state, reset where an
+  // episode began, with gradients truncated every ppo.bptt_steps steps.
+  agents::Recurrence rec;
+  rec.state = minibatch.state;
+  rec.starts = minibatch.starts;
+  rec.steps = minibatch.obs.size(0);
+  rec.bptt_steps = config_.bptt_steps;
+  return net_->evaluate(minibatch.obs.flatten(0, 1), minibatch.actions.flatten(0, 1), &rec);
+}
+
 MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
   if (pipe_ != nullptr) return pipeline_minibatch_step(minibatch);
   if (!local_devices_.empty()) return local_minibatch_step(minibatch);
@@ -180,14 +239,14 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
     {
       // Reduced precision for the forward pass and the loss only; backward runs outside autocast.
       AutocastGuard autocast(precision_, device_);
-      const agents::EvalOut now = net_->evaluate(minibatch.obs, minibatch.actions);
+      const agents::EvalOut now = evaluate_minibatch(minibatch);
       PpoLossIn in;
       in.new_logprob = now.log_prob;
-      in.old_logprob = minibatch.log_probs;
-      in.advantages = minibatch.advantages;
+      in.old_logprob = minibatch.log_probs.flatten();
+      in.advantages = minibatch.advantages.flatten();
       in.new_values = now.value;
-      in.old_values = minibatch.values;
-      in.returns = minibatch.returns;
+      in.old_values = minibatch.values.flatten();
+      in.returns = minibatch.returns.flatten();
       in.entropy = now.entropy;
       set_loss_options(in, config_);
       loss = ppo_loss(in);
@@ -213,11 +272,13 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
 }
 
 PpoUpdateResult Ppo::ppo_update(const RolloutBatch& batch) {
-  const std::int64_t batch_size = batch.size();
+  const std::int64_t batch_size = batch.units();  // samples, or a recurrent policy's lanes
   const std::int64_t num_minibatches = config_.num_minibatches;
   if (num_minibatches > batch_size)
-    throw std::invalid_argument("ppo.num_minibatches (" + std::to_string(num_minibatches) +
-                                ") exceeds the samples per rollout, rollout_steps * num_envs = " +
+    throw std::invalid_argument("ppo.num_minibatches (" + std::to_string(num_minibatches) + ") exceeds the " +
+                                (batch.recurrent() ? "lanes of a rollout (a recurrent policy's minibatches are whole "
+                                                     "lanes), num_envs = "
+                                                   : "samples per rollout, rollout_steps * num_envs = ") +
                                 std::to_string(batch_size));
   PpoUpdateResult result;
   result.stat_sums = torch::zeros({kNumMinibatchStats}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
@@ -278,7 +339,7 @@ Metrics Ppo::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
   skipped_steps_total_ += result.steps_skipped;
   Metrics metrics;
   for (std::int64_t i = 0; i < kNumMinibatchStats; ++i) metrics.emplace_back(kMinibatchStatNames[i], mean[i]);
-  metrics.emplace_back("explained_var", explained_variance(batch.values, batch.returns));
+  metrics.emplace_back("explained_var", explained_variance(batch.values.flatten(), batch.returns.flatten()));
   metrics.emplace_back("learning_rate", lr);
   if (scaler_.enabled()) metrics.emplace_back("loss_scale", scaler_.scale_value());
   metrics.emplace_back("skipped_steps", static_cast<double>(result.steps_skipped));
@@ -370,6 +431,12 @@ AlgorithmSpec ppo_algorithm() {
                                   "ranks (learner.world_size " + std::to_string(ctx.world_size) +
                                   ") would stop at different epochs; use ppo.target_kl: 0");
     const std::int32_t stages = config.learner.pipeline_stages;
+    if (config.policy.recurrent.cell != "none") {
+      if (ppo.num_minibatches > config.env.num_envs)
+        throw std::invalid_argument(ctx.source + ": ppo.num_minibatches (" + std::to_string(ppo.num_minibatches) +
+                                    ") exceeds env.num_envs (" + std::to_string(config.env.num_envs) +
+                                    "): a recurrent policy's minibatches are whole lanes");
+    }
     if (stages > 1) {
       const std::string key = ctx.source + ": learner.pipeline_stages " + std::to_string(stages) + ": ";
       const std::int64_t rows = samples / ppo.num_minibatches;  // the smallest minibatch
@@ -393,6 +460,7 @@ AlgorithmSpec ppo_algorithm() {
   spec.rollout_steps = [](const TrainConfig& config) { return config.section<PpoConfig>("ppo").rollout_steps; };
   spec.chunk_log_probs = true;
   spec.data_parallel = true;  // one all-reduce of the flat gradient per minibatch
+  spec.recurrent = true;      // policy.recurrent: the core replayed over whole lanes
   spec.pipeline_parallel = true;  // learner.pipeline_stages: the actor and critic MLPs cut into stages
   spec.make = make_ppo;
   spec.make_behaviour_policy = [](const TrainConfig& config, const envs::EnvSpec& env) -> std::shared_ptr<agents::Policy> {

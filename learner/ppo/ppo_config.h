@@ -26,6 +26,7 @@ struct PpoConfig {
   double max_grad_norm = 0.5;
   double target_kl = 0.0;
   bool fused_update = true;
+  std::int32_t bptt_steps = 0;
   template <class V>
   void visit(V& v) {
     v.field("rollout_steps", rollout_steps, "steps per lane per rollout", Range::closed(1, 1 << 20));
@@ -44,6 +45,10 @@ struct PpoConfig {
     v.field("target_kl", target_kl, "early-stop KL (0: off)", Range::closed(0, 10));
     v.field("fused_update", fused_update,
             "fp32 on the CPU: forward, loss and backward written out by hand instead of autograd (same maths)");
+    v.field("bptt_steps", bptt_steps,
+            "a recurrent policy (policy.recurrent): gradients flow back through at most this many steps of the "
+            "replayed core (truncated backpropagation through time; 0: the whole chunk)",
+            Range::closed(0, 1 << 20));
   }
 };
 

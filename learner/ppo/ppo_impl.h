@@ -40,26 +40,40 @@ inline void set_loss_options(LossOptions& out, const PpoConfig& config) {
   out.vf_coef = config.vf_coef;
 }
 
-// A rollout flattened to B = T * N samples on the learner's device: what the epochs draw from.
+// A rollout on the learner's device: what the epochs draw from. Flattened to B = T * N samples, or
+// for a recurrent policy kept time-major as whole lanes ([T, N, ...], with each lane's state and
+// episode starts), so that a minibatch of lanes replays the core from the chunk's start (CleanRL's
+// envsperbatch).
 struct RolloutBatch {
-  torch::Tensor obs;         // [B, obs...]
-  torch::Tensor actions;     // [B] int64 (Discrete) or [B, A] (Box)
-  torch::Tensor log_probs;   // [B] behaviour log pi(a|s) (CleanRL b_logprobs)
-  torch::Tensor values;      // [B] behaviour V(s) (b_values)
-  torch::Tensor advantages;  // [B] GAE advantages (b_advantages)
-  torch::Tensor returns;     // [B] advantages + values (b_returns)
+  torch::Tensor obs;         // [B, obs...]     | recurrent: [T, N, obs...]
+  torch::Tensor actions;     // [B] int64 (Discrete) or [B, A] (Box) | [T, N] or [T, N, A]
+  torch::Tensor log_probs;   // [B] behaviour log pi(a|s) (CleanRL b_logprobs) | [T, N]
+  torch::Tensor values;      // [B] behaviour V(s) (b_values) | [T, N]
+  torch::Tensor advantages;  // [B] GAE advantages (b_advantages) | [T, N]
+  torch::Tensor returns;     // [B] advantages + values (b_returns) | [T, N]
+  torch::Tensor state;       // recurrent: [N, S] each lane's memory before step 0; else undefined
+  torch::Tensor starts;      // recurrent: [T, N] 1 where step t begins an episode; else undefined
 
+  bool recurrent() const { return state.defined(); }
+  // What a minibatch is drawn from: samples, or whole lanes for a recurrent policy.
+  std::int64_t units() const { return returns.size(recurrent() ? 1 : 0); }
   // obs is undefined on the pipeline stages after the first (model parallelism): they need none.
-  std::int64_t size() const { return returns.size(0); }
+  std::int64_t size() const { return returns.numel(); }
   RolloutBatch index_select(const torch::Tensor& indices) const {
-    return RolloutBatch{obs.defined() ? obs.index_select(0, indices) : obs, actions.index_select(0, indices),
-                        log_probs.index_select(0, indices), values.index_select(0, indices),
-                        advantages.index_select(0, indices), returns.index_select(0, indices)};
+    return map([&](const torch::Tensor& t, int dim) { return t.index_select(dim, indices); });
   }
   RolloutBatch slice(std::int64_t begin, std::int64_t end) const {
-    return RolloutBatch{obs.defined() ? obs.slice(0, begin, end) : obs, actions.slice(0, begin, end),
-                        log_probs.slice(0, begin, end),  values.slice(0, begin, end),
-                        advantages.slice(0, begin, end), returns.slice(0, begin, end)};
+    return map([&](const torch::Tensor& t, int dim) { return t.slice(dim, begin, end); });
+  }
+
+ private:
+  // The batch with f(tensor, the dimension of its samples or lanes) applied to every defined tensor.
+  template <class F>
+  RolloutBatch map(F f) const {
+    const int dim = recurrent() ? 1 : 0;
+    const auto apply = [&](const torch::Tensor& t, int d) { return t.defined() ? f(t, d) : t; };
+    return RolloutBatch{apply(obs, dim),        apply(actions, dim), apply(log_probs, dim), apply(values, dim),
+                        apply(advantages, dim), apply(returns, dim), apply(state, 0),       apply(starts, dim)};
   }
 };
 
@@ -151,6 +165,10 @@ class Ppo final : public Algorithm {
   double anneal_learning_rate(const agents::TrajectoryChunk& chunk, const UpdateContext& ctx);
   void set_learning_rate(double lr);  // Adam's step size (every stage's, on a pipeline stage)
   BootstrapValues bootstrap_values(const agents::TrajectoryChunk& chunk);
+  // A recurrent policy's: the core replayed over the chunk from its start state.
+  BootstrapValues recurrent_bootstrap_values(const agents::TrajectoryChunk& chunk);
+  // The network's outputs for a minibatch (with autograd): per sample, or the core replayed over its lanes.
+  agents::EvalOut evaluate_minibatch(const RolloutBatch& minibatch);
   GaeOut compute_advantages(const agents::TrajectoryChunk& chunk);
   RolloutBatch flatten_rollout(const agents::TrajectoryChunk& chunk, const GaeOut& gae) const;
   PpoUpdateResult ppo_update(const RolloutBatch& batch);

@@ -67,6 +67,8 @@ torch::Device checked_device(const UpdateBenchConfig& config, Precision precisio
 agents::PolicyConfig bench_policy(const UpdateBenchConfig& config, std::int64_t& obs_dim) {
   agents::PolicyConfig policy;
   policy.hidden_sizes = config.hidden;
+  policy.recurrent_cell = config.recurrent;
+  policy.recurrent_hidden = config.recurrent_hidden;
   obs_dim = config.obs_dim;
   if (config.encoder != "mlp") {
     agents::validate_encoder(agents::parse_encoder(config.encoder), config.obs_shape, "bench learner --obs");
@@ -105,7 +107,19 @@ UpdateBenchResult bench_ppo_update(const UpdateBenchConfig& config) {
   // uniform policy's, behaviour values near the returns.
   const torch::Tensor old_log_probs = torch::randn({config.batch}, opts) * 0.1 - std::log(double(config.num_actions));
   const torch::Tensor old_values = returns + torch::randn({config.batch}, opts) * 0.1;
-  const bool fused = !images && fused_step_applies(config.fused, device, precision);
+  // A recurrent core replays whole lanes of `sequence` steps from a zero state, with an episode
+  // beginning in about one lane-step in fifty (as CartPole's early episodes do).
+  agents::Recurrence rec;
+  if (net->recurrent()) {
+    if (config.sequence < 1 || config.batch % config.sequence != 0)
+      throw std::invalid_argument("bench learner: --batch " + std::to_string(config.batch) +
+                                  " must be a multiple of --sequence " + std::to_string(config.sequence));
+    rec.steps = config.sequence;
+    rec.state = torch::zeros({config.batch / config.sequence, net->state_size()}, opts);
+    rec.starts = torch::rand({rec.steps, rec.state.size(0)}, opts).lt(0.02).to(torch::kFloat);
+  }
+  const agents::Recurrence* recurrence = net->recurrent() ? &rec : nullptr;
+  const bool fused = !images && !net->recurrent() && fused_step_applies(config.fused, device, precision);
   FusedPpoStep fused_step;
   FusedBatch fused_batch;
   fused_batch.rows = config.batch;
@@ -130,6 +144,11 @@ UpdateBenchResult bench_ppo_update(const UpdateBenchConfig& config) {
       macs += static_cast<double>(in) * static_cast<double>(h);
       in = h;
     }
+    if (net->recurrent()) {  // each side's core: its input's and its state's products with the gates
+      const double gates = (config.recurrent == "lstm" ? 4.0 : 3.0) * static_cast<double>(config.recurrent_hidden);
+      macs += gates * static_cast<double>(in + config.recurrent_hidden);
+      in = config.recurrent_hidden;
+    }
     macs += static_cast<double>(in) * static_cast<double>(head);
   }
   result.flops_per_update = images ? 0.0 : 2.0 * macs * static_cast<double>(config.batch) * 3.0;
@@ -143,7 +162,7 @@ UpdateBenchResult bench_ppo_update(const UpdateBenchConfig& config) {
       fused_step.run(fused_net, fused_batch, FusedLossOptions{});
     } else {
       AutocastGuard autocast(precision, device);
-      const agents::EvalOut out = net->evaluate(obs, actions);
+      const agents::EvalOut out = net->evaluate(obs, actions, recurrence);
       // PPO's loss terms, unclipped: policy gradient, value regression, entropy bonus.
       loss = -(out.log_prob * advantages).mean() + 0.5 * (out.value - returns).pow(2).mean() -
              0.01 * out.entropy.mean();

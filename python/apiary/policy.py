@@ -109,10 +109,36 @@ class Policy:
         int64 values of the Discrete space, or float32 ``[batch, *action_shape]`` (unclipped: the env
         clips). ``deterministic=True`` is what ``apiary eval`` uses (argmax, the Gaussian mean, greedy
         Q); ``False`` samples (PPO) or acts epsilon-greedily at the run's final epsilon (DQN), drawing
-        from LibTorch's default generator (``Policy.seed``)."""
+        from LibTorch's default generator (``Policy.seed``). A recurrent policy needs its state:
+        use :meth:`act`."""
         return self._core.act(obs, bool(deterministic))
 
-    act = __call__
+    def act(self, obs, state=None, episode_start=None, deterministic: bool = True):
+        """``policy(obs)``, and for a recurrent policy (``policy.recurrent``) one step of its memory:
+        ``actions, state = policy.act(obs, state, episode_start)``. ``state`` is float32
+        ``[batch, state_size]`` (start from :meth:`initial_state`), ``episode_start`` a bool per
+        observation that begins an episode (those rows of the state are zeroed first; with
+        ``make_vec``'s same-step autoreset, the lanes whose last step ended). A policy without memory
+        returns just the actions when ``state`` is None, else ``(actions, state)`` unchanged, so one loop
+        serves both."""
+        if not self.recurrent:
+            actions = self._core.act(obs, bool(deterministic))
+            return actions if state is None else (actions, state)
+        return self._core.act(obs, bool(deterministic), state, episode_start)
+
+    @property
+    def recurrent(self) -> bool:
+        """Whether the policy has memory (``policy.recurrent`` in its config)."""
+        return self._core.state_size > 0
+
+    @property
+    def state_size(self) -> int:
+        """Elements of one lane's state (0 without memory)."""
+        return int(self._core.state_size)
+
+    def initial_state(self, num_envs: int) -> np.ndarray:
+        """Each lane's state before its first observation: zeros ``[num_envs, state_size]``."""
+        return np.zeros((int(num_envs), self.state_size), dtype=np.float32)
 
     @property
     def config(self) -> str:

@@ -54,10 +54,15 @@ class PolicyCore {
   const std::map<std::string, double>& env_options() const { return loaded_.config.env.options; }
   std::string config_yaml() const { return core::dump_config(loaded_.config); }
 
+  std::int64_t state_size() const { return loaded_.policy->state_size(); }
+
   // Actions for `obs`: [B, *obs_shape] gives [B] (discrete, int64 values of the space) or
   // [B, *action_shape] (continuous, float32, unclipped as the env clips them); one observation
-  // [*obs_shape] gives one action.
-  py::object act(const py::handle& obs_in, bool deterministic) {
+  // [*obs_shape] gives one action. A recurrent policy also takes each lane's state ([B, state_size],
+  // float32) and episode starts ([B] bools: those lanes' state is zeroed first) and returns
+  // (actions, the state after the step).
+  py::object act(const py::handle& obs_in, bool deterministic, const py::object& state_in,
+                 const py::object& starts_in) {
     const envs::EnvSpec& spec = loaded_.spec;
     py::array raw = py::array::ensure(obs_in);
     if (!raw) {
@@ -88,6 +93,7 @@ class PolicyCore {
     py::array obs = images ? py::array(py::array_t<std::uint8_t, py::array::c_style>::ensure(raw))
                            : py::array(py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(raw));
     const std::int64_t batch = single ? 1 : static_cast<std::int64_t>(raw.shape(0));
+    agents::LaneMemory memory = lane_memory(state_in, starts_in, batch);
     torch::Tensor action;
     {
       py::gil_scoped_release release;
@@ -98,8 +104,46 @@ class PolicyCore {
       agents::ActContext ctx;
       ctx.deterministic = deterministic;
       ctx.global_step = loaded_.config.total_steps;  // epsilon-greedy policies sample at their final epsilon
+      ctx.state = memory.state();
       action = loaded_.policy->act(t, ctx).action.to(torch::kCPU).contiguous();
     }
+    py::object actions = actions_array(action, batch, single);
+    if (memory.empty()) return actions;
+    const torch::Tensor next = memory.tensor().contiguous();
+    py::array_t<float> state({static_cast<py::ssize_t>(batch), static_cast<py::ssize_t>(next.size(1))});
+    std::memcpy(state.mutable_data(), next.data_ptr<float>(), static_cast<std::size_t>(next.numel()) * sizeof(float));
+    return py::make_tuple(actions, state);
+  }
+
+ private:
+  // A recurrent policy's lanes' state from Python (copied; rows zeroed where an episode starts), or an
+  // empty memory for a policy without one. Throws naming what is wrong.
+  agents::LaneMemory lane_memory(const py::object& state_in, const py::object& starts_in, std::int64_t batch) const {
+    const std::int64_t size = state_size();
+    if (size == 0) return {};
+    if (state_in.is_none())
+      throw py::value_error(env_id() + ": this policy is recurrent (a " + loaded_.config.policy.recurrent.cell +
+                            " core): call act(obs, state, episode_start) with state = policy.initial_state(num_envs)");
+    const auto state = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(state_in);
+    if (!state || state.ndim() != 2 || state.shape(0) != batch || state.shape(1) != size)
+      throw py::value_error(env_id() + ": the state must be float32 [" + std::to_string(batch) + ", " +
+                            std::to_string(size) + "] (one row per observation), got " +
+                            (state ? shape_string(std::vector<py::ssize_t>(state.shape(), state.shape() + state.ndim()))
+                                   : std::string("no array")));
+    agents::LaneMemory memory(size, batch, torch::kCPU);
+    memory.set(torch::from_blob(const_cast<float*>(state.data()), {batch, size}, torch::kFloat32));
+    if (!starts_in.is_none()) {
+      const auto starts = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(starts_in);
+      if (!starts || starts.size() != batch)
+        throw py::value_error(env_id() + ": episode_start must hold one bool per observation (" +
+                              std::to_string(batch) + ")");
+      memory.reset_where(torch::from_blob(const_cast<bool*>(starts.data()), {batch}, torch::kBool));
+    }
+    return memory;
+  }
+
+  py::object actions_array(const torch::Tensor& action, std::int64_t batch, bool single) const {
+    const envs::EnvSpec& spec = loaded_.spec;
     if (spec.action_space.is_discrete()) {
       py::array_t<std::int64_t> out(batch);
       const auto* a = action.to(torch::kInt64).contiguous().data_ptr<std::int64_t>();
@@ -116,7 +160,6 @@ class PolicyCore {
     return std::move(out);
   }
 
- private:
   std::string path_;
   runner::LoadedPolicy loaded_;
   std::mutex mutex_;  // one forward pass at a time
@@ -248,7 +291,9 @@ PYBIND11_MODULE(_apiary_torch, m) {
 
   py::class_<PolicyCore>(m, "PolicyCore")
       .def(py::init<const std::string&, const std::string&>(), py::arg("checkpoint"), py::arg("env_id") = "")
-      .def("act", &PolicyCore::act, py::arg("obs"), py::arg("deterministic") = true)
+      .def("act", &PolicyCore::act, py::arg("obs"), py::arg("deterministic") = true, py::arg("state") = py::none(),
+           py::arg("episode_start") = py::none())
+      .def_property_readonly("state_size", &PolicyCore::state_size)
       .def_property_readonly("path", &PolicyCore::path)
       .def_property_readonly("env_id", &PolicyCore::env_id)
       .def_property_readonly("algo", &PolicyCore::algo)

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "actors/chunk_check.h"
@@ -53,6 +54,11 @@ struct Chunk {
   DType obs_dtype = DType::kUInt8, next_obs_dtype = DType::kUInt8;
   std::vector<std::uint8_t> obs_u8 = std::vector<std::uint8_t>((kT + 1) * kN * kD, 200);
   std::vector<std::uint8_t> next_obs_u8 = std::vector<std::uint8_t>(kT * kN * kD, 7);
+  // A recurrent policy's chunk: each lane's state [N, S] and the episode starts [T, N], consistent
+  // with the done flags above (lane 0's second episode begins at step 2).
+  std::int64_t state_size = 0;
+  std::vector<float> state = {0, 0, 0, 0, 0.5f, -0.25f, 0.125f, 1.0f};  // lane 0 begins an episode
+  std::vector<float> starts = {1, 0, 0, 0, 1, 0, 0, 0};
 
   Chunk() {
     header.kind = wire::MessageKind::kChunk;
@@ -86,13 +92,20 @@ struct Chunk {
       f.push_back(bytes_of(log_probs_v));
       f.push_back(bytes_of(values));
     }
+    if (state_size > 0) {
+      header.tensors.push_back(tensor_desc(DType::kFloat32, {kN, state_size}));
+      header.tensors.push_back(tensor_desc(DType::kFloat32, {kT, kN}));
+      f.push_back(bytes_of(state));
+      f.push_back(bytes_of(starts));
+    }
     f[0] = wire::encode_header(header);
     return f;
   }
 };
 
-ChunkExpectations expectations(bool discrete = true) {
+ChunkExpectations expectations(bool discrete = true, std::int64_t state_size = 0) {
   ChunkExpectations e;
+  e.state_size = state_size;
   e.num_steps = kT;
   e.num_envs = kN;
   e.obs_dim = kD;
@@ -120,6 +133,7 @@ Checked check(Chunk& chunk, ChunkGate& gate, std::int64_t learner_version = kLea
   schema.obs_uint8 = gate.expected().obs_uint8;
   schema.action_dim = gate.expected().action_dim;
   schema.log_probs = gate.expected().log_probs;
+  schema.state_size = gate.expected().state_size;
   wire::DecodeLimits limits;
   limits.chunk_schema = &schema;
   wire::Header decoded;
@@ -129,16 +143,16 @@ Checked check(Chunk& chunk, ChunkGate& gate, std::int64_t learner_version = kLea
   return out;
 }
 
-ChunkGate make_gate(bool discrete = true) {
-  ChunkGate gate(expectations(discrete), kSession, std::chrono::milliseconds(60000));
+ChunkGate make_gate(bool discrete = true, std::int64_t state_size = 0) {
+  ChunkGate gate(expectations(discrete, state_size), kSession, std::chrono::milliseconds(60000));
   for (std::int32_t id = 0; id < 4; ++id) gate.assign(id);
   return gate;
 }
 
 // Checks `chunk` on a fresh gate; it must decode cleanly and be refused for `fault`, with a detail
 // that contains `detail_part`, counted once under that reason.
-void expect_refused(Chunk chunk, ChunkFault fault, const std::string& detail_part) {
-  ChunkGate gate = make_gate(chunk.discrete);
+void expect_refused(Chunk chunk, ChunkFault fault, const std::string& detail_part, std::int64_t gate_state_size = -1) {
+  ChunkGate gate = make_gate(chunk.discrete, gate_state_size >= 0 ? gate_state_size : chunk.state_size);
   const Checked c = check(chunk, gate);
   if (fault != ChunkFault::kNotAChunk) {
     ASSERT_EQ(c.decoded, wire::DecodeError::kOk) << "not well formed";
@@ -148,6 +162,54 @@ void expect_refused(Chunk chunk, ChunkFault fault, const std::string& detail_par
   EXPECT_EQ(gate.count(fault), 1);
   EXPECT_EQ(gate.rejected(), 1);
   EXPECT_EQ(gate.accepted(), 0);
+}
+
+// A recurrent policy's chunk: its state and episode starts pass when finite and consistent with the
+// done flags; a NaN state, a state of another size, a missing one, a start flag that is not 0/1 or that
+// disagrees with where the lane's episode ended are each refused and counted.
+TEST(ChunkCheck, RecurrentChunksCarryAFiniteStateAndConsistentEpisodeStarts) {
+  Chunk valid;
+  valid.state_size = 4;
+  {
+    ChunkGate gate = make_gate(true, 4);
+    const Checked c = check(valid, gate);
+    EXPECT_EQ(c.decoded, wire::DecodeError::kOk);
+    EXPECT_TRUE(c.verdict.ok()) << c.verdict.detail;
+  }
+  Chunk nan_state = valid;
+  nan_state.state[6] = kNaN;
+  expect_refused(nan_state, ChunkFault::kNonFinite, "state[1, 2]");
+  Chunk inf_state = valid;
+  inf_state.state[0] = kInf;
+  expect_refused(inf_state, ChunkFault::kNonFinite, "state[0, 0]");
+  // A state of another size, or none where one is expected (or one where none is): the decoder's
+  // schema refuses it, and the gate names what differs.
+  Chunk smaller = valid;
+  smaller.state_size = 2;
+  smaller.state.resize(kN * 2);
+  Chunk stateless = valid;
+  stateless.state_size = 0;
+  const std::tuple<Chunk*, std::int64_t, const char*> sizes[] = {
+      {&smaller, 4, "recurrent state of 2 elements per lane, expected 4"},
+      {&stateless, 4, "recurrent state of 0 elements per lane, expected 4"},
+      {&valid, 0, "expected 0 (the policy has no memory)"}};
+  for (const auto& [chunk, expected, detail] : sizes) {
+    ChunkGate gate = make_gate(true, expected);
+    const Checked c = check(*chunk, gate);
+    EXPECT_EQ(c.decoded, wire::DecodeError::kSchema) << detail;
+    EXPECT_EQ(c.verdict.fault, ChunkFault::kWrongSize) << c.verdict.detail;
+    EXPECT_NE(c.verdict.detail.find(detail), std::string::npos) << c.verdict.detail;
+    EXPECT_EQ(gate.count(ChunkFault::kWrongSize), 1);
+  }
+  Chunk half = valid;
+  half.starts[3] = 0.5f;
+  expect_refused(half, ChunkFault::kBadFlag, "starts[1, 1] = 0.5");
+  Chunk early = valid;  // lane 1 did not end an episode at step 1
+  early.starts[5] = 1.0f;
+  expect_refused(early, ChunkFault::kBadFlag, "starts[2, 1] = 1 but the lane's episode did not end");
+  Chunk missed = valid;  // lane 0 ended one at step 1
+  missed.starts[4] = 0.0f;
+  expect_refused(missed, ChunkFault::kBadFlag, "starts[2, 0] = 0 but the lane's episode ended");
 }
 
 TEST(ChunkCheck, ValidDiscreteAndBoxChunksPass) {

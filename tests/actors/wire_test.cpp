@@ -103,6 +103,29 @@ TEST(WireTest, ChunkLayoutIsTheOneTheDecoderReadsAndSizesTheLargestChunk) {
   EXPECT_EQ(describe(box[kNextObs]), "uint8 [4, 2, 4]");
   EXPECT_EQ(describe(box[kEpisodes]), "float32 [0, 2]");
 
+  // A recurrent policy's chunk: 11 tensors, each lane's state and the episode starts after the values.
+  shape.log_probs = true;
+  shape.state_size = 6;
+  const std::vector<TensorDesc> recurrent = chunk_layout(shape, 0);
+  ASSERT_EQ(recurrent.size(), kChunkTensorsRecurrent);
+  EXPECT_EQ(describe(recurrent[kState]), "float32 [2, 6]");
+  EXPECT_EQ(describe(recurrent[kStarts]), "float32 [4, 2]");
+  EXPECT_STREQ(chunk_tensor_name(kState), "state");
+  EXPECT_STREQ(chunk_tensor_name(kStarts), "starts");
+  Header recurrent_header;
+  recurrent_header.tensors = recurrent;
+  ASSERT_TRUE(read_chunk_shape(recurrent_header, read, episodes, why)) << why;
+  EXPECT_EQ(read.state_size, 6);
+  EXPECT_EQ(max_chunk_bytes(shape), max_chunk_bytes([&] {
+              ChunkShape plain = shape;
+              plain.state_size = 0;
+              return plain;
+            }()) + 2 * kTensorDescBytes + kN * 6 * 4 + kT * kN * 4);
+  recurrent_header.tensors[kState] = tensor_desc(DType::kFloat32, {kN + 1, 6});
+  EXPECT_FALSE(read_chunk_shape(recurrent_header, read, episodes, why));
+  EXPECT_EQ(why, "state are float32 [3, 6], expected float32 [2, 6]");
+  shape.state_size = 0;
+
   // A tensor off the layout is named with what it is and what it should be.
   Message bad = valid_chunk();
   bad.header.tensors[kRewards].shape[0] = kT + 1;

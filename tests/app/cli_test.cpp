@@ -229,6 +229,42 @@ TEST_F(Scratch, ResumeContinuesExactly) {
 
 namespace {
 
+// A recurrent policy's run (an LSTM on CartPole without velocities): a resumed session continues
+// exactly as the uninterrupted run (the lanes' memory is in the checkpoint), eval and play take its
+// checkpoint, it trains with actor processes and two data-parallel ranks, and what cannot carry a
+// core's state is refused naming policy.recurrent.
+TEST_F(Scratch, RecurrentRunsResumeExactlyAndRunWithActorsAndRanks) {
+  const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n" +
+                                   "policy: {hidden_sizes: [16], recurrent: {cell: lstm, hidden: 16}}\n");
+  const std::string nov = " --set env.options.observe_velocity=0";
+  ASSERT_EQ(apiary("train " + config + nov + " --quiet --set name=straight").status, 0);
+  const CmdResult first = apiary("train " + config + nov + " --quiet --set name=resumed --session-steps 2048");
+  ASSERT_EQ(first.status, 0) << first.output;
+  const CmdResult second = apiary("train --resume " + (dir_ / "resumed").string() + " --quiet");
+  ASSERT_EQ(second.status, 0) << second.output;
+  const auto straight = metric_rows(dir_ / "straight" / "metrics.csv");
+  ASSERT_GT(straight.size(), 4u);
+  EXPECT_EQ(straight, metric_rows(dir_ / "resumed" / "metrics.csv")) << "the lanes' memory continues too";
+  const std::string checkpoint = (dir_ / "straight" / "checkpoints" / "latest.pt").string();
+  const CmdResult eval = apiary("eval " + checkpoint + " --episodes 4");
+  ASSERT_EQ(eval.status, 0) << eval.output;
+  const CmdResult play = apiary("play --checkpoint " + checkpoint + " --headless --episodes 1");
+  ASSERT_EQ(play.status, 0) << play.output;
+
+  const CmdResult spread = apiary("train " + config + nov + " --quiet --set name=spread --set actors.count=1" +
+                                  " --set learner.world_size=2 --set total_steps=2048 --set eval.interval_steps=0");
+  ASSERT_EQ(spread.status, 0) << spread.output;
+  EXPECT_GE(std::stoll(parse_pairs(spread.last_line()).at("steps")), 2048) << spread.last_line();
+
+  for (const auto& [set, named] : {std::pair<std::string, std::string>{" --set algo=dqn", "algo dqn has no recurrent"},
+                                   {" --set learner.world_size=2 --set learner.pipeline_stages=2", "pipeline"}}) {
+    const CmdResult refused = apiary("train " + config + set + " --set name=refused");
+    EXPECT_EQ(refused.status, 2) << set << "\n" << refused.output;
+    EXPECT_NE(refused.output.find("policy.recurrent"), std::string::npos) << refused.output;
+    EXPECT_NE(refused.output.find(named), std::string::npos) << refused.output;
+  }
+}
+
 // stop.mean_return ends the run at the first evaluation that reaches it; the summary says when.
 TEST_F(Scratch, StopMeanReturnEndsTheRunAtTheFirstEvaluationReachingIt) {
   const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n");

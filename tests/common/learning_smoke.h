@@ -15,6 +15,7 @@ namespace apiary::testing {
 
 struct SmokeOptions {
   std::string env_id;
+  envs::EnvOptions env_options;            // the env's options (training and evaluation lanes)
   std::int32_t num_envs = 8;
   std::uint64_t seed = 1;                 // the training lanes' reset seed
   std::int64_t total_steps = 100000;       // env steps (all lanes)
@@ -41,6 +42,7 @@ struct SmokeRun {
 inline SmokeOptions smoke_options(const learner::TrainConfig& config) {
   SmokeOptions o;
   o.env_id = config.env.id;
+  o.env_options = config.env.options;
   o.num_envs = config.env.num_envs;
   o.seed = static_cast<std::uint64_t>(config.seed);
   o.total_steps = config.total_steps;
@@ -57,6 +59,7 @@ inline SmokeRun learn_until(learner::Algorithm& algo, const SmokeOptions& o) {
   envs::VecEnvConfig env_config;
   env_config.num_envs = o.num_envs;
   env_config.threads = 1;
+  env_config.options = o.env_options;
   actors::ActorOptions actor_options;
   actor_options.record_log_probs = o.record_log_probs;
   actors::Actor actor(envs::make_env(o.env_id, env_config), algo.policy(), actor_options);
@@ -64,6 +67,7 @@ inline SmokeRun learn_until(learner::Algorithm& algo, const SmokeOptions& o) {
   envs::VecEnvConfig eval_config;
   eval_config.num_envs = o.eval_lanes;
   eval_config.threads = 1;
+  eval_config.options = o.env_options;
   auto eval_env = envs::make_env(o.env_id, eval_config);
 
   SmokeRun run;

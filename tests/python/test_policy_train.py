@@ -112,6 +112,51 @@ def test_policy_acts_as_apiary_eval(partly_trained, config):
     assert len(means) == 2  # the two evaluations differ: the returns depend on the episodes
 
 
+def test_recurrent_policy_carries_its_state_and_acts_as_apiary_eval(runs):
+    """A recurrent checkpoint (an LSTM on CartPole without velocities): Policy.act takes and returns
+    each lane's state, zeroes it where an episode starts, and driven with same-step autoreset it plays
+    the episodes `apiary eval` plays, to the digits the command prints. Without a state it is refused;
+    a policy without memory passes a state through."""
+    s = apiary.train(os.path.join(SOURCE, "configs", "cartpole_nov_ppo_lstm.yaml"), out_dir=str(runs),
+                     name="recurrent", total_steps=4096, eval__interval_steps=4096, eval__episodes=4,
+                     eval__num_envs=4, stop__mean_return=float("inf"), quiet=True, progress=False)
+    checkpoint = os.path.join(s["run_dir"], "checkpoints", "latest.pt")
+    policy = apiary.Policy.load(checkpoint)
+    assert policy.recurrent and policy.state_size == 2 * 2 * 64  # LSTM h and c, actor and critic
+    assert policy.observation_space.shape == (2,)
+    state = policy.initial_state(3)
+    assert state.shape == (3, 256) and state.dtype == np.float32 and not state.any()
+    obs = np.array([[0.0, 0.05], [0.1, -0.05], [0.0, 0.0]], np.float32)
+    actions, after = policy.act(obs, state, np.ones(3, bool))
+    assert actions.shape == (3,) and after.shape == (3, 256) and np.abs(after).sum() > 0
+    # A lane whose episode starts acts as from a zero state; the others remember.
+    again, _ = policy.act(obs, after, np.array([True, False, False]))
+    fresh, _ = policy.act(obs, np.zeros_like(after), np.ones(3, bool))
+    assert again[0] == fresh[0]
+    with pytest.raises(ValueError, match="recurrent"):
+        policy.act(obs)
+    with pytest.raises(ValueError, match=r"state must be float32 \[3, 256\]"):
+        policy.act(obs, np.zeros((3, 5), np.float32))
+
+    seed, episodes = 7, 12
+    cli = subprocess.run([os.path.join(BUILD, "apiary"), "eval", checkpoint, "--episodes", str(episodes),
+                          "--seed", str(seed)], capture_output=True, text=True, check=True).stdout
+    cli_mean = float(re.search(r"mean_return: ([-0-9.]+)", cli).group(1))
+    n = min(episodes, 64)
+    env = policy.make_vec(n, seed=seed, autoreset_mode=apiary.AutoresetMode.SAME_STEP, episode_stats=True)
+    owed = np.array([(episodes + i) // n for i in range(n)])
+    obs, _ = env.reset()
+    state, starts, returns = policy.initial_state(n), np.ones(n, bool), []
+    while len(returns) < episodes:
+        actions, state = policy.act(obs, state, starts)
+        obs, _, terminated, truncated, info = env.step(actions)
+        starts = terminated | truncated
+        for lane in np.flatnonzero(starts & (owed > 0)):
+            owed[lane] -= 1
+            returns.append(info["episode"]["r"][lane])
+    assert f"{np.mean(returns):.3f}" == f"{cli_mean:.3f}", (returns, cli)
+
+
 def test_policy_interface(cartpole_run):
     policy = apiary.Policy.load(os.path.join(cartpole_run["run_dir"], "checkpoints", "best.pt"))
     assert policy.env_id == "CartPole-v1" and policy.algo == "ppo"
@@ -124,6 +169,11 @@ def test_policy_interface(cartpole_run):
         assert policy(obs[i]) == actions[i]
     np.testing.assert_array_equal(policy(obs.astype(np.float64)), actions)  # any real dtype
     np.testing.assert_array_equal(policy(obs.tolist()), actions)
+    # No memory: a state passes through unchanged, so one loop serves both kinds of policy.
+    assert not policy.recurrent and policy.initial_state(32).shape == (32, 0)
+    passed, state = policy.act(obs, policy.initial_state(32))
+    np.testing.assert_array_equal(passed, actions)
+    assert state.shape == (32, 0)
     # A cart drifting right with the pole falling right: push right.
     assert policy(np.array([0.0, 0.0, 0.15, 0.5], np.float32)) == 1
     assert policy(np.array([0.0, 0.0, -0.15, -0.5], np.float32)) == 0

@@ -171,12 +171,48 @@ TEST(Player, PlaysEpisodesToTheEndAndSummarisesEach) {
   EXPECT_EQ(r2.steps, r.steps);
 }
 
+// A recurrent policy's agent is told which observations begin an episode (it clears its memory
+// there), and the HUD shows the norm of its memory when it reports one.
+TEST(Player, TellsTheAgentWhereEpisodesBeginAndShowsItsMemory) {
+  auto env = envs::make_env("CartPole-v1", 1);
+  ScriptedDisplay display;
+  std::ostringstream log;
+  std::vector<bool> starts;
+  Agent agent = [&starts](const std::vector<float>&, bool episode_start) {
+    starts.push_back(episode_start);
+    return AgentDecision{{1.0f}, {0.25f, 0.75f}, ScoreKind::kProbabilities, 2.5};
+  };
+  Player player(*env, display, agent, options(2), log);
+  const PlayResult r = player.run();
+  ASSERT_EQ(r.episodes, 2);
+  ASSERT_EQ(static_cast<std::int64_t>(starts.size()), r.steps);
+  const std::size_t second = static_cast<std::size_t>(r.summaries[0].length);
+  for (std::size_t k = 0; k < starts.size(); ++k) EXPECT_EQ(starts[k], k == 0 || k == second) << k;
+  // The same step without a memory to show: the HUD differs only there.
+  auto env2 = envs::make_env("CartPole-v1", 1);
+  ScriptedDisplay display2;
+  Agent plain = [](const std::vector<float>&, bool) {
+    return AgentDecision{{1.0f}, {0.25f, 0.75f}, ScoreKind::kProbabilities};
+  };
+  Player without(*env2, display2, plain, options(2), log);
+  without.run();
+  const Canvas& a = player.frame();
+  const Canvas& b = without.frame();
+  ASSERT_EQ(a.width(), b.width());
+  int differ_left = 0, differ_hud = 0;
+  for (int y = 0; y < a.height(); ++y)
+    for (int x = 0; x < a.width(); ++x)
+      if (!(a.pixel(x, y) == b.pixel(x, y))) ++(x < 600 ? differ_left : differ_hud);
+  EXPECT_EQ(differ_left, 0);
+  EXPECT_GT(differ_hud, 50) << "the memory line";
+}
+
 TEST(Player, ActsWithTheAgentAndShowsItsProbabilities) {
   auto env = envs::make_env("CartPole-v1", 1);
   ScriptedDisplay display;
   std::ostringstream log;
   int calls = 0;
-  Agent agent = [&calls](const std::vector<float>& obs) {
+  Agent agent = [&calls](const std::vector<float>& obs, bool /*episode_start*/) {
     ++calls;
     EXPECT_EQ(obs.size(), 4u);
     return AgentDecision{{1.0f}, {0.25f, 0.75f}, ScoreKind::kProbabilities};
@@ -197,7 +233,7 @@ TEST(Player, ActsWithTheAgentAndShowsItsProbabilities) {
   EXPECT_LT(other.mean_y, chosen.mean_y);  // "left" is listed first
   // An agent that answers the wrong number of action values is an error, not a crash.
   auto env2 = envs::make_env("CartPole-v1", 1);
-  Agent bad = [](const std::vector<float>&) { return AgentDecision{{1.0f, 0.0f}, {}, ScoreKind::kNone}; };
+  Agent bad = [](const std::vector<float>&, bool) { return AgentDecision{{1.0f, 0.0f}, {}, ScoreKind::kNone}; };
   Player broken(*env2, display, bad, options(1), log);
   EXPECT_THROW(broken.run(), std::runtime_error);
 }

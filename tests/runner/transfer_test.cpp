@@ -174,6 +174,82 @@ TEST_F(Transfer, AnImageEncoderMovesBetweenMinAtarGamesWithPartsEncoder) {
   EXPECT_EQ(frozen_names({"encoder"}, target->module()).size(), 4u);
 }
 
+// A recurrent core moves to a new head: an LSTM trained on CartPole without velocities (2 inputs)
+// starts a Pendulum policy without velocities (2 inputs, a Gaussian head): init.parts: core takes the
+// cores alone, trunk everything before the heads (hidden layers and cores); the heads stay fresh, and
+// the run that starts from it trains.
+TEST_F(Transfer, ARecurrentCoreMovesToANewHead) {
+  const auto recurrent = [](TrainConfig& config, const std::string& env) {
+    config.env.id = env;
+    config.env.options["observe_velocity"] = 0.0;
+    config.policy.hidden_sizes = {16};
+    config.policy.recurrent.cell = "lstm";
+    config.policy.recurrent.hidden = 16;
+  };
+  TrainConfig source;
+  recurrent(source, "CartPole-v1");
+  source.name = "cartpole_nov";
+  source.out_dir = (dir_ / "runs").string();
+  source.env.num_envs = 4;
+  source.total_steps = 1024;
+  source.section<learner::PpoConfig>("ppo").rollout_steps = 64;
+  source.eval.episodes = 2;
+  source.eval.num_envs = 2;
+  source.eval.interval_steps = 0;
+  TrainOptions options;
+  options.quiet = true;
+  options.progress = false;
+  const std::string source_path = (fs::path(train(source, options).run_dir) / "checkpoints" / "latest.pt").string();
+  const auto source_params = params_of(load_policy(source_path).policy->module());
+
+  TrainConfig target_config;
+  recurrent(target_config, "Pendulum-v1");
+  const envs::EnvSpec pendulum = envs::env_spec("Pendulum-v1", target_config.env.options);
+  for (const std::string parts : {"core", "trunk"}) {
+    torch::manual_seed(5);
+    auto target = learner::find_algorithm("ppo").make_behaviour_policy(target_config, pendulum);
+    const auto untouched = params_of(target->module());
+    learner::InitSection init;
+    init.parts = parts;
+    load_init(init, source_path, target->module());
+    int taken = 0;
+    for (const auto& [name, value] : params_of(target->module())) {
+      const bool core = name.rfind("actor_core.", 0) == 0 || name.rfind("critic_core.", 0) == 0;
+      const bool body = name.rfind("actor_body.", 0) == 0 || name.rfind("critic_body.", 0) == 0;
+      if (core || (parts == "trunk" && body)) {
+        ++taken;
+        EXPECT_TRUE(torch::equal(value, source_params.at(name))) << parts << ": " << name << " is CartPole's";
+      } else {
+        EXPECT_TRUE(torch::equal(value, untouched.at(name))) << parts << ": " << name << " stays fresh";
+      }
+    }
+    EXPECT_EQ(taken, parts == "core" ? 8 : 12) << parts;  // 2 cores x 4 tensors, + 2 bodies x 2
+  }
+  EXPECT_TRUE(in_part("core.lstm.weight_hh", "core"));
+  EXPECT_TRUE(in_part("actor_core.gru.bias_ih", "actor"));
+  EXPECT_FALSE(in_part("critic_core.gru.bias_ih", "actor"));
+  EXPECT_TRUE(in_part("critic_core.gru.bias_ih", "critic_trunk"));
+  EXPECT_FALSE(in_part("actor_body.0.weight", "core"));
+
+  // A Pendulum run that starts from the core (and freezes it) trains with it unchanged.
+  TrainConfig fine = target_config;
+  fine.name = "pendulum_from_core";
+  fine.out_dir = (dir_ / "runs").string();
+  fine.env.num_envs = 4;
+  fine.total_steps = 512;
+  fine.section<learner::PpoConfig>("ppo").rollout_steps = 64;
+  fine.eval.episodes = 2;
+  fine.eval.num_envs = 2;
+  fine.eval.interval_steps = 0;
+  fine.init.checkpoint = source_path;
+  fine.init.parts = "core";
+  fine.policy.freeze = {"core"};
+  const TrainResult r = train(fine, options);
+  EXPECT_GE(r.steps, 512);
+  const auto tuned = params_of(load_policy((fs::path(r.run_dir) / "checkpoints" / "latest.pt").string()).policy->module());
+  EXPECT_TRUE(torch::equal(tuned.at("actor_core.lstm.weight_hh"), source_params.at("actor_core.lstm.weight_hh")));
+}
+
 // A frozen trunk does not move under PPO or DQN updates; once unfrozen it does.
 void check_freezing(const std::string& algo_name) {
   TrainConfig config;
