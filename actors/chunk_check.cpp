@@ -229,9 +229,11 @@ ChunkVerdict non_finite_fault(const FrameView* tensor, const Sizes& z, const wir
   return ChunkVerdict{};
 }
 
-// kBadFlag: terminated, truncated (and a recurrent chunk's episode starts) exactly 0 or 1, and an
-// episode starting exactly where the lane's last one ended: starts[t] = terminated[t-1] | truncated[t-1].
-ChunkVerdict flag_fault(const FrameView* tensor, const Sizes& z, bool recurrent) {
+// kBadFlag: terminated, truncated (and a recurrent chunk's episode starts) exactly 0 or 1, an episode
+// starting exactly where the lane's last one ended (starts[t] = terminated[t-1] | truncated[t-1]), and
+// a lane whose first observation begins an episode carrying a zero memory into it.
+ChunkVerdict flag_fault(const FrameView* tensor, const Sizes& z, std::size_t state_size) {
+  const bool recurrent = state_size > 0;
   std::vector<int> flags = {wire::kTerminated, wire::kTruncated};
   if (recurrent) flags.push_back(wire::kStarts);
   for (int k : flags)
@@ -249,6 +251,15 @@ ChunkVerdict flag_fault(const FrameView* tensor, const Sizes& z, bool recurrent)
                                                " but the lane's episode " + (ended ? "ended" : "did not end") +
                                                " at the step before");
     }
+  for (std::size_t lane = 0; recurrent && lane < z.n; ++lane) {
+    if (f32(tensor[wire::kStarts], lane) != 1.0f) continue;
+    for (std::size_t k = 0; k < state_size; ++k)
+      if (f32(tensor[wire::kState], lane * state_size + k) != 0.0f)
+        return fault(ChunkFault::kBadFlag, "state[" + std::to_string(lane) + ", " + std::to_string(k) + "] = " +
+                                               num(f32(tensor[wire::kState], lane * state_size + k)) +
+                                               " but the lane's first observation begins an episode (its memory "
+                                               "must be zero)");
+  }
   return ChunkVerdict{};
 }
 
@@ -308,7 +319,7 @@ ChunkVerdict check_chunk(const wire::Header& h, const FrameView* frames, std::si
   const FrameView* tensor = frames + 1;  // tensor k lives in tensor[k]
   if (ChunkVerdict v = action_fault(tensor[wire::kActions], z, expected); !v.ok()) return v;
   if (ChunkVerdict v = non_finite_fault(tensor, z, shape); !v.ok()) return v;
-  if (ChunkVerdict v = flag_fault(tensor, z, shape.state_size > 0); !v.ok()) return v;
+  if (ChunkVerdict v = flag_fault(tensor, z, static_cast<std::size_t>(shape.state_size)); !v.ok()) return v;
   return episode_fault(tensor, z, episodes, expected.max_episode_steps);
 }
 

@@ -166,7 +166,8 @@ void expect_refused(Chunk chunk, ChunkFault fault, const std::string& detail_par
 
 // A recurrent policy's chunk: its state and episode starts pass when finite and consistent with the
 // done flags; a NaN state, a state of another size, a missing one, a start flag that is not 0/1 or that
-// disagrees with where the lane's episode ended are each refused and counted.
+// disagrees with where the lane's episode ended, and a memory carried into an episode's first step are
+// each refused and counted.
 TEST(ChunkCheck, RecurrentChunksCarryAFiniteStateAndConsistentEpisodeStarts) {
   Chunk valid;
   valid.state_size = 4;
@@ -210,6 +211,9 @@ TEST(ChunkCheck, RecurrentChunksCarryAFiniteStateAndConsistentEpisodeStarts) {
   Chunk missed = valid;  // lane 0 ended one at step 1
   missed.starts[4] = 0.0f;
   expect_refused(missed, ChunkFault::kBadFlag, "starts[2, 0] = 0 but the lane's episode ended");
+  Chunk remembers = valid;  // lane 0 begins an episode at step 0 with a memory
+  remembers.state[2] = 0.5f;
+  expect_refused(remembers, ChunkFault::kBadFlag, "state[0, 2] = 0.5 but the lane's first observation begins an episode");
 }
 
 TEST(ChunkCheck, ValidDiscreteAndBoxChunksPass) {

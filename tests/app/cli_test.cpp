@@ -255,6 +255,10 @@ TEST_F(Scratch, RecurrentRunsResumeExactlyAndRunWithActorsAndRanks) {
                                   " --set learner.world_size=2 --set total_steps=2048 --set eval.interval_steps=0");
   ASSERT_EQ(spread.status, 0) << spread.output;
   EXPECT_GE(std::stoll(parse_pairs(spread.last_line()).at("steps")), 2048) << spread.last_line();
+  // Every chunk of the actor processes passed the gate, which checks that the episode starts follow
+  // the done flags and that a lane beginning an episode carries a zero memory into it.
+  EXPECT_NE(spread.output.find(" chunks_rejected 0 "), std::string::npos) << spread.output;
+  EXPECT_EQ(spread.output.find("transport_chunks 0 "), std::string::npos) << spread.output;
 
   for (const auto& [set, named] : {std::pair<std::string, std::string>{" --set algo=dqn", "algo dqn has no recurrent"},
                                    {" --set learner.world_size=2 --set learner.pipeline_stages=2", "pipeline"}}) {
