@@ -231,9 +231,9 @@ namespace {
 
 // A recurrent policy's run (an LSTM on CartPole without velocities): a resumed session continues
 // exactly as the uninterrupted run (the lanes' memory is in the checkpoint), eval and play take its
-// checkpoint, it trains with actor processes and two data-parallel ranks, and what cannot carry a
-// core's state is refused naming policy.recurrent.
-TEST_F(Scratch, RecurrentRunsResumeExactlyAndRunWithActorsAndRanks) {
+// checkpoint, it trains with actor processes (data-parallel ranks: RecurrentPpo.UpdatesDataParallelRanksAndResume),
+// and what cannot carry a core's state is refused naming policy.recurrent.
+TEST_F(Scratch, RecurrentRunsResumeExactlyAndRunWithActorProcesses) {
   const std::string config = write("tiny.yaml", std::string(kTinyPpo) + "out_dir: " + dir_.string() + "\n" +
                                    "policy: {hidden_sizes: [16], recurrent: {cell: lstm, hidden: 16}}\n");
   const std::string nov = " --set env.options.observe_velocity=0";
@@ -252,7 +252,7 @@ TEST_F(Scratch, RecurrentRunsResumeExactlyAndRunWithActorsAndRanks) {
   ASSERT_EQ(play.status, 0) << play.output;
 
   const CmdResult spread = apiary("train " + config + nov + " --quiet --set name=spread --set actors.count=1" +
-                                  " --set learner.world_size=2 --set total_steps=2048 --set eval.interval_steps=0");
+                                  " --set total_steps=2048 --set eval.interval_steps=0");
   ASSERT_EQ(spread.status, 0) << spread.output;
   EXPECT_GE(std::stoll(parse_pairs(spread.last_line()).at("steps")), 2048) << spread.last_line();
   // Every chunk of the actor processes passed the gate, which checks that the episode starts follow
