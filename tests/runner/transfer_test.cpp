@@ -186,16 +186,20 @@ TEST_F(Transfer, ARecurrentCoreMovesToANewHead) {
     config.policy.recurrent.cell = "lstm";
     config.policy.recurrent.hidden = 16;
   };
+  // A short run of `config` in the scratch folder.
+  const auto shorten = [this](TrainConfig& config, const std::string& name, std::int64_t steps) {
+    config.name = name;
+    config.out_dir = (dir_ / "runs").string();
+    config.env.num_envs = 4;
+    config.total_steps = steps;
+    config.section<learner::PpoConfig>("ppo").rollout_steps = 64;
+    config.eval.episodes = 2;
+    config.eval.num_envs = 2;
+    config.eval.interval_steps = 0;
+  };
   TrainConfig source;
   recurrent(source, "CartPole-v1");
-  source.name = "cartpole_nov";
-  source.out_dir = (dir_ / "runs").string();
-  source.env.num_envs = 4;
-  source.total_steps = 1024;
-  source.section<learner::PpoConfig>("ppo").rollout_steps = 64;
-  source.eval.episodes = 2;
-  source.eval.num_envs = 2;
-  source.eval.interval_steps = 0;
+  shorten(source, "cartpole_nov", 1024);
   TrainOptions options;
   options.quiet = true;
   options.progress = false;
@@ -233,14 +237,7 @@ TEST_F(Transfer, ARecurrentCoreMovesToANewHead) {
 
   // A Pendulum run that starts from the core (and freezes it) trains with it unchanged.
   TrainConfig fine = target_config;
-  fine.name = "pendulum_from_core";
-  fine.out_dir = (dir_ / "runs").string();
-  fine.env.num_envs = 4;
-  fine.total_steps = 512;
-  fine.section<learner::PpoConfig>("ppo").rollout_steps = 64;
-  fine.eval.episodes = 2;
-  fine.eval.num_envs = 2;
-  fine.eval.interval_steps = 0;
+  shorten(fine, "pendulum_from_core", 512);
   fine.init.checkpoint = source_path;
   fine.init.parts = "core";
   fine.policy.freeze = {"core"};
