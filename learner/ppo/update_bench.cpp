@@ -34,13 +34,6 @@ double micros(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
 
-// The encoder's output width (the heads' input when there are no hidden layers).
-std::int64_t encoder_features(agents::ActorCriticImpl& net) {
-  for (const auto& child : net.named_children())
-    if (auto* encoder = child.value()->as<agents::ConvEncoderImpl>()) return encoder->out_features();
-  return 0;
-}
-
 // The config's checks; the device it names, where `precision` can run.
 torch::Device checked_device(const UpdateBenchConfig& config, Precision precision) {
   if (config.obs_dim < 1) throw std::invalid_argument("bench learner: --obs-dim must be at least 1");
@@ -81,6 +74,41 @@ agents::PolicyConfig bench_policy(const UpdateBenchConfig& config, std::int64_t&
   return policy;
 }
 
+// A recurrent core's sequences: whole lanes of `sequence` steps from a zero state, with an episode
+// beginning in about one lane-step in fifty (as CartPole's early episodes do).
+agents::Recurrence bench_recurrence(const UpdateBenchConfig& config, agents::ActorCriticImpl& net,
+                                    const torch::TensorOptions& opts) {
+  if (config.sequence < 1 || config.batch % config.sequence != 0)
+    throw std::invalid_argument("bench learner: --batch " + std::to_string(config.batch) +
+                                " must be a multiple of --sequence " + std::to_string(config.sequence));
+  agents::Recurrence rec;
+  rec.steps = config.sequence;
+  rec.state = torch::zeros({config.batch / config.sequence, net.state_size()}, opts);
+  rec.starts = torch::rand({rec.steps, rec.state.size(0)}, opts).lt(0.02).to(torch::kFloat);
+  return rec;
+}
+
+// Floating-point operations of one update of an MLP network (with its recurrent cores, if any): the
+// actor's and the critic's multiply-adds for one row, 2 flops each, times the batch, times 3 for the
+// backward pass (gradients of the inputs and of the weights).
+double update_flops(const UpdateBenchConfig& config, std::int64_t obs_dim, bool recurrent) {
+  double macs = 0.0;
+  for (const std::int64_t head : {config.num_actions, std::int64_t{1}}) {
+    std::int64_t in = obs_dim;
+    for (const auto h : config.hidden) {
+      macs += static_cast<double>(in) * static_cast<double>(h);
+      in = h;
+    }
+    if (recurrent) {  // each side's core: its input's and its state's products with the gates
+      const double gates = (config.recurrent == "lstm" ? 4.0 : 3.0) * static_cast<double>(config.recurrent_hidden);
+      macs += gates * static_cast<double>(in + config.recurrent_hidden);
+      in = config.recurrent_hidden;
+    }
+    macs += static_cast<double>(in) * static_cast<double>(head);
+  }
+  return 2.0 * macs * static_cast<double>(config.batch) * 3.0;
+}
+
 }  // namespace
 
 UpdateBenchResult bench_ppo_update(const UpdateBenchConfig& config) {
@@ -107,17 +135,7 @@ UpdateBenchResult bench_ppo_update(const UpdateBenchConfig& config) {
   // uniform policy's, behaviour values near the returns.
   const torch::Tensor old_log_probs = torch::randn({config.batch}, opts) * 0.1 - std::log(double(config.num_actions));
   const torch::Tensor old_values = returns + torch::randn({config.batch}, opts) * 0.1;
-  // A recurrent core replays whole lanes of `sequence` steps from a zero state, with an episode
-  // beginning in about one lane-step in fifty (as CartPole's early episodes do).
-  agents::Recurrence rec;
-  if (net->recurrent()) {
-    if (config.sequence < 1 || config.batch % config.sequence != 0)
-      throw std::invalid_argument("bench learner: --batch " + std::to_string(config.batch) +
-                                  " must be a multiple of --sequence " + std::to_string(config.sequence));
-    rec.steps = config.sequence;
-    rec.state = torch::zeros({config.batch / config.sequence, net->state_size()}, opts);
-    rec.starts = torch::rand({rec.steps, rec.state.size(0)}, opts).lt(0.02).to(torch::kFloat);
-  }
+  const agents::Recurrence rec = net->recurrent() ? bench_recurrence(config, *net, opts) : agents::Recurrence{};
   const agents::Recurrence* recurrence = net->recurrent() ? &rec : nullptr;
   const bool fused = !images && !net->recurrent() && fused_step_applies(config.fused, device, precision);
   FusedPpoStep fused_step;
@@ -134,24 +152,7 @@ UpdateBenchResult bench_ppo_update(const UpdateBenchConfig& config) {
   UpdateBenchResult result;
   result.parameters = flat.values().numel();
   result.fused = fused;
-  // Multiply-adds of the actor's and the critic's Linear layers for one row (after the encoder, whose
-  // convolutions are not counted: flops_per_update is 0 with an encoder).
-  double macs = 0.0;
-  const std::int64_t features_in = images ? encoder_features(*net) : obs_dim;
-  for (const std::int64_t head : {config.num_actions, std::int64_t{1}}) {
-    std::int64_t in = features_in;
-    for (const auto h : config.hidden) {
-      macs += static_cast<double>(in) * static_cast<double>(h);
-      in = h;
-    }
-    if (net->recurrent()) {  // each side's core: its input's and its state's products with the gates
-      const double gates = (config.recurrent == "lstm" ? 4.0 : 3.0) * static_cast<double>(config.recurrent_hidden);
-      macs += gates * static_cast<double>(in + config.recurrent_hidden);
-      in = config.recurrent_hidden;
-    }
-    macs += static_cast<double>(in) * static_cast<double>(head);
-  }
-  result.flops_per_update = images ? 0.0 : 2.0 * macs * static_cast<double>(config.batch) * 3.0;
+  result.flops_per_update = images ? 0.0 : update_flops(config, obs_dim, net->recurrent());
 
   std::vector<double> rates, forward, backward, optimizer;
   auto one_update = [&](double* f, double* b, double* o) {

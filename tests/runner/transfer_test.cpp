@@ -34,25 +34,31 @@ class Transfer : public testing::ScratchTest {
   std::string trained(const std::string& env, const std::string& name, std::int64_t steps = 2048,
                       const std::string& encoder = "mlp") {
     TrainConfig config;
-    config.name = name;
     config.policy.encoder = encoder;
     if (encoder != "mlp") {  // CleanRL's image agents: one network under both heads
       config.policy.hidden_sizes.clear();
       config.policy.shared_trunk = true;
     }
-    config.out_dir = (dir_ / "runs").string();
     config.env.id = env;
+    shorten(config, name, steps);
+    TrainOptions options;
+    options.quiet = true;
+    options.progress = false;
+    const TrainResult r = train(config, options);
+    return (fs::path(r.run_dir) / "checkpoints" / "latest.pt").string();
+  }
+
+  // A short run of `config` named `name` in the scratch folder: 4 lanes, `steps` env steps, one tiny
+  // evaluation at the end.
+  void shorten(TrainConfig& config, const std::string& name, std::int64_t steps) const {
+    config.name = name;
+    config.out_dir = (dir_ / "runs").string();
     config.env.num_envs = 4;
     config.total_steps = steps;
     config.section<learner::PpoConfig>("ppo").rollout_steps = 64;
     config.eval.episodes = 2;
     config.eval.num_envs = 2;
     config.eval.interval_steps = 0;
-    TrainOptions options;
-    options.quiet = true;
-    options.progress = false;
-    const TrainResult r = train(config, options);
-    return (fs::path(r.run_dir) / "checkpoints" / "latest.pt").string();
   }
 
   // The policy network a run of `algo` on `env` starts with, from `seed`.
@@ -185,17 +191,6 @@ TEST_F(Transfer, ARecurrentCoreMovesToANewHead) {
     config.policy.hidden_sizes = {16};
     config.policy.recurrent.cell = "lstm";
     config.policy.recurrent.hidden = 16;
-  };
-  // A short run of `config` in the scratch folder.
-  const auto shorten = [this](TrainConfig& config, const std::string& name, std::int64_t steps) {
-    config.name = name;
-    config.out_dir = (dir_ / "runs").string();
-    config.env.num_envs = 4;
-    config.total_steps = steps;
-    config.section<learner::PpoConfig>("ppo").rollout_steps = 64;
-    config.eval.episodes = 2;
-    config.eval.num_envs = 2;
-    config.eval.interval_steps = 0;
   };
   TrainConfig source;
   recurrent(source, "CartPole-v1");
