@@ -70,7 +70,7 @@ cat "$out/doctor.txt"
 "$build/tests/envs/test_envs" --gtest_filter='*CpuCuda*' >"$out/tests.txt" 2>&1 || fail "the CPU/CUDA agreement tests"
 tail -3 "$out/tests.txt"
 # Model parallelism with the stages of one rank on the CPU and the GPU (learner.stage_devices).
-"$build/tests/parallel/test_parallel" --gtest_filter='PpoPipeline.StageDevices*' >"$out/tests_stage_devices.txt" 2>&1 ||
+"$build/tests/parallel/test_parallel" --gtest_filter='PpoPipeline*.StageDevices*' >"$out/tests_stage_devices.txt" 2>&1 ||
   fail "the stage-device tests"
 tail -3 "$out/tests_stage_devices.txt"
 

@@ -235,7 +235,9 @@ TEST(FusedPpoStep, BothPathsGetTheSameThreads) {
   for (const int n : {2, 1}) {
     EXPECT_EQ(set_compute_threads(n), n);
     EXPECT_EQ(torch::get_num_threads(), n);
-    if (blas_threads != nullptr) EXPECT_EQ(blas_threads(), n) << "OpenBLAS's pool";
+    if (blas_threads != nullptr) {
+      EXPECT_EQ(blas_threads(), n) << "OpenBLAS's pool";
+    }
   }
   if (blas_threads == nullptr) std::printf("[ info ] no OpenBLAS in this process: LibTorch's threads checked alone\n");
 }

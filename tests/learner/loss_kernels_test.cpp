@@ -273,7 +273,8 @@ void lk_expect_body_backward_matches(const std::vector<std::int64_t>& widths, bo
   EXPECT_LT(lk_rel_diff(dx, x.grad()), 1e-5) << "the input";
 }
 
-TEST(DenseBodyBackward, MatchesAutogradForTanhAndRelu) {
+// A suite of its own: it skips where the build found no BLAS (tests/run_suite.sh).
+TEST(DenseBodyBackwardBlas, MatchesAutogradForTanhAndRelu) {
   if (!agents::dense_kernels_available()) GTEST_SKIP() << "the build found no BLAS";
   for (const bool tanh : {true, false}) {
     lk_expect_body_backward_matches({16}, tanh);

@@ -264,8 +264,9 @@ TEST(PpoPipeline, StageDevicesTakeTheUnsplitUpdate) {
   }
 }
 
-// The same with the stages on two devices: the CPU and the first GPU. Skips where there is no GPU.
-TEST(PpoPipeline, StageDevicesOnTheCpuAndAGpuTakeTheUnsplitUpdate) {
+// The same with the stages on two devices: the CPU and the first GPU. Skips where there is no GPU, so it
+// has a suite of its own (tests/run_suite.sh).
+TEST(PpoPipelineGpu, StageDevicesOnTheCpuAndAGpuTakeTheUnsplitUpdate) {
   if (in_rank()) GTEST_SKIP();
   if (!torch::cuda::is_available()) {
     std::fprintf(stderr, "[ SKIPPED ] no CUDA device: learner.stage_devices [cpu, cuda:0] is not checked here\n");

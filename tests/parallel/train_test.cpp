@@ -176,7 +176,7 @@ TEST_F(DataParallelTrain, PipelineStartsFromACheckpoint) {
 }
 
 // learner.stage_devices: one process holds both stages, each on its own device (both the CPU here;
-// PpoPipeline.StageDevicesOnTheCpuAndAGpu... checks a GPU), and learns CartPole-v1 to 475.
+// PpoPipelineGpu.StageDevicesOnTheCpuAndAGpu... checks a GPU), and learns CartPole-v1 to 475.
 TEST_F(DataParallelTrain, StagesOnDevicesOfOneRankLearnCartPole) {
   CmdResult r;
   fs::path run;
