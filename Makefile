@@ -10,7 +10,7 @@ CMAKE_ARGS ?=
 # to the reference BLAS, about ten times slower.
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
   libtorch-dev libopenblas0-pthread libblas-dev libthrust-dev libbox2d-dev \
-  libzmq3-dev cppzmq-dev libsdl2-dev libsdl2-image-dev libgif-dev xvfb xdotool \
+  libzmq3-dev cppzmq-dev libsdl2-dev libsdl2-image-dev libsdl2-ttf-dev fonts-dejavu-core libgif-dev xvfb xdotool \
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev clang \
   pybind11-dev python3-dev python3-numpy python3-pytest libgloo-dev lld
 

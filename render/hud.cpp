@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "render/text.h"
+
 namespace apiary::render {
 
 std::string to_string(ScoreKind kind) {
@@ -25,6 +27,8 @@ const Color kBarBack{62, 66, 80, 255};
 const Color kBar{96, 140, 230, 255};
 const Color kChosen{250, 190, 60, 255};
 const Color kAlert{240, 90, 80, 255};
+constexpr int kSize = 12;       // the panel's text, pixels
+constexpr int kTitleSize = 20;  // the env id
 
 std::string format(const char* fmt, double v) {
   char buf[64];
@@ -54,12 +58,12 @@ void draw_hud(Canvas& canvas, int x, int y, int w, int h, const HudInfo& info) {
   canvas.fill_rect(x, y, w, h, kPanel);
   const int left = x + 12;
   int line = y + 12;
-  auto text = [&](const std::string& s, Color c, int scale = 1) {
-    canvas.text(left, line, s, c, scale);
-    line += 9 * scale + 3;
+  auto text = [&](const std::string& s, Color c, int size = kSize) {
+    draw_text(canvas, left, line, s, c, size);
+    line += text_height(size) + 1;
   };
   // The env id in large type where it fits the panel (BipedalWalkerHardcore-v3 does not).
-  text(info.env_id, kText, Canvas::text_width(info.env_id, 2) <= w - 24 ? 2 : 1);
+  text(info.env_id, kText, text_width(info.env_id, kTitleSize) <= w - 24 ? kTitleSize : kSize);
   line += 4;
   text("episode " + std::to_string(info.episode) + (info.episodes > 0 ? " / " + std::to_string(info.episodes) : ""),
        kText);
@@ -77,6 +81,8 @@ void draw_hud(Canvas& canvas, int x, int y, int w, int h, const HudInfo& info) {
     text(title, kDim);
     const int n = static_cast<int>(info.scores.size());
     const int row = std::clamp((y + h - 110 - line) / std::max(n, 1), 9, 18);
+    const int row_text = std::min(kSize, row);
+    const int text_top = (row - text_height(row_text)) / 2;
     const int label_w = 48, value_w = 48;
     const int bar_x = left + label_w, bar_w = std::max(20, w - 24 - label_w - value_w);
     // Q-values: bars from 20% (the smallest value of this step) to full (the largest).
@@ -92,7 +98,7 @@ void draw_hud(Canvas& canvas, int x, int y, int w, int h, const HudInfo& info) {
       const std::string name = static_cast<std::size_t>(i) < info.action_names.size()
                                    ? info.action_names[static_cast<std::size_t>(i)]
                                    : std::to_string(i);
-      canvas.text(left, line + (row - 7) / 2, name.substr(0, 7), kText);
+      draw_text(canvas, left, line + text_top, name.substr(0, 7), kText, row_text);
       const int bar_h = std::max(5, row - 4);
       const int bar_y = line + (row - bar_h) / 2;
       canvas.fill_rect(bar_x, bar_y, bar_w, bar_h, kBarBack);
@@ -116,7 +122,8 @@ void draw_hud(Canvas& canvas, int x, int y, int w, int h, const HudInfo& info) {
         if (!std::isfinite(t)) t = 0.0f;
         canvas.fill_rect(bar_x, bar_y, static_cast<int>(std::lround(t * static_cast<float>(bar_w))), bar_h, colour);
       }
-      canvas.text(bar_x + bar_w + 6, line + (row - 7) / 2, format(std::fabs(s) >= 100.0f ? "%.0f" : "%.2f", s), kText);
+      draw_text(canvas, bar_x + bar_w + 6, line + text_top, format(std::fabs(s) >= 100.0f ? "%.0f" : "%.2f", s), kText,
+                row_text);
       line += row;
     }
   }
@@ -124,14 +131,14 @@ void draw_hud(Canvas& canvas, int x, int y, int w, int h, const HudInfo& info) {
   // Speed, pause and the keys, at the bottom of the panel.
   int bottom = y + h - 12 - 4 * 12;
   const std::string speed = info.fps > 0 ? format("%.0f fps", info.fps) : std::string("max speed");
-  canvas.text(left, bottom, speed, kText);
-  if (info.paused) canvas.text(left + 90, bottom, "PAUSED", kAlert);
+  draw_text(canvas, left, bottom, speed, kText, kSize);
+  if (info.paused) draw_text(canvas, left + 90, bottom, "PAUSED", kAlert, kSize);
   bottom += 14;
-  canvas.text(left, bottom, "space pause  n step  +/- speed", kDim);
+  draw_text(canvas, left, bottom, "space pause  n step  +/- speed", kDim, kSize - 1);
   bottom += 12;
-  canvas.text(left, bottom, "r reset  h human  q quit", kDim);
+  draw_text(canvas, left, bottom, "r reset  h human  q quit", kDim, kSize - 1);
   bottom += 12;
-  if (info.human && !info.human_help.empty()) canvas.text(left, bottom, info.human_help, kChosen);
+  if (info.human && !info.human_help.empty()) draw_text(canvas, left, bottom, info.human_help, kChosen, kSize - 1);
 }
 
 }  // namespace apiary::render

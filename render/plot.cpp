@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "render/text.h"
+
 namespace apiary::render {
 
 namespace fs = std::filesystem;
@@ -99,6 +101,46 @@ struct Range {
 const Color kAxis{60, 60, 60, 255};
 const Color kGrid{228, 228, 228, 255};
 const Color kLabel{40, 40, 40, 255};
+constexpr int kTitleSize = 13, kLabelSize = 12, kTickSize = 11;  // text heights, pixels (render/text.h)
+
+// A polyline `width` pixels wide in pixel coordinates, anti-aliased: each pixel takes the colour with the
+// share of it the stroke covers (1 inside, falling to 0 across its edge pixel), the largest over the
+// segments, so joints are blended once.
+void smooth_polyline(Canvas& canvas, const std::vector<Vec2>& points, Color color, float width) {
+  const float half = width / 2.0f;
+  std::vector<float> coverage(static_cast<std::size_t>(canvas.width()) * canvas.height(), 0.0f);
+  int bx0 = canvas.width(), bx1 = -1, by0 = canvas.height(), by1 = -1;
+  for (std::size_t i = 0; i + 1 < points.size(); ++i) {
+    const Vec2 a = points[i], b = points[i + 1];
+    if (!std::isfinite(a.x + a.y + b.x + b.y)) continue;
+    const float dx = b.x - a.x, dy = b.y - a.y, length2 = dx * dx + dy * dy;
+    const int x0 = std::max(0, static_cast<int>(std::floor(std::min(a.x, b.x) - half - 1.0f)));
+    const int x1 = std::min(canvas.width() - 1, static_cast<int>(std::ceil(std::max(a.x, b.x) + half + 1.0f)));
+    const int y0 = std::max(0, static_cast<int>(std::floor(std::min(a.y, b.y) - half - 1.0f)));
+    const int y1 = std::min(canvas.height() - 1, static_cast<int>(std::ceil(std::max(a.y, b.y) + half + 1.0f)));
+    bx0 = std::min(bx0, x0);
+    bx1 = std::max(bx1, x1);
+    by0 = std::min(by0, y0);
+    by1 = std::max(by1, y1);
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x) {
+        // The distance from the pixel's centre to the segment.
+        const float px = static_cast<float>(x) + 0.5f - a.x, py = static_cast<float>(y) + 0.5f - a.y;
+        const float t = length2 > 0.0f ? std::clamp((px * dx + py * dy) / length2, 0.0f, 1.0f) : 0.0f;
+        const float ex = px - t * dx, ey = py - t * dy;
+        float& c = coverage[static_cast<std::size_t>(y) * canvas.width() + x];
+        c = std::max(c, std::clamp(half + 0.5f - std::sqrt(ex * ex + ey * ey), 0.0f, 1.0f));
+      }
+  }
+  for (int y = by0; y <= by1; ++y)
+    for (int x = bx0; x <= bx1; ++x) {
+      const float c = coverage[static_cast<std::size_t>(y) * canvas.width() + x];
+      if (c <= 0.0f) continue;
+      Color shade = color;
+      shade.a = static_cast<std::uint8_t>(std::lround(c * static_cast<float>(color.a)));
+      canvas.put(x, y, shade);
+    }
+}
 
 // One panel: x is the step or wall-clock column of every curve.
 void draw_panel(Canvas& canvas, int left, int top, int width, int height, const std::vector<RunCurve>& curves,
@@ -124,7 +166,7 @@ void draw_panel(Canvas& canvas, int left, int top, int width, int height, const 
   const double x_step = nice_step(xr.hi - xr.lo, 6), y_step = nice_step(yr.hi - yr.lo, 5);
 
   canvas.set_transform(Transform{});
-  canvas.text(plot_x, top + 6, title, kLabel, 1);
+  draw_text(canvas, plot_x, top + 4, title, kLabel, kTitleSize);
   canvas.fill_rect(plot_x, plot_y, plot_w, plot_h, colors::kWhite);
   const Transform to_px = Transform::fit(static_cast<float>(xr.lo), static_cast<float>(yr.lo),
                                          static_cast<float>(xr.hi), static_cast<float>(yr.hi),
@@ -136,24 +178,21 @@ void draw_panel(Canvas& canvas, int left, int top, int width, int height, const 
     canvas.fill_rect(px, plot_y, 1, plot_h, kGrid);
     canvas.fill_rect(px, plot_y + plot_h, 1, 4, kAxis);
     const std::string label = tick_label(v, x_step);
-    canvas.text(px - Canvas::text_width(label) / 2, plot_y + plot_h + 8, label, kLabel);
+    draw_text(canvas, px - text_width(label, kTickSize) / 2, plot_y + plot_h + 6, label, kLabel, kTickSize);
   }
   for (double v = std::ceil(yr.lo / y_step) * y_step; v <= yr.hi + y_step * 1e-9; v += y_step) {
     const int py = static_cast<int>(std::floor(to_px.apply({0.0f, static_cast<float>(v)}).y));
     canvas.fill_rect(plot_x, py, plot_w, 1, kGrid);
     canvas.fill_rect(plot_x - 4, py, 4, 1, kAxis);
     const std::string label = tick_label(v, y_step);
-    canvas.text(plot_x - 8 - Canvas::text_width(label), py - 3, label, kLabel);
+    draw_text(canvas, plot_x - 8 - text_width(label, kTickSize), py - text_height(kTickSize) / 2, label, kLabel,
+              kTickSize);
   }
-  canvas.text(plot_x + (plot_w - Canvas::text_width(x_label)) / 2, plot_y + plot_h + 24, x_label, kLabel);
-  // The y label, written vertically one character per line at the left edge.
-  std::string vertical;
-  for (char ch : y_label) {
-    vertical += ch;
-    vertical += '\n';
-  }
-  if (!vertical.empty()) vertical.pop_back();
-  canvas.text(left + 4, plot_y + (plot_h - Canvas::text_height(vertical)) / 2, vertical, kLabel);
+  draw_text(canvas, plot_x + (plot_w - text_width(x_label, kLabelSize)) / 2, plot_y + plot_h + 22, x_label, kLabel,
+            kLabelSize);
+  // The y label turned a quarter, reading upwards along the left edge.
+  draw_text(canvas, left + 4, plot_y + (plot_h + text_width(y_label, kLabelSize)) / 2 - text_width(y_label, kLabelSize),
+            y_label, kLabel, kLabelSize, /*vertical=*/true);
 
   // Bands first, then lines and points on top.
   canvas.set_transform(to_px);
@@ -175,7 +214,9 @@ void draw_panel(Canvas& canvas, int left, int top, int width, int height, const 
     const auto& xs = wall_clock ? c.wall_seconds : c.step;
     std::vector<Vec2> line;
     for (std::size_t i = 0; i < xs.size(); ++i) line.push_back({static_cast<float>(xs[i]), static_cast<float>(c.value[i])});
-    canvas.polyline(line, curve_color(k), 2.0f);
+    std::vector<Vec2> px;
+    for (const Vec2& p : line) px.push_back(to_px.apply(p));
+    smooth_polyline(canvas, px, curve_color(k), 2.0f);
     for (const Vec2& p : line) canvas.fill_circle(p, 2.5f / to_px.scale_x(), curve_color(k));
   }
   canvas.set_transform(Transform{});
@@ -248,10 +289,10 @@ Canvas plot_curves(const std::vector<RunCurve>& curves, const PlotOptions& optio
   const int legend_y = 12;
   for (std::size_t k = 0; k < curves.size(); ++k) {
     const std::string& name = curves[k].name;
-    const int w = 22 + Canvas::text_width(name) + 18;
+    const int w = 22 + text_width(name, kLabelSize) + 18;
     if (x + w > options.width - 8 && x > 16) break;  // the rest would not fit
     canvas.fill_rect(x, legend_y + 2, 16, 4, curve_color(k));
-    canvas.text(x + 22, legend_y, name, kLabel);
+    draw_text(canvas, x + 22, legend_y - 3, name, kLabel, kLabelSize);
     x += w;
   }
   const int top = 28, half = options.width / 2;
