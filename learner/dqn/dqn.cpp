@@ -85,6 +85,10 @@ Dqn::Dqn(const AlgorithmInit& init)
   parameters_ = online_->parameters();
   optimizer_ = std::make_unique<torch::optim::Adam>(parameters_, torch::optim::AdamOptions(config_.learning_rate));
   guard_ = std::make_unique<UpdateGuard>(*optimizer_, target_->parameters());
+  // The hand-written step where it covers the network: an fp32 MLP on vector observations, on the CPU.
+  if (config_.fused_update && device_.is_cpu() && precision_ == Precision::kFp32 && obs_dtype_ == torch::kFloat &&
+      !policy_config.dueling && policy_config.encoder == "mlp" && agents::dense_kernels_available())
+    fused_ = std::make_unique<FusedDqnStep>();
   reset_replay();
 }
 
@@ -157,8 +161,98 @@ double Dqn::per_beta(std::int64_t global_step, std::int64_t total_steps) const {
   return config_.per_beta + (1.0 - config_.per_beta) * progress;
 }
 
+FusedQNet Dqn::fused_net_of(agents::QNetworkImpl& net, bool grads) {
+  const auto params = net.named_parameters(/*recurse=*/true);
+  const auto buffers = net.named_buffers(/*recurse=*/true);
+  const auto floats = [](const torch::Tensor& t, const std::string& name) {
+    TORCH_CHECK(t.defined() && t.scalar_type() == torch::kFloat && t.is_cpu() && t.is_contiguous(),
+                "DQN's fused step: ", name, " is not a contiguous fp32 CPU tensor");
+    return t.data_ptr<float>();
+  };
+  const auto linear = [&](const std::string& prefix) {
+    agents::DenseLayer layer;
+    for (const char* part : {"weight", "bias"}) {
+      const torch::Tensor& p = params[prefix + "." + part];
+      const float* value = floats(p, prefix + "." + part);
+      float* grad = nullptr;
+      if (grads) {
+        if (p.requires_grad()) {
+          grad = floats(p.grad(), prefix + "." + part + ".grad");
+        } else {  // frozen: its gradient is computed and dropped
+          frozen_grads_.push_back(torch::zeros_like(p));
+          grad = frozen_grads_.back().data_ptr<float>();
+        }
+      }
+      (std::string(part) == "weight" ? layer.weight : layer.bias) = value;
+      (std::string(part) == "weight" ? layer.weight_grad : layer.bias_grad) = grad;
+    }
+    layer.out = params[prefix + ".weight"].size(0);
+    layer.in = params[prefix + ".weight"].size(1);
+    return layer;
+  };
+  FusedQNet n;
+  // make_mlp's layers are Linear, activation, Linear, ...: the Linears at the even indices.
+  for (int i = 0; params.find("trunk." + std::to_string(i) + ".weight") != nullptr; i += 2)
+    n.body.push_back(linear("trunk." + std::to_string(i)));
+  n.head = linear("q_head");
+  n.tanh = agents::parse_activation(net.config().activation) == agents::Activation::kTanh;
+  n.obs_dim = net.obs_dim();
+  n.num_actions = net.num_actions();
+  const torch::Tensor* offset = buffers.find("obs_scaling.offset");
+  n.obs_offset = offset != nullptr ? floats(*offset, "obs_scaling.offset") : nullptr;
+  n.obs_scale = offset != nullptr ? floats(buffers["obs_scaling.scale"], "obs_scaling.scale") : nullptr;
+  return n;
+}
+
+torch::Tensor Dqn::fused_loss_backward(const ReplaySample& batch, StepTotals& totals) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : parameters_) {
+    if (!p.requires_grad()) continue;
+    if (p.grad().defined()) p.mutable_grad().zero_();
+    else p.mutable_grad() = torch::zeros_like(p);
+  }
+  frozen_grads_.clear();
+  const FusedQNet online = fused_net_of(*online_, /*grads=*/true);
+  const FusedQNet target = fused_net_of(*target_, /*grads=*/false);
+  const torch::Tensor obs = batch.obs.to(torch::kFloat).contiguous();
+  const torch::Tensor next_obs = batch.next_obs.to(torch::kFloat).contiguous();
+  const torch::Tensor actions = batch.actions.to(torch::kLong).contiguous();
+  const torch::Tensor returns = batch.returns.to(torch::kFloat).contiguous();
+  const torch::Tensor discounts = batch.discounts.to(torch::kFloat).contiguous();
+  const torch::Tensor weights =
+      prioritized_replay_ ? batch.weights.to(torch::kFloat).contiguous() : torch::Tensor();
+  torch::Tensor td_errors = prioritized_replay_ ? torch::empty({obs.size(0)}, torch::kFloat) : torch::Tensor();
+  FusedDqnBatch b;
+  b.rows = obs.size(0);
+  b.obs = obs.data_ptr<float>();
+  b.next_obs = next_obs.data_ptr<float>();
+  b.actions = actions.data_ptr<std::int64_t>();
+  b.returns = returns.data_ptr<float>();
+  b.discounts = discounts.data_ptr<float>();
+  b.weights = weights.defined() ? weights.data_ptr<float>() : nullptr;
+  FusedDqnOptions options;
+  options.double_dqn = config_.double_dqn;
+  options.huber = loss_kind_ == TdLossKind::kHuber;
+  const FusedDqnOut out =
+      fused_->run(online, target, b, options, td_errors.defined() ? td_errors.data_ptr<float>() : nullptr);
+  totals.fused_td_loss += out.loss;
+  totals.fused_q_taken += out.q_taken_mean;
+  return td_errors;
+}
+
 void Dqn::gradient_step(StepTotals& totals) {
   const ReplaySample batch = sample_batch();
+  if (fused_ != nullptr) {
+    const torch::Tensor td_errors = fused_loss_backward(batch, totals);
+    if (reduce_gradients_) reduce_gradients_(grads_of(parameters_));
+    if (config_.max_grad_norm > 0.0) clip_grad_norm(grads_of(parameters_), config_.max_grad_norm);
+    optimizer_->step();
+    totals.weights_changed = true;
+    if (prioritized_replay_) prioritized_replay_->update_priorities(batch.indices, td_errors);
+    gradient_steps_ += 1;
+    totals.steps += 1;
+    return;
+  }
 
   DqnTargets targets;
   {
@@ -252,8 +346,8 @@ Metrics Dqn::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
     return {};
   }
   const double steps = static_cast<double>(totals.steps);
-  const double td_loss = totals.td_loss.item<double>() / steps;
-  const double q_values = totals.q_taken.item<double>() / steps;
+  const double td_loss = (totals.td_loss.defined() ? totals.td_loss.item<double>() : totals.fused_td_loss) / steps;
+  const double q_values = (totals.q_taken.defined() ? totals.q_taken.item<double>() : totals.fused_q_taken) / steps;
   // Finite-only training: an update whose losses or weights are not finite is undone and reported.
   if (!std::isfinite(td_loss) || !std::isfinite(q_values) || !guard_->finite()) {
     guard_->restore();

@@ -48,6 +48,7 @@
 #include "agents/q_network.h"
 #include "learner/algorithm.h"
 #include "learner/dqn/dqn_config.h"
+#include "learner/dqn/fused_step.h"
 #include "learner/loss_scaler.h"
 #include "learner/losses.h"
 #include "learner/nstep.h"
@@ -97,6 +98,7 @@ class Dqn final : public Algorithm {
   struct StepTotals {
     torch::Tensor td_loss;  // sum of the per-step TD losses
     torch::Tensor q_taken;  // sum of the per-step mean Q(s, a)
+    double fused_td_loss = 0.0, fused_q_taken = 0.0;  // the same sums from the fused step
     std::int64_t steps = 0;
     bool weights_changed = false;
   };
@@ -109,6 +111,13 @@ class Dqn final : public Algorithm {
   ReplaySample sample_batch();
   // One sample / loss / backward / Adam step.
   void gradient_step(StepTotals& totals);
+  // The loss and backward of gradient_step on FusedDqnStep instead of autograd: the online network's
+  // gradients (zeroed first) hold d loss / d parameter afterwards. Returns the TD errors [B] where the
+  // replay is prioritised (undefined otherwise).
+  torch::Tensor fused_loss_backward(const ReplaySample& batch, StepTotals& totals);
+  // The pointers FusedDqnStep reads: `net`'s layers, with gradients where `grads` (frozen parameters'
+  // gradients go to a scratch buffer nobody reads).
+  FusedQNet fused_net_of(agents::QNetworkImpl& net, bool grads);
   void update_target_network();
   // Linear from per_beta at step 0 to 1 at total_steps.
   double per_beta(std::int64_t global_step, std::int64_t total_steps) const;
@@ -125,6 +134,8 @@ class Dqn final : public Algorithm {
   std::shared_ptr<agents::EpsilonGreedyPolicy> policy_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
   std::unique_ptr<UpdateGuard> guard_;  // undoes non-finite updates
+  std::unique_ptr<FusedDqnStep> fused_;  // dqn.fused_update where it applies (fp32 MLP, CPU, no dueling)
+  std::vector<torch::Tensor> frozen_grads_;  // scratch gradients of frozen parameters (fused step)
   std::vector<torch::Tensor> parameters_;  // online_'s, in optimizer order
   LossScaler scaler_;
 

@@ -30,6 +30,7 @@ struct DqnConfig {
   double per_beta = 0.4;
   std::string loss = "huber";
   double max_grad_norm = 10.0;
+  bool fused_update = true;
   template <class V>
   void visit(V& v) {
     v.field("learning_rate", learning_rate, "Adam step size", Range::open_closed(0, 1));
@@ -53,6 +54,8 @@ struct DqnConfig {
     v.field("per_beta", per_beta, "initial importance-sampling exponent", Range::closed(0, 1));
     v.choice("loss", loss, {"huber", "mse"}, "TD loss");
     v.field("max_grad_norm", max_grad_norm, "gradient-norm clip (0: off)", Range::closed(0, 1e6));
+    v.field("fused_update", fused_update,
+            "hand-written gradient step for fp32 MLP Q-networks on the CPU (learner/dqn/fused_step.h); false: autograd");
   }
 };
 

@@ -291,6 +291,72 @@ TrainConfig cartpole_config() {
   return config;
 }
 
+// dqn.fused_update: the hand-written step (learner/dqn/fused_step.h) takes the same steps as autograd,
+// to float rounding, for both losses, both activations, plain and Double DQN, prioritised replay (its
+// weights and the TD errors that set the priorities), observation scaling and a frozen layer.
+TEST_F(DqnTest, FusedStepTakesAutogradsSteps) {
+  struct Case {
+    const char* name;
+    const char* loss;
+    const char* activation;
+    bool double_dqn, prioritized, scale_obs, freeze;
+  };
+  const Case cases[] = {{"huber relu double", "huber", "relu", true, false, false, false},
+                        {"mse tanh plain", "mse", "tanh", false, false, false, false},
+                        {"prioritised, scaled", "huber", "relu", true, true, true, false},
+                        {"frozen first layer", "huber", "tanh", true, false, false, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto make = [&](bool fused) {
+      AlgorithmInit init;
+      init.config.algo = "dqn";
+      init.config.seed = 3;
+      init.config.total_steps = 10000;
+      init.config.policy.hidden_sizes = {16, 16};
+      init.config.policy.activation = c.activation;
+      init.config.policy.scale_obs = c.scale_obs;
+      DqnConfig& dqn = init.config.section<DqnConfig>("dqn");
+      dqn.learning_starts = 8;
+      dqn.train_frequency = 4;
+      dqn.gradient_steps = 3;
+      dqn.batch_size = 32;
+      dqn.loss = c.loss;
+      dqn.double_dqn = c.double_dqn;
+      dqn.prioritized = c.prioritized;
+      dqn.target_network_frequency = 12;
+      dqn.max_grad_norm = 1.0;  // the clip engages
+      dqn.fused_update = fused;
+      init.spec = envs::env_spec("CartPole-v1");
+      torch::manual_seed(11);
+      auto algo = std::make_unique<Dqn>(init);
+      if (c.freeze) algo->set_frozen([](const std::string& name) { return name.rfind("trunk.0.", 0) == 0; });
+      return algo;
+    };
+    auto fused = make(true);
+    auto autograd = make(false);
+    Metrics mf, ma;
+    for (int k = 0; k < 3; ++k) {
+      const auto chunk = random_cartpole_chunk(16, 2, /*seed=*/40 + k);
+      mf = fused->update(chunk, UpdateContext{32 * (k + 1), 10000});
+      ma = autograd->update(chunk, UpdateContext{32 * (k + 1), 10000});
+    }
+    ASSERT_GT(fused->gradient_steps(), 10);
+    const auto pf = fused->online()->named_parameters();
+    const auto pa = autograd->online()->named_parameters();
+    bool bitwise_equal = true;
+    for (const auto& p : pf) {
+      EXPECT_LT((p.value() - pa[p.key()]).abs().max().item<double>(), 2e-5) << p.key();
+      bitwise_equal = bitwise_equal && torch::equal(p.value(), pa[p.key()]);
+      if (c.freeze && p.key().rfind("trunk.0.", 0) == 0) {
+        EXPECT_TRUE(torch::equal(p.value(), make(false)->online()->named_parameters()[p.key()])) << "frozen " << p.key();
+      }
+    }
+    EXPECT_FALSE(bitwise_equal) << "dqn.fused_update made no difference: one path ran twice";
+    const auto f = as_map(mf), a = as_map(ma);
+    for (const char* name : {"td_loss", "q_values"}) EXPECT_NEAR(f.at(name), a.at(name), 1e-4 * std::max(1.0, std::abs(a.at(name)))) << name;
+  }
+}
+
 TEST_F(DqnTest, LearnsCartPole) {
   AlgorithmInit init;
   init.config = cartpole_config();
