@@ -81,7 +81,6 @@ void run_play(const PlayFlags& flags) {
   po.hud = !flags.no_hud;
   po.agent_name = policy ? policy->algo() + " checkpoint" : "random";
   po.start_human = flags.human;
-  po.env_options = options;
   po.max_steps = flags.max_steps;
   if (flags.headless && po.episodes == 0 && po.max_steps == 0)
     throw UsageError("--headless needs --episodes N (N >= 1) or --max-steps N: there is no window to quit from");
@@ -96,7 +95,7 @@ void run_play(const PlayFlags& flags) {
   }
 
   std::unique_ptr<render::Display> display;
-  const render::Size size = render::frame_size(env_id, po.hud);
+  const render::Size size = render::frame_size(*env, po.hud);
   if (flags.headless) {
     try {  // SDL's offscreen driver: the window code path, with no display
       display = std::make_unique<render::Window>("Apiary", size.width, size.height, render::Window::Kind::kOffScreen);

@@ -1,6 +1,6 @@
 # What `cmake --install BUILD --prefix PREFIX` puts under PREFIX (docs/custom-envs.md):
 #   bin/apiary                       the program, exporting the apiary::envs symbols to plugins
-#   include/apiary/{core,envs}/*.h   the public headers a plugin compiles against
+#   include/apiary/{core,draw,envs}/*.h   the public headers a plugin compiles against
 #   share/apiary/zoo/                the zoo of trained policies (runner/zoo.h)
 #   lib/cmake/Apiary/                the CMake package: find_package(Apiary), Apiary::envs,
 #                                    apiary_add_plugin()
@@ -29,7 +29,7 @@ endif()
 # The public headers: the env contracts, spaces, registry, both batched back ends, the plugin API
 # (and the headers they include; nothing that needs Box2D or LibTorch).
 set(APIARY_PUBLIC_HEADERS
-  core/version.h core/fnv1a.h
+  core/version.h core/fnv1a.h draw/canvas.h
   envs/hd.h envs/env.h envs/env_spec.h envs/spaces.h envs/params.h envs/rng.h envs/math.h envs/scene.h
   envs/vec_env.h envs/registry.h envs/row_probe.h envs/thread_pool.h envs/cpu_vec_env.h envs/thrust_vec_env.h
   envs/cpu_system.h envs/cuda_system.cuh envs/plugin.h envs/plugin_cuda.cuh)

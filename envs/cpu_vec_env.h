@@ -22,7 +22,8 @@
 //     void observe(Obs* obs_row) const;                  // float* unless Obs says otherwise
 //     // optional:
 //     static constexpr int kStateDim; void get_state(float*) const; void set_state(const float*);
-//     void describe(Scene& scene) const;                 // what a painter draws
+//     void describe(Scene& scene) const;                 // its picture (envs/scene.h)
+//     static constexpr PictureSize kPictureSize;         // its native size (600 x 400 when absent)
 //   };
 //
 // Everything a lane does depends only on (seed, lane) and its actions, so any thread count gives the
@@ -209,6 +210,20 @@ class CpuVecEnv final : public VecEnv {
       return true;
     }
     return false;
+  }
+
+  bool has_picture() const override { return detail::HasDescribe<Env>::value; }
+  PictureSize picture_size() const override { return EnvPictureSize<Env>::value; }
+
+  void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
+    check_render(lanes, height, width, out);
+    if constexpr (detail::HasDescribe<Env>::value) {
+      // Lanes only read their objects here, so they draw side by side on the stepping pool.
+      draw_scenes(pool_.get(), lanes, height, width, out, [this](std::int32_t lane, Scene& scene) {
+        scene.env_id = spec_.id;
+        lanes_[static_cast<std::size_t>(lane)]->describe(scene);
+      });
+    }
   }
 
   // The lane's env object, for tests and tools that inspect the physics (read only).

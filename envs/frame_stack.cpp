@@ -158,6 +158,14 @@ class FrameStackVecEnv final : public VecEnv {
   }
 
   bool describe(std::int32_t lane, Scene& scene) const override { return inner_->describe(lane, scene); }
+  void describe_action(const std::vector<float>& action, Scene& scene) const override {
+    inner_->describe_action(action, scene);
+  }
+  bool has_picture() const override { return inner_->has_picture(); }
+  PictureSize picture_size() const override { return inner_->picture_size(); }
+  void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
+    inner_->render_lanes(lanes, height, width, out);
+  }
 
  private:
   static constexpr std::uint64_t kMagic = 0x4b43415453454d41ull;  // "AMESTACK"

@@ -31,10 +31,11 @@
 // exports its apiary::envs symbols (cmake/apiary_envs.dynlist). So the process holds one copy of the
 // back ends and one registry, whatever the number of plugins.
 //
-// Painting: `apiary play` draws a lane from the Scene its env describes (envs/scene.h). CPU envs give
-// one with a member `void describe(Scene&) const`; __host__ __device__ envs with a static
-// `void describe(const Params&, const State&, Scene&)`, called on the host with the lane's state. An
-// env without either is drawn as its observation, one bar per element.
+// Pictures: an env draws itself through the Scene it describes (envs/scene.h), which `apiary play`
+// shows and VecEnv::render_lanes draws in batches. CPU envs give one with a member
+// `void describe(Scene&) const`; __host__ __device__ envs with a static
+// `void describe(const Params&, const State&, Scene&)`, called on the host with a copy of the lane's
+// state. `play` shows an env without either as its observation, one bar per element.
 #pragma once
 
 #include <cstdint>
@@ -89,45 +90,19 @@ class ForwardingVecEnv : public VecEnv {
   std::vector<std::uint8_t> save_snapshot() const override { return inner_->save_snapshot(); }
   void load_snapshot(const std::vector<std::uint8_t>& bytes) override { inner_->load_snapshot(bytes); }
   bool describe(std::int32_t lane, Scene& scene) const override { return inner_->describe(lane, scene); }
+  void describe_action(const std::vector<float>& action, Scene& scene) const override {
+    inner_->describe_action(action, scene);
+  }
+  bool has_picture() const override { return inner_->has_picture(); }
+  PictureSize picture_size() const override { return inner_->picture_size(); }
+  void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
+    inner_->render_lanes(lanes, height, width, out);
+  }
 
  private:
   std::unique_ptr<VecEnv> inner_;
 };
 
-namespace detail {
-template <class Env, class = void>
-struct HasStaticDescribe : std::false_type {};
-template <class Env>
-struct HasStaticDescribe<Env, std::void_t<decltype(Env::describe(std::declval<const typename Env::Params&>(),
-                                                                 std::declval<const typename Env::State&>(),
-                                                                 std::declval<Scene&>()))>> : std::true_type {};
-
-// A __host__ __device__ env whose painter input comes from its static describe(): the lane's state is
-// read back (get_states, a device copy for CUDA lanes) and described on the host.
-template <class Env>
-class DescribedVecEnv final : public ForwardingVecEnv {
- public:
-  DescribedVecEnv(std::unique_ptr<VecEnv> inner, const typename Env::Params& params)
-      : ForwardingVecEnv(std::move(inner)), params_(params) {}
-
-  bool describe(std::int32_t lane, Scene& scene) const override {
-    if (lane < 0 || lane >= num_envs_)
-      throw std::out_of_range(spec_.id + ": describe(): lane " + std::to_string(lane) + " of " +
-                              std::to_string(num_envs_));
-    const std::vector<float> states = get_states();
-    typename Env::State state;
-    std::memcpy(static_cast<void*>(&state), states.data() + static_cast<std::size_t>(lane) * Env::kStateDim,
-                sizeof(state));
-    scene.clear();
-    scene.env_id = spec_.id;
-    Env::describe(params_, state, scene);
-    return true;
-  }
-
- private:
-  typename Env::Params params_;
-};
-}  // namespace detail
 
 // Builds a __host__ __device__ env on a Thrust system (CpuSystem here; CudaSystem in a CUDA
 // translation unit, envs/plugin_cuda.cuh).
@@ -135,11 +110,9 @@ template <class Env, class System>
 std::unique_ptr<VecEnv> make_hd_env(const VecEnvConfig& config) {
   std::int32_t max_episode_steps = Env::kMaxEpisodeSteps;
   const auto params = make_params<Env>(config.options, max_episode_steps);
-  std::unique_ptr<VecEnv> env = std::make_unique<ThrustVecEnv<Env, System>>(
-      params, max_episode_steps, spec_with_options<Env>(config.options), config.num_envs, config.threads);
-  if constexpr (detail::HasStaticDescribe<Env>::value)
-    return std::make_unique<detail::DescribedVecEnv<Env>>(std::move(env), params);
-  return env;
+  return std::make_unique<ThrustVecEnv<Env, System>>(params, max_episode_steps,
+                                                     spec_with_options<Env>(config.options), config.num_envs,
+                                                     config.threads);
 }
 
 // What a plugin's register function receives: it declares the plugin's environment ids here, and the

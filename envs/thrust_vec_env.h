@@ -11,15 +11,19 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "envs/env.h"
 #include "core/fnv1a.h"
 #include "envs/rng.h"
+#include "envs/scene.h"
+#include "envs/thread_pool.h"
 #include "envs/vec_env.h"
 
 namespace apiary::envs {
@@ -236,6 +240,22 @@ struct ContinuousActionInvalid {
   APIARY_HD bool operator()(float a) const { return !(a - a == 0.0f); }  // NaN or infinite
 };
 
+// An env with a picture: a static `describe(const Params&, const State&, Scene&)`, called on the
+// host with a copy of the lane's state; and optionally a static
+// `describe_action(const Params&, const std::vector<float>& action, Scene&)`.
+template <class Env, class = void>
+struct HasStaticDescribe : std::false_type {};
+template <class Env>
+struct HasStaticDescribe<Env, std::void_t<decltype(Env::describe(std::declval<const typename Env::Params&>(),
+                                                                 std::declval<const typename Env::State&>(),
+                                                                 std::declval<Scene&>()))>> : std::true_type {};
+template <class Env, class = void>
+struct HasDescribeAction : std::false_type {};
+template <class Env>
+struct HasDescribeAction<Env, std::void_t<decltype(Env::describe_action(std::declval<const typename Env::Params&>(),
+                                                                        std::declval<const std::vector<float>&>(),
+                                                                        std::declval<Scene&>()))>> : std::true_type {};
+
 }  // namespace detail
 
 template <class Env, class System>
@@ -355,6 +375,41 @@ class ThrustVecEnv final : public VecEnv {
                            detail::ObserveBlocks<Env>{params_, arrays(actions_.data()), num_envs_, block});
   }
 
+  // ---- pictures: drawn on the host from a copy of the states (a device env's included) ------------
+  bool describe(std::int32_t lane, Scene& scene) const override {
+    if (lane < 0 || lane >= num_envs_)
+      throw std::out_of_range(spec_.id + ": describe(): lane " + std::to_string(lane) + " of " +
+                              std::to_string(num_envs_));
+    if constexpr (detail::HasStaticDescribe<Env>::value) {
+      State state;
+      System::download(state_.data() + lane, 1, &state);
+      scene.clear();
+      scene.env_id = spec_.id;
+      Env::describe(params_, state, scene);
+      return true;
+    }
+    return false;
+  }
+
+  void describe_action(const std::vector<float>& action, Scene& scene) const override {
+    if constexpr (detail::HasDescribeAction<Env>::value) Env::describe_action(params_, action, scene);
+  }
+
+  bool has_picture() const override { return detail::HasStaticDescribe<Env>::value; }
+  PictureSize picture_size() const override { return EnvPictureSize<Env>::value; }
+
+  void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
+    check_render(lanes, height, width, out);
+    if constexpr (detail::HasStaticDescribe<Env>::value) {
+      std::vector<State> host(static_cast<std::size_t>(num_envs_));  // one copy for every lane drawn
+      System::download(state_.data(), host.size(), host.data());
+      draw_scenes(render_pool(), lanes, height, width, out, [&](std::int32_t lane, Scene& scene) {
+        scene.env_id = spec_.id;
+        Env::describe(params_, host[static_cast<std::size_t>(lane)], scene);
+      });
+    }
+  }
+
   std::vector<std::uint8_t> save_snapshot() const override {
     std::vector<std::uint8_t> out;
     auto put_bytes = [&](const void* p, std::size_t n) {
@@ -420,6 +475,14 @@ class ThrustVecEnv final : public VecEnv {
 
   std::int64_t num_blocks(std::int64_t block) const { return (num_envs_ + block - 1) / block; }
 
+  // The threads that draw pictures: a pool of `threads` (the steps' OpenMP team is not reused, so a
+  // CUDA env draws on the host too), made on first use and again when the thread count changes.
+  ThreadPool* render_pool() const {
+    const std::int32_t want = threads_ > 0 ? threads_ : ThreadPool::hardware_threads();
+    if (!render_pool_ || render_pool_->threads() != want) render_pool_ = std::make_unique<ThreadPool>(want);
+    return render_pool_.get();
+  }
+
   detail::LaneArrays<Env> arrays(const Action* actions) {
     return detail::LaneArrays<Env>{state_.data(), actions, draws_.data(), buffers_};
   }
@@ -474,6 +537,7 @@ class ThrustVecEnv final : public VecEnv {
   typename System::template Array<float> reward_, episode_return_, final_return_;
   typename System::template Array<std::uint8_t> terminated_, truncated_;
   typename System::template Array<std::int32_t> elapsed_, final_length_;
+  mutable std::unique_ptr<ThreadPool> render_pool_;   // render_pool()
   const std::uint8_t* active_host_ = nullptr;          // set_active_lanes()'s mask (host), null: all
   typename System::template Array<std::uint8_t> mask_;  // its device copy (CUDA only), made on first use
 };

@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
+
+#include "envs/thread_pool.h"
 
 namespace apiary::envs {
 
@@ -90,6 +93,53 @@ void copy_host_buffers(const BatchBuffers& b, std::int32_t num_envs, std::int64_
   out.episode_return.assign(b.episode_return, b.episode_return + n);
   out.final_return.assign(b.final_return, b.final_return + n);
   out.final_length.assign(b.final_length, b.final_length + n);
+}
+
+// ---- pictures ------------------------------------------------------------------------------------------
+
+bool VecEnv::draw_lane(std::int32_t lane, draw::Canvas& canvas) const {
+  Scene scene;
+  if (!describe(lane, scene)) return false;
+  draw_scene(scene, canvas);
+  return true;
+}
+
+void VecEnv::render(int height, int width, std::uint8_t* out) const {
+  std::vector<std::int32_t> lanes(static_cast<std::size_t>(num_envs_));
+  std::iota(lanes.begin(), lanes.end(), 0);
+  render_lanes(lanes, height, width, out);
+}
+
+void VecEnv::check_render(const std::vector<std::int32_t>& lanes, int height, int width,
+                          const std::uint8_t* out) const {
+  if (height < 1 || width < 1 || height > 16384 || width > 16384)
+    throw std::invalid_argument(spec_.id + ": render: a picture of " + std::to_string(height) + " x " +
+                                std::to_string(width) + " pixels (height x width); each must be in 1..16384");
+  for (std::size_t k = 0; k < lanes.size(); ++k)
+    if (lanes[k] < 0 || lanes[k] >= num_envs_)
+      throw std::out_of_range(spec_.id + ": render: lane " + std::to_string(lanes[k]) + " (entry " + std::to_string(k) +
+                              ") is outside the env's lanes 0.." + std::to_string(num_envs_ - 1));
+  if (!lanes.empty() && out == nullptr) throw std::invalid_argument(spec_.id + ": render: the output buffer is null");
+  if (!has_picture())
+    throw std::invalid_argument(spec_.id + ": render: this env has no picture (it describes no Scene: a CPU env "
+                                "gives one with `void describe(Scene&) const`, docs/custom-envs.md)");
+}
+
+void draw_scenes(ThreadPool* pool, const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out,
+                 const std::function<void(std::int32_t lane, Scene& scene)>& describe_lane) {
+  const std::size_t frame = static_cast<std::size_t>(height) * static_cast<std::size_t>(width) * 3;
+  const auto draw_one = [&](std::int64_t k) {
+    Scene scene;
+    describe_lane(lanes[static_cast<std::size_t>(k)], scene);
+    draw::Canvas canvas = draw::Canvas::over(out + static_cast<std::size_t>(k) * frame, width, height, 3);
+    draw_scene(scene, canvas);
+  };
+  const auto n = static_cast<std::int64_t>(lanes.size());
+  if (pool == nullptr || pool->threads() <= 1 || n <= 1) {
+    for (std::int64_t k = 0; k < n; ++k) draw_one(k);
+    return;
+  }
+  pool->run(n, draw_one);
 }
 
 }  // namespace apiary::envs

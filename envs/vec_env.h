@@ -10,12 +10,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "draw/canvas.h"
 #include "envs/env_spec.h"
 #include "envs/hd.h"
 #include "envs/params.h"
@@ -149,6 +151,14 @@ double lane_bytes_estimate(const EnvSpec& spec);
 // The machine's physical memory in bytes (0 when it cannot be read).
 double physical_memory_bytes();
 
+class ThreadPool;
+
+// Draws each of `lanes` into its frame of `out` ([lanes.size(), height, width, 3] RGB): a Scene from
+// describe_lane(lane, scene), then draw_scene(). On `pool`'s threads, or one by one where it is null.
+// The back ends' render_lanes() call it after check_render().
+void draw_scenes(ThreadPool* pool, const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out,
+                 const std::function<void(std::int32_t lane, Scene& scene)>& describe_lane);
+
 class VecEnv {
  public:
   virtual ~VecEnv() = default;
@@ -203,15 +213,50 @@ class VecEnv {
   // lane count or layout.
   virtual void load_snapshot(const std::vector<std::uint8_t>& bytes) = 0;
 
-  // Fills `scene` with what a painter draws for `lane` (envs/scene.h) and returns true; envs whose
-  // painters read get_states() instead return false. Throws std::out_of_range for a bad lane.
+  // ---- pictures (envs/scene.h) ---------------------------------------------------------------------
+  // Fills `scene` with lane `lane`'s picture and returns true; an env that has no picture returns
+  // false. Throws std::out_of_range for a bad lane.
   virtual bool describe(std::int32_t lane, Scene& scene) const {
     (void)lane;
     (void)scene;
     return false;
   }
+  // Adds the look of a lane's last action (its row, as floats) to the Scene describe() filled:
+  // Pendulum's torque arrow. The env's state does not hold the action, so only a caller that kept it
+  // (`apiary play`) can ask; most envs draw nothing for it.
+  virtual void describe_action(const std::vector<float>& action, Scene& scene) const {
+    (void)action;
+    (void)scene;
+  }
+  // Whether describe() gives a picture (checked before render_lanes() draws anything). The bundled
+  // back ends know it from the env's type; this default asks lane 0.
+  virtual bool has_picture() const {
+    Scene scene;
+    return num_envs_ > 0 && describe(0, scene);
+  }
+  // The size of the picture at its native scale, Gymnasium's window (what `apiary play` shows).
+  virtual PictureSize picture_size() const { return PictureSize{}; }
+  // Draws lane `lane` over the whole canvas (describe(), then draw_scene()) and returns true; false,
+  // leaving the canvas alone, when the env has no picture. Throws std::out_of_range for a bad lane.
+  bool draw_lane(std::int32_t lane, draw::Canvas& canvas) const;
+  // The pictures of `lanes` (any of 0..num_envs-1, in any order, repeats allowed), `height` x `width`
+  // pixels each, into `out`: [lanes.size(), height, width, 3] uint8 RGB, host memory. Everything is
+  // checked before a pixel is written: std::out_of_range names a lane outside the env,
+  // std::invalid_argument a size outside 1..16384, a null `out` with lanes to draw, or an env without a
+  // picture. The bundled back ends draw the lanes on their threads (a device env on the host, from one
+  // copy of its states); the bytes are the same for any thread count. This default draws one by one.
+  virtual void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width,
+                            std::uint8_t* out) const {
+    check_render(lanes, height, width, out);
+    draw_scenes(nullptr, lanes, height, width, out, [this](std::int32_t lane, Scene& scene) { describe(lane, scene); });
+  }
+  // Every lane in order: `out` is [num_envs, height, width, 3].
+  void render(int height, int width, std::uint8_t* out) const;
 
  protected:
+  // render_lanes()'s checks (see there); throws before anything is drawn.
+  void check_render(const std::vector<std::int32_t>& lanes, int height, int width, const std::uint8_t* out) const;
+
   VecEnv(EnvSpec spec, std::int32_t num_envs, Device device, std::int32_t threads)
       : spec_(std::move(spec)), num_envs_(num_envs), device_(device), threads_(threads) {}
   EnvSpec spec_;

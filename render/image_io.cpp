@@ -29,8 +29,8 @@ void save_png(const Canvas& canvas, const std::string& path) {
   init_png_codec();
   // The surface borrows the canvas's bytes (SDL does not write to them when saving).
   SDL_Surface* surface = SDL_CreateRGBSurfaceWithFormatFrom(
-      const_cast<std::uint8_t*>(canvas.rgba().data()), canvas.width(), canvas.height(), 32, canvas.width() * 4,
-      SDL_PIXELFORMAT_RGBA32);
+      const_cast<std::uint8_t*>(canvas.data()), canvas.width(), canvas.height(), 8 * canvas.channels(),
+      canvas.width() * canvas.channels(), canvas.channels() == 4 ? SDL_PIXELFORMAT_RGBA32 : SDL_PIXELFORMAT_RGB24);
   if (!surface) throw std::runtime_error("PNG " + path + ": cannot make an SDL surface: " + SDL_GetError());
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(g_temp_counter++);
   const int rc = IMG_SavePNG(surface, tmp.c_str());

@@ -1,23 +1,14 @@
-// One painter per bundled environment, drawing one lane as Gymnasium 1.x's render_mode="rgb_array"
-// draws it (same sizes, colours and proportions; gymnasium/envs/classic_control/*.py and
-// box2d/*.py). Painters read a snapshot of the lane (PaintInput) and never touch the env: capture()
-// takes that snapshot through VecEnv's read-only accessors (get_states, describe, copy_to_host).
-//
-// - Classic envs are drawn from their raw physics state (VecEnv::get_states()).
-// - Box2D envs are drawn from the Scene their describe() fills (envs/scene.h), by tag:
-//   LunarLander: "sky", "lander", "leg", "flame_main", "flame_side" and the values "helipad_x1",
-//   "helipad_x2", "helipad_y", "leg0_contact", "leg1_contact", "main_engine", "side_engine", "wind";
-//   BipedalWalker: "terrain", "obstacle", "hull", "upper_leg", "lower_leg", "lidar", "flag_pole",
-//   "flag" and "ground_contact0", "ground_contact1", "hull_x", "hull_y".
-// - Any other env with a Scene is drawn shape by shape in neutral colours; one without either is drawn
-//   as its observation, one bar per element, so every env can be played.
+// A lane's picture as `apiary play` shows it. The env draws itself: render/ only takes the Scene it
+// describes beside its physics (envs/scene.h: the classic envs, Box2D, MinAtar and plugins alike) and
+// draws it with envs::draw_scene, in the env's own colours at the env's own size (Gymnasium's
+// render_mode="rgb_array"). An env without a picture is shown as its observation, one bar per element,
+// so that every env can be played.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "envs/params.h"
 #include "envs/scene.h"
 #include "envs/spaces.h"
 #include "envs/vec_env.h"
@@ -25,46 +16,29 @@
 
 namespace apiary::render {
 
-// What a painter may read about one lane.
+// What paint() reads about one lane: a snapshot, so that painting never touches the env.
 struct PaintInput {
   std::string env_id;
-  std::vector<float> state;           // the lane's get_states() row (classic envs)
-  std::optional<envs::Scene> scene;   // the lane's describe() output (Box2D and custom envs)
-  std::vector<float> obs;             // the lane's observation
-  envs::Space observation_space;      // bounds for the observation bars
-  std::vector<float> last_action;     // the action of the last step (Pendulum's torque arrow); may be empty
-  envs::EnvOptions options;           // the env's parameters by name where they differ from the defaults
+  std::optional<envs::Scene> scene;  // the lane's picture (describe(), then describe_action())
+  std::vector<float> obs;            // the lane's observation (the bars of an env without a picture)
+  envs::Space observation_space;     // bounds for the observation bars
 };
 
-struct Size {
-  int width = 600;
-  int height = 400;
-};
+using Size = envs::PictureSize;
 
-// The pixel size `env_id` is drawn at: Gymnasium's (500 x 500 for Acrobot and Pendulum, 600 x 400
-// for the others and for the observation bars).
-Size native_size(const std::string& env_id);
+// The pixel size `env`'s picture is drawn at: its own (Gymnasium's window); the bars of an env without
+// a picture take 600 x 400.
+Size native_size(const envs::VecEnv& env);
 
-// Which painter draws an env: "cartpole", "acrobot", "mountain_car", "pendulum", "lunar_lander",
-// "bipedal_walker", "scene" (a custom env with a Scene) or "observation_bars".
-std::string painter_name(const std::string& env_id, bool has_scene);
-
-// Draws `in` over the whole canvas (any size; painters scale their world to it).
+// Draws `in` over the whole canvas (any size: the picture's world is fitted to it).
 void paint(const PaintInput& in, Canvas& canvas);
 
-// The snapshot of lane `lane` of `env` that paint() reads. Only const accessors of the env are used.
-PaintInput capture(const envs::VecEnv& env, std::int32_t lane, const std::vector<float>& last_action = {},
-                   const envs::EnvOptions& options = {});
+// The snapshot of lane `lane` of `env` that paint() reads, with the look of the lane's last action
+// where the env draws one (`last_action`, may be empty: Pendulum's torque arrow). Only const accessors
+// of the env are used. Throws std::out_of_range for a bad lane.
+PaintInput capture(const envs::VecEnv& env, std::int32_t lane, const std::vector<float>& last_action = {});
 
-// The individual painters, for tests and custom tools (paint() picks one by env id).
-void paint_cartpole(const PaintInput& in, Canvas& canvas);
-void paint_acrobot(const PaintInput& in, Canvas& canvas);
-void paint_mountain_car(const PaintInput& in, Canvas& canvas);  // both MountainCar ids
-void paint_pendulum(const PaintInput& in, Canvas& canvas);
-void paint_lunar_lander(const envs::Scene& scene, Canvas& canvas);     // both LunarLander ids
-void paint_bipedal_walker(const envs::Scene& scene, Canvas& canvas);   // both BipedalWalker ids
-void paint_scene(const envs::Scene& scene, Canvas& canvas);            // any Scene, neutral colours
-void paint_minatar(const PaintInput& in, Canvas& canvas);  // the MinAtar grid, one colour per channel
+// The observation, one horizontal bar per element, against its bounds.
 void paint_observation_bars(const PaintInput& in, Canvas& canvas);
 
 }  // namespace apiary::render

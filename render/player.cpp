@@ -23,8 +23,8 @@ double native_fps(const std::string& id) {
   return 30.0;  // MountainCar, MountainCarContinuous, Pendulum (Gymnasium's) and anything else
 }
 
-Size frame_size(const std::string& env_id, bool hud) {
-  Size s = native_size(env_id);
+Size frame_size(const envs::VecEnv& env, bool hud) {
+  Size s = native_size(env);
   if (hud) {
     s.width += kHudWidth;
     s.height = std::max(s.height, 400);
@@ -38,8 +38,8 @@ Player::Player(envs::VecEnv& env, Display& display, Agent agent, PlayerOptions o
       agent_(std::move(agent)),
       options_(std::move(options)),
       log_(log),
-      frame_(frame_size(env.spec().id, options_.hud).width, frame_size(env.spec().id, options_.hud).height),
-      picture_(native_size(env.spec().id).width, native_size(env.spec().id).height),
+      frame_(frame_size(env, options_.hud).width, frame_size(env, options_.hud).height),
+      picture_(native_size(env).width, native_size(env).height),
       fps_(options_.fps > 0 ? options_.fps : native_fps(env.spec().id)),
       human_(options_.start_human) {
   if (env.num_envs() != 1)
@@ -79,7 +79,7 @@ void Player::start_episode(bool reseed) {
 }
 
 void Player::draw(bool record) {
-  const PaintInput in = capture(env_, 0, last_action_, options_.env_options);
+  const PaintInput in = capture(env_, 0, last_action_);
   paint(in, picture_);
   frame_.clear(colors::kBlack);
   frame_.blit(picture_, 0, 0);

@@ -1,5 +1,5 @@
 // The loop behind `apiary play`: steps one lane of an env with a policy, random actions or the
-// keyboard, draws every frame (the env's painter plus the HUD), shows it on a Display (a window, or
+// keyboard, draws every frame (the env's own picture plus the HUD), shows it on a Display (a window, or
 // nothing when headless), optionally writes it as PNG, and prints a line per episode.
 //
 // Keys (Display events): space pauses and resumes, n makes one step (and pauses), + and - double and
@@ -46,7 +46,6 @@ struct PlayerOptions {
   bool hud = true;                 // draw the HUD panel beside the picture
   std::string agent_name = "random";  // shown in the HUD
   bool start_human = false;        // begin under human control
-  envs::EnvOptions env_options;    // the env's non-default parameters (painters read a few)
   std::int64_t max_steps = 0;      // stop after this many steps in all (0: no limit)
 };
 
@@ -74,8 +73,8 @@ struct PlayResult {
 // BipedalWalker, 15 for Acrobot, 30 for MountainCar and Pendulum, 30 otherwise.
 double native_fps(const std::string& env_id);
 
-// The frame size for an env: its painter's size, plus the HUD panel when `hud` is set.
-Size frame_size(const std::string& env_id, bool hud);
+// The frame size for an env: its picture's size, plus the HUD panel when `hud` is set.
+Size frame_size(const envs::VecEnv& env, bool hud);
 
 class Player {
  public:

@@ -113,9 +113,9 @@ void Window::show(const Canvas& canvas) {
   // so it is fetched for every frame.
   SDL_Surface* target = SDL_GetWindowSurface(window_);
   if (!target) throw std::runtime_error(std::string("window: no surface to draw on: ") + SDL_GetError());
-  SDL_Surface* frame = SDL_CreateRGBSurfaceWithFormatFrom(const_cast<std::uint8_t*>(canvas.rgba().data()),
-                                                          canvas.width(), canvas.height(), 32, canvas.width() * 4,
-                                                          SDL_PIXELFORMAT_RGBA32);
+  SDL_Surface* frame = SDL_CreateRGBSurfaceWithFormatFrom(
+      const_cast<std::uint8_t*>(canvas.data()), canvas.width(), canvas.height(), 8 * canvas.channels(),
+      canvas.width() * canvas.channels(), canvas.channels() == 4 ? SDL_PIXELFORMAT_RGBA32 : SDL_PIXELFORMAT_RGB24);
   if (!frame) throw std::runtime_error(std::string("window: cannot wrap the frame: ") + SDL_GetError());
   SDL_SetSurfaceBlendMode(frame, SDL_BLENDMODE_NONE);
   SDL_BlitSurface(frame, nullptr, target, nullptr);

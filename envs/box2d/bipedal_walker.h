@@ -5,7 +5,9 @@
 // values outside [-1, 1] act as their sign (as the reference's clip of |a|). No parameters besides the
 // generic max_episode_steps: Gymnasium's only option, hardcore, is the second id.
 //
-// What describe() gives a painter (a contract with render/):
+// What describe() gives (the physics' geometry, coloured by paint_bipedal_walker(),
+// bipedal_walker_draw.cpp, which also adds a polyline "surface" after each terrain polygon for its top
+// edges):
 //   view     {scroll, 0, scroll + 600/30, 400/30}, scroll = hull x - (600/30) / 5
 //   polygon  "terrain" index i: ground under segment i, (x_i, y_i), (x_i+1, y_i+1), (x_i+1, 0), (x_i, 0)
 //   polyline "lidar" index 0..9: from the hull to the ray's hit point (or its end when it hit nothing)
@@ -28,6 +30,10 @@
 #include "envs/scene.h"
 
 namespace apiary::envs::box2d {
+
+// Colours a Scene that BipedalWalkerPhysics::describe() filled as Gymnasium draws the walker
+// (bipedal_walker_draw.cpp).
+void paint_bipedal_walker(Scene& scene);
 
 template <bool kHardcoreTerrain>
 class BipedalWalkerEnv {
@@ -67,7 +73,10 @@ class BipedalWalkerEnv {
   void reset(LaneRng& rng) { physics_.reset(rng, kHardcoreTerrain); }
   StepOut step(const Action* action, LaneRng&) { return physics_.step(action); }  // draws nothing
   void observe(float* obs) const { physics_.observe(obs); }
-  void describe(Scene& scene) const { physics_.describe(scene); }
+  void describe(Scene& scene) const {
+    physics_.describe(scene);
+    paint_bipedal_walker(scene);
+  }
 
   const BipedalWalkerPhysics& physics() const { return physics_; }
 

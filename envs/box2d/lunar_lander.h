@@ -5,10 +5,12 @@
 //     actions, and its accessors let tests and tools read the physics.
 //   - LunarLander / LunarLanderContinuous: one adapter template over the two action mappings from
 //     Gymnasium's actions to engine commands; it satisfies the CPU env contract (envs/cpu_vec_env.h).
-//   - The painter lives in render/ and reads describe()'s Scene: "sky" polygons (one per terrain chunk,
-//     the region above the ground), "lander", "leg" 0/1, "flame_main" and "flame_side" (only while
-//     that engine fired on the last step), values helipad_x1/x2/y, leg0_contact, leg1_contact,
-//     main_engine, side_engine, side_direction and wind.
+//   - The picture (lunar_lander_draw.cpp): the physics describes its geometry in a Scene, "sky"
+//     polygons (one per terrain chunk, the region above the ground), "lander", "leg" 0/1, "flame_main"
+//     and "flame_side" (only while that engine fired on the last step), values helipad_x1/x2/y,
+//     leg0_contact, leg1_contact, main_engine, side_engine, side_direction and wind; then
+//     paint_lunar_lander() gives it Gymnasium's colours and adds "flag_pole" and "flag" 0/1 and the
+//     "wind" arrow and "wind_head". The adapters' describe() does both.
 //
 // Random draws (the lane's Philox stream): reset takes 3 blocks for the 12 terrain heights and one for
 // the initial force and the wind and turbulence offsets; every step takes one block for the two
@@ -119,6 +121,10 @@ struct LunarLanderContinuousActions {
   static EngineCommand command(const Action* action);
 };
 
+// Colours a Scene that LunarLanderPhysics::describe() filled as Gymnasium draws the lander, and adds
+// the helipad flags and the wind arrow from its values (lunar_lander_draw.cpp).
+void paint_lunar_lander(Scene& scene);
+
 // The adapter that satisfies the CPU env contract: the physics core driven through `Actions`.
 template <class Actions>
 struct LunarLanderEnv : Actions {
@@ -134,7 +140,10 @@ struct LunarLanderEnv : Actions {
   void reset(LaneRng& rng) { physics_.reset(rng); }
   StepOut step(const Action* action, LaneRng& rng) { return physics_.step(Actions::command(action), rng); }
   void observe(float* obs) const { physics_.observe(obs); }
-  void describe(Scene& scene) const { physics_.describe(scene); }
+  void describe(Scene& scene) const {
+    physics_.describe(scene);
+    paint_lunar_lander(scene);
+  }
   const LunarLanderPhysics& physics() const { return physics_; }
 
  private:

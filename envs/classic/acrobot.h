@@ -9,6 +9,7 @@
 #include "envs/math.h"
 #include "envs/params.h"
 #include "envs/rng.h"
+#include "envs/scene.h"
 
 namespace apiary::envs {
 
@@ -55,6 +56,10 @@ struct Acrobot {
   struct State {
     float theta1, theta2, dtheta1, dtheta2;
   };
+
+  // Its picture as Gymnasium's render draws it (500 x 500), from this lane's state: classic_draw.cpp.
+  static constexpr PictureSize kPictureSize{500, 500};
+  static void describe(const Params& p, const State& s, Scene& scene);
 
   static EnvSpec spec(const Params& p) {
     EnvSpec s;

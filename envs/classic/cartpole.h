@@ -10,6 +10,7 @@
 #include "envs/math.h"
 #include "envs/params.h"
 #include "envs/rng.h"
+#include "envs/scene.h"
 
 namespace apiary::envs {
 
@@ -50,6 +51,9 @@ struct CartPole {
   struct State {
     float x, x_dot, theta, theta_dot;
   };
+
+  // Its picture as Gymnasium's render draws it (600 x 400), from this lane's state: classic_draw.cpp.
+  static void describe(const Params& p, const State& s, Scene& scene);
 
   static EnvSpec spec(const Params& p) {
     const float high[4] = {p.x_threshold * 2.0f, FLT_MAX, p.theta_threshold_radians * 2.0f, FLT_MAX};

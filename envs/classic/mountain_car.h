@@ -11,6 +11,7 @@
 #include "envs/math.h"
 #include "envs/params.h"
 #include "envs/rng.h"
+#include "envs/scene.h"
 
 namespace apiary::envs {
 
@@ -28,6 +29,9 @@ struct MountainCarPhysics {
     float goal_position = 0.5f;
     float goal_velocity = 0.0f;
   };
+
+  // The picture of both adapters as Gymnasium's render draws it (600 x 400): classic_draw.cpp.
+  static void describe(const Track& t, const State& s, Scene& scene);
   // One step under acceleration `push` (already scaled by force or power): Gymnasium's update with
   // its velocity and position clipping and the inelastic left wall. Returns whether the goal is reached.
   APIARY_HD static bool advance(const Track& t, State& s, float push) {
@@ -70,6 +74,7 @@ struct MountainCar {
   static constexpr std::int32_t kMaxEpisodeSteps = 200;
   using Action = std::int32_t;
   using State = MountainCarPhysics::State;
+  static void describe(const MountainCarPhysics::Track& t, const State& s, Scene& scene);  // classic_draw.cpp
 
   struct Params : MountainCarPhysics::Track {
     float force = 0.001f;  // velocity change per step of a push
@@ -105,6 +110,7 @@ struct MountainCarContinuous {
   static constexpr std::int32_t kMaxEpisodeSteps = 999;
   using Action = float;
   using State = MountainCarPhysics::State;
+  static void describe(const MountainCarPhysics::Track& t, const State& s, Scene& scene);  // classic_draw.cpp
 
   struct Params : MountainCarPhysics::Track {
     float power = 0.0015f;  // velocity change per unit of action

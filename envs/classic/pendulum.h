@@ -14,6 +14,7 @@
 #include "envs/math.h"
 #include "envs/params.h"
 #include "envs/rng.h"
+#include "envs/scene.h"
 
 namespace apiary::envs {
 
@@ -48,6 +49,12 @@ struct Pendulum {
   struct State {
     float theta, theta_dot;
   };
+
+  // Its picture as Gymnasium's render draws it (500 x 500), from this lane's state, and the arrow of
+  // the last torque, which the state does not hold (describe_action): classic_draw.cpp.
+  static constexpr PictureSize kPictureSize{500, 500};
+  static void describe(const Params& p, const State& s, Scene& scene);
+  static void describe_action(const Params& p, const std::vector<float>& action, Scene& scene);
 
   static EnvSpec spec(const Params& p) {
     EnvSpec s;

@@ -31,6 +31,7 @@
 #include "envs/minatar/minatar.h"
 #include "envs/params.h"
 #include "envs/rng.h"
+#include "envs/scene.h"
 #include "envs/spaces.h"
 
 namespace apiary::envs::minatar {
@@ -46,6 +47,13 @@ inline constexpr ParamField<MinAtarParams> kMinAtarParamFields[] = {
     {"difficulty_ramping", &MinAtarParams::difficulty_ramping, 0.0f, 1.0f, false,
      "1: the game speeds up as the reference's ramping does (Asterix, Seaquest, SpaceInvaders); 0: off"},
 };
+
+// The picture of a grid as MinAtar's own GUI draws it (minatar/gui.py), 500 x 500 for the 10 x 10
+// grid: one square cell per grid cell, black where no channel is set, else the colour of the highest
+// channel set there, channel k of C coloured as seaborn's cubehelix palette of C. `grid` is the
+// observation, [kGrid, kGrid, channels] 0/1 bytes. Tag: "cell" (index row * kGrid + column).
+void describe_grid(const std::uint8_t* grid, int channels, Scene& scene);
+inline constexpr PictureSize kGridPictureSize{500, 500};
 
 template <class Game, bool kMinimalActionSet>
 class MinAtarEnv {
@@ -89,6 +97,13 @@ class MinAtarEnv {
   }
 
   void observe(std::uint8_t* obs_row) const { env_.observe(obs_row); }
+
+  static constexpr PictureSize kPictureSize = kGridPictureSize;
+  void describe(Scene& scene) const {
+    std::uint8_t grid[kObsDim];
+    env_.observe(grid);
+    describe_grid(grid, Game::kChannels, scene);
+  }
 
   const Game& game() const { return env_.game(); }
 

@@ -56,6 +56,14 @@ struct MinAtarHd {
   }
 
   APIARY_HD static void observe(const Params&, const State& s, std::uint8_t* obs) { s.env.observe(obs); }
+
+  // Its picture (on the host, from a copy of the lane's state): the observed grid, as the CPU env draws it.
+  static constexpr PictureSize kPictureSize = kGridPictureSize;
+  static void describe(const Params&, const State& s, Scene& scene) {
+    std::uint8_t grid[kObsDim];
+    s.env.observe(grid);
+    describe_grid(grid, Game::kChannels, scene);
+  }
 };
 
 }  // namespace apiary::envs::minatar

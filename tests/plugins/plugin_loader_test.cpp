@@ -4,6 +4,8 @@
 // plugin env whose step throws names the plugin, the env id and the lane.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -84,6 +86,19 @@ TEST(PluginLoader, PluginEnvsRunOnTheBackEnds) {
   EXPECT_EQ(scene.shapes[0].tag, "drifter");
   EXPECT_FLOAT_EQ(scene.shapes[0].xy[0], drift->buffers().obs[2]);
   EXPECT_THROW(drift->describe(3, scene), std::out_of_range);
+
+  // Both draw batches of pictures through the program's drawing (in neutral colours: these plugins
+  // give none), each frame its lane's own picture.
+  for (const VecEnv* env : {walk.get(), drift.get()}) {
+    ASSERT_TRUE(env->has_picture());
+    std::vector<std::uint8_t> batch(2 * 16 * 24 * 3), alone(16 * 24 * 3);
+    env->render_lanes({1, 0}, 16, 24, batch.data());
+    draw::Canvas canvas = draw::Canvas::over(alone.data(), 24, 16, 3);
+    ASSERT_TRUE(env->draw_lane(1, canvas));
+    EXPECT_TRUE(std::equal(alone.begin(), alone.end(), batch.begin())) << env->spec().id;
+    if (env == walk.get())  // the walker's circle stands in the view's corner (the drifter may be out of view)
+      EXPECT_NE(std::count(batch.begin(), batch.end(), std::uint8_t{210}), 0) << "a light grey shape";
+  }
 }
 
 TEST(PluginLoader, AThrowingStepNamesThePluginTheEnvAndTheLane) {

@@ -5,9 +5,10 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "render/canvas.h"
-#include "render/font.h"
+#include "draw/font.h"
 #include "render/image_io.h"
 #include "tests/render/test_util.h"
 
@@ -21,7 +22,8 @@ TEST(Canvas, StartsFilledWithTheBackground) {
   Canvas c(7, 5, Color{10, 20, 30, 255});
   EXPECT_EQ(c.width(), 7);
   EXPECT_EQ(c.height(), 5);
-  EXPECT_EQ(c.rgba().size(), 7u * 5u * 4u);
+  EXPECT_EQ(c.size_bytes(), 7u * 5u * 4u);
+  EXPECT_EQ(c.channels(), 4);
   EXPECT_EQ(c.pixel(6, 4), (Color{10, 20, 30, 255}));
   EXPECT_THROW(c.pixel(7, 0), std::out_of_range);
   EXPECT_THROW(Canvas(0, 5), std::invalid_argument);
@@ -111,9 +113,9 @@ TEST(Transform, MapsTheWorldRectangleOntoThePixelsWithYUp) {
 }
 
 TEST(Font, EveryPrintableCharacterHasItsOwnGlyph) {
-  std::set<std::array<std::uint8_t, font::kGlyphHeight>> seen;
+  std::set<std::array<std::uint8_t, draw::font::kGlyphHeight>> seen;
   for (int code = 33; code <= 126; ++code) {
-    const auto& g = font::glyph(static_cast<char>(code));
+    const auto& g = draw::font::glyph(static_cast<char>(code));
     bool any = false;
     for (auto row : g) {
       EXPECT_EQ(row & ~0x1Fu, 0u) << "glyph " << static_cast<char>(code) << " is wider than 5 pixels";
@@ -122,7 +124,7 @@ TEST(Font, EveryPrintableCharacterHasItsOwnGlyph) {
     EXPECT_TRUE(any) << "glyph " << static_cast<char>(code) << " is empty";
     EXPECT_TRUE(seen.insert(g).second) << "glyph " << static_cast<char>(code) << " repeats another";
   }
-  EXPECT_EQ(font::glyph('\x01'), font::glyph('?'));
+  EXPECT_EQ(draw::font::glyph('\x01'), draw::font::glyph('?'));
 }
 
 TEST(Font, TextDrawsTheGlyphsPixelsAtTheirScale) {
@@ -146,6 +148,41 @@ TEST(Canvas, ChecksumSeesOnePixel) {
   b.put(29, 19, Color{255, 255, 254, 255});
   EXPECT_NE(a.checksum(), b.checksum());
   EXPECT_NE(Canvas(20, 30).checksum(), Canvas(30, 20).checksum());
+}
+
+// Drawing into a caller's RGB buffer (a frame of a pixel batch) paints the same colours as the RGBA
+// canvas, blends the same way, writes nothing outside the buffer, and refuses what it cannot draw on.
+TEST(Canvas, OverACallersRgbBufferPaintsWhatAnRgbaCanvasPaints) {
+  const auto scene = [](Canvas& c) {
+    c.clear(Color{20, 30, 40, 255});
+    c.set_transform(Transform::fit(-1.0f, -1.0f, 1.0f, 1.0f, 0.0f, 0.0f, 37.0f, 23.0f));
+    c.fill_polygon({{-0.8f, -0.6f}, {0.7f, -0.2f}, {0.1f, 0.9f}}, Color{200, 10, 90, 255});
+    c.outline_circle({0.2f, 0.1f}, 0.5f, colors::kYellow, 2.0f);
+    c.line({-1.0f, 0.8f}, {1.0f, -0.9f}, Color{0, 0, 255, 128}, 3.0f);  // blended
+    c.set_transform(Transform{});
+    c.text(2, 2, "Hi", colors::kWhite);
+  };
+  Canvas rgba(37, 23);
+  scene(rgba);
+  std::vector<std::uint8_t> buffer(37 * 23 * 3 + 16, 0xAB);
+  Canvas rgb = Canvas::over(buffer.data(), 37, 23, 3);
+  EXPECT_EQ(rgb.channels(), 3);
+  EXPECT_EQ(rgb.size_bytes(), 37u * 23u * 3u);
+  scene(rgb);
+  for (int y = 0; y < 23; ++y)
+    for (int x = 0; x < 37; ++x) ASSERT_EQ(rgb.pixel(x, y), rgba.pixel(x, y)) << x << ", " << y;
+  for (std::size_t i = 37 * 23 * 3; i < buffer.size(); ++i) EXPECT_EQ(buffer[i], 0xAB);
+  EXPECT_EQ(buffer[0], 20);  // drawn in place, row by row from the top
+  // A copy owns its pixels; blitting an RGB canvas onto an RGBA one gives opaque pixels.
+  Canvas copy = rgb;
+  copy.clear(colors::kBlack);
+  EXPECT_EQ(buffer[0], 20);
+  Canvas onto(40, 30, colors::kWhite);
+  onto.blit(rgb, 1, 2);
+  EXPECT_EQ(onto.pixel(1, 2), (Color{20, 30, 40, 255}));
+  EXPECT_THROW(Canvas::over(buffer.data(), 37, 23, 2), std::invalid_argument);
+  EXPECT_THROW(Canvas::over(nullptr, 37, 23, 3), std::invalid_argument);
+  EXPECT_THROW(Canvas::over(buffer.data(), 0, 23, 3), std::invalid_argument);
 }
 
 TEST(ImageIo, PngRoundTripKeepsEveryPixel) {

@@ -1,4 +1,5 @@
-// Hand-built Scenes in the shape the Box2D envs' describe() fills (envs/scene.h, render/painters.h),
+// Hand-built Scenes in the shape the Box2D envs' physics describe() (envs/scene.h), before the env's
+// paint function colours them,
 // with Gymnasium's geometry (lunar_lander.py and bipedal_walker.py, SCALE = 30 px per metre): the
 // painters' tests draw these at fixed, known positions.
 #pragma once

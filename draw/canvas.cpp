@@ -1,4 +1,4 @@
-#include "render/canvas.h"
+#include "draw/canvas.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,9 +6,9 @@
 #include <string>
 
 #include "core/fnv1a.h"
-#include "render/font.h"
+#include "draw/font.h"
 
-namespace apiary::render {
+namespace apiary::draw {
 
 Transform Transform::fit(float x_min, float y_min, float x_max, float y_max, float left, float top, float width,
                          float height) {
@@ -31,47 +31,99 @@ Vec2 Transform::apply(Vec2 w) const {
   return Vec2{px, py};
 }
 
-Canvas::Canvas(int width, int height, Color background) : width_(width), height_(height) {
+namespace {
+
+void check_size(int width, int height) {
   if (width < 1 || height < 1 || width > 16384 || height > 16384)
     throw std::invalid_argument("Canvas: size " + std::to_string(width) + " x " + std::to_string(height) +
                                 " is outside 1..16384 pixels");
-  rgba_.resize(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 4);
+}
+
+}  // namespace
+
+Canvas::Canvas(int width, int height, Color background)
+    : width_(width), height_(height), channels_(4), pixels_(nullptr) {
+  check_size(width, height);
+  owned_.resize(size_bytes());
+  pixels_ = owned_.data();
   clear(background);
+}
+
+Canvas::Canvas(std::uint8_t* pixels, int width, int height, int channels)
+    : width_(width), height_(height), channels_(channels), pixels_(pixels) {}
+
+Canvas Canvas::over(std::uint8_t* pixels, int width, int height, int channels) {
+  check_size(width, height);
+  if (channels != 3 && channels != 4)
+    throw std::invalid_argument("Canvas::over: " + std::to_string(channels) + " channels; 3 (RGB) or 4 (RGBA) are drawn");
+  if (pixels == nullptr) throw std::invalid_argument("Canvas::over: the pixel buffer is null");
+  return Canvas(pixels, width, height, channels);
+}
+
+Canvas::Canvas(const Canvas& other)
+    : width_(other.width_),
+      height_(other.height_),
+      channels_(other.channels_),
+      owned_(other.pixels_, other.pixels_ + other.size_bytes()),
+      pixels_(owned_.data()),
+      transform_(other.transform_) {}
+
+Canvas& Canvas::operator=(const Canvas& other) {
+  if (this != &other) *this = Canvas(other);
+  return *this;
+}
+
+// A moved vector keeps its heap block, so pixels_ stays valid for an owning canvas; a canvas over a
+// caller's buffer keeps pointing at it.
+Canvas::Canvas(Canvas&& other) noexcept
+    : width_(other.width_),
+      height_(other.height_),
+      channels_(other.channels_),
+      owned_(std::move(other.owned_)),
+      pixels_(other.pixels_),
+      transform_(other.transform_) {}
+
+Canvas& Canvas::operator=(Canvas&& other) noexcept {
+  width_ = other.width_;
+  height_ = other.height_;
+  channels_ = other.channels_;
+  owned_ = std::move(other.owned_);
+  pixels_ = other.pixels_;
+  transform_ = other.transform_;
+  return *this;
 }
 
 Color Canvas::pixel(int x, int y) const {
   if (x < 0 || y < 0 || x >= width_ || y >= height_)
     throw std::out_of_range("Canvas::pixel(" + std::to_string(x) + ", " + std::to_string(y) + ") outside " +
                             std::to_string(width_) + " x " + std::to_string(height_));
-  const std::uint8_t* p = &rgba_[(static_cast<std::size_t>(y) * width_ + x) * 4];
-  return Color{p[0], p[1], p[2], p[3]};
+  const std::uint8_t* p = at(x, y);
+  return Color{p[0], p[1], p[2], channels_ == 4 ? p[3] : std::uint8_t{255}};
 }
 
 std::uint64_t Canvas::checksum() const {
   core::Fnv1a f;
   for (int shift = 0; shift < 32; shift += 8) f.add_byte(static_cast<std::uint8_t>(width_ >> shift));
   for (int shift = 0; shift < 32; shift += 8) f.add_byte(static_cast<std::uint8_t>(height_ >> shift));
-  f.add(rgba_);
+  f.add(pixels_, size_bytes());
   return f.h;
 }
 
 void Canvas::clear(Color color) {
-  for (std::size_t i = 0; i < rgba_.size(); i += 4) {
-    rgba_[i] = color.r;
-    rgba_[i + 1] = color.g;
-    rgba_[i + 2] = color.b;
-    rgba_[i + 3] = color.a;
-  }
+  const std::size_t n = size_bytes();
+  const std::uint8_t rgba[4] = {color.r, color.g, color.b, color.a};
+  for (std::size_t i = 0; i < n; i += static_cast<std::size_t>(channels_))
+    for (int c = 0; c < channels_; ++c) pixels_[i + static_cast<std::size_t>(c)] = rgba[c];
 }
 
 void Canvas::put(int x, int y, Color c) {
   if (x < 0 || y < 0 || x >= width_ || y >= height_ || c.a == 0) return;
-  std::uint8_t* p = &rgba_[(static_cast<std::size_t>(y) * width_ + x) * 4];
+  std::uint8_t* p = at(x, y);
   if (c.a == 255) {
     p[0] = c.r;
     p[1] = c.g;
     p[2] = c.b;
-    p[3] = 255;
+    if (channels_ == 4) p[3] = 255;
     return;
   }
   // Integer "source over", rounded: the same bytes on every machine.
@@ -79,7 +131,7 @@ void Canvas::put(int x, int y, Color c) {
   p[0] = static_cast<std::uint8_t>((c.r * a + p[0] * ia + 127) / 255);
   p[1] = static_cast<std::uint8_t>((c.g * a + p[1] * ia + 127) / 255);
   p[2] = static_cast<std::uint8_t>((c.b * a + p[2] * ia + 127) / 255);
-  p[3] = static_cast<std::uint8_t>(a + (p[3] * ia + 127) / 255);
+  if (channels_ == 4) p[3] = static_cast<std::uint8_t>(a + (p[3] * ia + 127) / 255);
 }
 
 void Canvas::span(int y, int x_begin, int x_end, Color color) {
@@ -95,9 +147,16 @@ void Canvas::blit(const Canvas& source, int x, int y) {
     if (ty < 0 || ty >= height_) continue;
     const int sx_begin = std::max(0, -x), sx_end = std::min(source.width_, width_ - x);
     if (sx_begin >= sx_end) continue;
-    const std::uint8_t* from = &source.rgba_[(static_cast<std::size_t>(sy) * source.width_ + sx_begin) * 4];
-    std::uint8_t* to = &rgba_[(static_cast<std::size_t>(ty) * width_ + (x + sx_begin)) * 4];
-    std::copy(from, from + static_cast<std::ptrdiff_t>(sx_end - sx_begin) * 4, to);
+    const std::uint8_t* from = source.at(sx_begin, sy);
+    std::uint8_t* to = at(x + sx_begin, ty);
+    if (source.channels_ == channels_) {
+      std::copy(from, from + static_cast<std::ptrdiff_t>(sx_end - sx_begin) * channels_, to);
+      continue;
+    }
+    for (int i = 0; i < sx_end - sx_begin; ++i, from += source.channels_, to += channels_) {
+      std::copy(from, from + 3, to);
+      if (channels_ == 4) to[3] = source.channels_ == 4 ? from[3] : std::uint8_t{255};
+    }
   }
 }
 
@@ -297,4 +356,4 @@ int Canvas::text_height(std::string_view str, int scale) {
   return ((lines - 1) * font::kLineHeight + font::kGlyphHeight) * scale;
 }
 
-}  // namespace apiary::render
+}  // namespace apiary::draw

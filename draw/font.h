@@ -6,7 +6,7 @@
 #include <array>
 #include <cstdint>
 
-namespace apiary::render::font {
+namespace apiary::draw::font {
 
 inline constexpr int kGlyphWidth = 5;
 inline constexpr int kGlyphHeight = 7;
@@ -16,4 +16,4 @@ inline constexpr int kLineHeight = 9;  // pixels from one line's top to the next
 // Seven rows, top first; bit 4 of a row is the leftmost column. Characters outside 32..126 give '?'.
 const std::array<std::uint8_t, kGlyphHeight>& glyph(char c);
 
-}  // namespace apiary::render::font
+}  // namespace apiary::draw::font

@@ -1,6 +1,6 @@
-#include "render/font.h"
+#include "draw/font.h"
 
-namespace apiary::render::font {
+namespace apiary::draw::font {
 
 namespace {
 
@@ -113,4 +113,4 @@ const std::array<std::uint8_t, kGlyphHeight>& glyph(char c) {
   return kGlyphs[code - 32];
 }
 
-}  // namespace apiary::render::font
+}  // namespace apiary::draw::font
