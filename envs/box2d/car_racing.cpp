@@ -3,11 +3,18 @@
 #include <box2d/box2d.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
+#include "draw/canvas.h"
+#include "envs/scene.h"
+#include "envs/box2d/box2d_envs.h"
 #include "envs/box2d/box2d_util.h"
+#include "envs/cpu_vec_env.h"
 
 namespace apiary::envs {
 
@@ -495,6 +502,311 @@ std::vector<double> CarRacingPhysics::wheel_polygon(int i) const {
     poly.push_back(q.y);
   }
   return poly;
+}
+
+}  // namespace apiary::envs
+
+// ---- the picture ----------------------------------------------------------------------------------
+
+namespace apiary::envs {
+
+namespace {
+
+constexpr double kWindowW = 1000.0, kWindowH = 800.0;  // car_racing.py's WINDOW_W, WINDOW_H
+
+// World to the window's coordinates with y up (what the picture shows, 1000 x 800): _render's zoom and
+// turn about the car (pygame's rotate_rad by -hull angle), the car at (W/2, H/4) of its surface, which
+// pygame then flips upside down, so surface y is the picture's y up.
+struct Camera {
+  double zoom, c, s, hx, hy;
+  std::pair<float, float> apply(double x, double y) const {
+    const double dx = x - hx, dy = y - hy;
+    return {static_cast<float>(kWindowW / 2 + zoom * (c * dx - s * dy)),
+            static_cast<float>(kWindowH / 4 + zoom * (s * dx + c * dy))};
+  }
+};
+
+// pygame's smoothscale shrinks the window with fixed-point area averages that truncate twice per axis:
+// a large region of colour 102 comes out as 100. For each output column (and row) and each colour, what
+// a region of that colour becomes there; applied to the supersampled mean, interior pixels come out as
+// Gymnasium's exactly and edges close to them.
+struct ShrinkLut {
+  std::vector<std::uint8_t> columns, rows;  // [out x][value], [out y][value]
+};
+
+std::vector<std::uint8_t> shrink_axis(int source, int dest) {
+  std::vector<std::uint8_t> lut(static_cast<std::size_t>(dest) * 256, 0);
+  const std::int64_t space = 0x10000LL * source / dest;
+  const std::int64_t recip = 0x100000000LL / space;
+  for (int value = 0; value < 256; ++value) {
+    std::int64_t counter = space, acc = 0;
+    int out = 0;
+    for (int i = 0; i < source && out < dest; ++i) {
+      if (counter > 0x10000) {  // the source pixel lies inside the output pixel
+        acc += value;
+        counter -= 0x10000;
+      } else {  // it straddles the boundary: its two parts go to this output pixel and the next
+        const std::int64_t frac = 0x10000 - counter;
+        lut[static_cast<std::size_t>(out++) * 256 + value] =
+            static_cast<std::uint8_t>(((acc + ((value * counter) >> 16)) * recip) >> 16);
+        acc = (value * frac) >> 16;
+        counter = space - frac;
+      }
+    }
+  }
+  return lut;
+}
+
+const ShrinkLut& shrink_lut(int width, int height) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, int>, ShrinkLut> cache;
+  const std::lock_guard<std::mutex> lock(mutex);
+  ShrinkLut& lut = cache[{width, height}];
+  if (lut.columns.empty()) {
+    lut.columns = shrink_axis(static_cast<int>(kWindowW), width);
+    lut.rows = shrink_axis(static_cast<int>(kWindowH), height);
+  }
+  return lut;
+}
+
+draw::Color color_of(const std::array<double, 3>& c) {  // Python's int(): truncation
+  return {static_cast<std::uint8_t>(std::clamp(c[0], 0.0, 255.0)), static_cast<std::uint8_t>(std::clamp(c[1], 0.0, 255.0)),
+          static_cast<std::uint8_t>(std::clamp(c[2], 0.0, 255.0)), 255};
+}
+
+// Adds a polygon given in world coordinates unless it lies wholly outside the window.
+void add_world(Scene& scene, const Camera& camera, const char* tag, const double* xy, int corners, draw::Color color,
+               int index = 0) {
+  std::vector<float> points;
+  points.reserve(static_cast<std::size_t>(2 * corners));
+  float x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
+  for (int k = 0; k < corners; ++k) {
+    const auto [x, y] = camera.apply(xy[2 * k], xy[2 * k + 1]);
+    x0 = std::min(x0, x);
+    x1 = std::max(x1, x);
+    y0 = std::min(y0, y);
+    y1 = std::max(y1, y);
+    points.push_back(x);
+    points.push_back(y);
+  }
+  if (x1 < 0.0f || y1 < 0.0f || x0 > kWindowW || y0 > kWindowH) return;
+  scene.polygon(tag, std::move(points), color, std::nullopt, index);
+}
+
+// A body's polygon (corners in its own frame, in car_dynamics' units) at `pose`.
+void add_body(Scene& scene, const Camera& camera, const char* tag, int index, const CarRacingPhysics::Pose& pose,
+              const double (*corners)[2], int count, draw::Color color) {
+  const double c = std::cos(pose.angle), s = std::sin(pose.angle);
+  double xy[16];
+  for (int k = 0; k < count; ++k) {
+    const double x = corners[k][0] * Physics::kSize, y = corners[k][1] * Physics::kSize;
+    xy[2 * k] = pose.x + c * x - s * y;
+    xy[2 * k + 1] = pose.y + s * x + c * y;
+  }
+  add_world(scene, camera, tag, xy, count, color, index);
+}
+
+// A rectangle in the flipped window's pixels (y down, as _render_indicators draws after the flip).
+void add_window_rect(Scene& scene, const char* tag, int index, double x0, double y0, double x1, double y1,
+                     draw::Color color) {
+  const auto up = [](double y) { return static_cast<float>(kWindowH - y); };
+  scene.polygon(tag,
+                {static_cast<float>(x0), up(y0), static_cast<float>(x1), up(y0), static_cast<float>(x1), up(y1),
+                 static_cast<float>(x0), up(y1)},
+                color, std::nullopt, index);
+}
+
+}  // namespace
+
+CarRacingPhysics::View CarRacingPhysics::view() const {
+  const Impl& m = *impl_;
+  View v;
+  v.tiles = &m.tiles;
+  v.kerbs = &m.kerbs;
+  v.background = m.bg_color;
+  v.grass = m.grass_color;
+  v.t = m.t;
+  v.reward = m.reward;
+  if (m.hull == nullptr) return v;
+  v.hull = pose_of(m.hull);
+  for (int i = 0; i < 4; ++i) {
+    v.wheels[i] = pose_of(m.wheels[i].body);
+    v.omega[i] = m.wheels[i].omega;
+    v.phase[i] = m.wheels[i].phase;
+  }
+  v.steering = m.wheels[0].joint->GetJointAngle();
+  return v;
+}
+
+void CarRacingPhysics::describe(const View& view, Scene& scene) {
+  scene.view[0] = 0.0f;
+  scene.view[1] = 0.0f;
+  scene.view[2] = static_cast<float>(kWindowW);
+  scene.view[3] = static_cast<float>(kWindowH);
+  scene.background = draw::colors::kBlack;
+  const double zoom = 0.1 * kScale * std::max(1.0 - view.t, 0.0) + kZoom * kScale * std::min(view.t, 1.0);
+  const Camera camera{zoom, std::cos(-view.hull.angle), std::sin(-view.hull.angle), view.hull.x, view.hull.y};
+
+  // The field, the grass patches (every other square of GRASS_DIM), the road and its kerbs.
+  const double f = kPlayfield;
+  const double field[8] = {f, f, f, -f, -f, -f, -f, f};
+  add_world(scene, camera, "field", field, 4, color_of(view.background));
+  const draw::Color grass = color_of(view.grass);
+  for (int x = -20; x < 20; x += 2)
+    for (int y = -20; y < 20; y += 2) {
+      const double gx = kGrassDim * x, gy = kGrassDim * y;
+      const double patch[8] = {gx + kGrassDim, gy, gx, gy, gx, gy + kGrassDim, gx + kGrassDim, gy + kGrassDim};
+      add_world(scene, camera, "grass", patch, 4, grass);
+    }
+  if (view.tiles != nullptr) {
+    std::size_t next_kerb = 0;
+    for (std::size_t i = 0; i < view.tiles->size(); ++i) {
+      const Tile& tile = (*view.tiles)[i];
+      add_world(scene, camera, "tile", tile.corners.data(), 4, color_of(tile.color), static_cast<int>(i));
+      for (; view.kerbs != nullptr && next_kerb < view.kerbs->size() &&
+             (*view.kerbs)[next_kerb].tile == static_cast<int>(i);
+           ++next_kerb) {
+        const Kerb& kerb = (*view.kerbs)[next_kerb];
+        add_world(scene, camera, "kerb", kerb.corners.data(), 4,
+                  kerb.red ? draw::Color{255, 0, 0, 255} : draw::colors::kWhite, static_cast<int>(i));
+      }
+    }
+  }
+
+  // The car (car_dynamics' Car.draw): wheels, each with its turning stripe, then the hull over them.
+  for (int i = 0; i < 4; ++i) {
+    add_body(scene, camera, "wheel", i, view.wheels[i], kWheelPoly, 4, draw::colors::kBlack);
+    const double a1 = view.phase[i], a2 = view.phase[i] + 1.2;
+    const double s1 = std::sin(a1), s2 = std::sin(a2);
+    double c1 = std::cos(a1), c2 = std::cos(a2);
+    if (s1 > 0 && s2 > 0) continue;
+    if (s1 > 0) c1 = sign(c1);
+    if (s2 > 0) c2 = sign(c2);
+    const double stripe[4][2] = {{-kWheelW, kWheelR * c1}, {+kWheelW, kWheelR * c1}, {+kWheelW, kWheelR * c2},
+                                 {-kWheelW, kWheelR * c2}};
+    add_body(scene, camera, "wheel_stripe", i, view.wheels[i], stripe, 4, draw::Color{77, 77, 77, 255});
+  }
+  for (int p = 0; p < 4; ++p)
+    add_body(scene, camera, "hull", p, view.hull, kHullPolys[p], kHullPolyCounts[p], draw::Color{204, 0, 0, 255});
+
+  // The indicator bar (_render_indicators), in the window's pixels: true speed, the four wheels' spin
+  // (ABS sensors), the steering and the gyroscope, each drawn where its value is not ~0.
+  const double s = kWindowW / 40.0, h = kWindowH / 40.0, H = kWindowH;
+  add_window_rect(scene, "indicators", 0, 0.0, H - 5 * h, kWindowW, H, draw::colors::kBlack);
+  const auto vertical = [&](int index, double place, double value, double shown, draw::Color color) {
+    if (std::abs(value) > 1e-4) add_window_rect(scene, "indicator", index, place * s, H - (h + h * shown), (place + 1) * s, H - h, color);
+  };
+  const auto horizontal = [&](int index, double place, double value, double shown, draw::Color color) {
+    if (std::abs(value) > 1e-4) add_window_rect(scene, "indicator", index, place * s, H - 4 * h, (place + shown) * s, H - 2 * h, color);
+  };
+  const double speed = std::sqrt(view.hull.vx * view.hull.vx + view.hull.vy * view.hull.vy);
+  vertical(0, 5, speed, 0.02 * speed, draw::colors::kWhite);
+  for (int i = 0; i < 4; ++i)
+    vertical(1 + i, 7 + i, view.omega[i], 0.01 * view.omega[i],
+             i < 2 ? draw::Color{0, 0, 255, 255} : draw::Color{51, 0, 255, 255});
+  horizontal(5, 20, view.steering, -10.0 * view.steering, draw::Color{0, 255, 0, 255});
+  horizontal(6, 30, view.hull.angular_velocity, -0.8 * view.hull.angular_velocity, draw::Color{255, 0, 0, 255});
+  scene.values["speed"] = static_cast<float>(speed);
+  scene.values["reward"] = static_cast<float>(view.reward);
+}
+
+void CarRacingPhysics::draw(const View& view, std::uint8_t* rgb, int width, int height, int supersample) {
+  if (width < 1 || height < 1 || width > kWindowW || height > kWindowH || supersample < 1 || supersample > 16)
+    throw std::invalid_argument("CarRacing: a picture is 1 x 1 to 1000 x 800 pixels (the window shrunk), with a "
+                                "supersample factor in 1..16; asked for " + std::to_string(width) + " x " +
+                                std::to_string(height) + " at " + std::to_string(supersample));
+  const int k = supersample, cw = width * k, ch = height * k;
+  thread_local std::vector<std::uint8_t> pixels;
+  thread_local Scene scene;
+  pixels.resize(static_cast<std::size_t>(cw) * ch * 3);
+  scene.clear();
+  describe(view, scene);
+  draw::Canvas canvas = draw::Canvas::over(pixels.data(), cw, ch, 3);
+  draw_scene(scene, canvas);
+
+  // The score, centred at (60, H - 2.5 h) of the window: Gymnasium's 42-point font is about 30 window
+  // pixels tall. (Text is no Scene shape: it is the observation's, not the play window's, which has a HUD.)
+  const double sx = cw / kWindowW, sy = ch / kWindowH;
+  char score[32];
+  std::snprintf(score, sizeof(score), "%04.0f", view.reward);
+  const int font_scale = std::max(1, static_cast<int>(std::lround(30.0 * sy / 7.0)));
+  const int tw = draw::Canvas::text_width(score, font_scale), th = draw::Canvas::text_height(score, font_scale);
+  canvas.text(static_cast<int>(std::lround(60.0 * sx - tw / 2.0)),
+              static_cast<int>(std::lround((kWindowH - 2.5 * kWindowH / 40.0) * sy - th / 2.0)), score,
+              draw::colors::kWhite, font_scale);
+
+  // Each output pixel is the mean of its k x k block, rounded, then taken through pygame's smoothscale
+  // arithmetic for a region of that colour (ShrinkLut).
+  thread_local const ShrinkLut* lut_of_size = nullptr;
+  thread_local int lut_width = 0, lut_height = 0;
+  if (lut_of_size == nullptr || lut_width != width || lut_height != height) {
+    lut_of_size = &shrink_lut(width, height);  // entries of a std::map stay where they are
+    lut_width = width;
+    lut_height = height;
+  }
+  const ShrinkLut& lut = *lut_of_size;
+  const int area = k * k;
+  const std::uint8_t* source = pixels.data();
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < 3; ++c) {
+        int sum = 0;
+        for (int dy = 0; dy < k; ++dy) {
+          const std::uint8_t* row = source + (static_cast<std::size_t>(y * k + dy) * cw + static_cast<std::size_t>(x) * k) * 3 + c;
+          for (int dx = 0; dx < k; ++dx) sum += row[3 * dx];
+        }
+        const auto mean = static_cast<std::size_t>((sum + area / 2) / area);
+        rgb[(static_cast<std::size_t>(y) * width + x) * 3 + c] =
+            lut.rows[static_cast<std::size_t>(y) * 256 + lut.columns[static_cast<std::size_t>(x) * 256 + mean]];
+      }
+}
+
+}  // namespace apiary::envs
+
+// ---- the env --------------------------------------------------------------------------------------
+
+namespace apiary::envs {
+
+EnvSpec car_racing_spec(const CarRacingParams& p, Space action_space) {
+  const auto flag = [](const char* name, float value) {
+    if (value != 0.0f && value != 1.0f)
+      throw std::invalid_argument(std::string("CarRacing-v3: option '") + name + "' = " + std::to_string(value) +
+                                  " must be 0 or 1 (false or true)");
+  };
+  flag("domain_randomize", p.domain_randomize);
+  flag("continuous", p.continuous);
+  EnvSpec s;
+  s.id = "CarRacing-v3";
+  s.observation_space = Space::box_u8({96, 96, 3});
+  s.action_space = std::move(action_space);
+  s.max_episode_steps = 1000;
+  s.reward_threshold = 900.0;
+  return s;
+}
+
+namespace {
+
+// The option `continuous` (default 1) picks the action set, as Gymnasium's constructor argument does.
+bool continuous(const EnvOptions& options) {
+  const auto it = options.find("continuous");
+  return it == options.end() || it->second != 0.0;
+}
+
+}  // namespace
+
+void register_car_racing(Registry& registry) {
+  EnvEntry entry;
+  entry.id = "CarRacing-v3";
+  entry.spec = [](const EnvOptions& o) {
+    return continuous(o) ? spec_with_options<CarRacingContinuous>(o) : spec_with_options<CarRacingDiscrete>(o);
+  };
+  entry.makers[Device::kCpu] = [](const VecEnvConfig& c) {
+    return continuous(c.options) ? make_cpu_env<CarRacingContinuous>(c) : make_cpu_env<CarRacingDiscrete>(c);
+  };
+  entry.row_probe = [](const EnvOptions& o) {
+    return continuous(o) ? probe_cpu_rows<CarRacingContinuous>(o) : probe_cpu_rows<CarRacingDiscrete>(o);
+  };
+  registry.add(std::move(entry));
 }
 
 }  // namespace apiary::envs

@@ -15,8 +15,11 @@
 #include <memory>
 #include <vector>
 
+#include "envs/env.h"
+#include "envs/env_spec.h"
 #include "envs/params.h"
 #include "envs/rng.h"
+#include "envs/scene.h"
 
 namespace apiary::envs {
 
@@ -142,9 +145,104 @@ class CarRacingPhysics {
   std::vector<std::vector<double>> hull_polygons() const;
   std::vector<double> wheel_polygon(int i) const;
 
+  // ---- the picture ---------------------------------------------------------------------------------
+  // Everything car_racing.py's _render draws, as plain values (tests build one from reference data).
+  struct View {
+    const std::vector<Tile>* tiles = nullptr;
+    const std::vector<Kerb>* kerbs = nullptr;
+    std::array<double, 3> background{}, grass{};
+    Pose hull{};
+    std::array<Pose, 4> wheels{};  // x, y, angle (velocities unused)
+    std::array<double, 4> omega{}, phase{};
+    double steering = 0.0;  // wheel 0's joint angle
+    double t = 0.0;         // the camera zooms in over the first second
+    double reward = 0.0;    // the score shown bottom left
+  };
+  View view() const;
+  // The picture as Scene shapes in the window's coordinates (1000 x 800, y up, the view): the road and
+  // car turned and zoomed about the car, then the indicator bar; shapes wholly outside are left out.
+  // Tags: "field", "grass", "tile" and "kerb" (index: the tile), "wheel" and "wheel_stripe" (0-3), "hull"
+  // (0-3), "indicators" and "indicator" (0 speed, 1-4 wheel spin, 5 steering, 6 gyroscope); values
+  // "speed" and "reward".
+  static void describe(const View& view, Scene& scene);
+  // Draws `view` as Gymnasium's `state_pixels` (96 x 96) or `rgb_array` (600 x 400) frame is drawn: the
+  // 1000 x 800 window's picture (the road and the car turned and zoomed so that the car faces up, a
+  // quarter from the bottom, and the indicator bar) shrunk to width x height RGB bytes, row by row. The
+  // window is drawn at `supersample` x the output's resolution and averaged down, as pygame's
+  // smoothscale averages the window's pixels.
+  static void draw(const View& view, std::uint8_t* rgb, int width, int height, int supersample);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Gymnasium's actions as controls. Box(3), low (-1, 0, 0), high (1, 1, 1): steer (+1 is right, so the
+// wheels' target is -action[0]), gas, brake, each passed on as car_racing.py does (gas clipped, the
+// others not).
+struct CarRacingContinuousActions {
+  static constexpr int kActionDim = 3;
+  static constexpr bool kDiscrete = false;
+  static constexpr int kNumActions = 0;
+  using Action = float;
+  static Space action_space() { return Space::box({-1.0f, 0.0f, 0.0f}, {1.0f, 1.0f, 1.0f}); }
+  static CarControls controls(const Action* a) { return {-static_cast<double>(a[0]), a[1], a[2]}; }
+};
+
+// Discrete(5): 0 nothing, 1 steer right, 2 steer left, 3 gas, 4 brake; as car_racing.py maps them
+// (steer 0.6, gas 0.2, brake 0.8).
+struct CarRacingDiscreteActions {
+  static constexpr int kActionDim = 1;
+  static constexpr bool kDiscrete = true;
+  static constexpr int kNumActions = 5;
+  using Action = std::int32_t;
+  static Space action_space() { return Space::discrete(kNumActions); }
+  static CarControls controls(const Action* a) {
+    return {-0.6 * (a[0] == 1) + 0.6 * (a[0] == 2), 0.2 * (a[0] == 3), 0.8 * (a[0] == 4)};
+  }
+};
+
+// The spec of either action set: a uint8 96 x 96 x 3 picture, 1000 steps, threshold 900; validates params.
+EnvSpec car_racing_spec(const CarRacingParams& params, Space action_space);
+
+// The adapter that satisfies the CPU env contract (envs/cpu_vec_env.h): the physics driven through
+// `Actions`, observed as Gymnasium's state_pixels picture. One id, CarRacing-v3: the option
+// `continuous` picks the action set (register_car_racing).
+template <class Actions>
+struct CarRacingEnv : Actions {
+  static constexpr const char* kId = "CarRacing-v3";
+  static constexpr int kWidth = 96, kHeight = 96;  // car_racing.py's STATE_W, STATE_H
+  static constexpr int kObsDim = kWidth * kHeight * 3;
+  static constexpr std::int32_t kMaxEpisodeSteps = 1000;
+  // Each observed pixel averages 4 x 4 samples of the window's picture: pygame shrinks 1000 x 800 to
+  // 96 x 96, so Gymnasium's edges are blends too.
+  static constexpr int kSupersample = 4;
+  using Action = typename Actions::Action;
+  using Obs = std::uint8_t;
+  using Params = CarRacingParams;
+  static constexpr const auto& kParamFields = kCarRacingParamFields;
+
+  static EnvSpec spec(const Params& params) { return car_racing_spec(params, Actions::action_space()); }
+
+  explicit CarRacingEnv(const Params& params) : physics_(params) {}
+  void reset(LaneRng& rng) { physics_.reset(rng); }
+  StepOut step(const Action* action, LaneRng&) {
+    const CarRacingPhysics::Outcome out = physics_.step(Actions::controls(action));
+    return {out.reward, out.terminated};
+  }
+  void observe(std::uint8_t* obs) const {
+    CarRacingPhysics::draw(physics_.view(), obs, kWidth, kHeight, kSupersample);
+  }
+  // What `apiary play` and render_lanes draw: the same picture, without the score (the HUD has it).
+  static constexpr PictureSize kPictureSize{600, 400};  // Gymnasium's rgb_array (VIDEO_W x VIDEO_H)
+  void describe(Scene& scene) const { CarRacingPhysics::describe(physics_.view(), scene); }
+  const CarRacingPhysics& physics() const { return physics_; }
+
+ private:
+  CarRacingPhysics physics_;
+};
+
+using CarRacingContinuous = CarRacingEnv<CarRacingContinuousActions>;
+using CarRacingDiscrete = CarRacingEnv<CarRacingDiscreteActions>;
 
 }  // namespace apiary::envs

@@ -4,12 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/fnv1a.h"
 #include "envs/box2d/car_racing.h"
+#include "envs/random_actions.h"
+#include "envs/registry.h"
 #include "tests/envs/reference.h"
 
 namespace apiary::envs {
@@ -298,6 +303,257 @@ TEST(CarRacing, AFollowingDriverCompletesALap) {
   EXPECT_TRUE(r.lap_finished);
   EXPECT_GT(physics.tiles_visited(), static_cast<int>(0.95 * static_cast<double>(n)));
   EXPECT_NEAR(sum, 1000.0 * physics.tiles_visited() / static_cast<double>(n) - 0.1 * steps, 1e-2);
+}
+
+// ---- the picture ------------------------------------------------------------------------------------
+
+// A frame of tests/data/reference/car_racing (make_frames.py): what was drawn, and Gymnasium's picture.
+struct ReferenceFrame {
+  int frame = 0, track_case = 0;
+  Physics::Road road;
+  Physics::View view;
+  std::vector<std::uint8_t> pixels;  // 96 x 96 x 3
+
+  // The view with its road: the pointers are set here, since frames move.
+  Physics::View scene() const {
+    Physics::View v = view;
+    v.tiles = &road.tiles;
+    v.kerbs = &road.kerbs;
+    return v;
+  }
+};
+
+std::vector<ReferenceFrame> read_frames() {
+  const std::vector<TrackCase> tracks = read_tracks();
+  const std::string dir = testing::reference_dir() + "/car_racing/";
+  std::ifstream in(dir + "frames.txt");
+  if (!in) throw std::runtime_error("cannot read " + dir + "frames.txt");
+  std::vector<ReferenceFrame> frames;
+  std::string line, key;
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    ReferenceFrame f;
+    double x, y, angle, vx, vy, spin, joint;
+    std::array<double, 9> colors{};
+    row >> key >> f.frame >> key >> f.track_case >> key >> x >> y >> angle >> vx >> vy >> spin >> key >> f.view.t >>
+        key >> f.view.reward >> key >> joint >> key;
+    for (double& v : f.view.omega) row >> v;
+    row >> key;
+    for (double& v : f.view.phase) row >> v;
+    row >> key;
+    for (double& v : colors) row >> v;
+    row >> key;
+    const std::array<double, 3> road_color{colors[0], colors[1], colors[2]};
+    f.road = Physics::road_of(Physics::generate_track(tracks.at(static_cast<std::size_t>(f.track_case)).draws), road_color);
+    for (int i; row >> i;) f.road.tiles.at(static_cast<std::size_t>(i)).color = road_color;
+    f.view.background = {colors[3], colors[4], colors[5]};
+    f.view.grass = {colors[6], colors[7], colors[8]};
+    f.view.hull = {x, y, angle, vx, vy, spin};
+    f.view.steering = joint;
+    // The wheels at car_dynamics' WHEELPOS in the hull's frame, the front ones turned by the joint.
+    const double wheel_pos[4][2] = {{-55, +80}, {+55, +80}, {-55, -82}, {+55, -82}};
+    for (int i = 0; i < 4; ++i) {
+      const double px = wheel_pos[i][0] * Physics::kSize, py = wheel_pos[i][1] * Physics::kSize;
+      f.view.wheels[static_cast<std::size_t>(i)] = {x + std::cos(angle) * px - std::sin(angle) * py,
+                                                    y + std::sin(angle) * px + std::cos(angle) * py,
+                                                    angle + (i < 2 ? joint : 0.0), 0.0, 0.0, 0.0};
+    }
+    std::ifstream ppm(dir + "frame_" + std::to_string(f.frame) + ".ppm", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(ppm)), std::istreambuf_iterator<char>());
+    if (bytes.size() < 96 * 96 * 3) throw std::runtime_error("short frame file " + std::to_string(f.frame));
+    f.pixels.assign(bytes.end() - 96 * 96 * 3, bytes.end());
+    frames.push_back(std::move(f));
+  }
+  return frames;
+}
+
+// The share of pixels whose channels all lie within `tolerance` of the reference's.
+double share_within(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b, int tolerance) {
+  int equal = 0;
+  for (std::size_t p = 0; p + 2 < a.size(); p += 3) {
+    bool same = true;
+    for (int c = 0; c < 3; ++c) same = same && std::abs(int(a[p + c]) - int(b[p + c])) <= tolerance;
+    equal += same ? 1 : 0;
+  }
+  return equal / static_cast<double>(a.size() / 3);
+}
+
+TEST(CarRacing, TheObservationIsGymnasiumsPictureOfTheSameScene) {
+  // Four scenes drawn by Gymnasium's own _render through pygame: the zoomed-out first frame, a car on
+  // the road with every indicator lit, random colours, and a car on grass. At least 95% of the pixels
+  // agree within 4 of 255 in every channel (pygame's edges are blends of a 1000 x 800 window, ours of
+  // a supersampled 192 x 192 one; the score's font differs), and most agree exactly.
+  const std::vector<ReferenceFrame> frames = read_frames();
+  ASSERT_EQ(frames.size(), 4u);
+  for (const ReferenceFrame& f : frames) {
+    SCOPED_TRACE("frame " + std::to_string(f.frame));
+    std::vector<std::uint8_t> ours(96 * 96 * 3);
+    Physics::draw(f.scene(), ours.data(), 96, 96, CarRacingContinuous::kSupersample);
+    EXPECT_GE(share_within(ours, f.pixels, 4), 0.95);
+    EXPECT_GE(share_within(ours, f.pixels, 0), f.frame == 0 ? 0.7 : 0.85) << "exactly equal";
+  }
+  // And the comparison can fail: the same scene with the car turned, or another zoom, is not the picture.
+  ReferenceFrame turned = frames[1];
+  turned.view.hull.angle += 0.3;
+  std::vector<std::uint8_t> ours(96 * 96 * 3);
+  Physics::draw(turned.scene(), ours.data(), 96, 96, CarRacingContinuous::kSupersample);
+  EXPECT_LT(share_within(ours, turned.pixels, 4), 0.8);
+  turned = frames[1];
+  turned.view.t = 0.5;
+  Physics::draw(turned.scene(), ours.data(), 96, 96, CarRacingContinuous::kSupersample);
+  EXPECT_LT(share_within(ours, turned.pixels, 4), 0.8);
+}
+
+TEST(CarRacing, PictureSizesOutsideTheWindowAreRefused) {
+  Physics physics{CarRacingParams{}};
+  LaneRng rng = rng_for(1);
+  physics.reset(rng);
+  std::vector<std::uint8_t> buffer(1001 * 801 * 3);
+  EXPECT_THROW(Physics::draw(physics.view(), buffer.data(), 1001, 96, 1), std::invalid_argument);
+  EXPECT_THROW(Physics::draw(physics.view(), buffer.data(), 96, 0, 1), std::invalid_argument);
+  EXPECT_THROW(Physics::draw(physics.view(), buffer.data(), 96, 96, 0), std::invalid_argument);
+  EXPECT_NO_THROW(Physics::draw(physics.view(), buffer.data(), 600, 400, 1)) << "rgb_array's size";
+}
+
+// ---- the batched env -----------------------------------------------------------------------------
+
+std::uint64_t rollout_hash(std::int32_t threads, const EnvOptions& options, std::int32_t lanes = 4, int steps = 120) {
+  VecEnvConfig config;
+  config.num_envs = lanes;
+  config.threads = threads;
+  config.options = options;
+  auto env = make_env("CarRacing-v3", config);
+  RandomActions random(env->spec(), lanes, 7);
+  env->reset(2026);
+  HostBatch host;
+  core::Fnv1a hash;
+  for (int t = 0; t < steps; ++t) {
+    env->step(random.next());
+    env->copy_to_host(host);
+    hash.add(host.obs_u8);
+    hash.add(host.reward);
+    hash.add(host.terminated);
+    hash.add(host.truncated);
+  }
+  return hash.h;
+}
+
+TEST(CarRacing, SpecMatchesGymnasiumForBothActionSets) {
+  const EnvSpec c = env_spec("CarRacing-v3");
+  EXPECT_EQ(c.observation_space.to_string(), "Box(0, 255, (96, 96, 3), uint8)");
+  EXPECT_EQ(c.action_space.to_string(), "Box([-1.0 0.0 0.0], 1.0, (3,), float32)");
+  EXPECT_EQ(c.max_episode_steps, 1000);
+  EXPECT_EQ(c.reward_threshold.value_or(0), 900.0);
+  const EnvSpec d = env_spec("CarRacing-v3", {{"continuous", 0.0}});
+  EXPECT_EQ(d.action_space.to_string(), "Discrete(5)");
+  EXPECT_THROW(env_spec("CarRacing-v3", {{"continuous", 0.5}}), std::invalid_argument);
+  EXPECT_THROW(env_spec("CarRacing-v3", {{"domain_randomize", 2.0}}), std::invalid_argument);
+  EXPECT_THROW(env_spec("CarRacing-v3", {{"lap_complete_percent", 1.5}}), std::invalid_argument);
+  EXPECT_THROW(env_spec("CarRacing-v3", {{"laps", 1.0}}), std::invalid_argument);
+}
+
+TEST(CarRacing, DiscreteActionsAreGymnasiumsControls) {
+  const auto controls = [](std::int32_t a) { return CarRacingDiscreteActions::controls(&a); };
+  EXPECT_EQ(controls(0).steer, 0.0);
+  EXPECT_EQ(controls(1).steer, -0.6) << "1 steers right";
+  EXPECT_EQ(controls(2).steer, 0.6) << "2 steers left";
+  EXPECT_EQ(controls(3).gas, 0.2);
+  EXPECT_EQ(controls(4).brake, 0.8);
+  const float a[3] = {0.5f, 0.7f, 0.2f};
+  const CarControls c = CarRacingContinuousActions::controls(a);
+  EXPECT_EQ(c.steer, -0.5);
+  EXPECT_FLOAT_EQ(static_cast<float>(c.gas), 0.7f);
+  EXPECT_FLOAT_EQ(static_cast<float>(c.brake), 0.2f);
+}
+
+TEST(CarRacing, GoldenHashIsTheSameForOneAndTwoThreads) {
+  // Golden values: a change to the physics, the drawing, the random streams or auto-reset shows here.
+  const std::uint64_t continuous = rollout_hash(1, {});
+  EXPECT_EQ(continuous, rollout_hash(2, {}));
+  const EnvOptions discrete_random{{"continuous", 0.0}, {"domain_randomize", 1.0}};
+  const std::uint64_t discrete = rollout_hash(1, discrete_random);
+  EXPECT_EQ(discrete, rollout_hash(2, discrete_random));
+  EXPECT_NE(continuous, discrete);
+  EXPECT_EQ(continuous, 9402315762339077578u) << "golden CarRacing-v3";
+  EXPECT_EQ(discrete, 13871614776118373092u) << "golden CarRacing-v3 discrete, domain_randomize";
+}
+
+// The most frequent colour of lane `lane`'s frame in `host` (the background or the grass, zoomed in).
+std::array<int, 3> dominant_colour(const HostBatch& host, int lane) {
+  std::map<std::array<int, 3>, int> count;
+  const std::uint8_t* p = host.obs_u8.data() + static_cast<std::size_t>(lane) * 96 * 96 * 3;
+  for (int i = 0; i < 96 * 96; ++i) ++count[{p[3 * i], p[3 * i + 1], p[3 * i + 2]}];
+  return std::max_element(count.begin(), count.end(), [](const auto& a, const auto& b) { return a.second < b.second; })
+      ->first;
+}
+
+TEST(CarRacing, DomainRandomizeDrawsColoursEveryReset) {
+  // A second in, the camera has zoomed in on the car standing at the start: most of the picture is
+  // background or grass, which domain_randomize draws anew for every lane and episode.
+  VecEnvConfig config;
+  config.num_envs = 3;
+  config.options = {{"domain_randomize", 1.0}, {"continuous", 0.0}};
+  auto env = make_env("CarRacing-v3", config);
+  env->reset(5);
+  const std::int32_t noop[3] = {0, 0, 0};
+  for (int t = 0; t < 50; ++t) env->step(ActionBatch::discrete(noop, 3));
+  HostBatch host;
+  env->copy_to_host(host);
+  std::vector<std::array<int, 3>> colours;
+  for (int lane = 0; lane < 3; ++lane) colours.push_back(dominant_colour(host, lane));
+  EXPECT_NE(colours[0], colours[1]);
+  EXPECT_NE(colours[1], colours[2]);
+  // Without it, Gymnasium's background or grass (102, 204, 102) and (102, 230, 102), as pygame shrinks them.
+  config.options = {{"continuous", 0.0}};
+  auto plain = make_env("CarRacing-v3", config);
+  plain->reset(5);
+  for (int t = 0; t < 50; ++t) plain->step(ActionBatch::discrete(noop, 3));
+  plain->copy_to_host(host);
+  for (int lane = 0; lane < 3; ++lane) {
+    const std::array<int, 3> c = dominant_colour(host, lane);
+    EXPECT_TRUE(c == (std::array<int, 3>{100, 202, 100}) || c == (std::array<int, 3>{100, 228, 100}))
+        << c[0] << " " << c[1] << " " << c[2];
+  }
+}
+
+TEST(CarRacing, SnapshotContinuesExactly) {
+  VecEnvConfig config;
+  config.num_envs = 3;
+  config.options = {{"continuous", 0.0}};
+  auto a = make_env("CarRacing-v3", config);
+  auto b = make_env("CarRacing-v3", config);
+  RandomActions random(a->spec(), 3, 5);
+  a->reset(77);
+  for (int t = 0; t < 60; ++t) a->step(random.next());
+  b->load_snapshot(a->save_snapshot());
+  HostBatch ha, hb;
+  for (int t = 0; t < 60; ++t) {
+    const ActionBatch actions = random.next();
+    a->step(actions);
+    b->step(actions);
+    a->copy_to_host(ha);
+    b->copy_to_host(hb);
+    ASSERT_EQ(ha.obs_u8, hb.obs_u8) << "step " << t;
+    ASSERT_EQ(ha.reward, hb.reward);
+    ASSERT_EQ(ha.terminated, hb.terminated);
+  }
+}
+
+TEST(CarRacing, TimeLimitTruncatesAtAThousandSteps) {
+  VecEnvConfig config;
+  config.num_envs = 1;
+  config.options = {{"continuous", 0.0}};
+  auto env = make_env("CarRacing-v3", config);
+  env->reset(3);
+  const std::int32_t noop = 0;
+  const ActionBatch batch = ActionBatch::discrete(&noop, 1);
+  HostBatch host;
+  for (int t = 1; t <= 1000; ++t) {
+    env->step(batch);
+    env->copy_to_host(host);
+    ASSERT_EQ(host.truncated[0], t == 1000 ? 1 : 0) << "step " << t;
+    ASSERT_EQ(host.terminated[0], 0);
+  }
 }
 
 }  // namespace

@@ -58,8 +58,8 @@ TEST(Registry, HoldsExactlyTheBundledSuite) {
   EXPECT_EQ(got.size(), ids.size()) << "an id is listed twice";
   EXPECT_EQ(got, (std::set<std::string>{"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
                                         "Pendulum-v1", "LunarLander-v3", "LunarLanderContinuous-v3",
-                                        "BipedalWalker-v3", "BipedalWalkerHardcore-v3", "MinAtar/Asterix-v0",
-                                        "MinAtar/Asterix-v1", "MinAtar/Breakout-v0", "MinAtar/Breakout-v1",
+                                        "BipedalWalker-v3", "BipedalWalkerHardcore-v3", "CarRacing-v3",
+                                        "MinAtar/Asterix-v0", "MinAtar/Asterix-v1", "MinAtar/Breakout-v0", "MinAtar/Breakout-v1",
                                         "MinAtar/Freeway-v0", "MinAtar/Freeway-v1", "MinAtar/Seaquest-v0",
                                         "MinAtar/Seaquest-v1", "MinAtar/SpaceInvaders-v0", "MinAtar/SpaceInvaders-v1"}));
   for (const auto& id : ids) {
@@ -255,7 +255,7 @@ TEST(Registry, DuplicateIdIsRefusedWithItsName) {
     EXPECT_TRUE(contains(e.what(), "libclash.so")) << e.what();
   }
   EXPECT_EQ(envs::Registry::global().at("CartPole-v1").origin, "builtin");
-  EXPECT_EQ(envs::Registry::global().ids().size(), 19u);
+  EXPECT_EQ(envs::Registry::global().ids().size(), 20u);
 
   // A maker for an id nobody registered is refused too.
   EXPECT_THROW(registry.add_maker("Nobody-v0", envs::Device::kCpu, envs::VecEnvMaker{}), std::invalid_argument);
