@@ -22,6 +22,9 @@ std::vector<std::string> action_names(const std::string& id, const envs::Space& 
   if (id == "Pendulum-v1") return {"torque"};
   if (id == "LunarLanderContinuous-v3") return {"main", "lateral"};
   if (id == "BipedalWalker-v3" || id == "BipedalWalkerHardcore-v3") return {"hip0", "knee0", "hip1", "knee1"};
+  if (id == "CarRacing-v3")
+    return space.is_discrete() ? std::vector<std::string>{"noop", "right", "left", "gas", "brake"}
+                               : std::vector<std::string>{"steer", "gas", "brake"};
   if (const std::string letters = minatar_letters(id); !letters.empty()) {
     std::vector<std::string> names;
     for (const char c : letters)
@@ -56,6 +59,12 @@ std::vector<float> human_action(const std::string& id, const envs::Space& space,
       if (keys.left != keys.right) return value(keys.right ? 2 : 0);
       return value(1);
     }
+    if (id == "CarRacing-v3") {  // Discrete(5): noop, right, left, gas, brake
+      if (keys.left != keys.right) return value(keys.left ? 2 : 1);
+      if (keys.up) return value(3);
+      if (keys.down) return value(4);
+      return value(0);
+    }
     if (id == "LunarLander-v3") {
       if (keys.up) return value(2);
       if (keys.left != keys.right) return value(keys.left ? 1 : 3);
@@ -79,6 +88,13 @@ std::vector<float> human_action(const std::string& id, const envs::Space& space,
     if (keys.left != keys.right) action[0] = keys.left ? bound(space, 0, true) : bound(space, 0, false);
     return action;
   }
+  if (id == "CarRacing-v3" && dim >= 3) {
+    // car_racing.py's own keys: left/right steer fully, up is full gas, down brakes at 0.8.
+    if (keys.left != keys.right) action[0] = keys.left ? -1.0f : 1.0f;
+    action[1] = keys.up ? 1.0f : 0.0f;
+    action[2] = keys.down ? 0.8f : 0.0f;
+    return action;
+  }
   if (id == "LunarLanderContinuous-v3" && dim >= 2) {
     action[0] = keys.up ? 1.0f : -1.0f;  // main engine: off below 0, full at 1
     if (keys.left != keys.right) action[1] = keys.left ? -1.0f : 1.0f;
@@ -100,6 +116,7 @@ std::string human_keys_help(const std::string& id, const envs::Space& space) {
   if (id == "MountainCar-v0" || id == "MountainCarContinuous-v0") return "left/right: accelerate";
   if (id == "LunarLander-v3" || id == "LunarLanderContinuous-v3") return "up: main, left/right: side";
   if (id == "Pendulum-v1") return "left/right: torque";
+  if (id == "CarRacing-v3") return "left/right: steer, up: gas, down: brake";
   if (space.is_discrete()) return "0-9: action";
   return "arrows: action[0], action[1]";
 }

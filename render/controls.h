@@ -6,6 +6,8 @@
 //   Acrobot        left: torque -1 (0)   right: torque +1 (2)    neither: no torque (1)
 //   MountainCar    left: accelerate left (0)   right: accelerate right (2)   neither: coast (1)
 //   LunarLander    up: main engine (2)   left: left engine (1)   right: right engine (3)   neither: noop (0)
+//   CarRacing      left/right: steer, up: gas, down: brake (car_racing.py's keys: full steer and gas,
+//                  brake 0.8; Discrete(5) with continuous: false)
 //   MinAtar        arrows: move (l, r, u, d)   space: fire (f)   none: noop; in the minimal action set
 //                  (-v1) a key whose move the game lacks is a noop
 //   continuous     MountainCarContinuous: left/right full force; Pendulum: left/right full torque

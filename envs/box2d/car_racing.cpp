@@ -746,19 +746,28 @@ void CarRacingPhysics::draw(const View& view, std::uint8_t* rgb, int width, int 
   }
   const ShrinkLut& lut = *lut_of_size;
   const int area = k * k;
-  const std::uint8_t* source = pixels.data();
-  for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width; ++x)
+  const std::size_t row_bytes = static_cast<std::size_t>(cw) * 3;
+  thread_local std::vector<std::uint16_t> column_sums;  // one output row's k source rows, added up
+  column_sums.resize(row_bytes);
+  std::uint16_t* __restrict sums = column_sums.data();  // plain pointers: the loops vectorise
+  const std::uint8_t* __restrict source = pixels.data();
+  for (int y = 0; y < height; ++y) {
+    std::fill(sums, sums + row_bytes, std::uint16_t{0});
+    for (int dy = 0; dy < k; ++dy) {
+      const std::uint8_t* __restrict row = source + static_cast<std::size_t>(y * k + dy) * row_bytes;
+      for (std::size_t i = 0; i < row_bytes; ++i) sums[i] = static_cast<std::uint16_t>(sums[i] + row[i]);
+    }
+    const std::uint8_t* row_lut = lut.rows.data() + static_cast<std::size_t>(y) * 256;
+    std::uint8_t* out = rgb + static_cast<std::size_t>(y) * width * 3;
+    for (int x = 0; x < width; ++x) {
+      const std::uint8_t* column_lut = lut.columns.data() + static_cast<std::size_t>(x) * 256;
       for (int c = 0; c < 3; ++c) {
         int sum = 0;
-        for (int dy = 0; dy < k; ++dy) {
-          const std::uint8_t* row = source + (static_cast<std::size_t>(y * k + dy) * cw + static_cast<std::size_t>(x) * k) * 3 + c;
-          for (int dx = 0; dx < k; ++dx) sum += row[3 * dx];
-        }
-        const auto mean = static_cast<std::size_t>((sum + area / 2) / area);
-        rgb[(static_cast<std::size_t>(y) * width + x) * 3 + c] =
-            lut.rows[static_cast<std::size_t>(y) * 256 + lut.columns[static_cast<std::size_t>(x) * 256 + mean]];
+        for (int dx = 0; dx < k; ++dx) sum += sums[static_cast<std::size_t>((x * k + dx) * 3 + c)];
+        out[3 * x + c] = row_lut[column_lut[(sum + area / 2) / area]];
       }
+    }
+  }
 }
 
 }  // namespace apiary::envs

@@ -14,6 +14,7 @@
 #include "envs/box2d/lunar_lander.h"
 #include "envs/minatar/minatar_envs.h"
 #include "envs/registry.h"
+#include "render/controls.h"
 #include "render/painters.h"
 #include "tests/render/scenes.h"
 #include "tests/render/test_util.h"
@@ -462,6 +463,65 @@ TEST(Capture, ReadsTheLaneWithoutChangingTheEnv) {
     }
     EXPECT_THROW(capture(*a, 1), std::out_of_range);
   }
+}
+
+}  // namespace
+}  // namespace apiary::render
+
+namespace apiary::render {
+namespace {
+
+// CarRacing-v3 as `apiary play` shows it (Gymnasium's 600 x 400 rgb_array size): the red car in the
+// middle, a quarter of the height from the bottom (the window's (W/2, H/4) after the flip), facing up,
+// and the black indicator bar along the bottom with the speed bar rising once the car moves.
+TEST(CarRacingPainter, ShowsTheCarFacingUpAQuarterFromTheBottomAndTheIndicators) {
+  auto env = envs::make_env("CarRacing-v3", 1);
+  env->reset(4);
+  const float gas[3] = {0.0f, 1.0f, 0.0f};
+  for (int t = 0; t < 60; ++t) env->step(envs::ActionBatch::continuous(gas, 1, 3));
+  const PaintInput in = capture(*env, 0);
+  ASSERT_TRUE(in.scene.has_value());
+  Canvas c(600, 400);
+  paint(in, c);
+  dump(c, "car_racing");
+  const auto hull = stats(c, is(Color{204, 0, 0, 255}));
+  ASSERT_GT(hull.count, 100);
+  EXPECT_NEAR(hull.mean_x, 300.0, 6.0);
+  EXPECT_NEAR(hull.mean_y, 300.0, 12.0);
+  EXPECT_GT(hull.max_y - hull.min_y, hull.max_x - hull.min_x) << "the car faces up: longer than wide";
+  // The bar: the bottom eighth (5 h of 40 h) is black but for the lit indicators.
+  const auto black = stats(c, is(colors::kBlack), 0, 352, 600, 400);
+  EXPECT_GT(black.count, 600 * 45);
+  const auto speed = stats(c, is(colors::kWhite), 75, 352, 90, 400);  // vertical_ind(5): x 5 s .. 6 s
+  EXPECT_GT(speed.count, 20) << "the speed bar, after a second of gas";
+}
+
+TEST(CarRacingControls, ArrowKeysAreCarRacingPysOwn) {
+  const envs::Space box = envs::env_spec("CarRacing-v3").action_space;
+  HeldKeys keys;
+  keys.left = true;
+  keys.up = true;
+  EXPECT_EQ(human_action("CarRacing-v3", box, keys, -1, 0), (std::vector<float>{-1.0f, 1.0f, 0.0f}));
+  keys = HeldKeys{};
+  keys.right = true;
+  keys.down = true;
+  EXPECT_EQ(human_action("CarRacing-v3", box, keys, -1, 0), (std::vector<float>{1.0f, 0.0f, 0.8f}));
+  const envs::Space discrete = envs::env_spec("CarRacing-v3", {{"continuous", 0.0}}).action_space;
+  const auto pick = [&](bool left, bool right, bool up, bool down) {
+    HeldKeys k;
+    k.left = left;
+    k.right = right;
+    k.up = up;
+    k.down = down;
+    return human_action("CarRacing-v3", discrete, k, -1, 0).at(0);
+  };
+  EXPECT_EQ(pick(false, false, false, false), 0.0f);
+  EXPECT_EQ(pick(false, true, false, false), 1.0f) << "right";
+  EXPECT_EQ(pick(true, false, false, false), 2.0f) << "left";
+  EXPECT_EQ(pick(false, false, true, false), 3.0f) << "gas";
+  EXPECT_EQ(pick(false, false, false, true), 4.0f) << "brake";
+  EXPECT_EQ(action_names("CarRacing-v3", discrete), (std::vector<std::string>{"noop", "right", "left", "gas", "brake"}));
+  EXPECT_EQ(human_keys_help("CarRacing-v3", box), "left/right: steer, up: gas, down: brake");
 }
 
 }  // namespace
