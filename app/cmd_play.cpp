@@ -1,5 +1,6 @@
 // `apiary play`: watch a checkpoint's policy (or random actions, or yourself) play one env in an SDL2
-// window, or render it off-screen with --headless; --record DIR keeps every frame as PNG.
+// window, or render it off-screen with --headless; --record DIR keeps every frame as PNG, --record
+// FILE.gif as an animated GIF.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -77,7 +78,10 @@ void run_play(const PlayFlags& flags) {
   po.episodes = flags.episodes >= 0 ? flags.episodes : (flags.headless ? 1 : 0);
   po.fps = flags.fps;
   po.seed = flags.seed;
-  po.record_dir = flags.record_dir;
+  // A path ending in .gif is an animated GIF; anything else a folder of PNG frames.
+  const std::string& record = flags.record_dir;
+  const bool gif = record.size() > 4 && record.compare(record.size() - 4, 4, ".gif") == 0;
+  (gif ? po.record_gif : po.record_dir) = record;
   po.hud = !flags.no_hud;
   po.agent_name = policy ? policy->algo() + " checkpoint" : "random";
   po.start_human = flags.human;
@@ -111,7 +115,8 @@ void run_play(const PlayFlags& flags) {
     }
   }
   std::cout << "Playing " << env_id << " with " << po.agent_name << (flags.headless ? ", headless" : "")
-            << (po.record_dir.empty() ? "" : ", recording frames to " + po.record_dir) << "\n"
+            << (po.record_dir.empty() ? "" : ", recording frames to " + po.record_dir)
+            << (po.record_gif.empty() ? "" : ", recording an animated GIF to " + po.record_gif) << "\n"
             << std::flush;
   render::Player player(*env, *display, agent, po, std::cout);
   const render::PlayResult r = player.run();
@@ -135,7 +140,8 @@ void add_play_command(CLI::App& app) {
   cmd->add_option("--fps", flags->fps, "Frames per second in the window (default: the env's own)")
       ->check(in_range(core::Range::open_closed(0, 1000)));
   cmd->add_option("--seed", flags->seed, "Seed of the env's reset and of random actions")->capture_default_str();
-  cmd->add_option("--record", flags->record_dir, "Write every frame as DIR/frame_NNNNNN.png");
+  cmd->add_option("--record", flags->record_dir,
+                  "Write every frame as DIR/frame_NNNNNN.png, or into an animated GIF where the path ends in .gif");
   cmd->add_flag("--headless", flags->headless, "Render off-screen: no window, no display needed");
   cmd->add_flag("--human", flags->human, "Start under keyboard control (h toggles it)");
   cmd->add_flag("--no-hud", flags->no_hud, "Show only the env, without the side panel");

@@ -1,8 +1,12 @@
 #include "render/gif.h"
 
+#include <fcntl.h>
 #include <gif_lib.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <stdexcept>
 #include <unordered_map>
@@ -68,9 +72,16 @@ GifRecorder::GifRecorder(const std::string& path, int width, int height, double 
   m.width = width;
   m.height = height;
   m.delay = std::max(1, static_cast<int>(std::lround(100.0 / fps)));
+  // Opened here rather than by EGifOpenFileName, which makes files only their owner can read.
+  const int fd = ::open(m.temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  if (fd < 0) throw std::runtime_error("GIF " + path + ": cannot create " + m.temp + ": " + std::strerror(errno));
   int code = 0;
-  m.gif = EGifOpenFileName(m.temp.c_str(), false, &code);
-  if (m.gif == nullptr) throw gif_error(path, "opening", code);
+  m.gif = EGifOpenFileHandle(fd, &code);
+  if (m.gif == nullptr) {
+    ::close(fd);
+    std::remove(m.temp.c_str());
+    throw gif_error(path, "opening", code);
+  }
   EGifSetGifVersion(m.gif, true);  // GIF89a: delays and the looping extension
   if (EGifPutScreenDesc(m.gif, width, height, 8, 0, nullptr) == GIF_ERROR) {
     code = m.gif->Error;

@@ -18,7 +18,8 @@ namespace apiary::render {
 namespace fs = std::filesystem;
 
 double native_fps(const std::string& id) {
-  if (id == "CartPole-v1" || id.rfind("LunarLander", 0) == 0 || id.rfind("BipedalWalker", 0) == 0) return 50.0;
+  if (id == "CartPole-v1" || id == "CarRacing-v3" || id.rfind("LunarLander", 0) == 0 || id.rfind("BipedalWalker", 0) == 0)
+    return 50.0;
   if (id == "Acrobot-v1") return 15.0;
   return 30.0;  // MountainCar, MountainCarContinuous, Pendulum (Gymnasium's) and anything else
 }
@@ -54,6 +55,14 @@ Player::Player(envs::VecEnv& env, Display& display, Agent agent, PlayerOptions o
     if (ec || !fs::is_directory(options_.record_dir))
       throw std::invalid_argument("--record " + options_.record_dir + ": cannot make the folder" +
                                   (ec ? " (" + ec.message() + ")" : std::string()));
+  }
+  if (!options_.record_gif.empty()) {
+    try {
+      // Recorded at the play speed (GIF delays are whole hundredths: 50 fps is 2, 30 fps is 3).
+      gif_ = std::make_unique<GifRecorder>(options_.record_gif, frame_.width(), frame_.height(), std::min(fps_, 100.0));
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(std::string("--record: ") + e.what());
+    }
   }
   random_ = std::make_unique<envs::RandomActions>(env.spec(), 1, options_.seed);
   const envs::Space& space = env.spec().action_space;
@@ -99,6 +108,10 @@ void Player::draw(bool record) {
     char name[32];
     std::snprintf(name, sizeof name, "frame_%06lld.png", static_cast<long long>(result_.frames_written));
     save_png(frame_, (fs::path(options_.record_dir) / name).string());
+    ++result_.frames_written;
+  }
+  if (record && gif_ != nullptr) {
+    gif_->add(frame_.data(), frame_.width(), frame_.height(), frame_.channels());
     ++result_.frames_written;
   }
 }
@@ -232,6 +245,7 @@ PlayResult Player::run() {
   for (const auto& s : result_.summaries) total += s.episode_return;
   result_.mean_return = result_.episodes > 0 ? total / result_.episodes : std::numeric_limits<double>::quiet_NaN();
   result_.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (gif_ != nullptr) gif_->close();  // the file appears now, whole
   return result_;
 }
 

@@ -20,6 +20,7 @@
 
 #include "envs/random_actions.h"
 #include "envs/vec_env.h"
+#include "render/gif.h"
 #include "render/canvas.h"
 #include "render/display.h"
 #include "render/hud.h"
@@ -43,6 +44,7 @@ struct PlayerOptions {
   double fps = 0.0;                // frames per second in a window (0: the env's own, Gymnasium's render_fps)
   std::uint64_t seed = 1;          // env reset seed; random actions draw from (seed, lane 0)
   std::string record_dir;          // write every frame as DIR/frame_NNNNNN.png (empty: none)
+  std::string record_gif;          // write every frame into this animated GIF, at the play speed (empty: none)
   bool hud = true;                 // draw the HUD panel beside the picture
   std::string agent_name = "random";  // shown in the HUD
   bool start_human = false;        // begin under human control
@@ -63,14 +65,14 @@ struct PlayResult {
   double mean_return = 0.0;        // over the finished episodes (NaN when none)
   std::int64_t steps = 0;
   std::int64_t frames = 0;         // frames drawn
-  std::int64_t frames_written = 0; // PNG files written
+  std::int64_t frames_written = 0; // frames recorded (PNG files, or frames of the GIF)
   bool quit = false;               // the user quit (q, Escape, closing the window)
   double wall_seconds = 0.0;
   std::vector<EpisodeSummary> summaries;
 };
 
-// The env's own frame rate (Gymnasium's metadata["render_fps"]): 50 for CartPole, LunarLander and
-// BipedalWalker, 15 for Acrobot, 30 for MountainCar and Pendulum, 30 otherwise.
+// The env's own frame rate (Gymnasium's metadata["render_fps"]): 50 for CartPole, LunarLander,
+// BipedalWalker and CarRacing, 15 for Acrobot, 30 for MountainCar and Pendulum, 30 otherwise.
 double native_fps(const std::string& env_id);
 
 // The frame size for an env: its picture's size, plus the HUD panel when `hud` is set.
@@ -79,7 +81,8 @@ Size frame_size(const envs::VecEnv& env, bool hud);
 class Player {
  public:
   // `env` must have one lane on the CPU; `log` gets one line per episode (and per reset).
-  // Throws std::invalid_argument for an env with more lanes, or a record folder that cannot be made.
+  // Throws std::invalid_argument for an env with more lanes, a record folder that cannot be made, or a
+  // GIF that cannot be started (its folder must exist).
   Player(envs::VecEnv& env, Display& display, Agent agent, PlayerOptions options, std::ostream& log);
 
   PlayResult run();
@@ -97,6 +100,7 @@ class Player {
 
   envs::VecEnv& env_;
   Display& display_;
+  std::unique_ptr<GifRecorder> gif_;  // record_gif
   Agent agent_;
   PlayerOptions options_;
   std::ostream& log_;

@@ -2,6 +2,7 @@
 // with its frames recorded, trained checkpoints played (PPO discrete and continuous, DQN), checkpoints
 // for another env or another network shape refused, a clear message where there is no display, a real
 // window under Xvfb that draws and quits on a key pressed through XTest, and a plot of a metrics file.
+#include <gif_lib.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -115,6 +116,42 @@ TEST_F(PlayCli, HeadlessPlaysEveryRegisteredEnvAndRecordsItsFrames) {
     // MinAtar's first frame can be the black field and one object (Asterix: the player alone).
     EXPECT_GE(colours.size(), id.rfind("MinAtar/", 0) == 0 ? 2u : 3u) << id;
   }
+}
+
+// --record FILE.gif: every frame into one animated GIF at the play speed (CarRacing: 50 fps, so 2
+// hundredths a frame), the same frames the PNG folder would hold; a GIF in a missing folder is refused.
+TEST_F(PlayCli, RecordsAnAnimatedGifOfEveryFrame) {
+  const fs::path gif_path = dir_ / "car.gif";
+  const CmdResult r = run("play --env CarRacing-v3 --headless --episodes 1 --record " + gif_path.string() +
+                          " --option max_episode_steps=20 --seed 3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto s = parse_pairs(r.last_line());
+  const long written = std::stol(s["frames_written"]);
+  EXPECT_EQ(written, std::stol(s["steps"]) + 1);
+  int code = 0;
+  GifFileType* gif = DGifOpenFileName(gif_path.string().c_str(), &code);
+  ASSERT_NE(gif, nullptr) << GifErrorString(code);
+  ASSERT_EQ(DGifSlurp(gif), GIF_OK);
+  const auto env = apiary::envs::make_env("CarRacing-v3", 1);
+  const auto size = apiary::render::frame_size(*env, true);
+  EXPECT_EQ(gif->SWidth, size.width);
+  EXPECT_EQ(gif->SHeight, size.height);
+  EXPECT_EQ(gif->ImageCount, written);
+  GraphicsControlBlock control{};
+  ASSERT_EQ(DGifSavedExtensionToGCB(gif, 0, &control), GIF_OK);
+  EXPECT_EQ(control.DelayTime, 2);
+  // Frames differ as the car drives (random actions) and the camera zooms in.
+  const SavedImage& first = gif->SavedImages[0];
+  const SavedImage& last = gif->SavedImages[gif->ImageCount - 1];
+  const std::size_t pixels = static_cast<std::size_t>(size.width) * size.height;
+  EXPECT_FALSE(std::equal(first.RasterBits, first.RasterBits + pixels, last.RasterBits));
+  DGifCloseFile(gif, &code);
+  EXPECT_EQ(fs::status(gif_path).permissions() & fs::perms::others_read, fs::perms::others_read) << "readable by all";
+
+  const CmdResult bad = run("play --env CartPole-v1 --headless --episodes 1 --record " +
+                            (dir_ / "no_such_folder" / "x.gif").string());
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("no_such_folder"), std::string::npos) << bad.output;
 }
 
 TEST_F(PlayCli, BadInputIsRefusedWithAMessage) {
