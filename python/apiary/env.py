@@ -80,20 +80,17 @@ class SingleEnv(_Base):
 
     def __init__(self, env_id: str, render_mode: str | None = None, seed: int | None = None, threads: int = 1,
                  options: dict[str, float] | None = None, max_episode_steps: int | None = None, **env_options: float):
-        if render_mode is not None:
-            raise ValueError(f"{env_id}: render_mode={render_mode!r} is not supported from Python (render modes: []); "
-                             f"`apiary play --env {env_id}` draws the env")
+        self.env_id: str = env_id  # first: repr() of a half-made env names it
         options = dict(options or {})
         options.update(env_options)
         if max_episode_steps is not None:
             options["max_episode_steps"] = max_episode_steps
         self._vec = VectorEnv(env_id, 1, seed=seed, threads=threads, options=options, copy=True,
-                              episode_stats=False, autoreset_mode=AutoresetMode.DISABLED)
-        self.env_id: str = env_id
+                              episode_stats=False, autoreset_mode=AutoresetMode.DISABLED, render_mode=render_mode)
         self.observation_space = self._vec.single_observation_space
         self.action_space = self._vec.single_action_space
-        self.metadata = {"render_modes": [], "render_fps": render_fps(env_id)}
-        self.render_mode = None
+        self.metadata = {"render_modes": self._vec.metadata["render_modes"], "render_fps": render_fps(env_id)}
+        self.render_mode: str | None = render_mode
         self.max_episode_steps: int = self._vec.max_episode_steps
         self.reward_threshold = self._vec.reward_threshold
         self.options: dict[str, float] = self._vec.options
@@ -128,9 +125,11 @@ class SingleEnv(_Base):
         self._ended = bool(terminated[0] or truncated[0])
         return obs[0], float(reward[0]), bool(terminated[0]), bool(truncated[0]), {}
 
-    def render(self):
-        raise NotImplementedError(f"{self.env_id}: render() is not supported from Python; "
-                                  f"`apiary play --env {self.env_id}` draws the env")
+    def render(self) -> np.ndarray | None:
+        """The picture as it stands, uint8 [H, W, 3] (render_mode ``"rgb_array"``, as Gymnasium's
+        envs: what RecordVideo records); None without a render mode."""
+        frames = self._vec.render()
+        return None if frames is None else frames[0]
 
     def close(self) -> None:
         self._vec.close()
@@ -173,13 +172,12 @@ def make_vector_env(env_id: str, num_envs: int = 1, max_episode_steps: int | Non
     make_keys = ("seed", "threads", "copy", "episode_stats", "autoreset_mode", "plugins")
     make_kwargs = {k: kwargs.pop(k) for k in make_keys if k in kwargs}
     kwargs.pop("vectorization_mode", None)  # gymnasium's own, when it recreates an env from its spec
-    if kwargs.pop("render_mode", None) is not None:
-        raise ValueError(f"{env_id}: render_mode is not supported from Python (render modes: [])")
+    render_mode = kwargs.pop("render_mode", None)
     options = dict(kwargs.pop("options", None) or {})
     options.update(kwargs)
     if max_episode_steps is not None:
         options["max_episode_steps"] = max_episode_steps
-    return make_vec(env_id, num_envs, options=options, **make_kwargs)
+    return make_vec(env_id, num_envs, options=options, render_mode=render_mode, **make_kwargs)
 
 
 # The time limit of an env made by gymnasium.make (TimeLimit's job there): the option's largest value.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import warnings
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -149,9 +150,9 @@ def env_spec(env_id: str, max_episode_steps: int | None, reward_threshold: float
 
 def render_fps(env_id: str) -> int:
     """Gymnasium's metadata["render_fps"] of the env, as `apiary play` paces it (render/player.cpp):
-    50 for CartPole, LunarLander and BipedalWalker, 15 for Acrobot, 30 otherwise (MountainCar,
-    Pendulum, MinAtar, plugins)."""
-    if env_id == "CartPole-v1" or env_id.startswith(("LunarLander", "BipedalWalker")):
+    50 for CartPole, LunarLander, BipedalWalker and CarRacing, 15 for Acrobot, 30 otherwise
+    (MountainCar, Pendulum, MinAtar, plugins)."""
+    if env_id in ("CartPole-v1", "CarRacing-v3") or env_id.startswith(("LunarLander", "BipedalWalker")):
         return 50
     if env_id == "Acrobot-v1":
         return 15
@@ -193,7 +194,7 @@ class VectorEnv(_Base):
 
     def __init__(self, env_id: str, num_envs: int, seed: int | None = None, threads: int = 1,
                  options: Mapping[str, float] | None = None, copy: bool = True, episode_stats: bool = False,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP):
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, render_mode: str | None = None):
         self.closed = True  # until the core exists, so that __del__ of a half-built env does nothing
         if not isinstance(env_id, str):
             raise TypeError(f"env_id must be a str, got {type(env_id).__name__}")
@@ -216,8 +217,13 @@ class VectorEnv(_Base):
         self.single_action_space = make_space(spec["action_space"])
         self.observation_space = make_space(spec["observation_space"], num_envs)
         self.action_space = make_space(spec["action_space"], num_envs)
-        self.metadata = {"autoreset_mode": mode, "render_modes": [], "render_fps": render_fps(env_id)}
-        self.render_mode = None
+        modes = ["rgb_array"] if self._core.has_picture else []
+        if render_mode is not None and render_mode not in modes:
+            self._core.close()
+            raise ValueError(f"{env_id}: render_mode={render_mode!r}; this env's render modes are {modes} "
+                             f"(`apiary play --env {env_id}` shows it in a window)")
+        self.metadata = {"autoreset_mode": mode, "render_modes": modes, "render_fps": render_fps(env_id)}
+        self.render_mode: str | None = render_mode
         # What made the env (pickling rebuilds it from these), and its options with their defaults.
         self._make_seed = seed
         self._given_options = options or {}
@@ -225,7 +231,8 @@ class VectorEnv(_Base):
         kwargs: dict[str, Any] = {"env_id": env_id, **(options or {}), "num_envs": num_envs,
                                   "vectorization_mode": "vector_entry_point"}
         kwargs.update({k: v for k, v in (("seed", seed), ("threads", int(threads)), ("copy", self.copy),
-                                         ("episode_stats", self.episode_stats), ("autoreset_mode", mode.value))
+                                         ("episode_stats", self.episode_stats), ("autoreset_mode", mode.value),
+                                         ("render_mode", render_mode))
                        if v != _MAKE_DEFAULTS[k]})
         self.spec = env_spec(env_id, self.max_episode_steps, self.reward_threshold, kwargs)
         # Lanes whose episode ended on the last step and whose next episode the core already began (it
@@ -546,9 +553,22 @@ class VectorEnv(_Base):
             core.close()  # every later call raises the core's "the env is closed"
         self._waiting = self._final_obs = None
 
-    def render(self):
-        raise NotImplementedError(f"{self.env_id}: render() is not supported from Python; "
-                                  f"`apiary play --env {self.env_id}` draws the env")
+    def render(self) -> np.ndarray | None:
+        """Every lane's picture as it stands, uint8 [num_envs, H, W, 3] at the native size
+        (``render_size``), drawn on the env's threads, with render_mode ``"rgb_array"``; None (as
+        Gymnasium, with a warning) without a render mode. A lane that just ended shows its next
+        episode's first state (the core resets lanes in the step that ends them)."""
+        if self.render_mode is None:
+            warnings.warn(f"{self.env_id}: render() without a render mode; make the env with render_mode='rgb_array'",
+                          stacklevel=2)
+            return None
+        width, height = self._core.picture_size
+        return self._core.render(height, width)
+
+    @property
+    def render_size(self) -> tuple[int, int]:
+        """(width, height) of render()'s pictures: the env's native picture (Gymnasium's window)."""
+        return tuple(self._core.picture_size)
 
     @property
     def threads(self) -> int:
@@ -572,7 +592,8 @@ class VectorEnv(_Base):
 _LANE_ATTRIBUTES = ("spec", "metadata", "render_mode", "max_episode_steps", "reward_threshold", "env_id")
 
 # make_vec's defaults, left out of env.spec.kwargs.
-_MAKE_DEFAULTS = {"seed": None, "threads": 1, "copy": True, "episode_stats": False, "autoreset_mode": "NextStep"}
+_MAKE_DEFAULTS = {"seed": None, "threads": 1, "copy": True, "episode_stats": False, "autoreset_mode": "NextStep",
+                  "render_mode": None}
 
 
 def _lanes_text(lanes: np.ndarray, most: int = 8) -> str:
@@ -582,7 +603,8 @@ def _lanes_text(lanes: np.ndarray, most: int = 8) -> str:
 
 def make_vec(env_id: str, num_envs: int, seed: int | None = None, threads: int = 1,
              options: Mapping[str, float] | None = None, plugins: Iterable[str] = (), copy: bool = True,
-             episode_stats: bool = False, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP) -> VectorEnv:
+             episode_stats: bool = False, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+             render_mode: str | None = None) -> VectorEnv:
     """A vector env of ``num_envs`` lanes of ``env_id`` (Gymnasium 1.x VectorEnv interface).
 
     Args:
@@ -600,11 +622,13 @@ def make_vec(env_id: str, num_envs: int, seed: int | None = None, threads: int =
             the key already).
         autoreset_mode: ``AutoresetMode.NEXT_STEP`` (default, as Gymnasium), ``SAME_STEP`` or
             ``DISABLED``, or their values (``"NextStep"``, ...).
+        render_mode: None, or ``"rgb_array"``: ``render()`` returns every lane's picture, a uint8
+            array [num_envs, H, W, 3] at the env's native size (Gymnasium's window, e.g. 600 x 400).
     """
     for path in plugins if not isinstance(plugins, str) else (plugins,):
         load_plugin(path)
     return VectorEnv(env_id, num_envs, seed=seed, threads=threads, options=options, copy=copy,
-                     episode_stats=episode_stats, autoreset_mode=autoreset_mode)
+                     episode_stats=episode_stats, autoreset_mode=autoreset_mode, render_mode=render_mode)
 
 
 def envs() -> dict[str, dict[str, Any]]:

@@ -437,6 +437,32 @@ class VecCore {
   // The last seed reset() used (None before the first reset).
   py::object seed() const { return last_seed_ ? py::cast(*last_seed_) : py::none(); }
 
+  // Every lane's picture, [N, height, width, 3] uint8 RGB (VecEnv::render: drawn on the env's threads).
+  py::array render(int height, int width) {
+    Lock lock(*this, "render()");
+    VecEnv& env = live();
+    if (!env.has_picture())
+      throw py::value_error(spec_.id + ": this env has no picture to render (it describes no Scene)");
+    const py::ssize_t n = env.num_envs();
+    py::array_t<std::uint8_t> frames({n, static_cast<py::ssize_t>(height), static_cast<py::ssize_t>(width), py::ssize_t{3}});
+    std::uint8_t* data = frames.mutable_data();
+    try {
+      py::gil_scoped_release release;
+      env.render(height, width, data);
+    } catch (const std::out_of_range& e) {
+      throw py::value_error(e.what());
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(e.what());
+    }
+    return frames;
+  }
+  // The picture's native size (width, height): Gymnasium's window, what render() draws by default.
+  py::tuple picture_size() const {
+    const envs::PictureSize size = live().picture_size();
+    return py::make_tuple(size.width, size.height);
+  }
+  bool has_picture() const { return live().has_picture(); }
+
  private:
   // One call at a time per env: a second thread gets an error instead of a data race.
   struct Lock {
@@ -858,6 +884,9 @@ PYBIND11_MODULE(_apiary, m) {
       .def("snapshot", &VecCore::snapshot)
       .def("load_snapshot", &VecCore::load_snapshot, py::arg("data"), py::arg("seed") = py::none())
       .def("close", &VecCore::close)
+      .def("render", &VecCore::render, py::arg("height"), py::arg("width"))
+      .def_property_readonly("picture_size", &VecCore::picture_size)
+      .def_property_readonly("has_picture", &VecCore::has_picture)
       .def_property_readonly("closed", &VecCore::closed)
       .def_property_readonly("num_envs", &VecCore::num_envs)
       .def_property_readonly("spec", [](const VecCore& c) { return spec_dict(c.spec()); })

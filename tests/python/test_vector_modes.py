@@ -33,7 +33,7 @@ def test_defaults_are_gymnasiums():
     env = apiary.make_vec("CartPole-v1", 3, seed=0)
     assert env.copy is True and env.episode_stats is False
     assert env.autoreset_mode is NEXT and env.metadata["autoreset_mode"] is NEXT
-    assert env.metadata["render_modes"] == [] and env.metadata["render_fps"] == 50
+    assert env.metadata["render_modes"] == ["rgb_array"] and env.metadata["render_fps"] == 50 and env.render_mode is None
     assert apiary.make_vec("Acrobot-v1", 1).metadata["render_fps"] == 15
     assert apiary.make_vec("Pendulum-v1", 1).metadata["render_fps"] == 30
     assert env.spec.id == "apiary/CartPole-v1" and env.spec.max_episode_steps == 500
@@ -537,7 +537,7 @@ def test_single_env():
     assert obs.shape == (4,) and obs.dtype == np.float32 and info == {}
     first = obs.copy()
     np.testing.assert_array_equal(env.reset(seed=3)[0], first)
-    assert env.metadata == {"render_modes": [], "render_fps": 50} and env.render_mode is None
+    assert env.metadata == {"render_modes": ["rgb_array"], "render_fps": 50} and env.render_mode is None
     assert env.spec.id == "apiary/CartPole-v1" and env.max_episode_steps == 500
     steps = 0
     while True:
@@ -558,7 +558,7 @@ def test_single_env():
         env.step(0.5)
     with pytest.raises(ValueError, match="no options"):
         env.reset(options={"gravity": 1.0})
-    with pytest.raises(ValueError, match="render_mode='human' is not supported"):
+    with pytest.raises(ValueError, match=r"render_mode='human'; this env's render modes are \['rgb_array'\]"):
         apiary.SingleEnv("CartPole-v1", render_mode="human")
 
 
