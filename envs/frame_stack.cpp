@@ -49,12 +49,10 @@ EnvSpec stacked_spec(const EnvSpec& spec, std::int32_t k) {
 
 namespace {
 
-class FrameStackVecEnv final : public VecEnv {
+class FrameStackVecEnv final : public WrappingVecEnv {
  public:
   FrameStackVecEnv(std::unique_ptr<VecEnv> inner, std::int32_t k)
-      : VecEnv(stacked_spec(inner->spec(), k), inner->num_envs(), inner->device(), inner->threads()),
-        inner_(std::move(inner)),
-        k_(k) {
+      : WrappingVecEnv(stacked_spec(inner->spec(), k), std::move(inner)), k_(k) {
     if (inner_->device() != Device::kCpu)
       throw std::invalid_argument(spec_.id + ": option '" + kFrameStackOption +
                                   "' stacks observations on the host; the env runs on " + to_string(inner_->device()));
@@ -157,16 +155,6 @@ class FrameStackVecEnv final : public VecEnv {
     std::memcpy(final_stack_.data(), stack_begin + stack_.size(), final_stack_.size());
   }
 
-  bool describe(std::int32_t lane, Scene& scene) const override { return inner_->describe(lane, scene); }
-  void describe_action(const std::vector<float>& action, Scene& scene) const override {
-    inner_->describe_action(action, scene);
-  }
-  bool has_picture() const override { return inner_->has_picture(); }
-  PictureSize picture_size() const override { return inner_->picture_size(); }
-  void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
-    inner_->render_lanes(lanes, height, width, out);
-  }
-
  private:
   static constexpr std::uint64_t kMagic = 0x4b43415453454d41ull;  // "AMESTACK"
 
@@ -208,7 +196,6 @@ class FrameStackVecEnv final : public VecEnv {
     for (std::int32_t f = 0; f < k_; ++f) push(lane, inner_obs(lane));
   }
 
-  std::unique_ptr<VecEnv> inner_;
   std::int32_t k_;
   bool bytes_ = false;
   std::size_t element_ = 4;

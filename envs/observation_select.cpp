@@ -97,12 +97,10 @@ void gather_rows(const T* in, T* out, std::int64_t dim, const std::vector<std::i
   for (std::size_t j = 0; j < kept.size(); ++j) dst[j] = row[kept[j]];
 }
 
-class ObservationSelectVecEnv final : public VecEnv {
+class ObservationSelectVecEnv final : public WrappingVecEnv {
  public:
   ObservationSelectVecEnv(std::unique_ptr<VecEnv> inner, std::vector<std::int32_t> kept)
-      : VecEnv(selected_spec(inner->spec(), kept), inner->num_envs(), inner->device(), inner->threads()),
-        inner_(std::move(inner)),
-        kept_(std::move(kept)) {
+      : WrappingVecEnv(selected_spec(inner->spec(), kept), std::move(inner)), kept_(std::move(kept)) {
     if (inner_->device() != Device::kCpu)
       throw std::invalid_argument(spec_.id + ": option '" + kObserveVelocityOption +
                                   "' selects observation elements on the host; the env runs on " +
@@ -187,16 +185,6 @@ class ObservationSelectVecEnv final : public VecEnv {
     select_observations();
   }
 
-  bool describe(std::int32_t lane, Scene& scene) const override { return inner_->describe(lane, scene); }
-  void describe_action(const std::vector<float>& action, Scene& scene) const override {
-    inner_->describe_action(action, scene);
-  }
-  bool has_picture() const override { return inner_->has_picture(); }
-  PictureSize picture_size() const override { return inner_->picture_size(); }
-  void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
-    inner_->render_lanes(lanes, height, width, out);
-  }
-
  private:
   static constexpr std::uint64_t kMagic = 0x5443454c4553454dull;  // "MESELECT"
 
@@ -226,7 +214,6 @@ class ObservationSelectVecEnv final : public VecEnv {
     }
   }
 
-  std::unique_ptr<VecEnv> inner_;
   std::vector<std::int32_t> kept_;  // the inner observation's elements this env observes, in order
   bool bytes_ = false;
   std::int64_t inner_dim_ = 1;

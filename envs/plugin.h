@@ -65,10 +65,9 @@ inline constexpr const char* kPluginRegisterSymbol = "apiary_plugin_register";
 
 // A VecEnv that passes every call to another one. Plugin and back-end decorators derive from it and
 // override what they change; the batch buffers are the inner env's own (no copy, same pointers).
-class ForwardingVecEnv : public VecEnv {
+class ForwardingVecEnv : public WrappingVecEnv {
  public:
-  explicit ForwardingVecEnv(std::unique_ptr<VecEnv> inner)
-      : VecEnv(inner->spec(), inner->num_envs(), inner->device(), inner->threads()), inner_(std::move(inner)) {
+  explicit ForwardingVecEnv(std::unique_ptr<VecEnv> inner) : WrappingVecEnv(inner->spec(), std::move(inner)) {
     buffers_ = inner_->buffers();
   }
   VecEnv& inner() { return *inner_; }
@@ -89,18 +88,6 @@ class ForwardingVecEnv : public VecEnv {
   void set_states(const std::vector<float>& states) override { inner_->set_states(states); }
   std::vector<std::uint8_t> save_snapshot() const override { return inner_->save_snapshot(); }
   void load_snapshot(const std::vector<std::uint8_t>& bytes) override { inner_->load_snapshot(bytes); }
-  bool describe(std::int32_t lane, Scene& scene) const override { return inner_->describe(lane, scene); }
-  void describe_action(const std::vector<float>& action, Scene& scene) const override {
-    inner_->describe_action(action, scene);
-  }
-  bool has_picture() const override { return inner_->has_picture(); }
-  PictureSize picture_size() const override { return inner_->picture_size(); }
-  void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
-    inner_->render_lanes(lanes, height, width, out);
-  }
-
- private:
-  std::unique_ptr<VecEnv> inner_;
 };
 
 

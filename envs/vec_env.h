@@ -266,4 +266,26 @@ class VecEnv {
   BatchBuffers buffers_;
 };
 
+// A VecEnv over another that it owns (frame stacking, dropping velocities, a plugin's forwarding): the
+// lanes are the inner env's, and so are their pictures, forwarded here once for every wrapper.
+class WrappingVecEnv : public VecEnv {
+ public:
+  bool describe(std::int32_t lane, Scene& scene) const override { return inner_->describe(lane, scene); }
+  void describe_action(const std::vector<float>& action, Scene& scene) const override {
+    inner_->describe_action(action, scene);
+  }
+  bool has_picture() const override { return inner_->has_picture(); }
+  PictureSize picture_size() const override { return inner_->picture_size(); }
+  void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
+    inner_->render_lanes(lanes, height, width, out);
+  }
+
+ protected:
+  // `spec` is the wrapper's own, computed from the inner env's: `inner` is taken by reference, so that it
+  // is moved here only after every argument is evaluated.
+  WrappingVecEnv(EnvSpec spec, std::unique_ptr<VecEnv>&& inner)
+      : VecEnv(std::move(spec), inner->num_envs(), inner->device(), inner->threads()), inner_(std::move(inner)) {}
+  std::unique_ptr<VecEnv> inner_;
+};
+
 }  // namespace apiary::envs
