@@ -58,18 +58,32 @@ struct CpuSystemT {
     return threads > 0 ? threads : omp_get_num_procs();
   }
 
+  // A functor passed to Thrust under a type of this instruction set's own. Thrust's loops are named by
+  // their functor's type, which is the same in the baseline and the AVX2 build (StepBlocks<Pendulum>),
+  // so the linker would keep one build's copy for both: the AVX2 build could run baseline code (Acrobot
+  // did, scalar) and the baseline AVX2 code on a CPU without it. The env functors' operator() is
+  // always inlined (APIARY_HD), so it is compiled into this wrapper, once per instruction set.
+  template <class F>
+  struct Own {
+    F f;
+    template <class Arg>
+    decltype(auto) operator()(Arg&& arg) const {
+      return f(static_cast<Arg&&>(arg));
+    }
+  };
+
   template <class F>
   static void for_each_block(std::int64_t num_blocks, std::int32_t threads, const F& f) {
     const std::int32_t t = std::min<std::int64_t>(resolve_threads(threads), num_blocks);
     thrust::counting_iterator<std::int64_t> first(0), last(num_blocks);
     if (t <= 1) {
-      thrust::for_each(thrust::cpp::par, first, last, f);
+      thrust::for_each(thrust::cpp::par, first, last, Own<F>{f});
       return;
     }
     // Thrust's OpenMP for_each uses the calling thread's default team size; set it for this call only.
     const int previous = omp_get_max_threads();
     omp_set_num_threads(t);
-    thrust::for_each(thrust::omp::par, first, last, f);
+    thrust::for_each(thrust::omp::par, first, last, Own<F>{f});
     omp_set_num_threads(previous);
   }
 
@@ -89,7 +103,7 @@ struct CpuSystemT {
     bool any = false;
     for (std::int64_t i = 0; i < n; ++i) any |= pred(data[i]);
     if (!any) return -1;
-    return thrust::find_if(thrust::cpp::par, data, data + n, pred) - data;
+    return thrust::find_if(thrust::cpp::par, data, data + n, Own<Pred>{pred}) - data;
   }
 };
 

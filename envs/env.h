@@ -5,6 +5,7 @@
 //     static constexpr int kObsDim, kStateDim, kActionDim;
 //     static constexpr bool kDiscrete;             // Discrete(kNumActions) or Box(kActionDim)
 //     static constexpr bool kStepUsesRng;          // whether step() draws random numbers
+//     APIARY_HD static bool step_uses_rng(const Params&);  // optional: false where these params draw none
 //     using Action = std::int32_t or float;
 //     struct Params { ... defaults ... };          // constants, overridable by name (kParamFields)
 //     struct State { float ...; };                 // kStateDim floats, nothing else

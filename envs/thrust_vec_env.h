@@ -36,6 +36,16 @@ struct OpaqueState : std::false_type {};
 template <class Env>
 struct OpaqueState<Env, std::void_t<decltype(Env::kOpaqueState)>> : std::bool_constant<Env::kOpaqueState> {};
 
+// Env::step_uses_rng(params), optional beside kStepUsesRng: false where these parameters make step()
+// draw nothing (Acrobot without torque noise). The lane loop then leaves the draw counters alone, and
+// the compiler can drop the draw itself, whose Philox rounds it would otherwise compute for every lane
+// (a branch in a vectorised loop costs both of its arms).
+template <class Env, class = void>
+struct HasStepUsesRng : std::false_type {};
+template <class Env>
+struct HasStepUsesRng<Env, std::void_t<decltype(Env::step_uses_rng(std::declval<const typename Env::Params&>()))>>
+    : std::true_type {};
+
 // The raw pointers a kernel needs; copied by value into every Thrust functor.
 template <class Env>
 struct LaneArrays {
@@ -49,8 +59,9 @@ struct LaneArrays {
 
 // Pass 1 of a block: step, count and observe lanes [lo, hi) with no branches on the outcome, so the
 // compiler vectorises it. Restrict parameters: byte-sized flag stores could otherwise alias every
-// other buffer. Returns how many lanes finished an episode.
-template <class Env>
+// other buffer. kDraws: whether step() may draw, so that each lane's draw counter is read and
+// written back. Returns how many lanes finished an episode.
+template <class Env, bool kDraws>
 APIARY_HD std::int32_t step_lanes(const typename Env::Params& params, std::int64_t lo, std::int64_t hi,
                                   std::uint64_t seed, std::int32_t limit,
                                   typename Env::State* APIARY_RESTRICT state,
@@ -63,9 +74,9 @@ APIARY_HD std::int32_t step_lanes(const typename Env::Params& params, std::int64
   std::int32_t num_done = 0;  // an integer sum vectorises; a bool OR reduction does not
   for (std::int64_t lane = lo; lane < hi; ++lane) {
     LaneRng rng{seed, static_cast<std::uint64_t>(lane), 0};
-    if constexpr (Env::kStepUsesRng) rng.draws = draws[lane];
+    if constexpr (kDraws) rng.draws = draws[lane];
     StepOut r = Env::step(p, state[lane], actions + lane * Env::kActionDim, rng);
-    if constexpr (Env::kStepUsesRng) draws[lane] = rng.draws;
+    if constexpr (kDraws) draws[lane] = rng.draws;
     const bool done = record_lane_step(r.reward, r.terminated, limit, reward[lane], terminated[lane], truncated[lane],
                                        elapsed[lane], episode_return[lane]);
     Env::observe(p, state[lane], obs + lane * Env::kObsDim);
@@ -100,8 +111,16 @@ struct StepBlocks {
   const std::uint8_t* active;  // set_active_lanes(): 0 holds a lane (this System's memory); null: all step
 
   APIARY_HD std::int32_t step(std::int64_t lo, std::int64_t hi, std::int32_t limit) const {
-    return step_lanes<Env>(params, lo, hi, seed, limit, a.state, a.actions, a.draws, a.out.template observations<Obs>(),
-                           a.out.reward, a.out.episode_return, a.out.terminated, a.out.truncated, a.out.elapsed);
+    if constexpr (HasStepUsesRng<Env>::value) {
+      if (!Env::step_uses_rng(params)) return step<false>(lo, hi, limit);
+    }
+    return step<Env::kStepUsesRng>(lo, hi, limit);
+  }
+  template <bool kDraws>
+  APIARY_HD std::int32_t step(std::int64_t lo, std::int64_t hi, std::int32_t limit) const {
+    return step_lanes<Env, kDraws>(params, lo, hi, seed, limit, a.state, a.actions, a.draws,
+                                   a.out.template observations<Obs>(), a.out.reward, a.out.episode_return,
+                                   a.out.terminated, a.out.truncated, a.out.elapsed);
   }
 
   APIARY_HD void operator()(std::int64_t b) const {

@@ -20,7 +20,7 @@ struct Acrobot {
   static constexpr int kActionDim = 1;
   static constexpr int kNumActions = 3;  // torque -1, 0, +1 on the joint between the links
   static constexpr bool kDiscrete = true;
-  static constexpr bool kStepUsesRng = true;  // only when torque_noise_max > 0
+  static constexpr bool kStepUsesRng = true;  // only when torque_noise_max > 0 (step_uses_rng)
   static constexpr std::int32_t kMaxEpisodeSteps = 500;
   using Action = std::int32_t;
 
@@ -101,18 +101,24 @@ struct Acrobot {
 
   // Gymnasium's wrap(): shift by 2 pi until within [-pi, pi]. One RK4 step moves an angle by less
   // than 2 pi, so a single shift is the rule; far-off values (only from set_states) are reduced first,
-  // and the loops are bounded so that no value, inf and NaN included, can hang a step.
+  // and the shifts are bounded so that no value, inf and NaN included, can hang a step. Written as
+  // selects, four shifts each way (each a no-op once x is within range, so the result is that of
+  // shifting until within), so that the lane loop has no branch and vectorises.
   APIARY_HD static float wrap(float x) {
     const float diff = 2.0f * math::kPi;
-    if (x > 3.0f * math::kPi || x < -3.0f * math::kPi) x = x - diff * math::floor((x + math::kPi) / diff);
-    for (int i = 0; i < 4 && x > math::kPi; ++i) x = x - diff;
-    for (int i = 0; i < 4 && x < -math::kPi; ++i) x = x + diff;
+    const bool far = (x > 3.0f * math::kPi) | (x < -3.0f * math::kPi);
+    x = far ? x - diff * math::floor((x + math::kPi) / diff) : x;
+    for (int i = 0; i < 4; ++i) x = x > math::kPi ? x - diff : x;
+    for (int i = 0; i < 4; ++i) x = x < -math::kPi ? x + diff : x;
     return x;
   }
 
+  // Whether step() draws with these parameters: the batched back end skips the draw where it does not.
+  APIARY_HD static bool step_uses_rng(const Params& p) { return p.torque_noise_max > 0.0f; }
+
   APIARY_HD static StepOut step(const Params& p, State& s, const Action* action, LaneRng& rng) {
     float torque = static_cast<float>(action[0] - 1);
-    if (p.torque_noise_max > 0.0f) torque += rng.uniform4(-p.torque_noise_max, p.torque_noise_max).v[0];
+    if (step_uses_rng(p)) torque += rng.uniform4(-p.torque_noise_max, p.torque_noise_max).v[0];
     const float dt = p.dt, dt2 = dt / 2.0f;
     const State k1 = dsdt(p, s, torque);
     const State k2 = dsdt(p, axpy(s, dt2, k1), torque);
