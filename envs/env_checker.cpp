@@ -113,14 +113,16 @@ void read_host(const VecEnv& env, HostBatch& h) {
 // spec lists as unbounded (EnvSpec::unbounded_obs) need only be finite.
 std::string bad_observation(const EnvSpec& spec, const float* row, std::int64_t dim, const char* name) {
   const Space& space = spec.observation_space;
+  // The element's text only for a bad one: an image row has tens of thousands of good ones.
+  const auto element = [&](std::int64_t i) { return std::string(name) + "[" + std::to_string(i) + "] = " + num(row[i]); };
   for (std::int64_t i = 0; i < dim; ++i) {
     const float v = row[i];
-    const std::string element = std::string(name) + "[" + std::to_string(i) + "] = " + num(v);
-    if (!std::isfinite(v)) return element + " is not finite";
+    if (!std::isfinite(v)) return element(i) + " is not finite";
     const auto k = static_cast<std::size_t>(i);
+    if (v >= space.low[k] && v <= space.high[k]) continue;
     const bool unbounded = std::find(spec.unbounded_obs.begin(), spec.unbounded_obs.end(), i) != spec.unbounded_obs.end();
-    if (!unbounded && !(v >= space.low[k] && v <= space.high[k]))
-      return element + " is outside the observation space [" + num(space.low[k]) + ", " + num(space.high[k]) + "]";
+    if (!unbounded)
+      return element(i) + " is outside the observation space [" + num(space.low[k]) + ", " + num(space.high[k]) + "]";
   }
   return "";
 }

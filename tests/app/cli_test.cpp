@@ -6,6 +6,7 @@
 #include <array>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -49,13 +50,14 @@ TEST(Cli, EnvsListsTheBundledEnvs) {
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* id : {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1",
                          "LunarLander-v3", "LunarLanderContinuous-v3", "BipedalWalker-v3", "BipedalWalkerHardcore-v3",
-                         "MinAtar/Breakout-v0", "MinAtar/Breakout-v1", "MinAtar/Seaquest-v1"})
+                         "CarRacing-v3", "MinAtar/Breakout-v0", "MinAtar/Breakout-v1", "MinAtar/Seaquest-v1"})
     EXPECT_NE(r.output.find(id), std::string::npos) << id;
   EXPECT_NE(r.output.find("Discrete(2)"), std::string::npos);
   EXPECT_NE(r.output.find("Box(-2.0, 2.0, (1,), float32)"), std::string::npos);
   EXPECT_NE(r.output.find("Box(0, 1, (10, 10, 10), uint8)"), std::string::npos) << "Seaquest's image";
   EXPECT_NE(r.output.find("sticky_action_prob"), std::string::npos) << "MinAtar's options";
-  EXPECT_EQ(r.last_line(), "envs: 19");
+  EXPECT_NE(r.output.find("Box(0, 255, (96, 96, 3), uint8)"), std::string::npos) << "CarRacing's picture";
+  EXPECT_EQ(r.last_line(), "envs: 20");
 }
 
 TEST(Cli, RolloutReportsEpisodes) {
@@ -329,6 +331,20 @@ TEST_F(Scratch, ShippedBox2DConfigsRun) {
     text << config.rdbuf();
     EXPECT_NE(text.str().find(id), std::string::npos) << name << " trains " << id;
   }
+}
+
+// The pixel config (CarRacing-v3's 96x96 frames, 4 stacked, the Nature CNN) trains as shipped, in
+// miniature: a CNN PPO update on uint8 frames through the whole program.
+TEST_F(Scratch, ShippedCarRacingConfigTrains) {
+  const CmdResult r = apiary("train " + std::string(APIARY_SOURCE_DIR) + "/configs/carracing_ppo.yaml --quiet --set out_dir=" +
+                             dir_.string() + " --set total_steps=128 --set env.num_envs=2 --set ppo.rollout_steps=64" +
+                             " --set ppo.num_minibatches=2 --set ppo.update_epochs=1 --set eval.interval_steps=0" +
+                             " --set eval.episodes=1 --set eval.num_envs=1 --set eval.background=false" +
+                             " --set env.options.max_episode_steps=40");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto kv = parse_pairs(r.last_line());
+  EXPECT_EQ(std::stoll(kv.at("steps")), 128);
+  EXPECT_TRUE(std::isfinite(std::stod(kv.at("eval_mean_return")))) << r.output;
 }
 
 }  // namespace
