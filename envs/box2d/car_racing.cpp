@@ -476,34 +476,6 @@ CarRacingPhysics::Wheel CarRacingPhysics::wheel(int i) const {
   return {pose_of(w.body), w.omega, w.phase, w.joint->GetJointAngle(), w.gas, w.brake, w.steer, w.tiles};
 }
 
-std::vector<std::vector<double>> CarRacingPhysics::hull_polygons() const {
-  std::vector<std::vector<double>> out;
-  if (impl_->hull == nullptr) return out;
-  const b2Transform& xf = impl_->hull->GetTransform();
-  for (int p = 0; p < 4; ++p) {  // car_dynamics' own vertex order (Box2D keeps its convex hull)
-    std::vector<double> poly;
-    for (int k = 0; k < kHullPolyCounts[p]; ++k) {
-      const b2Vec2 q = b2Mul(xf, vec(kHullPolys[p][k][0] * kSize, kHullPolys[p][k][1] * kSize));
-      poly.push_back(q.x);
-      poly.push_back(q.y);
-    }
-    out.push_back(std::move(poly));
-  }
-  return out;
-}
-
-std::vector<double> CarRacingPhysics::wheel_polygon(int i) const {
-  const b2Body* body = impl_->wheels.at(static_cast<std::size_t>(i)).body;
-  std::vector<double> poly;
-  if (body == nullptr) return poly;
-  for (const auto& corner : kWheelPoly) {
-    const b2Vec2 q = b2Mul(body->GetTransform(), vec(corner[0] * kSize, corner[1] * kSize));
-    poly.push_back(q.x);
-    poly.push_back(q.y);
-  }
-  return poly;
-}
-
 }  // namespace apiary::envs
 
 // ---- the picture ----------------------------------------------------------------------------------

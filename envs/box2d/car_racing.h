@@ -141,9 +141,6 @@ class CarRacingPhysics {
   const std::array<double, 3>& road_color() const;
   const std::array<double, 3>& background_color() const;
   const std::array<double, 3>& grass_color() const;
-  // The hull's four polygons and each wheel's box in world coordinates (x, y pairs), for drawing.
-  std::vector<std::vector<double>> hull_polygons() const;
-  std::vector<double> wheel_polygon(int i) const;
 
   // ---- the picture ---------------------------------------------------------------------------------
   // Everything car_racing.py's _render draws, as plain values (tests build one from reference data).
