@@ -13,10 +13,12 @@
 #include "envs/random_actions.h"
 #include "envs/registry.h"
 #include "tests/envs/reference.h"
+#include "tests/common/checks.h"
 
 namespace {
 
 namespace envs = apiary::envs;
+using apiary::testing::same_bits;
 
 constexpr std::int32_t kLanes = 8;
 
@@ -33,8 +35,6 @@ std::vector<std::uint8_t> obs_bytes(const envs::HostBatch& h, std::int64_t lane,
   std::memcpy(out.data(), h.obs.data() + lane * dim, out.size());
   return out;
 }
-
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
 class LaneControl : public ::testing::TestWithParam<std::string> {};
 

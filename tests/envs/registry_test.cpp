@@ -13,14 +13,13 @@
 #include <vector>
 
 #include "envs/registry.h"
+#include "tests/common/checks.h"
 
 namespace {
 
 namespace envs = apiary::envs;
-
-constexpr double kPi = 3.14159265358979323846;
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using apiary::testing::kPi;
+using apiary::testing::contains;
 
 std::vector<float> negated(const std::vector<float>& v) {
   std::vector<float> out;

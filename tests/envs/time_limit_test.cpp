@@ -16,19 +16,17 @@
 #include "envs/classic/mountain_car.h"
 #include "envs/classic/pendulum.h"
 #include "envs/registry.h"
+#include "tests/common/checks.h"
 
 namespace {
 
 namespace envs = apiary::envs;
-
-constexpr double kPi = 3.14159265358979323846;
+using apiary::testing::kPi;
+using apiary::testing::same_bits;
 
 bool close(float actual, float expected) {
   return std::fabs(actual - expected) <= 1e-5f * (1.0f + std::fabs(expected));
 }
-
-// Same bits, NaN included: for buffers that must keep their older values.
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
 template <class Env>
 envs::ActionBatch make_batch(const std::vector<typename Env::Action>& actions, std::int32_t num_envs) {

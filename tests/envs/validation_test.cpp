@@ -13,15 +13,15 @@
 #include <vector>
 
 #include "envs/registry.h"
+#include "tests/common/checks.h"
 
 namespace {
 
 namespace envs = apiary::envs;
+using apiary::testing::contains;
 
 const std::vector<std::string> kIds{"Acrobot-v1", "CartPole-v1", "MountainCar-v0", "MountainCarContinuous-v0",
                                     "Pendulum-v1"};
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Runs `f`, expects it to throw exactly `Exception`, and returns the message ("" when it did not).
 template <class Exception, class F>
