@@ -4,6 +4,7 @@
 #include "envs/frame_stack.h"
 #include "envs/minatar/minatar.h"
 #include "envs/observation_select.h"
+#include "envs/pixels.h"
 
 #include <sstream>
 #include <stdexcept>
@@ -17,14 +18,19 @@ namespace {
 struct GenericOptions {
   EnvOptions own;
   bool observe_velocity = true;  // false: observation_select.h drops the velocities
-  std::int32_t frame_stack = 1;  // frame_stack.h stacks the last K observations (after dropping)
+  PixelsOptions pixels;          // pixels.h: observe the env's picture (never beside observe_velocity: false)
+  std::int32_t frame_stack = 1;  // frame_stack.h stacks the last K observations (after dropping or drawing)
 };
 
 GenericOptions split_options(const std::string& id, const EnvOptions& options) {
   GenericOptions out;
   out.own = options;
   out.observe_velocity = take_observe_velocity(id, out.own);
+  out.pixels = take_pixels(id, out.own);
   out.frame_stack = take_frame_stack(id, out.own);
+  if (out.pixels.on && !out.observe_velocity)
+    throw std::invalid_argument(id + ": options '" + kPixelsOption + "' and '" + kObserveVelocityOption +
+                                "': false cannot go together: a picture has no velocity elements to drop");
   return out;
 }
 
@@ -107,9 +113,9 @@ std::unique_ptr<VecEnv> make_env(const std::string& id, const VecEnvConfig& conf
   }
   if (config.device == Device::kCuda && cuda_device_count() == 0)
     throw std::invalid_argument(id + ": device cuda requested but no CUDA device is available");
-  // observe_velocity and frame_stack are every env's options, applied over its back end in that order
-  // (the stack holds observations without velocities); the env's own options go on. An env without
-  // velocities is refused before any lane is built.
+  // observe_velocity, pixels and frame_stack are every env's options, applied over its back end in that
+  // order (the stack holds observations without velocities, or pictures); the env's own options go on.
+  // An env without velocities is refused before any lane is built.
   const GenericOptions generic = split_options(id, config.options);
   VecEnvConfig inner = config;
   inner.options = generic.own;
@@ -117,6 +123,7 @@ std::unique_ptr<VecEnv> make_env(const std::string& id, const VecEnvConfig& conf
   if (!generic.observe_velocity) kept = elements_without_velocity(entry.spec(inner.options));
   std::unique_ptr<VecEnv> env = it->second(inner);
   if (!generic.observe_velocity) env = make_observation_select(std::move(env), std::move(kept));
+  env = make_pixels(std::move(env), generic.pixels);
   return make_frame_stack(std::move(env), generic.frame_stack);
 }
 
@@ -136,7 +143,7 @@ EnvSpec env_spec(const std::string& id, const EnvOptions& options) {
   // Listed beside the env's own parameters where it applies: the registry, not the env, takes it.
   if (!spec.velocity_elements.empty()) spec.options.push_back(observe_velocity_info(spec));
   if (!generic.observe_velocity) spec = selected_spec(spec, elements_without_velocity(spec));
-  return stacked_spec(spec, generic.frame_stack);
+  return stacked_spec(pixels_spec(spec, generic.pixels), generic.frame_stack);
 }
 
 EnvOptions own_options(const std::string& id, const EnvOptions& options) { return split_options(id, options).own; }

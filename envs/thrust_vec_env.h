@@ -55,6 +55,7 @@ struct LaneArrays {
   const Action* actions;
   std::uint64_t* draws;  // Philox blocks each lane has drawn
   BatchBuffers out;
+  State* final_state = nullptr;  // where set (keep_final_pictures), each ending lane's state before its reset
 };
 
 // Pass 1 of a block: step, count and observe lanes [lo, hi) with no branches on the outcome, so the
@@ -92,6 +93,7 @@ APIARY_HD void auto_reset_lane(const typename Env::Params& params, const LaneArr
                                std::int64_t lane) {
   using Obs = ObsType<Env>;
   keep_final_episode<Obs>(a.out, lane, Env::kObsDim);
+  if (a.final_state != nullptr) a.final_state[lane] = a.state[lane];
   LaneRng rng{seed, static_cast<std::uint64_t>(lane), a.draws[lane]};
   Env::reset(params, a.state[lane], rng);
   a.draws[lane] = rng.draws;
@@ -419,14 +421,21 @@ class ThrustVecEnv final : public VecEnv {
 
   void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
     check_render(lanes, height, width, out);
-    if constexpr (detail::HasStaticDescribe<Env>::value) {
-      std::vector<State> host(static_cast<std::size_t>(num_envs_));  // one copy for every lane drawn
-      System::download(state_.data(), host.size(), host.data());
-      draw_scenes(render_pool(), lanes, height, width, out, [&](std::int32_t lane, Scene& scene) {
-        scene.env_id = spec_.id;
-        Env::describe(params_, host[static_cast<std::size_t>(lane)], scene);
-      });
-    }
+    draw_states(state_, lanes, height, width, out);
+  }
+
+  bool keep_final_pictures(bool keep) override {
+    if constexpr (!detail::HasStaticDescribe<Env>::value) return false;
+    final_state_.allocate(keep ? static_cast<std::size_t>(num_envs_) : 0, State{});
+    keep_final_ = keep;
+    return true;
+  }
+
+  void render_final_lanes(const std::vector<std::int32_t>& lanes, int height, int width,
+                          std::uint8_t* out) const override {
+    if (!keep_final_) VecEnv::render_final_lanes(lanes, height, width, out);
+    check_render(lanes, height, width, out);
+    draw_states(final_state_, lanes, height, width, out);
   }
 
   std::vector<std::uint8_t> save_snapshot() const override {
@@ -492,6 +501,21 @@ class ThrustVecEnv final : public VecEnv {
     f(self.final_length_);
   }
 
+  // Draws `lanes` from `states` (the lanes' states now, or as their episodes ended) on the host, from
+  // one copy of the array for every lane drawn.
+  template <class Array>
+  void draw_states(const Array& states, const std::vector<std::int32_t>& lanes, int height, int width,
+                   std::uint8_t* out) const {
+    if constexpr (detail::HasStaticDescribe<Env>::value) {
+      std::vector<State> host(static_cast<std::size_t>(num_envs_));
+      System::download(states.data(), host.size(), host.data());
+      draw_scenes(render_pool(), lanes, height, width, out, [&](std::int32_t lane, Scene& scene) {
+        scene.env_id = spec_.id;
+        Env::describe(params_, host[static_cast<std::size_t>(lane)], scene);
+      });
+    }
+  }
+
   std::int64_t num_blocks(std::int64_t block) const { return (num_envs_ + block - 1) / block; }
 
   // The threads that draw pictures: a pool of `threads` (the steps' OpenMP team is not reused, so a
@@ -503,7 +527,8 @@ class ThrustVecEnv final : public VecEnv {
   }
 
   detail::LaneArrays<Env> arrays(const Action* actions) {
-    return detail::LaneArrays<Env>{state_.data(), actions, draws_.data(), buffers_};
+    return detail::LaneArrays<Env>{state_.data(), actions, draws_.data(), buffers_,
+                                   keep_final_ ? final_state_.data() : nullptr};
   }
 
   // A host mask ([N] bytes) where this System's kernels can read it: a device copy for CUDA (the
@@ -556,6 +581,8 @@ class ThrustVecEnv final : public VecEnv {
   typename System::template Array<float> reward_, episode_return_, final_return_;
   typename System::template Array<std::uint8_t> terminated_, truncated_;
   typename System::template Array<std::int32_t> elapsed_, final_length_;
+  typename System::template Array<State> final_state_;  // keep_final_pictures(): states before the reset
+  bool keep_final_ = false;
   mutable std::unique_ptr<ThreadPool> render_pool_;   // render_pool()
   const std::uint8_t* active_host_ = nullptr;          // set_active_lanes()'s mask (host), null: all
   typename System::template Array<std::uint8_t> mask_;  // its device copy (CUDA only), made on first use

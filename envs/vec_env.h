@@ -252,6 +252,25 @@ class VecEnv {
   }
   // Every lane in order: `out` is [num_envs, height, width, 3].
   void render(int height, int width, std::uint8_t* out) const;
+  // Pictures of episodes' ends, for an env that observes its own picture (envs/pixels.h), whose
+  // final_obs must show the episode's last state, not the new episode the same-step auto-reset began.
+  // keep_final_pictures(true) asks the back end to keep, from the next step on, the look of each lane
+  // whose episode ends, before it resets; it returns whether it can (this default: it cannot). Then
+  // render_final_lanes() draws those kept looks as render_lanes() draws lanes, for lanes that ended on
+  // the last step (another lane shows the end it kept before, or nothing drawn yet). Throws
+  // std::logic_error where nothing is kept.
+  virtual bool keep_final_pictures(bool keep) {
+    (void)keep;
+    return false;
+  }
+  virtual void render_final_lanes(const std::vector<std::int32_t>& lanes, int height, int width,
+                                  std::uint8_t* out) const {
+    (void)lanes;
+    (void)height;
+    (void)width;
+    (void)out;
+    throw std::logic_error(spec_.id + ": this back end keeps no pictures of episodes' ends (keep_final_pictures)");
+  }
 
  protected:
   // render_lanes()'s checks (see there); throws before anything is drawn.
@@ -278,6 +297,11 @@ class WrappingVecEnv : public VecEnv {
   PictureSize picture_size() const override { return inner_->picture_size(); }
   void render_lanes(const std::vector<std::int32_t>& lanes, int height, int width, std::uint8_t* out) const override {
     inner_->render_lanes(lanes, height, width, out);
+  }
+  bool keep_final_pictures(bool keep) override { return inner_->keep_final_pictures(keep); }
+  void render_final_lanes(const std::vector<std::int32_t>& lanes, int height, int width,
+                          std::uint8_t* out) const override {
+    inner_->render_final_lanes(lanes, height, width, out);
   }
 
  protected:

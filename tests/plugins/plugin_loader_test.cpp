@@ -96,8 +96,9 @@ TEST(PluginLoader, PluginEnvsRunOnTheBackEnds) {
     draw::Canvas canvas = draw::Canvas::over(alone.data(), 24, 16, 3);
     ASSERT_TRUE(env->draw_lane(1, canvas));
     EXPECT_TRUE(std::equal(alone.begin(), alone.end(), batch.begin())) << env->spec().id;
-    if (env == walk.get())  // the walker's circle stands in the view's corner (the drifter may be out of view)
+    if (env == walk.get()) {  // the walker's circle stands in the view's corner (the drifter may be out of view)
       EXPECT_NE(std::count(batch.begin(), batch.end(), std::uint8_t{210}), 0) << "a light grey shape";
+    }
   }
 }
 

@@ -1,0 +1,281 @@
+#include "envs/pixels.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace apiary::envs {
+
+namespace {
+
+[[noreturn]] void bad_option(const std::string& env_id, const char* name, double value, const std::string& why) {
+  std::ostringstream os;
+  os << env_id << ": option '" << name << "' = " << value << " " << why;
+  throw std::invalid_argument(os.str());
+}
+
+bool take_flag(const std::string& env_id, EnvOptions& options, const char* name, bool fallback, bool& given) {
+  const auto it = options.find(name);
+  if (it == options.end()) return fallback;
+  const double value = it->second;
+  if (value != 0.0 && value != 1.0) bad_option(env_id, name, value, "must be false or true (0 or 1)");
+  options.erase(it);
+  given = true;
+  return value == 1.0;
+}
+
+std::int32_t take_side(const std::string& env_id, EnvOptions& options, const char* name, std::int32_t fallback,
+                       bool& given) {
+  const auto it = options.find(name);
+  if (it == options.end()) return fallback;
+  const double value = it->second;
+  if (!(value >= 8 && value <= kMaxPixelsSide) || std::floor(value) != value)
+    bad_option(env_id, name, value, "must be a whole number of pixels in [8, " + std::to_string(kMaxPixelsSide) + "]");
+  options.erase(it);
+  given = true;
+  return static_cast<std::int32_t>(value);
+}
+
+// Gymnasium's GrayscaleObservation: a weighted sum in float64, truncated to uint8.
+inline std::uint8_t gray(double r, double g, double b) {
+  return static_cast<std::uint8_t>(0.2125 * r + 0.7154 * g + 0.0721 * b);
+}
+
+// The source pixels an output pixel averages along one axis: the output interval
+// [o * scale, (o + 1) * scale) over the input's, each input pixel weighted by its overlap.
+struct Tap {
+  int index;
+  double weight;
+};
+std::vector<std::vector<Tap>> area_taps(int in, int out) {
+  std::vector<std::vector<Tap>> taps(static_cast<std::size_t>(out));
+  const double scale = static_cast<double>(in) / out;
+  for (int o = 0; o < out; ++o) {
+    const double lo = o * scale, hi = (o + 1) * scale;
+    for (int i = static_cast<int>(std::floor(lo)); i < in && i < hi; ++i) {
+      const double overlap = std::min<double>(i + 1, hi) - std::max<double>(i, lo);
+      if (overlap > 1e-12) taps[static_cast<std::size_t>(o)].push_back(Tap{i, overlap / scale});
+    }
+  }
+  return taps;
+}
+
+}  // namespace
+
+PixelsOptions take_pixels(const std::string& env_id, EnvOptions& options) {
+  PixelsOptions out;
+  bool on_given = false, other_given = false;
+  out.on = take_flag(env_id, options, kPixelsOption, false, on_given);
+  out.width = take_side(env_id, options, kPixelsWidthOption, out.width, other_given);
+  out.height = take_side(env_id, options, kPixelsHeightOption, out.height, other_given);
+  out.grayscale = take_flag(env_id, options, kPixelsGrayscaleOption, out.grayscale, other_given);
+  if (other_given && !out.on)
+    throw std::invalid_argument(env_id + ": options '" + kPixelsWidthOption + "', '" + kPixelsHeightOption + "' and '" +
+                                kPixelsGrayscaleOption + "' shape pixel observations, which need '" + kPixelsOption +
+                                "': true");
+  return out;
+}
+
+bool observes_rgb(const EnvSpec& spec) {
+  const Space& space = spec.observation_space;
+  return space.is_uint8() && space.shape.size() == 3 && space.shape[2] == 3;
+}
+
+EnvSpec pixels_spec(const EnvSpec& spec, const PixelsOptions& pixels) {
+  if (!pixels.on) return spec;
+  EnvSpec out = spec;
+  out.observation_space = Space::box_u8({pixels.height, pixels.width, pixels.grayscale ? 1 : 3});
+  out.unbounded_obs.clear();
+  out.velocity_elements.clear();
+  return out;
+}
+
+void resample_rgb(const std::uint8_t* in, int in_h, int in_w, std::uint8_t* out, int out_h, int out_w, int channels) {
+  const auto rows = area_taps(in_h, out_h), cols = area_taps(in_w, out_w);
+  for (int oy = 0; oy < out_h; ++oy)
+    for (int ox = 0; ox < out_w; ++ox) {
+      double rgb[3] = {0, 0, 0};
+      for (const Tap& ty : rows[static_cast<std::size_t>(oy)])
+        for (const Tap& tx : cols[static_cast<std::size_t>(ox)]) {
+          const std::uint8_t* p = in + (static_cast<std::size_t>(ty.index) * in_w + tx.index) * 3;
+          const double w = ty.weight * tx.weight;
+          for (int c = 0; c < 3; ++c) rgb[c] += w * p[c];
+        }
+      std::uint8_t* o = out + (static_cast<std::size_t>(oy) * out_w + ox) * channels;
+      if (channels == 1) {
+        o[0] = gray(rgb[0], rgb[1], rgb[2]);
+      } else {
+        for (int c = 0; c < 3; ++c) o[c] = static_cast<std::uint8_t>(std::min(255.0, std::floor(rgb[c] + 0.5)));
+      }
+    }
+}
+
+namespace {
+
+class PixelsVecEnv final : public WrappingVecEnv {
+ public:
+  PixelsVecEnv(std::unique_ptr<VecEnv> inner, const PixelsOptions& pixels)
+      : WrappingVecEnv(pixels_spec(inner->spec(), pixels), std::move(inner)),
+        width_(pixels.width),
+        height_(pixels.height),
+        channels_(pixels.grayscale ? 1 : 3),
+        redraw_(!observes_rgb(inner_->spec())) {
+    const std::string option = std::string(": option '") + kPixelsOption + "': ";
+    if (inner_->device() != Device::kCpu)
+      throw std::invalid_argument(spec_.id + option + "pictures are observed on the host; the env runs on " +
+                                  to_string(inner_->device()));
+    if (redraw_ && !inner_->has_picture())
+      throw std::invalid_argument(spec_.id + option + "this env has no picture to observe (it describes no Scene)");
+    if (redraw_ && !inner_->keep_final_pictures(true))
+      throw std::invalid_argument(spec_.id + option +
+                                  "its back end cannot keep the picture of an episode's end (final_obs): it does "
+                                  "not implement VecEnv::keep_final_pictures");
+    frame_ = static_cast<std::size_t>(width_) * static_cast<std::size_t>(height_) * static_cast<std::size_t>(channels_);
+    obs_.assign(frame_ * static_cast<std::size_t>(num_envs_), 0);
+    final_obs_.assign(obs_.size(), 0);
+    buffers_ = inner_->buffers();
+    buffers_.obs = buffers_.final_obs = nullptr;
+    buffers_.obs_u8 = obs_.data();
+    buffers_.final_obs_u8 = final_obs_.data();
+    for (std::int32_t lane = 0; lane < num_envs_; ++lane) all_.push_back(lane);
+  }
+
+  void set_threads(std::int32_t threads) override {
+    inner_->set_threads(threads);
+    threads_ = inner_->threads();
+  }
+
+  void reset(std::uint64_t seed) override {
+    inner_->reset(seed);
+    observe(all_, false);
+  }
+
+  void step(const ActionBatch& actions) override {
+    inner_->step(actions);
+    const BatchBuffers& in = inner_->buffers();
+    lanes_.clear();
+    ended_.clear();
+    for (std::int32_t lane = 0; lane < num_envs_; ++lane) {
+      if (active_ != nullptr && !active_[lane]) continue;
+      lanes_.push_back(lane);
+      if (in.terminated[lane] | in.truncated[lane]) ended_.push_back(lane);
+    }
+    observe(lanes_, false);
+    observe(ended_, true);
+  }
+
+  void set_active_lanes(const std::uint8_t* mask) override {
+    active_ = mask;
+    inner_->set_active_lanes(mask);
+  }
+  bool holds_lanes() const override { return inner_->holds_lanes(); }
+
+  void reset_lanes(const std::uint8_t* mask) override {
+    inner_->reset_lanes(mask);
+    lanes_.clear();
+    for (std::int32_t lane = 0; lane < num_envs_; ++lane)
+      if (mask[lane]) lanes_.push_back(lane);
+    observe(lanes_, false);
+  }
+
+  void copy_to_host(HostBatch& out) const override { copy_host_buffers(buffers_, num_envs_, spec_.obs_dim(), out); }
+
+  std::int32_t state_dim() const override { return inner_->state_dim(); }
+  std::vector<float> get_states() const override { return inner_->get_states(); }
+  void set_states(const std::vector<float>& states) override {
+    inner_->set_states(states);
+    observe(all_, false);
+  }
+
+  std::vector<std::uint8_t> save_snapshot() const override {
+    const std::vector<std::uint8_t> inner = inner_->save_snapshot();
+    const std::uint64_t header[3] = {kMagic, frame_, inner.size()};
+    std::vector<std::uint8_t> out(sizeof(header));
+    std::memcpy(out.data(), header, sizeof(header));
+    out.insert(out.end(), inner.begin(), inner.end());
+    out.insert(out.end(), obs_.begin(), obs_.end());
+    out.insert(out.end(), final_obs_.begin(), final_obs_.end());
+    return out;
+  }
+
+  void load_snapshot(const std::vector<std::uint8_t>& bytes) override {
+    std::uint64_t header[3] = {};
+    if (bytes.size() < sizeof(header)) mismatch("it ends early");
+    std::memcpy(header, bytes.data(), sizeof(header));
+    if (header[0] != kMagic || header[1] != frame_) mismatch("it holds pictures of another size");
+    if (header[2] > bytes.size() || bytes.size() - sizeof(header) - header[2] != 2 * obs_.size())
+      mismatch("its size does not match the pictures");
+    const auto* inner_begin = bytes.data() + sizeof(header);
+    inner_->load_snapshot(std::vector<std::uint8_t>(inner_begin, inner_begin + header[2]));
+    std::memcpy(obs_.data(), inner_begin + header[2], obs_.size());
+    std::memcpy(final_obs_.data(), inner_begin + header[2] + obs_.size(), final_obs_.size());
+  }
+
+ private:
+  static constexpr std::uint64_t kMagic = 0x534c45584950414dull;  // "MAPIXELS"
+
+  [[noreturn]] void mismatch(const char* why) const {
+    throw std::invalid_argument(spec_.id + ": env snapshot does not match these pixel observations: " + why);
+  }
+
+  // Writes the observation rows of `lanes` (final: final_obs, of lanes that just ended).
+  void observe(const std::vector<std::int32_t>& lanes, bool final) {
+    if (lanes.empty()) return;
+    std::vector<std::uint8_t>& target = final ? final_obs_ : obs_;
+    if (!redraw_) {  // an RGB observation, resized
+      const BatchBuffers& in = inner_->buffers();
+      const Space& space = inner_->spec().observation_space;
+      const int in_h = static_cast<int>(space.shape[0]), in_w = static_cast<int>(space.shape[1]);
+      const std::uint8_t* rows = final ? in.final_obs_u8 : in.obs_u8;
+      for (const std::int32_t lane : lanes)
+        resample_rgb(rows + static_cast<std::size_t>(lane) * in_h * in_w * 3, in_h, in_w, row(target, lane), height_,
+                     width_, channels_);
+      return;
+    }
+    const bool direct = channels_ == 3 && &lanes == &all_;  // every lane in order: drawn in place
+    std::uint8_t* rgb = target.data();
+    const std::size_t rgb_frame = static_cast<std::size_t>(width_) * static_cast<std::size_t>(height_) * 3;
+    if (!direct) {
+      rgb_.resize(rgb_frame * lanes.size());
+      rgb = rgb_.data();
+    }
+    if (final)
+      inner_->render_final_lanes(lanes, height_, width_, rgb);
+    else
+      inner_->render_lanes(lanes, height_, width_, rgb);
+    if (direct) return;
+    const std::size_t pixels = static_cast<std::size_t>(width_) * static_cast<std::size_t>(height_);
+    for (std::size_t k = 0; k < lanes.size(); ++k) {
+      const std::uint8_t* from = rgb + k * rgb_frame;
+      std::uint8_t* to = row(target, lanes[k]);
+      if (channels_ == 3) {
+        std::memcpy(to, from, rgb_frame);
+        continue;
+      }
+      for (std::size_t p = 0; p < pixels; ++p) to[p] = gray(from[3 * p], from[3 * p + 1], from[3 * p + 2]);
+    }
+  }
+
+  std::uint8_t* row(std::vector<std::uint8_t>& v, std::int32_t lane) const {
+    return v.data() + static_cast<std::size_t>(lane) * frame_;
+  }
+
+  std::int32_t width_, height_, channels_;
+  bool redraw_;  // draw the env's picture (false: resize its RGB observation)
+  std::size_t frame_ = 0;
+  const std::uint8_t* active_ = nullptr;
+  std::vector<std::int32_t> all_, lanes_, ended_;
+  std::vector<std::uint8_t> obs_, final_obs_, rgb_;
+};
+
+}  // namespace
+
+std::unique_ptr<VecEnv> make_pixels(std::unique_ptr<VecEnv> inner, const PixelsOptions& pixels) {
+  if (!pixels.on) return inner;
+  return std::make_unique<PixelsVecEnv>(std::move(inner), pixels);
+}
+
+}  // namespace apiary::envs
