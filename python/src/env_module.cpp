@@ -149,9 +149,10 @@ envs::EnvOptions parse_options(const std::string& env_id, const py::handle& opti
       throw py::type_error(env_id + ": option names must be strings, got " + std::string(py::repr(item.first)));
     const auto name = item.first.cast<std::string>();
     const py::handle v = item.second;
-    if (py::isinstance<py::bool_>(v) || !(py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v) ||
-                                          py::hasattr(v, "__float__")))
-      throw py::type_error(env_id + ": option '" + name + "' must be a number, got " + std::string(py::repr(v)));
+    // A bool is the flag it names, as YAML's true / false are (pixels, observe_velocity, continuous).
+    if (!(py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v) || py::hasattr(v, "__float__")))
+      throw py::type_error(env_id + ": option '" + name + "' must be a number (or True / False), got " +
+                           std::string(py::repr(v)));
     out[name] = py::float_(py::reinterpret_borrow<py::object>(v)).cast<double>();
   }
   return out;

@@ -73,3 +73,29 @@ def test_single_env_renders_one_frame_as_gymnasiums_envs_do():
     red = np.argwhere((env.render() == [204, 0, 0]).all(axis=-1))
     assert len(red) > 50
     assert abs(red[:, 1].mean() - 300) < 8 and abs(red[:, 0].mean() - 300) < 15
+
+
+def test_pixel_observations_are_the_envs_own_pictures():
+    # options={"pixels": True}: the env observes its picture (84x84 grayscale here, stacked 4 deep), a
+    # uint8 Box that numpy and Gymnasium see as such; True / False are the flags YAML's true / false are.
+    env = apiary.make_vec("CartPole-v1", 2, seed=3, render_mode="rgb_array",
+                          options={"pixels": True, "pixels_grayscale": False, "pixels_width": 60,
+                                   "pixels_height": 40})
+    assert env.single_observation_space.shape == (40, 60, 3)
+    assert env.single_observation_space.dtype == np.uint8
+    obs, _ = env.reset(seed=3)
+    assert obs.dtype == np.uint8 and obs.shape == (2, 40, 60, 3)
+    plain = apiary.make_vec("CartPole-v1", 2, seed=3, render_mode="rgb_array")
+    plain.reset(seed=3)
+    np.testing.assert_array_equal(obs, plain._core.render(40, 60))  # the core draws any size: the same bytes
+    stacked = apiary.make_vec("CartPole-v1", 2, seed=3, options={"pixels": True, "frame_stack": 4})
+    assert stacked.single_observation_space.shape == (84, 84, 4)
+    obs, _ = stacked.reset(seed=3)
+    for _ in range(30):
+        obs, _, terminated, truncated, info = stacked.step(np.array([1, 1]))
+        assert obs.dtype == np.uint8 and obs.shape == (2, 84, 84, 4)
+    assert obs.min() < 200 < obs.max()  # the cart and pole on a white ground
+    with pytest.raises(ValueError, match="need 'pixels': true"):
+        apiary.make_vec("CartPole-v1", 1, options={"pixels_width": 64})
+    with pytest.raises(TypeError, match="option 'pixels' must be a number"):
+        apiary.make_vec("CartPole-v1", 1, options={"pixels": "yes"})
