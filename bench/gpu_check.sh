@@ -2,8 +2,9 @@
 # The GPU check of docs/gpu.md: build with CUDA; run the CPU/CUDA agreement tests, the stage-device
 # tests and the in-place tests; benchmark the CUDA env back end and the learner's update; train
 # CartPole-v1 PPO fully on the GPU (envs and learner) and LunarLander-v3 PPO with actor processes
-# feeding the learner on the GPU, and a recurrent (LSTM) PPO with its learner on the GPU. Writes every
-# result under $OUT (default: gpu_out/).
+# feeding the learner on the GPU, a recurrent (LSTM) PPO with its learner on the GPU, and learning from
+# pictures with the learner on the GPU (CartPole-v1 from pixels to 475, CarRacing-v3 PPO for 200k
+# steps). Writes every result under $OUT (default: gpu_out/).
 #
 #   bash bench/gpu_check.sh                  on the GPU machine (builds build-gpu/ first)
 #   bash bench/gpu_check.sh --dry-run BUILD  on a CPU machine: every step that does not need CUDA, small,
@@ -38,6 +39,14 @@ if [ "$dry" = 1 ]; then
   seconds=0.1
   repeats=1
   encoder_batch=16
+  # Learning from pictures: one small update each (the Nature CNN is slow on two cores), CarRacing's
+  # episodes cut to 50 steps.
+  pixels_budget=256
+  pixels_rollout=16
+  carracing_budget=128
+  carracing_rollout=8
+  carracing_limit=50
+  picture_update=(--set ppo.update_epochs=1 --set ppo.num_minibatches=1)
 else
   build=build-gpu
   prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
@@ -61,6 +70,12 @@ else
   seconds=1
   repeats=3
   encoder_batch=256
+  pixels_budget=1000000
+  carracing_budget=200000
+  carracing_limit=1000
+  pixels_rollout=128
+  carracing_rollout=128
+  picture_update=()
 fi
 
 "$build/apiary" doctor >"$out/doctor.txt" 2>&1 || fail doctor
@@ -159,4 +174,17 @@ tail -n 1 "$out/train_minatar_dqn.txt"
   --set total_steps="$((minatar_steps * 2))" --set eval.interval_steps=0 --set eval.episodes=4 --set eval.num_envs=4 \
   --set checkpoint_interval_steps=0 >"$out/train_minatar_ppo.txt" 2>&1 || fail "MinAtar Breakout PPO"
 tail -n 2 "$out/train_minatar_ppo.txt"
+# Learning from pictures (issue 24) with the learner on the device: CartPole-v1 from 84x84 grayscale
+# pixels (env.options pixels, drawn on the CPU lanes' threads, 4 stacked) to 475; CarRacing-v3 PPO with
+# the Nature CNN, its env steps per second and the return it reaches in the budget.
+"$build/apiary" train configs/cartpole_pixels_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
+  --set total_steps="$pixels_budget" --set ppo.rollout_steps="$pixels_rollout" "${picture_update[@]}" --set eval.episodes=10 --set checkpoint_interval_steps=0 \
+  >"$out/train_cartpole_pixels.txt" 2>&1 || fail "CartPole-v1 from pixels PPO"
+tail -n 2 "$out/train_cartpole_pixels.txt"
+"$build/apiary" train configs/carracing_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
+  --set total_steps="$carracing_budget" --set ppo.rollout_steps="$carracing_rollout" "${picture_update[@]}" \
+  --set env.options.max_episode_steps="$carracing_limit" \
+  --set eval.interval_steps=0 --set eval.episodes=4 --set eval.num_envs=4 --set checkpoint_interval_steps=0 \
+  >"$out/train_carracing.txt" 2>&1 || fail "CarRacing-v3 PPO"
+tail -n 2 "$out/train_carracing.txt"
 echo "gpu_check: every step passed$([ "$dry" = 1 ] && echo ' (dry run on the CPU)'); results in $out"

@@ -1,5 +1,7 @@
 #include "envs/frame_stack.h"
 
+#include "envs/wrapper_snapshot.h"
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -81,11 +83,6 @@ class FrameStackVecEnv final : public WrappingVecEnv {
     }
   }
 
-  void set_threads(std::int32_t threads) override {
-    inner_->set_threads(threads);
-    threads_ = inner_->threads();
-  }
-
   void reset(std::uint64_t seed) override {
     inner_->reset(seed);
     for (std::int32_t lane = 0; lane < num_envs_; ++lane) fill(lane);
@@ -95,7 +92,7 @@ class FrameStackVecEnv final : public WrappingVecEnv {
     inner_->step(actions);
     const BatchBuffers& in = inner_->buffers();
     for (std::int32_t lane = 0; lane < num_envs_; ++lane) {
-      if (active_ != nullptr && !active_[lane]) continue;
+      if (!steps(lane)) continue;
       const bool ended = in.terminated[lane] | in.truncated[lane];
       push(lane, ended ? inner_final(lane) : inner_obs(lane));
       if (ended) {
@@ -104,13 +101,6 @@ class FrameStackVecEnv final : public WrappingVecEnv {
       }
     }
   }
-
-  void set_active_lanes(const std::uint8_t* mask) override {
-    active_ = mask;
-    inner_->set_active_lanes(mask);
-  }
-
-  bool holds_lanes() const override { return inner_->holds_lanes(); }
 
   void reset_lanes(const std::uint8_t* mask) override {
     inner_->reset_lanes(mask);
@@ -122,46 +112,24 @@ class FrameStackVecEnv final : public WrappingVecEnv {
     copy_host_buffers(buffers_, num_envs_, spec_.obs_dim(), out);
   }
 
-  std::int32_t state_dim() const override { return inner_->state_dim(); }
-  std::vector<float> get_states() const override { return inner_->get_states(); }
   void set_states(const std::vector<float>& states) override {
     inner_->set_states(states);
     for (std::int32_t lane = 0; lane < num_envs_; ++lane) fill(lane);
   }
 
   std::vector<std::uint8_t> save_snapshot() const override {
-    const std::vector<std::uint8_t> inner = inner_->save_snapshot();
-    const std::uint64_t header[3] = {kMagic, static_cast<std::uint64_t>(k_), inner.size()};
-    std::vector<std::uint8_t> out(sizeof(header));
-    std::memcpy(out.data(), header, sizeof(header));
-    out.insert(out.end(), inner.begin(), inner.end());
-    out.insert(out.end(), stack_.begin(), stack_.end());
-    out.insert(out.end(), final_stack_.begin(), final_stack_.end());
-    return out;
+    return wrap_snapshot(kMagic, static_cast<std::uint64_t>(k_), inner_->save_snapshot(), {&stack_, &final_stack_});
   }
 
   void load_snapshot(const std::vector<std::uint8_t>& bytes) override {
-    std::uint64_t header[3] = {};
-    const std::size_t stacks = 2 * stack_.size();
-    if (bytes.size() < sizeof(header)) mismatch("it ends early");
-    std::memcpy(header, bytes.data(), sizeof(header));
-    if (header[0] != kMagic || header[1] != static_cast<std::uint64_t>(k_)) mismatch("it is not a stack of this depth");
-    if (header[2] > bytes.size() || bytes.size() - sizeof(header) - header[2] != stacks)
-      mismatch("its size does not match the stacks");
-    const auto* inner_begin = bytes.data() + sizeof(header);
-    inner_->load_snapshot(std::vector<std::uint8_t>(inner_begin, inner_begin + header[2]));
-    const auto* stack_begin = inner_begin + header[2];
-    std::memcpy(stack_.data(), stack_begin, stack_.size());
-    std::memcpy(final_stack_.data(), stack_begin + stack_.size(), final_stack_.size());
+    unwrap_snapshot(bytes, kMagic, static_cast<std::uint64_t>(k_), {&stack_, &final_stack_},
+                    spec_.id + ": env snapshot does not match this frame stack of " + std::to_string(k_),
+                    "it is not a stack of this depth",
+                    [this](const std::vector<std::uint8_t>& inner) { inner_->load_snapshot(inner); });
   }
 
  private:
   static constexpr std::uint64_t kMagic = 0x4b43415453454d41ull;  // "AMESTACK"
-
-  [[noreturn]] void mismatch(const char* why) const {
-    throw std::invalid_argument(spec_.id + ": env snapshot does not match this frame stack of " + std::to_string(k_) +
-                                ": " + why);
-  }
 
   std::size_t row_bytes() const { return static_cast<std::size_t>(inner_dim_ * k_) * element_; }
   std::uint8_t* row(std::vector<std::uint8_t>& v, std::int32_t lane) const {
@@ -200,7 +168,6 @@ class FrameStackVecEnv final : public WrappingVecEnv {
   bool bytes_ = false;
   std::size_t element_ = 4;
   std::int64_t channels_ = 1, inner_dim_ = 1;
-  const std::uint8_t* active_ = nullptr;
   std::vector<std::uint8_t> stack_, final_stack_;  // [N, inner_dim * k] elements, as bytes
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/fnv1a.h"
+#include "envs/wrapper_snapshot.h"
 
 namespace apiary::envs {
 
@@ -122,11 +123,6 @@ class ObservationSelectVecEnv final : public WrappingVecEnv {
     }
   }
 
-  void set_threads(std::int32_t threads) override {
-    inner_->set_threads(threads);
-    threads_ = inner_->threads();
-  }
-
   void reset(std::uint64_t seed) override {
     inner_->reset(seed);
     select_observations();
@@ -143,9 +139,6 @@ class ObservationSelectVecEnv final : public WrappingVecEnv {
     }
   }
 
-  void set_active_lanes(const std::uint8_t* mask) override { inner_->set_active_lanes(mask); }
-  bool holds_lanes() const override { return inner_->holds_lanes(); }
-
   void reset_lanes(const std::uint8_t* mask) override {
     inner_->reset_lanes(mask);
     for (std::int32_t lane = 0; lane < num_envs_; ++lane)
@@ -156,8 +149,6 @@ class ObservationSelectVecEnv final : public WrappingVecEnv {
     copy_host_buffers(buffers_, num_envs_, spec_.obs_dim(), out);
   }
 
-  std::int32_t state_dim() const override { return inner_->state_dim(); }
-  std::vector<float> get_states() const override { return inner_->get_states(); }
   void set_states(const std::vector<float>& states) override {
     inner_->set_states(states);
     select_observations();
@@ -167,31 +158,19 @@ class ObservationSelectVecEnv final : public WrappingVecEnv {
   // full observation is not taken for this one (or the other way round) by mistake; the selected
   // rows are gathered again from the restored inner buffers.
   std::vector<std::uint8_t> save_snapshot() const override {
-    const std::vector<std::uint8_t> inner = inner_->save_snapshot();
-    const std::uint64_t header[3] = {kMagic, kept_hash(), inner.size()};
-    std::vector<std::uint8_t> out(sizeof(header) + inner.size());
-    std::memcpy(out.data(), header, sizeof(header));
-    if (!inner.empty()) std::memcpy(out.data() + sizeof(header), inner.data(), inner.size());
-    return out;
+    return wrap_snapshot(kMagic, kept_hash(), inner_->save_snapshot());
   }
 
   void load_snapshot(const std::vector<std::uint8_t>& bytes) override {
-    std::uint64_t header[3] = {};
-    if (bytes.size() < sizeof(header)) mismatch("it ends early");
-    std::memcpy(header, bytes.data(), sizeof(header));
-    if (header[0] != kMagic || header[1] != kept_hash()) mismatch("it is not of the same observation elements");
-    if (header[2] != bytes.size() - sizeof(header)) mismatch("its size does not match its header");
-    inner_->load_snapshot(std::vector<std::uint8_t>(bytes.begin() + sizeof(header), bytes.end()));
+    unwrap_snapshot(bytes, kMagic, kept_hash(), {},
+                    spec_.id + ": env snapshot does not match this env observed without velocities",
+                    "it is not of the same observation elements",
+                    [this](const std::vector<std::uint8_t>& inner) { inner_->load_snapshot(inner); });
     select_observations();
   }
 
  private:
   static constexpr std::uint64_t kMagic = 0x5443454c4553454dull;  // "MESELECT"
-
-  [[noreturn]] void mismatch(const char* why) const {
-    throw std::invalid_argument(spec_.id + ": env snapshot does not match this env observed without velocities: " +
-                                why);
-  }
 
   // Two selections of one env differ in it.
   std::uint64_t kept_hash() const { return core::fnv1a(kept_.data(), kept_.size() * sizeof(std::int32_t)); }

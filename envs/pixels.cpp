@@ -1,5 +1,7 @@
 #include "envs/pixels.h"
 
+#include "envs/wrapper_snapshot.h"
+
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -143,11 +145,6 @@ class PixelsVecEnv final : public WrappingVecEnv {
     for (std::int32_t lane = 0; lane < num_envs_; ++lane) all_.push_back(lane);
   }
 
-  void set_threads(std::int32_t threads) override {
-    inner_->set_threads(threads);
-    threads_ = inner_->threads();
-  }
-
   void reset(std::uint64_t seed) override {
     inner_->reset(seed);
     observe(all_, false);
@@ -159,19 +156,13 @@ class PixelsVecEnv final : public WrappingVecEnv {
     lanes_.clear();
     ended_.clear();
     for (std::int32_t lane = 0; lane < num_envs_; ++lane) {
-      if (active_ != nullptr && !active_[lane]) continue;
+      if (!steps(lane)) continue;
       lanes_.push_back(lane);
       if (in.terminated[lane] | in.truncated[lane]) ended_.push_back(lane);
     }
     observe(lanes_, false);
     observe(ended_, true);
   }
-
-  void set_active_lanes(const std::uint8_t* mask) override {
-    active_ = mask;
-    inner_->set_active_lanes(mask);
-  }
-  bool holds_lanes() const override { return inner_->holds_lanes(); }
 
   void reset_lanes(const std::uint8_t* mask) override {
     inner_->reset_lanes(mask);
@@ -183,43 +174,24 @@ class PixelsVecEnv final : public WrappingVecEnv {
 
   void copy_to_host(HostBatch& out) const override { copy_host_buffers(buffers_, num_envs_, spec_.obs_dim(), out); }
 
-  std::int32_t state_dim() const override { return inner_->state_dim(); }
-  std::vector<float> get_states() const override { return inner_->get_states(); }
   void set_states(const std::vector<float>& states) override {
     inner_->set_states(states);
     observe(all_, false);
   }
 
   std::vector<std::uint8_t> save_snapshot() const override {
-    const std::vector<std::uint8_t> inner = inner_->save_snapshot();
-    const std::uint64_t header[3] = {kMagic, frame_, inner.size()};
-    std::vector<std::uint8_t> out(sizeof(header));
-    std::memcpy(out.data(), header, sizeof(header));
-    out.insert(out.end(), inner.begin(), inner.end());
-    out.insert(out.end(), obs_.begin(), obs_.end());
-    out.insert(out.end(), final_obs_.begin(), final_obs_.end());
-    return out;
+    return wrap_snapshot(kMagic, frame_, inner_->save_snapshot(), {&obs_, &final_obs_});
   }
 
   void load_snapshot(const std::vector<std::uint8_t>& bytes) override {
-    std::uint64_t header[3] = {};
-    if (bytes.size() < sizeof(header)) mismatch("it ends early");
-    std::memcpy(header, bytes.data(), sizeof(header));
-    if (header[0] != kMagic || header[1] != frame_) mismatch("it holds pictures of another size");
-    if (header[2] > bytes.size() || bytes.size() - sizeof(header) - header[2] != 2 * obs_.size())
-      mismatch("its size does not match the pictures");
-    const auto* inner_begin = bytes.data() + sizeof(header);
-    inner_->load_snapshot(std::vector<std::uint8_t>(inner_begin, inner_begin + header[2]));
-    std::memcpy(obs_.data(), inner_begin + header[2], obs_.size());
-    std::memcpy(final_obs_.data(), inner_begin + header[2] + obs_.size(), final_obs_.size());
+    unwrap_snapshot(bytes, kMagic, frame_, {&obs_, &final_obs_},
+                    spec_.id + ": env snapshot does not match these pixel observations",
+                    "it holds pictures of another size",
+                    [this](const std::vector<std::uint8_t>& inner) { inner_->load_snapshot(inner); });
   }
 
  private:
   static constexpr std::uint64_t kMagic = 0x534c45584950414dull;  // "MAPIXELS"
-
-  [[noreturn]] void mismatch(const char* why) const {
-    throw std::invalid_argument(spec_.id + ": env snapshot does not match these pixel observations: " + why);
-  }
 
   // Writes the observation rows of `lanes` (final: final_obs, of lanes that just ended).
   void observe(const std::vector<std::int32_t>& lanes, bool final) {
@@ -266,7 +238,6 @@ class PixelsVecEnv final : public WrappingVecEnv {
   std::int32_t width_, height_, channels_;
   bool redraw_;  // draw the env's picture (false: resize its RGB observation)
   std::size_t frame_ = 0;
-  const std::uint8_t* active_ = nullptr;
   std::vector<std::int32_t> all_, lanes_, ended_;
   std::vector<std::uint8_t> obs_, final_obs_, rgb_;
 };

@@ -73,18 +73,10 @@ class ForwardingVecEnv : public WrappingVecEnv {
   VecEnv& inner() { return *inner_; }
   const VecEnv& inner() const { return *inner_; }
 
-  void set_threads(std::int32_t threads) override {
-    inner_->set_threads(threads);
-    threads_ = inner_->threads();
-  }
   void reset(std::uint64_t seed) override { inner_->reset(seed); }
   void step(const ActionBatch& actions) override { inner_->step(actions); }
-  void set_active_lanes(const std::uint8_t* mask) override { inner_->set_active_lanes(mask); }
   void reset_lanes(const std::uint8_t* mask) override { inner_->reset_lanes(mask); }
-  bool holds_lanes() const override { return inner_->holds_lanes(); }
   void copy_to_host(HostBatch& out) const override { inner_->copy_to_host(out); }
-  std::int32_t state_dim() const override { return inner_->state_dim(); }
-  std::vector<float> get_states() const override { return inner_->get_states(); }
   void set_states(const std::vector<float>& states) override { inner_->set_states(states); }
   std::vector<std::uint8_t> save_snapshot() const override { return inner_->save_snapshot(); }
   void load_snapshot(const std::vector<std::uint8_t>& bytes) override { inner_->load_snapshot(bytes); }

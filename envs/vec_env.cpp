@@ -1,8 +1,10 @@
 #include "envs/vec_env.h"
+#include "envs/wrapper_snapshot.h"
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
@@ -140,6 +142,48 @@ void draw_scenes(ThreadPool* pool, const std::vector<std::int32_t>& lanes, int h
     return;
   }
   pool->run(n, draw_one);
+}
+
+}  // namespace apiary::envs
+
+namespace apiary::envs {
+
+std::vector<std::uint8_t> wrap_snapshot(std::uint64_t magic, std::uint64_t layout, const std::vector<std::uint8_t>& inner,
+                                        std::initializer_list<const std::vector<std::uint8_t>*> own) {
+  const std::uint64_t header[3] = {magic, layout, inner.size()};
+  std::size_t size = sizeof(header) + inner.size();
+  for (const auto* buffer : own) size += buffer->size();
+  std::vector<std::uint8_t> out(size);
+  std::uint8_t* at = out.data();
+  const auto put = [&at](const void* from, std::size_t n) {
+    if (n > 0) std::memcpy(at, from, n);
+    at += n;
+  };
+  put(header, sizeof(header));
+  put(inner.data(), inner.size());
+  for (const auto* buffer : own) put(buffer->data(), buffer->size());
+  return out;
+}
+
+void unwrap_snapshot(const std::vector<std::uint8_t>& bytes, std::uint64_t magic, std::uint64_t layout,
+                     std::initializer_list<std::vector<std::uint8_t>*> own, const std::string& what,
+                     const std::string& other_layout,
+                     const std::function<void(const std::vector<std::uint8_t>& inner)>& load_inner) {
+  std::uint64_t header[3] = {};
+  if (bytes.size() < sizeof(header)) throw std::invalid_argument(what + ": it ends early");
+  std::memcpy(header, bytes.data(), sizeof(header));
+  if (header[0] != magic || header[1] != layout) throw std::invalid_argument(what + ": " + other_layout);
+  std::size_t own_size = 0;
+  for (const auto* buffer : own) own_size += buffer->size();
+  if (header[2] > bytes.size() - sizeof(header) || bytes.size() - sizeof(header) - header[2] != own_size)
+    throw std::invalid_argument(what + ": its size does not match");
+  const auto* inner_begin = bytes.data() + sizeof(header);
+  load_inner(std::vector<std::uint8_t>(inner_begin, inner_begin + header[2]));
+  const auto* at = inner_begin + header[2];
+  for (auto* buffer : own) {
+    std::memcpy(buffer->data(), at, buffer->size());
+    at += buffer->size();
+  }
 }
 
 }  // namespace apiary::envs

@@ -285,10 +285,22 @@ class VecEnv {
   BatchBuffers buffers_;
 };
 
-// A VecEnv over another that it owns (frame stacking, dropping velocities, a plugin's forwarding): the
-// lanes are the inner env's, and so are their pictures, forwarded here once for every wrapper.
+// A VecEnv over another that it owns (frame stacking, dropping velocities, pixels, a plugin's forwarding):
+// the lanes are the inner env's, and so are their threads, held lanes, states and pictures, forwarded
+// here once for every wrapper.
 class WrappingVecEnv : public VecEnv {
  public:
+  void set_threads(std::int32_t threads) override {
+    inner_->set_threads(threads);
+    threads_ = inner_->threads();
+  }
+  void set_active_lanes(const std::uint8_t* mask) override {
+    active_ = mask;
+    inner_->set_active_lanes(mask);
+  }
+  bool holds_lanes() const override { return inner_->holds_lanes(); }
+  std::int32_t state_dim() const override { return inner_->state_dim(); }
+  std::vector<float> get_states() const override { return inner_->get_states(); }
   bool describe(std::int32_t lane, Scene& scene) const override { return inner_->describe(lane, scene); }
   void describe_action(const std::vector<float>& action, Scene& scene) const override {
     inner_->describe_action(action, scene);
@@ -309,7 +321,10 @@ class WrappingVecEnv : public VecEnv {
   // is moved here only after every argument is evaluated.
   WrappingVecEnv(EnvSpec spec, std::unique_ptr<VecEnv>&& inner)
       : VecEnv(std::move(spec), inner->num_envs(), inner->device(), inner->threads()), inner_(std::move(inner)) {}
+  // Whether `lane` moves on the next step (set_active_lanes(): a held lane keeps its rows).
+  bool steps(std::int32_t lane) const { return active_ == nullptr || active_[lane] != 0; }
   std::unique_ptr<VecEnv> inner_;
+  const std::uint8_t* active_ = nullptr;  // set_active_lanes()'s mask (host), null: every lane steps
 };
 
 }  // namespace apiary::envs

@@ -116,8 +116,8 @@ TEST_P(PixelsOf, TheFinalObservationIsThePictureBeforeTheAutoReset) {
 INSTANTIATE_TEST_SUITE_P(Envs, PixelsOf,
                          ::testing::Values(Case{"CartPole-v1", true}, Case{"CartPole-v1", false},
                                            Case{"LunarLander-v3", true}, Case{"Pendulum-v1", false}),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                           std::string name = info.param.id + (info.param.grayscale ? "_gray" : "_rgb");
+                         [](const ::testing::TestParamInfo<Case>& param) {
+                           std::string name = param.param.id + (param.param.grayscale ? "_gray" : "_rgb");
                            for (char& ch : name)
                              if (ch == '-') ch = '_';
                            return name;
