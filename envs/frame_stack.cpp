@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "frame_stack.cpp packs four bytes in a word, little-endian");
+
 namespace apiary::envs {
 
 std::int32_t take_frame_stack(const std::string& env_id, EnvOptions& options) {
@@ -152,6 +154,24 @@ class FrameStackVecEnv final : public WrappingVecEnv {
     const std::size_t block = static_cast<std::size_t>(channels_) * element_;
     const std::size_t pixels = static_cast<std::size_t>(inner_dim_ / channels_);
     std::uint8_t* r = row(stack_, lane);
+    if (block == 1 && k_ == 4) {  // four bytes a pixel, oldest first: one 32-bit word shifted (little-endian)
+      for (std::size_t p = 0; p < pixels; ++p) {
+        std::uint32_t cell;
+        std::memcpy(&cell, r + 4 * p, 4);
+        cell = (cell >> 8) | (static_cast<std::uint32_t>(frame[p]) << 24);
+        std::memcpy(r + 4 * p, &cell, 4);
+      }
+      return;
+    }
+    if (block == 1) {  // one byte a pixel (grayscale pictures): a plain loop, not two library calls a pixel
+      const std::size_t k = static_cast<std::size_t>(k_);
+      for (std::size_t p = 0; p < pixels; ++p) {
+        std::uint8_t* cell = r + p * k;
+        for (std::size_t f = 0; f + 1 < k; ++f) cell[f] = cell[f + 1];
+        cell[k - 1] = frame[p];
+      }
+      return;
+    }
     for (std::size_t p = 0; p < pixels; ++p) {
       std::uint8_t* cell = r + p * block * static_cast<std::size_t>(k_);
       std::memmove(cell, cell + block, block * static_cast<std::size_t>(k_ - 1));

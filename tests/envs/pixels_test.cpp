@@ -4,6 +4,7 @@
 // final observation is the picture before the auto-reset; an RGB-observing env (CarRacing) is resized.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <ostream>
@@ -122,6 +123,40 @@ INSTANTIATE_TEST_SUITE_P(Envs, PixelsOf,
                              if (ch == '-') ch = '_';
                            return name;
                          });
+
+// Grayscale pictures stacked: one byte a pixel, frame f of the stack is the picture f steps back
+// (oldest first), the first picture repeated after a reset.
+class StackedPictures : public ::testing::TestWithParam<int> {};
+
+TEST_P(StackedPictures, AreTheLastPicturesOldestFirst) {
+  const std::size_t frame = 32 * 24;
+  const int k = GetParam();
+  const std::size_t depth = static_cast<std::size_t>(k);
+  auto stacked = make_env("CartPole-v1", 2, Device::kCpu, EnvOptions{{"pixels", 1}, {"pixels_width", 32},
+                                                                        {"pixels_height", 24}, {"frame_stack", k}});
+  auto single = make_env("CartPole-v1", 2, Device::kCpu, EnvOptions{{"pixels", 1}, {"pixels_width", 32},
+                                                                       {"pixels_height", 24}});
+  stacked->reset(6);
+  single->reset(6);
+  std::vector<std::vector<std::uint8_t>> seen{row(single->buffers().obs_u8, 0, frame)};
+  const std::int32_t alternate[2][2] = {{0, 1}, {1, 0}};
+  for (int t = 0; t < 5; ++t) {
+    const std::vector<std::uint8_t> stack = row(stacked->buffers().obs_u8, 0, frame * depth);
+    for (std::size_t f = 0; f < depth; ++f) {
+      const std::size_t back = std::min<std::size_t>(seen.size() - 1, depth - 1 - f);
+      const std::vector<std::uint8_t>& expected = seen[seen.size() - 1 - back];
+      for (std::size_t p = 0; p < frame; ++p)
+        ASSERT_EQ(stack[p * depth + f], expected[p]) << "step " << t << " frame " << f << " pixel " << p;
+    }
+    stacked->step(ActionBatch::discrete(alternate[t % 2], 2));
+    single->step(ActionBatch::discrete(alternate[t % 2], 2));
+    ASSERT_FALSE(single->buffers().terminated[0]) << "the walk keeps lane 0's pole up";
+    seen.push_back(row(single->buffers().obs_u8, 0, frame));
+  }
+}
+
+// 4 is the word-wide path, 3 and 5 the byte loop.
+INSTANTIATE_TEST_SUITE_P(Depths, StackedPictures, ::testing::Values(3, 4, 5));
 
 TEST(Pixels, AnRgbObservationIsResizedRatherThanRedrawn) {
   auto pixels = make_env("CarRacing-v3", 2, Device::kCpu, pixel_options(84, 84, true));
