@@ -228,14 +228,13 @@ class CpuVecEnv final : public VecEnv {
 
   bool keep_final_pictures(bool keep) override {
     if constexpr (!detail::HasDescribe<Env>::value) return false;
-    keep_final_ = keep;
     final_scenes_.assign(keep ? static_cast<std::size_t>(num_envs_) : 0, Scene{});
     return true;
   }
 
   void render_final_lanes(const std::vector<std::int32_t>& lanes, int height, int width,
                           std::uint8_t* out) const override {
-    if (!keep_final_) VecEnv::render_final_lanes(lanes, height, width, out);
+    if (final_scenes_.empty()) VecEnv::render_final_lanes(lanes, height, width, out);
     check_render(lanes, height, width, out);
     draw_scenes(pool_.get(), lanes, height, width, out, [this](std::int32_t lane, Scene& scene) {
       scene = final_scenes_[static_cast<std::size_t>(lane)];
@@ -374,14 +373,8 @@ class CpuVecEnv final : public VecEnv {
                                        truncated_[lane], elapsed_[lane], episode_return_[lane]);
     env.observe(obs_.data() + lane * Env::kObsDim);
     if (done) {  // same-step auto-reset
-      if constexpr (detail::HasDescribe<Env>::value) {
-        if (keep_final_) {  // the ending look, for pixel observations (keep_final_pictures)
-          Scene& scene = final_scenes_[static_cast<std::size_t>(lane)];
-          scene.clear();
-          scene.env_id = spec_.id;
-          env.describe(scene);
-        }
-      }
+      if (!final_scenes_.empty())  // the ending look, for pixel observations (keep_final_pictures)
+        describe(static_cast<std::int32_t>(lane), final_scenes_[static_cast<std::size_t>(lane)]);
       keep_final_episode<Obs>(buffers_, lane, Env::kObsDim);
       begin_episode(lane, rng);
       return;
@@ -432,8 +425,7 @@ class CpuVecEnv final : public VecEnv {
   std::vector<float> reward_, episode_return_, final_return_;
   std::vector<std::uint8_t> terminated_, truncated_;
   std::vector<std::int32_t> elapsed_, final_length_;
-  bool keep_final_ = false;          // keep_final_pictures()
-  std::vector<Scene> final_scenes_;  // each lane's look when its last episode ended
+  std::vector<Scene> final_scenes_;  // keep_final_pictures(): each lane's look when its last episode ended
 };
 
 template <class Env>

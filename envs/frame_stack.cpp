@@ -15,12 +15,9 @@ namespace apiary::envs {
 std::int32_t take_frame_stack(const std::string& env_id, EnvOptions& options) {
   const auto it = options.find(kFrameStackOption);
   if (it == options.end()) return 1;
-  const double value = it->second;
-  if (!(value >= 1 && value <= kMaxFrameStack) || std::floor(value) != value)
-    throw std::invalid_argument(env_id + ": option '" + kFrameStackOption + "' = " + std::to_string(value) +
-                                " must be a whole number in [1, " + std::to_string(kMaxFrameStack) + "]");
+  const std::int32_t k = whole_option(env_id, kFrameStackOption, it->second, 1, kMaxFrameStack);
   options.erase(it);
-  return static_cast<std::int32_t>(value);
+  return k;
 }
 
 EnvSpec stacked_spec(const EnvSpec& spec, std::int32_t k) {

@@ -14,14 +14,9 @@ namespace apiary::envs {
 bool take_observe_velocity(const std::string& env_id, EnvOptions& options) {
   const auto it = options.find(kObserveVelocityOption);
   if (it == options.end()) return true;
-  const double value = it->second;
-  if (value != 0.0 && value != 1.0) {
-    std::ostringstream os;
-    os << env_id << ": option '" << kObserveVelocityOption << "' = " << value << " must be false or true (0 or 1)";
-    throw std::invalid_argument(os.str());
-  }
+  const bool observe = flag_option(env_id, kObserveVelocityOption, it->second);
   options.erase(it);
-  return value == 1.0;
+  return observe;
 }
 
 std::vector<std::int32_t> elements_without_velocity(const EnvSpec& spec) {

@@ -22,13 +22,27 @@ void throw_option_out_of_range(const std::string& env_id, const std::string& nam
 }
 
 std::int32_t parse_max_episode_steps(const std::string& env_id, double value) {
-  if (!(value >= 1 && value <= 1e9) || std::floor(value) != value) {
+  return whole_option(env_id, kMaxEpisodeStepsOption, value, 1, 1000000000);
+}
+
+std::int32_t whole_option(const std::string& env_id, const char* name, double value, std::int64_t low,
+                          std::int64_t high, const char* unit) {
+  if (!(value >= static_cast<double>(low) && value <= static_cast<double>(high)) || std::floor(value) != value) {
     std::ostringstream os;
-    os << env_id << ": option '" << kMaxEpisodeStepsOption << "' = " << value
-       << " must be a whole number in [1, 1000000000]";
+    os << env_id << ": option '" << name << "' = " << value << " must be a whole number"
+       << (unit != nullptr ? std::string(" of ") + unit : std::string()) << " in [" << low << ", " << high << "]";
     throw std::invalid_argument(os.str());
   }
   return static_cast<std::int32_t>(value);
+}
+
+bool flag_option(const std::string& env_id, const char* name, double value) {
+  if (value != 0.0 && value != 1.0) {
+    std::ostringstream os;
+    os << env_id << ": option '" << name << "' = " << value << " must be false or true (0 or 1)";
+    throw std::invalid_argument(os.str());
+  }
+  return value == 1.0;
 }
 
 }  // namespace apiary::envs

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,37 +13,30 @@ namespace apiary::envs {
 
 namespace {
 
-[[noreturn]] void bad_option(const std::string& env_id, const char* name, double value, const std::string& why) {
-  std::ostringstream os;
-  os << env_id << ": option '" << name << "' = " << value << " " << why;
-  throw std::invalid_argument(os.str());
-}
-
+// The option `name` out of `options` (removed), or `fallback` when absent; `given` set when present.
 bool take_flag(const std::string& env_id, EnvOptions& options, const char* name, bool fallback, bool& given) {
   const auto it = options.find(name);
   if (it == options.end()) return fallback;
-  const double value = it->second;
-  if (value != 0.0 && value != 1.0) bad_option(env_id, name, value, "must be false or true (0 or 1)");
+  const bool value = flag_option(env_id, name, it->second);
   options.erase(it);
   given = true;
-  return value == 1.0;
+  return value;
 }
 
 std::int32_t take_side(const std::string& env_id, EnvOptions& options, const char* name, std::int32_t fallback,
                        bool& given) {
   const auto it = options.find(name);
   if (it == options.end()) return fallback;
-  const double value = it->second;
-  if (!(value >= 8 && value <= kMaxPixelsSide) || std::floor(value) != value)
-    bad_option(env_id, name, value, "must be a whole number of pixels in [8, " + std::to_string(kMaxPixelsSide) + "]");
+  const std::int32_t value = whole_option(env_id, name, it->second, 8, kMaxPixelsSide, "pixels");
   options.erase(it);
   given = true;
-  return static_cast<std::int32_t>(value);
+  return value;
 }
 
 // Gymnasium's GrayscaleObservation: a weighted sum in float64, truncated to uint8.
+constexpr double kGrayR = 0.2125, kGrayG = 0.7154, kGrayB = 0.0721;
 inline std::uint8_t gray(double r, double g, double b) {
-  return static_cast<std::uint8_t>(0.2125 * r + 0.7154 * g + 0.0721 * b);
+  return static_cast<std::uint8_t>(kGrayR * r + kGrayG * g + kGrayB * b);
 }
 
 // The same for whole bytes, from each channel's products in tables: the same float64 products added in
@@ -53,9 +45,9 @@ struct GrayTables {
   double r[256], g[256], b[256];
   GrayTables() {
     for (int v = 0; v < 256; ++v) {
-      r[v] = 0.2125 * v;
-      g[v] = 0.7154 * v;
-      b[v] = 0.0721 * v;
+      r[v] = kGrayR * v;
+      g[v] = kGrayG * v;
+      b[v] = kGrayB * v;
     }
   }
   void convert(const std::uint8_t* rgb, std::uint8_t* out, std::size_t pixels) const {
@@ -229,7 +221,8 @@ class PixelsVecEnv final : public WrappingVecEnv {
                      width_, channels_);
       return;
     }
-    const bool direct = channels_ == 3 && &lanes == &all_;  // every lane in order: drawn in place
+    // Every lane (the lists are ascending, without repeats), in RGB: drawn in place.
+    const bool direct = channels_ == 3 && lanes.size() == static_cast<std::size_t>(num_envs_);
     std::uint8_t* rgb = target.data();
     const std::size_t rgb_frame = static_cast<std::size_t>(width_) * static_cast<std::size_t>(height_) * 3;
     if (!direct) {

@@ -427,13 +427,12 @@ class ThrustVecEnv final : public VecEnv {
   bool keep_final_pictures(bool keep) override {
     if constexpr (!detail::HasStaticDescribe<Env>::value) return false;
     final_state_.allocate(keep ? static_cast<std::size_t>(num_envs_) : 0, State{});
-    keep_final_ = keep;
     return true;
   }
 
   void render_final_lanes(const std::vector<std::int32_t>& lanes, int height, int width,
                           std::uint8_t* out) const override {
-    if (!keep_final_) VecEnv::render_final_lanes(lanes, height, width, out);
+    if (final_state_.size() == 0) VecEnv::render_final_lanes(lanes, height, width, out);
     check_render(lanes, height, width, out);
     draw_states(final_state_, lanes, height, width, out);
   }
@@ -528,7 +527,7 @@ class ThrustVecEnv final : public VecEnv {
 
   detail::LaneArrays<Env> arrays(const Action* actions) {
     return detail::LaneArrays<Env>{state_.data(), actions, draws_.data(), buffers_,
-                                   keep_final_ ? final_state_.data() : nullptr};
+                                   final_state_.size() > 0 ? final_state_.data() : nullptr};
   }
 
   // A host mask ([N] bytes) where this System's kernels can read it: a device copy for CUDA (the
@@ -581,8 +580,8 @@ class ThrustVecEnv final : public VecEnv {
   typename System::template Array<float> reward_, episode_return_, final_return_;
   typename System::template Array<std::uint8_t> terminated_, truncated_;
   typename System::template Array<std::int32_t> elapsed_, final_length_;
-  typename System::template Array<State> final_state_;  // keep_final_pictures(): states before the reset
-  bool keep_final_ = false;
+  // keep_final_pictures(): each ending lane's state before its reset (empty: none kept)
+  typename System::template Array<State> final_state_;
   mutable std::unique_ptr<ThreadPool> render_pool_;   // render_pool()
   const std::uint8_t* active_host_ = nullptr;          // set_active_lanes()'s mask (host), null: all
   typename System::template Array<std::uint8_t> mask_;  // its device copy (CUDA only), made on first use

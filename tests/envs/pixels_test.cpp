@@ -35,6 +35,18 @@ std::vector<std::uint8_t> row(const std::uint8_t* base, std::int32_t lane, std::
   return std::vector<std::uint8_t>(base + lane * size, base + (lane + 1) * size);
 }
 
+// Resets both envs with `seed` and steps them `steps` times with the same random actions.
+void walk_together(VecEnv& a, VecEnv& b, std::uint64_t seed, std::uint64_t action_seed, int steps) {
+  RandomActions random(b.spec(), b.num_envs(), action_seed);
+  a.reset(seed);
+  b.reset(seed);
+  for (int t = 0; t < steps; ++t) {
+    const ActionBatch actions = random.next();
+    a.step(actions);
+    b.step(actions);
+  }
+}
+
 EnvOptions pixel_options(int width, int height, bool grayscale) {
   return EnvOptions{{"pixels", 1}, {"pixels_width", width}, {"pixels_height", height}, {"pixels_grayscale", grayscale}};
 }
@@ -95,14 +107,7 @@ TEST_P(PixelsOf, TheFinalObservationIsThePictureBeforeTheAutoReset) {
   short_episodes["max_episode_steps"] = 5;
   auto pixels = make_env(c.id, 3, Device::kCpu, short_episodes);
   auto plain = make_env(c.id, 3, Device::kCpu, {});
-  RandomActions random(plain->spec(), 3, 4);
-  pixels->reset(11);
-  plain->reset(11);
-  for (int t = 0; t < 5; ++t) {
-    const ActionBatch a = random.next();
-    pixels->step(a);
-    plain->step(a);
-  }
+  walk_together(*pixels, *plain, 11, 4, 5);
   int checked = 0;
   for (std::int32_t lane = 0; lane < 3; ++lane) {
     ASSERT_TRUE(pixels->buffers().truncated[lane]) << c.id << " lane " << lane;
@@ -162,14 +167,7 @@ TEST(Pixels, AnRgbObservationIsResizedRatherThanRedrawn) {
   auto pixels = make_env("CarRacing-v3", 2, Device::kCpu, pixel_options(84, 84, true));
   auto plain = make_env("CarRacing-v3", 2, Device::kCpu, {});
   EXPECT_EQ(pixels->spec().observation_space.to_string(), "Box(0, 255, (84, 84, 1), uint8)");
-  RandomActions random(plain->spec(), 2, 3);
-  pixels->reset(5);
-  plain->reset(5);
-  for (int t = 0; t < 4; ++t) {
-    const ActionBatch a = random.next();
-    pixels->step(a);
-    plain->step(a);
-  }
+  walk_together(*pixels, *plain, 5, 3, 4);
   for (std::int32_t lane = 0; lane < 2; ++lane) {
     std::vector<std::uint8_t> expected(84 * 84);
     resample_rgb(plain->buffers().obs_u8 + lane * 96 * 96 * 3, 96, 96, expected.data(), 84, 84, 1);
