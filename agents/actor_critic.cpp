@@ -133,29 +133,6 @@ PolicyOut ActorCriticImpl::forward(const torch::Tensor& obs, const Recurrence* r
 
 namespace {
 
-bool dense_ready(const torch::Tensor& t) { return t.scalar_type() == torch::kFloat && t.is_cpu() && t.is_contiguous(); }
-
-// The Linear layers of a make_mlp body (Linear, activation, Linear, ...) and a head, as dense layers
-// for inference; false when a weight is not a contiguous fp32 CPU tensor.
-bool add_dense(torch::nn::LinearImpl& linear, std::vector<DenseLayer>& layers) {
-  if (!dense_ready(linear.weight) || !linear.bias.defined() || !dense_ready(linear.bias)) return false;
-  DenseLayer layer;
-  layer.weight = linear.weight.data_ptr<float>();
-  layer.bias = linear.bias.data_ptr<float>();
-  layer.out = linear.weight.size(0);
-  layer.in = linear.weight.size(1);
-  layers.push_back(layer);
-  return true;
-}
-
-bool dense_body(torch::nn::Sequential& body, std::vector<DenseLayer>& layers) {
-  for (std::size_t i = 0; i < body->size(); i += 2) {
-    auto* linear = body->ptr(i)->as<torch::nn::LinearImpl>();
-    if (linear == nullptr || !add_dense(*linear, layers)) return false;
-  }
-  return true;
-}
-
 // The first index of the largest logit of row r; throws naming the row when a logit is not finite.
 std::int64_t dense_argmax(const float* z, std::int64_t n, std::int64_t r) {
   std::int64_t best = 0;
@@ -176,9 +153,9 @@ bool ActorCriticImpl::dense_heads(const torch::Tensor& obs_in, bool with_critic,
   thread_local std::vector<DenseLayer> actor, critic, heads;
   actor.clear(), critic.clear(), heads.clear();
   auto& actor_seq = config_.shared_trunk ? trunk_ : actor_body_;
-  if (!dense_body(actor_seq, actor) || (with_critic && !config_.shared_trunk && !dense_body(critic_body_, critic)) ||
-      !add_dense(*actor_head_, heads) || (with_critic && !add_dense(*critic_head_, heads)) ||
-      (!discrete_ && !dense_ready(log_std_)))
+  if (!dense_mlp(actor_seq, actor) || (with_critic && !config_.shared_trunk && !dense_mlp(critic_body_, critic)) ||
+      !dense_linear(*actor_head_, heads) || (with_critic && !dense_linear(*critic_head_, heads)) ||
+      (!discrete_ && !(log_std_.scalar_type() == torch::kFloat && log_std_.is_cpu() && log_std_.is_contiguous())))
     return false;
 
   const torch::Tensor obs = flatten_obs(obs_in, obs_dim_, "ActorCritic").contiguous();

@@ -66,6 +66,16 @@ void adam_update(float* w, const float* g, float* m, float* v, std::int64_t n, f
                  float sqrt_bc2, float eps);
 
 // Grows buffer to at least `size` elements (never shrinks).
+// argmax over a row as LibTorch's: the first of the largest values, a NaN counting as the largest.
+inline std::int64_t argmax_row(const float* row, std::int64_t n) {
+  std::int64_t best = 0;
+  for (std::int64_t k = 1; k < n; ++k) {
+    if (row[best] != row[best]) break;               // NaN: nothing beats it
+    if (row[k] != row[k] || row[k] > row[best]) best = k;  // a NaN, or a larger value
+  }
+  return best;
+}
+
 inline void ensure_size(std::vector<float>& buffer, std::int64_t size) {
   if (static_cast<std::int64_t>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
 }

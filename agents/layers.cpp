@@ -78,4 +78,31 @@ ObsScalingImpl::ObsScalingImpl(const std::vector<float>& low, const std::vector<
   scale_ = register_buffer("scale", torch::from_blob(scale.data(), {n}, torch::kFloat).clone());
 }
 
+namespace {
+
+bool dense_ready(const torch::Tensor& t) {
+  return t.defined() && t.scalar_type() == torch::kFloat && t.is_cpu() && t.is_contiguous();
+}
+
+}  // namespace
+
+bool dense_linear(torch::nn::LinearImpl& linear, std::vector<DenseLayer>& layers) {
+  if (!dense_ready(linear.weight) || !dense_ready(linear.bias)) return false;
+  DenseLayer layer;
+  layer.weight = linear.weight.data_ptr<float>();
+  layer.bias = linear.bias.data_ptr<float>();
+  layer.out = linear.weight.size(0);
+  layer.in = linear.weight.size(1);
+  layers.push_back(layer);
+  return true;
+}
+
+bool dense_mlp(torch::nn::Sequential& mlp, std::vector<DenseLayer>& layers) {
+  for (std::size_t i = 0; i < mlp->size(); i += 2) {
+    auto* linear = mlp->ptr(i)->as<torch::nn::LinearImpl>();
+    if (linear == nullptr || !dense_linear(*linear, layers)) return false;
+  }
+  return true;
+}
+
 }  // namespace apiary::agents

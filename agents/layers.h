@@ -7,6 +7,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
+#include "agents/dense_kernels.h"
 #include "agents/policy_config.h"
 
 namespace apiary::agents {
@@ -47,5 +48,11 @@ class ObsScalingImpl : public torch::nn::Module {
   torch::Tensor offset_, scale_;
 };
 TORCH_MODULE(ObsScaling);
+
+// A Linear layer, and make_mlp's Linears (Linear, activation, Linear, ...), appended to `layers` as
+// agents/dense_kernels.h's inference layers (pointers into the weights, no gradients); false when a
+// weight or bias is not a contiguous fp32 CPU tensor (the caller keeps to LibTorch's operators).
+bool dense_linear(torch::nn::LinearImpl& linear, std::vector<DenseLayer>& layers);
+bool dense_mlp(torch::nn::Sequential& mlp, std::vector<DenseLayer>& layers);
 
 }  // namespace apiary::agents

@@ -3,6 +3,9 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include <ATen/autocast_mode.h>
 
 #include "agents/layers.h"
 
@@ -61,19 +64,47 @@ torch::Tensor QNetworkImpl::encode(const torch::Tensor& obs) {
   return encode_observation(obs, encoder_, obs_scaling_, obs_dim_, config_, "QNetwork");
 }
 
+bool QNetworkImpl::dense_q(const torch::Tensor& obs_in, torch::Tensor& q) {
+  if (!dense_kernels_available() || !obs_in.is_cpu() || obs_in.scalar_type() != torch::kFloat ||
+      at::autocast::is_cpu_enabled() || encoder_ || config_.dueling)
+    return false;
+  thread_local std::vector<DenseLayer> body, head;
+  body.clear(), head.clear();
+  if (!dense_mlp(trunk_, body) || !dense_linear(*q_head_, head)) return false;
+  const torch::Tensor obs = flatten_obs(obs_in, obs_dim_, "QNetwork").contiguous();
+  const std::int64_t rows = obs.size(0);
+  if (rows == 0) return false;
+  thread_local std::vector<float> input;
+  thread_local std::vector<std::vector<float>> h;
+  const float* x = obs_scaling_ ? dense_scale_input(obs.data_ptr<float>(), rows, obs_dim_,
+                                                    obs_scaling_->offset().data_ptr<float>(),
+                                                    obs_scaling_->scale().data_ptr<float>(), input)
+                                : obs.data_ptr<float>();
+  const bool tanh = parse_activation(config_.activation) == Activation::kTanh;
+  const float* features = dense_body_forward(body, x, rows, tanh, h);
+  q = torch::empty({rows, num_actions_}, torch::kFloat);
+  dense_forward(head.front(), features, rows, q.data_ptr<float>(), /*activate=*/false, tanh);
+  return true;
+}
+
 torch::Tensor QNetworkImpl::greedy(const torch::Tensor& obs) {
   torch::NoGradGuard no_grad;
-  return forward(obs).argmax(/*dim=*/-1);
+  torch::Tensor q;
+  if (!dense_q(obs, q)) return forward(obs).argmax(/*dim=*/-1);
+  torch::Tensor action = torch::empty({q.size(0)}, torch::kLong);
+  for (std::int64_t b = 0; b < q.size(0); ++b)
+    action.data_ptr<std::int64_t>()[b] = argmax_row(q.data_ptr<float>() + b * num_actions_, num_actions_);
+  return action;
 }
 
 QActOut QNetworkImpl::epsilon_greedy(const torch::Tensor& obs, const torch::Tensor& epsilons, torch::Generator* gen) {
   torch::NoGradGuard no_grad;
   QActOut out;
-  out.q_values = forward(obs).to(torch::kFloat);
+  const bool dense = dense_q(obs, out.q_values);
+  if (!dense) out.q_values = forward(obs).to(torch::kFloat);
   const std::int64_t batch = out.q_values.size(0);
   TORCH_CHECK(epsilons.dim() == 0 || (epsilons.dim() == 1 && epsilons.size(0) == batch),
               "QNetwork::epsilon_greedy: expected epsilons [", batch, "] or a scalar, got shape ", epsilons.sizes());
-  const torch::Tensor greedy_action = out.q_values.argmax(/*dim=*/-1);
   const auto float_options = out.q_values.options();
   const auto index_options = float_options.dtype(torch::kLong);
   // Always draw both, in this order, so the stream a generator yields does not depend on the data.
@@ -81,8 +112,21 @@ QActOut QNetworkImpl::epsilon_greedy(const torch::Tensor& obs, const torch::Tens
                                                : torch::rand({batch}, float_options);
   const torch::Tensor random_action = gen != nullptr ? torch::randint(num_actions_, {batch}, *gen, index_options)
                                                      : torch::randint(num_actions_, {batch}, index_options);
-  const torch::Tensor explore = uniform < epsilons.to(float_options.dtype());
-  out.action = torch::where(explore, random_action, greedy_action);
+  if (!dense) {
+    const torch::Tensor explore = uniform < epsilons.to(float_options.dtype());
+    out.action = torch::where(explore, random_action, out.q_values.argmax(/*dim=*/-1));
+    return out;
+  }
+  // The same choice as the operators above, row by row on the host.
+  const torch::Tensor eps = epsilons.to(torch::kCPU, torch::kFloat).contiguous();
+  const float* e = eps.data_ptr<float>();
+  const float* u = uniform.data_ptr<float>();
+  const std::int64_t* random = random_action.data_ptr<std::int64_t>();
+  const float* q = out.q_values.data_ptr<float>();
+  out.action = torch::empty({batch}, index_options);
+  std::int64_t* action = out.action.data_ptr<std::int64_t>();
+  for (std::int64_t b = 0; b < batch; ++b)
+    action[b] = u[b] < e[eps.dim() == 0 ? 0 : b] ? random[b] : argmax_row(q + b * num_actions_, num_actions_);
   return out;
 }
 

@@ -64,6 +64,10 @@ class QNetworkImpl : public torch::nn::Module {
   const PolicyConfig& config() const { return config_; }
 
  private:
+  // Q-values [B, num_actions] fp32 on agents/dense_kernels.h's layers, for acting: an MLP without a
+  // dueling head, fp32 on the CPU, outside autocast; false otherwise (LibTorch's operators then).
+  // Small batches are what acting sees, and there the operators' dispatch costs more than the products.
+  bool dense_q(const torch::Tensor& obs, torch::Tensor& q);
   // Applies the observation scaling where the config asks for it.
   torch::Tensor scale_obs(const torch::Tensor& x) { return obs_scaling_ ? obs_scaling_->forward(x) : x; }
   // The trunk's input: the encoder's features of the image, or the flattened (and scaled) observation.

@@ -194,6 +194,33 @@ bool UpdateGuard::finite() const {
   return flags.empty() || torch::stack(flags).all().item<bool>();
 }
 
+torch::Tensor trainable_mask(const torch::nn::Module& module, const std::function<bool(const std::string&)>& frozen) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> spans;  // (offset, numel) of the frozen ones
+  std::int64_t offset = 0;
+  torch::Tensor first;
+  for (const auto& p : module.named_parameters()) {
+    if (!first.defined()) first = p.value();
+    const std::int64_t n = p.value().numel();
+    if (frozen(p.key())) spans.emplace_back(offset, n);
+    offset += n;
+  }
+  if (spans.empty()) return {};
+  torch::NoGradGuard no_grad;
+  torch::Tensor mask = torch::ones({offset}, first.options().requires_grad(false));
+  for (const auto& [start, n] : spans) mask.narrow(0, start, n).zero_();
+  return mask;
+}
+
+void hold_frozen(const torch::Tensor& mask, const FlatParameters& flat, torch::optim::Adam& optimizer) {
+  if (!mask.defined()) return;
+  torch::NoGradGuard no_grad;
+  flat.grads().mul_(mask);
+  if (auto* s = adam_state(optimizer, flat.values()); s != nullptr) {
+    s->exp_avg().mul_(mask);
+    s->exp_avg_sq().mul_(mask);
+  }
+}
+
 AdamMoments adam_moments(torch::optim::Adam& optimizer, const std::vector<torch::Tensor>& params) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> avg, avg_sq;

@@ -3,6 +3,8 @@
 // clipping that never reads the norm on the host.
 #pragma once
 
+#include <functional>
+#include <string>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -36,6 +38,15 @@ class FlatParameters {
   torch::Tensor values_;
   torch::Tensor grads_;
 };
+
+// Frozen parameters (transfer's init.freeze) of a network whose parameters are one FlatParameters: a
+// 0/1 mask over the flat buffer, 0 where frozen(name), in named_parameters order; undefined when nothing
+// is frozen.
+torch::Tensor trainable_mask(const torch::nn::Module& module, const std::function<bool(const std::string&)>& frozen);
+// Before clipping and the step: zeroes the frozen entries of the flat gradient and of the flat buffer's
+// Adam moments (which a loaded optimizer state may hold), so that neither the norm nor the step counts
+// them and they stay exactly where they are. A no-op for an undefined mask.
+void hold_frozen(const torch::Tensor& mask, const FlatParameters& flat, torch::optim::Adam& optimizer);
 
 // Scales `grads` in place so that their global L2 norm is at most max_norm, as
 // torch.nn.utils.clip_grad_norm_ does (coefficient max_norm / (norm + 1e-6), at most 1), but with

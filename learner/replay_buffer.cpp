@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace apiary::learner {
@@ -91,12 +92,39 @@ ReplaySample ReplayBuffer::gather(const torch::Tensor& indices) const {
   return out;
 }
 
-ReplaySample ReplayBuffer::sample(std::int64_t batch_size, at::Generator& generator) const {
+torch::Tensor ReplayBuffer::sample_indices(std::int64_t batch_size, at::Generator& generator) const {
   TORCH_CHECK(size_ > 0, "ReplayBuffer::sample: the buffer is empty; add transitions first");
   TORCH_CHECK(batch_size >= 1, "ReplayBuffer::sample: batch_size must be >= 1, got ", batch_size);
-  const auto indices =
-      torch::randint(size_, {batch_size}, generator, torch::TensorOptions().dtype(torch::kLong));
-  return gather(indices);
+  return torch::randint(size_, {batch_size}, generator, torch::TensorOptions().dtype(torch::kLong));
+}
+
+ReplaySample ReplayBuffer::sample(std::int64_t batch_size, at::Generator& generator) const {
+  return gather(sample_indices(batch_size, generator));
+}
+
+bool ReplayBuffer::host_floats() const {
+  return device_.is_cpu() && obs_.scalar_type() == torch::kFloat && actions_.scalar_type() == torch::kLong &&
+         actions_.dim() == 1;
+}
+
+void ReplayBuffer::gather_host(const std::int64_t* indices, std::int64_t n, float* obs, float* next_obs,
+                               std::int64_t* actions, float* returns, float* discounts) const {
+  TORCH_CHECK(host_floats(), "ReplayBuffer::gather_host: the buffer is not a CPU one of fp32 observations");
+  const float* obs_rows = obs_.data_ptr<float>();
+  const float* next_rows = next_obs_.data_ptr<float>();
+  const std::int64_t* action_rows = actions_.data_ptr<std::int64_t>();
+  const float* return_rows = returns_.data_ptr<float>();
+  const float* discount_rows = discounts_.data_ptr<float>();
+  const auto row_bytes = static_cast<std::size_t>(obs_dim_) * sizeof(float);
+  for (std::int64_t r = 0; r < n; ++r) {
+    const std::int64_t i = indices[r];
+    TORCH_CHECK(i >= 0 && i < size_, "ReplayBuffer::gather_host: index ", i, " outside [0, ", size_, ")");
+    std::memcpy(obs + r * obs_dim_, obs_rows + i * obs_dim_, row_bytes);
+    std::memcpy(next_obs + r * obs_dim_, next_rows + i * obs_dim_, row_bytes);
+    actions[r] = action_rows[i];
+    returns[r] = return_rows[i];
+    discounts[r] = discount_rows[i];
+  }
 }
 
 ReplaySample ReplayBuffer::sample(std::int64_t batch_size, std::uint64_t seed) const {

@@ -51,6 +51,17 @@ class ReplayBuffer {
   // The rows at `indices` (int64, any device), with weights of one.
   ReplaySample gather(const torch::Tensor& indices) const;
 
+  // The indices sample() draws: [batch_size] int64 on the CPU, uniform over the filled part (the same
+  // draws from `generator` as sample()).
+  torch::Tensor sample_indices(std::int64_t batch_size, at::Generator& generator) const;
+  // Whether gather_host() applies: a CPU buffer of fp32 observations and scalar int64 actions.
+  bool host_floats() const;
+  // The rows at indices[0, n) copied into host arrays (obs and next_obs [n, obs_dim], the others [n]):
+  // gather() without LibTorch's operators, for DQN's fused step. Requires host_floats(); indices must
+  // be in [0, size()).
+  void gather_host(const std::int64_t* indices, std::int64_t n, float* obs, float* next_obs, std::int64_t* actions,
+                   float* returns, float* discounts) const;
+
   std::int64_t size() const { return size_; }
   std::int64_t capacity() const { return capacity_; }
   torch::Device device() const { return device_; }

@@ -10,6 +10,7 @@
 #include "agents/factory.h"
 #include "agents/weights.h"
 #include "learner/archive.h"
+#include "learner/dense_view.h"
 #include "learner/optim.h"
 #include "learner/precision.h"
 
@@ -82,8 +83,10 @@ Dqn::Dqn(const AlgorithmInit& init)
 
   policy_ = std::make_shared<agents::EpsilonGreedyPolicy>(online_, dqn_epsilon_schedule(init.config));
 
+  flat_ = std::make_unique<FlatParameters>(*online_);
   parameters_ = online_->parameters();
-  optimizer_ = std::make_unique<torch::optim::Adam>(parameters_, torch::optim::AdamOptions(config_.learning_rate));
+  optimizer_ = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{flat_->values()},
+                                                    torch::optim::AdamOptions(config_.learning_rate));
   guard_ = std::make_unique<UpdateGuard>(*optimizer_, target_->parameters());
   // The hand-written step where it covers the network: an fp32 MLP on vector observations, on the CPU.
   if (config_.fused_update && device_.is_cpu() && precision_ == Precision::kFp32 && obs_dtype_ == torch::kFloat &&
@@ -161,98 +164,87 @@ double Dqn::per_beta(std::int64_t global_step, std::int64_t total_steps) const {
   return config_.per_beta + (1.0 - config_.per_beta) * progress;
 }
 
-FusedQNet Dqn::fused_net_of(agents::QNetworkImpl& net, bool grads) {
-  const auto params = net.named_parameters(/*recurse=*/true);
-  const auto buffers = net.named_buffers(/*recurse=*/true);
-  const auto floats = [](const torch::Tensor& t, const std::string& name) {
-    TORCH_CHECK(t.defined() && t.scalar_type() == torch::kFloat && t.is_cpu() && t.is_contiguous(),
-                "DQN's fused step: ", name, " is not a contiguous fp32 CPU tensor");
-    return t.data_ptr<float>();
+void Dqn::refresh_fused_nets() {
+  const auto of = [](const agents::QNetworkImpl& net, bool grads) {
+    const DenseView view(net, "DQN's fused step");
+    FusedQNet n;
+    n.body = view.mlp("trunk", grads);
+    n.head = view.linear("q_head", grads);
+    n.tanh = agents::parse_activation(net.config().activation) == agents::Activation::kTanh;
+    n.obs_dim = net.obs_dim();
+    n.num_actions = net.num_actions();
+    n.obs_offset = view.obs_offset();
+    n.obs_scale = view.obs_scale();
+    return n;
   };
-  const auto linear = [&](const std::string& prefix) {
-    agents::DenseLayer layer;
-    for (const char* part : {"weight", "bias"}) {
-      const torch::Tensor& p = params[prefix + "." + part];
-      const float* value = floats(p, prefix + "." + part);
-      float* grad = nullptr;
-      if (grads) {
-        if (p.requires_grad()) {
-          grad = floats(p.grad(), prefix + "." + part + ".grad");
-        } else {  // frozen: its gradient is computed and dropped
-          frozen_grads_.push_back(torch::zeros_like(p));
-          grad = frozen_grads_.back().data_ptr<float>();
-        }
-      }
-      (std::string(part) == "weight" ? layer.weight : layer.bias) = value;
-      (std::string(part) == "weight" ? layer.weight_grad : layer.bias_grad) = grad;
-    }
-    layer.out = params[prefix + ".weight"].size(0);
-    layer.in = params[prefix + ".weight"].size(1);
-    return layer;
-  };
-  FusedQNet n;
-  // make_mlp's layers are Linear, activation, Linear, ...: the Linears at the even indices.
-  for (int i = 0; params.find("trunk." + std::to_string(i) + ".weight") != nullptr; i += 2)
-    n.body.push_back(linear("trunk." + std::to_string(i)));
-  n.head = linear("q_head");
-  n.tanh = agents::parse_activation(net.config().activation) == agents::Activation::kTanh;
-  n.obs_dim = net.obs_dim();
-  n.num_actions = net.num_actions();
-  const torch::Tensor* offset = buffers.find("obs_scaling.offset");
-  n.obs_offset = offset != nullptr ? floats(*offset, "obs_scaling.offset") : nullptr;
-  n.obs_scale = offset != nullptr ? floats(buffers["obs_scaling.scale"], "obs_scaling.scale") : nullptr;
-  return n;
+  fused_online_ = of(*online_, /*grads=*/true);
+  fused_target_ = of(*target_, /*grads=*/false);
 }
 
-torch::Tensor Dqn::fused_loss_backward(const ReplaySample& batch, StepTotals& totals) {
+void Dqn::fused_gradient_step(StepTotals& totals) {
   torch::NoGradGuard no_grad;
-  for (auto& p : parameters_) {
-    if (!p.requires_grad()) continue;
-    if (p.grad().defined()) p.mutable_grad().zero_();
-    else p.mutable_grad() = torch::zeros_like(p);
-  }
-  frozen_grads_.clear();
-  const FusedQNet online = fused_net_of(*online_, /*grads=*/true);
-  const FusedQNet target = fused_net_of(*target_, /*grads=*/false);
-  const torch::Tensor obs = batch.obs.to(torch::kFloat).contiguous();
-  const torch::Tensor next_obs = batch.next_obs.to(torch::kFloat).contiguous();
-  const torch::Tensor actions = batch.actions.to(torch::kLong).contiguous();
-  const torch::Tensor returns = batch.returns.to(torch::kFloat).contiguous();
-  const torch::Tensor discounts = batch.discounts.to(torch::kFloat).contiguous();
-  const torch::Tensor weights =
-      prioritized_replay_ ? batch.weights.to(torch::kFloat).contiguous() : torch::Tensor();
-  torch::Tensor td_errors = prioritized_replay_ ? torch::empty({obs.size(0)}, torch::kFloat) : torch::Tensor();
+  const std::int64_t rows = config_.batch_size, obs_dim = online_->obs_dim();
   FusedDqnBatch b;
-  b.rows = obs.size(0);
-  b.obs = obs.data_ptr<float>();
-  b.next_obs = next_obs.data_ptr<float>();
-  b.actions = actions.data_ptr<std::int64_t>();
-  b.returns = returns.data_ptr<float>();
-  b.discounts = discounts.data_ptr<float>();
-  b.weights = weights.defined() ? weights.data_ptr<float>() : nullptr;
+  b.rows = rows;
+  ReplaySample sample;  // prioritised replay (or a buffer gather_host cannot read): what b points into
+  if (!prioritized_replay_ && uniform_replay_->host_floats()) {
+    // The rows straight into host arrays: the same draws as sample(), without its operators.
+    const torch::Tensor indices = uniform_replay_->sample_indices(rows, generator_);
+    host_obs_.resize(static_cast<std::size_t>(2 * rows * obs_dim));
+    host_actions_.resize(static_cast<std::size_t>(rows));
+    host_scalars_.resize(static_cast<std::size_t>(2 * rows));
+    uniform_replay_->gather_host(indices.data_ptr<std::int64_t>(), rows, host_obs_.data(),
+                                 host_obs_.data() + rows * obs_dim, host_actions_.data(), host_scalars_.data(),
+                                 host_scalars_.data() + rows);
+    b.obs = host_obs_.data();
+    b.next_obs = host_obs_.data() + rows * obs_dim;
+    b.actions = host_actions_.data();
+    b.returns = host_scalars_.data();
+    b.discounts = host_scalars_.data() + rows;
+  } else {
+    sample = sample_batch();
+    sample.obs = sample.obs.to(torch::kFloat).contiguous();
+    sample.next_obs = sample.next_obs.to(torch::kFloat).contiguous();
+    sample.actions = sample.actions.to(torch::kLong).contiguous();
+    sample.returns = sample.returns.to(torch::kFloat).contiguous();
+    sample.discounts = sample.discounts.to(torch::kFloat).contiguous();
+    b.rows = sample.obs.size(0);
+    b.obs = sample.obs.data_ptr<float>();
+    b.next_obs = sample.next_obs.data_ptr<float>();
+    b.actions = sample.actions.data_ptr<std::int64_t>();
+    b.returns = sample.returns.data_ptr<float>();
+    b.discounts = sample.discounts.data_ptr<float>();
+    if (prioritized_replay_) {
+      sample.weights = sample.weights.to(torch::kFloat).contiguous();
+      b.weights = sample.weights.data_ptr<float>();
+    }
+  }
+  const torch::Tensor td_errors = prioritized_replay_ ? torch::empty({b.rows}, torch::kFloat) : torch::Tensor();
   FusedDqnOptions options;
   options.double_dqn = config_.double_dqn;
   options.huber = loss_kind_ == TdLossKind::kHuber;
+  std::fill_n(flat_->grads().data_ptr<float>(), flat_->grads().numel(), 0.0f);
   const FusedDqnOut out =
-      fused_->run(online, target, b, options, td_errors.defined() ? td_errors.data_ptr<float>() : nullptr);
+      fused_->run(fused_online_, fused_target_, b, options, td_errors.defined() ? td_errors.data_ptr<float>() : nullptr);
   totals.fused_td_loss += out.loss;
   totals.fused_q_taken += out.q_taken_mean;
-  return td_errors;
+
+  if (reduce_gradients_) reduce_gradients_({flat_->grads()});
+  hold_frozen(trainable_, *flat_, *optimizer_);
+  if (config_.max_grad_norm > 0.0) clip_grad_norm({flat_->grads()}, config_.max_grad_norm);
+  adam_step(*optimizer_);
+  totals.weights_changed = true;
+  if (prioritized_replay_) prioritized_replay_->update_priorities(sample.indices, td_errors);
+  gradient_steps_ += 1;
+  totals.steps += 1;
 }
 
 void Dqn::gradient_step(StepTotals& totals) {
-  const ReplaySample batch = sample_batch();
   if (fused_ != nullptr) {
-    const torch::Tensor td_errors = fused_loss_backward(batch, totals);
-    if (reduce_gradients_) reduce_gradients_(grads_of(parameters_));
-    if (config_.max_grad_norm > 0.0) clip_grad_norm(grads_of(parameters_), config_.max_grad_norm);
-    optimizer_->step();
-    totals.weights_changed = true;
-    if (prioritized_replay_) prioritized_replay_->update_priorities(batch.indices, td_errors);
-    gradient_steps_ += 1;
-    totals.steps += 1;
+    fused_gradient_step(totals);
     return;
   }
+  const ReplaySample batch = sample_batch();
 
   DqnTargets targets;
   {
@@ -276,15 +268,16 @@ void Dqn::gradient_step(StepTotals& totals) {
     td = dqn_loss(in);
   }
 
-  optimizer_->zero_grad();
+  flat_->grads().zero_();
   scaler_.scale(td.loss).backward();
   // Data parallelism: the online network's gradients averaged across ranks (one all-reduce of one
   // buffer) before unscaling and clipping, so every rank takes the same step.
-  if (reduce_gradients_) reduce_gradients_(grads_of(parameters_));
-  const bool finite = scaler_.unscale_(parameters_);  // true without a check unless fp16
-  if (finite && config_.max_grad_norm > 0.0) clip_grad_norm(grads_of(parameters_), config_.max_grad_norm);
+  if (reduce_gradients_) reduce_gradients_({flat_->grads()});
+  const bool finite = scaler_.unscale_({flat_->values()});  // true without a check unless fp16
+  hold_frozen(trainable_, *flat_, *optimizer_);
+  if (finite && config_.max_grad_norm > 0.0) clip_grad_norm({flat_->grads()}, config_.max_grad_norm);
   if (scaler_.update(/*found_inf=*/!finite)) {
-    optimizer_->step();
+    adam_step(*optimizer_);
     totals.weights_changed = true;
     if (prioritized_replay_) prioritized_replay_->update_priorities(batch.indices, td.td_errors);
   }
@@ -326,6 +319,7 @@ Metrics Dqn::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
   StepTotals totals;
   if (start <= last && buffer_size() > 0) {
     guard_->save();
+    if (fused_ != nullptr) refresh_fused_nets();
     std::int64_t next_phase = round_up(start, config_.train_frequency);
     std::int64_t next_target = round_up(start, config_.target_network_frequency);
     while (std::min(next_phase, next_target) <= last) {
@@ -370,7 +364,11 @@ Metrics Dqn::update(const agents::TrajectoryChunk& chunk, const UpdateContext& c
 void Dqn::save(torch::serialize::OutputArchive& archive) {
   write_part(archive, "online", *online_);
   write_part(archive, "target", *target_);
-  write_part(archive, "optimizer", *optimizer_);
+  // Adam's state in the layout of one state per parameter tensor, as LibTorch's Adam over
+  // online_->parameters() writes it: checkpoints stay readable whatever layout Adam steps.
+  torch::optim::Adam per_tensor(parameters_, static_cast<const torch::optim::AdamOptions&>(optimizer_->defaults()));
+  set_adam_moments(per_tensor, parameters_, adam_moments(*optimizer_, {flat_->values()}));
+  write_part(archive, "optimizer", per_tensor);
   write_part(archive, "scaler", scaler_);
   write_scalar(archive, "env_steps", env_steps_);
   write_scalar(archive, "gradient_steps", gradient_steps_);
@@ -382,7 +380,9 @@ void Dqn::save(torch::serialize::OutputArchive& archive) {
 void Dqn::load(torch::serialize::InputArchive& archive) {
   read_module(archive, "online", *online_);
   read_module(archive, "target", *target_);
-  read_part(archive, "optimizer", *optimizer_);
+  torch::optim::Adam per_tensor(parameters_, static_cast<const torch::optim::AdamOptions&>(optimizer_->defaults()));
+  read_part(archive, "optimizer", per_tensor);
+  set_adam_moments(*optimizer_, {flat_->values()}, adam_moments(per_tensor, parameters_));
   read_part(archive, "scaler", scaler_);
   env_steps_ = read_i64(archive, "env_steps");
   gradient_steps_ = read_i64(archive, "gradient_steps");
@@ -400,13 +400,7 @@ void Dqn::load(torch::serialize::InputArchive& archive) {
 void Dqn::weights_loaded() { agents::copy_weights(*online_, *target_); }
 
 bool Dqn::set_frozen(const std::function<bool(const std::string&)>& frozen) {
-  // A frozen parameter has no gradient: Adam skips it and clipping leaves it out.
-  torch::NoGradGuard no_grad;
-  for (auto& p : online_->named_parameters()) {
-    const bool freeze = frozen(p.key());
-    p.value().set_requires_grad(!freeze);
-    if (freeze) p.value().mutable_grad() = torch::Tensor();
-  }
+  trainable_ = trainable_mask(*online_, frozen);
   return true;
 }
 

@@ -30,7 +30,7 @@
 //   loss_scale      fp16 only: the loss scale after this update
 //
 // Checkpoints (save/load) hold the online and target networks ("online", "target"), Adam's state
-// ("optimizer"), the counters (env steps, gradient steps, last target update), the loss scaler's
+// ("optimizer", one state per parameter tensor, whatever the flat layout Adam steps), the counters (env steps, gradient steps, last target update), the loss scaler's
 // scale and growth tracker, policy_version and the replay sampling generator. They do not hold the
 // replay buffer or the open n-step windows: a resumed DQN refills its buffer, and learning_starts
 // counts again from the resume.
@@ -92,6 +92,7 @@ class Dqn final : public Algorithm {
   std::int64_t gradient_steps() const { return gradient_steps_; }  // gradient steps taken so far
   std::int64_t last_target_update() const { return last_target_update_; }  // env step, -1: none yet
   std::int64_t buffer_size() const;                                // transitions in the replay buffer
+  torch::optim::Adam& optimizer() { return *optimizer_; }          // steps one flat buffer of online's parameters
 
  private:
   // Diagnostics of a run of gradient steps, kept as device tensors until the end of update().
@@ -111,13 +112,13 @@ class Dqn final : public Algorithm {
   ReplaySample sample_batch();
   // One sample / loss / backward / Adam step.
   void gradient_step(StepTotals& totals);
-  // The loss and backward of gradient_step on FusedDqnStep instead of autograd: the online network's
-  // gradients (zeroed first) hold d loss / d parameter afterwards. Returns the TD errors [B] where the
-  // replay is prioritised (undefined otherwise).
-  torch::Tensor fused_loss_backward(const ReplaySample& batch, StepTotals& totals);
-  // The pointers FusedDqnStep reads: `net`'s layers, with gradients where `grads` (frozen parameters'
-  // gradients go to a scratch buffer nobody reads).
-  FusedQNet fused_net_of(agents::QNetworkImpl& net, bool grads);
+  // gradient_step on FusedDqnStep instead of autograd (dqn.fused_update where it applies): the same
+  // sample, loss, gradients, clip and Adam step, with uniform replay's rows gathered straight into
+  // host arrays.
+  void fused_gradient_step(StepTotals& totals);
+  // The pointers FusedDqnStep reads, read again at every update (loading weights can re-seat them):
+  // the online network's layers with their gradients (views of flat_'s), the target's without.
+  void refresh_fused_nets();
   void update_target_network();
   // Linear from per_beta at step 0 to 1 at total_steps.
   double per_beta(std::int64_t global_step, std::int64_t total_steps) const;
@@ -132,11 +133,17 @@ class Dqn final : public Algorithm {
   agents::QNetwork online_{nullptr};  // acts (shared with policy_) and learns
   agents::QNetwork target_{nullptr};  // values the next state; never has gradients
   std::shared_ptr<agents::EpsilonGreedyPolicy> policy_;
-  std::unique_ptr<torch::optim::Adam> optimizer_;
+  // online_'s parameters as one buffer: Adam, the clip norm, zeroing and data parallelism's all-reduce
+  // take one tensor each (learner/optim.h), and the fused step's gradients are views of it.
+  std::unique_ptr<FlatParameters> flat_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;  // steps flat_->values()
+  torch::Tensor trainable_;  // 0 over frozen parameters (init.freeze); undefined: none frozen
   std::unique_ptr<UpdateGuard> guard_;  // undoes non-finite updates
   std::unique_ptr<FusedDqnStep> fused_;  // dqn.fused_update where it applies (fp32 MLP, CPU, no dueling)
-  std::vector<torch::Tensor> frozen_grads_;  // scratch gradients of frozen parameters (fused step)
-  std::vector<torch::Tensor> parameters_;  // online_'s, in optimizer order
+  FusedQNet fused_online_, fused_target_;  // refresh_fused_nets()
+  std::vector<float> host_obs_, host_scalars_;  // fused_gradient_step's batch: obs and next_obs; returns and discounts
+  std::vector<std::int64_t> host_actions_;
+  std::vector<torch::Tensor> parameters_;  // online_'s, in flat_'s order (the checkpoint's optimizer layout)
   LossScaler scaler_;
 
   std::optional<NStepBuffer> nstep_;  // n_step > 1; built at the first chunk for its lane count

@@ -7,20 +7,6 @@
 
 namespace apiary::learner {
 
-namespace {
-
-// argmax over a row as LibTorch's: the first of the largest values, a NaN counting as the largest.
-std::int64_t argmax(const float* row, std::int64_t n) {
-  std::int64_t best = 0;
-  for (std::int64_t k = 1; k < n; ++k) {
-    if (std::isnan(row[best])) break;
-    if (std::isnan(row[k]) || row[k] > row[best]) best = k;
-  }
-  return best;
-}
-
-}  // namespace
-
 const float* FusedDqnStep::q_values(const FusedQNet& net, const float* x, std::int64_t rows, std::vector<float>& input,
                                     std::vector<std::vector<float>>& h, std::vector<float>& q) {
   const float* in = agents::dense_scale_input(x, rows, net.obs_dim, net.obs_offset, net.obs_scale, input);
@@ -45,7 +31,7 @@ FusedDqnOut FusedDqnStep::run(const FusedQNet& online, const FusedQNet& target, 
   const float* qo = options.double_dqn ? q_values(online, batch.next_obs, rows, next_input_, next_h_, next_q_online_) : qt;
   agents::ensure_size(targets_, rows);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float next_q = qt[r * n + argmax(qo + r * n, n)];
+    const float next_q = qt[r * n + agents::argmax_row(qo + r * n, n)];
     targets_[r] = batch.returns[r] + (batch.discounts[r] == 0.0f ? 0.0f : batch.discounts[r] * next_q);
   }
 

@@ -259,9 +259,9 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
   // rank sees the same (in)finite gradient and takes the same step.
   if (reduce_gradients_) reduce_gradients_({flat_->grads()});
   const bool finite = scaler_.unscale_({flat_->values()});  // disabled (fp32, bf16): true, no sync
-  // Frozen parameters get no gradient: left out of the clip norm, and Adam (whose moments for them stay
-  // zero) leaves them bitwise unchanged.
-  if (trainable_.defined()) flat_->grads().mul_(trainable_);
+  // Frozen parameters: gradients and Adam moments held at zero, so the clip norm leaves them out and
+  // Adam leaves them bitwise unchanged.
+  hold_frozen(trainable_, *flat_, *optimizer_);
   if (finite) {
     if (config_.max_grad_norm > 0.0) clip_grad_norm({flat_->grads()}, config_.max_grad_norm);
     adam_step(*optimizer_);
@@ -392,18 +392,7 @@ void Ppo::weights_loaded() {
 
 bool Ppo::set_frozen(const std::function<bool(const std::string&)>& frozen) {
   if (pipelined()) return false;
-  torch::Tensor mask = torch::ones_like(flat_->values());
-  std::int64_t offset = 0;
-  bool any = false;
-  for (const auto& p : net_->named_parameters()) {
-    const std::int64_t n = p.value().numel();
-    if (frozen(p.key())) {
-      mask.narrow(0, offset, n).zero_();
-      any = true;
-    }
-    offset += n;
-  }
-  trainable_ = any ? mask : torch::Tensor();
+  trainable_ = trainable_mask(*net_, frozen);
   return true;
 }
 

@@ -95,6 +95,35 @@ TEST(QNetwork, EpsilonGreedy) {
   EXPECT_THROW(q->epsilon_greedy(obs, torch::zeros({3}), &gen), c10::Error);
 }
 
+// Acting runs on the dense kernels (an fp32 MLP on the CPU): the same Q-values as forward() to float
+// rounding, and the same choices as the operators' where(uniform < epsilon, random, argmax) from the
+// same draws of the generator.
+TEST(QNetwork, DenseActingChoosesAsTheOperatorsDo) {
+  for (const char* activation : {"relu", "tanh"}) {
+    for (std::int64_t batch : {1, 7, 256}) {
+      SCOPED_TRACE(std::string(activation) + " batch " + std::to_string(batch));
+      PolicyConfig config;
+      config.activation = activation;
+      config.hidden_sizes = {32, 16};
+      torch::manual_seed(4);
+      QNetwork q(/*obs_dim=*/5, /*num_actions=*/3, config);
+      const torch::Tensor obs = random_obs(batch, 5, 8);
+      const torch::Tensor eps = batch == 1 ? torch::tensor(0.5) : (torch::arange(batch) % 3).to(torch::kFloat) * 0.5f;
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
+      const QActOut out = q->epsilon_greedy(obs, eps, &gen);
+
+      auto same = at::make_generator<at::CPUGeneratorImpl>(21);
+      const torch::Tensor q_values = q->forward(obs).detach();
+      const torch::Tensor uniform = torch::rand({batch}, same, torch::kFloat);
+      const torch::Tensor random = torch::randint(3, {batch}, same, torch::kLong);
+      const torch::Tensor expected = torch::where(uniform < eps, random, q_values.argmax(-1));
+      EXPECT_TRUE(torch::allclose(out.q_values, q_values, 1e-5, 1e-6));
+      EXPECT_TRUE(torch::equal(out.action, expected)) << out.action << expected;
+      EXPECT_TRUE(torch::equal(q->greedy(obs), q_values.argmax(-1)));
+    }
+  }
+}
+
 TEST(QNetwork, FactoryAndValidation) {
   QNetwork q = make_q_network(cartpole_like_spec());
   EXPECT_EQ(q->num_actions(), 2);

@@ -263,6 +263,53 @@ TEST_F(DqnTest, SaveLoadRoundTrip) {
   EXPECT_TRUE(same_parameters(*algo->online(), *fresh->online()));
 }
 
+// Adam steps one flat buffer, but the checkpoint keeps one state per parameter tensor, the layout
+// LibTorch's Adam over online()->parameters() reads: checkpoints of either layout stay interchangeable.
+TEST_F(DqnTest, CheckpointKeepsAdamsStatePerParameterTensor) {
+  DqnConfig dqn;
+  dqn.learning_starts = 0;
+  dqn.train_frequency = 2;
+  dqn.batch_size = 8;
+  auto algo = make_small_dqn(dqn, 5);
+  const auto chunk = random_cartpole_chunk(8, 1, 77);
+  algo->update(chunk, UpdateContext{chunk.env_steps(), 10000});
+  ASSERT_GT(algo->gradient_steps(), 1);
+
+  std::istringstream bytes(apiary::testing::saved_state(*algo));
+  torch::serialize::InputArchive archive;
+  archive.load_from(bytes);
+  torch::serialize::InputArchive part;
+  ASSERT_TRUE(archive.try_read("optimizer", part));
+  const auto params = algo->online()->parameters();
+  torch::optim::Adam per_tensor(params, torch::optim::AdamOptions(1e-3));
+  per_tensor.load(part);
+  ASSERT_EQ(per_tensor.state().size(), params.size());
+  const AdamMoments moments = adam_moments(per_tensor, params);
+  EXPECT_EQ(moments.step, algo->gradient_steps());
+  std::int64_t offset = 0;
+  for (const auto& p : params) {  // each tensor's own moments, not zeros
+    EXPECT_GT(moments.exp_avg_sq.narrow(0, offset, p.numel()).sum().item<double>(), 0.0) << offset;
+    offset += p.numel();
+  }
+
+  // And DQNs read it back into the flat layout: two loaded from it take the same next step (the
+  // replay buffer is not in the checkpoint, so both start from an empty one).
+  const std::string state = apiary::testing::saved_state(*algo);
+  algo = make_small_dqn(dqn, 7);
+  apiary::testing::load_state(*algo, state);
+  auto other = make_small_dqn(dqn, 6);
+  apiary::testing::load_state(*other, state);
+  const AdamMoments loaded = adam_moments(other->optimizer(), other->optimizer().param_groups().front().params());
+  EXPECT_EQ(loaded.step, moments.step);
+  EXPECT_TRUE(torch::equal(loaded.exp_avg, moments.exp_avg));
+  EXPECT_TRUE(torch::equal(loaded.exp_avg_sq, moments.exp_avg_sq));
+  const auto next = random_cartpole_chunk(8, 1, 78);
+  const std::int64_t step = algo->env_steps() + next.env_steps();
+  algo->update(next, UpdateContext{step, 10000});
+  other->update(next, UpdateContext{step, 10000});
+  EXPECT_TRUE(same_parameters(*algo->online(), *other->online()));
+}
+
 // RL Zoo's CartPole-v1 DQN recipe made cheaper for one core: 4 lanes, a [64, 64] network, half the
 // gradient steps per phase (64 per 256 env steps) at a higher learning rate, and a shorter epsilon
 // decay. Solved (100-episode mean >= 475) within 26k-34k env steps in 4-6 s for seeds 1-5 on the

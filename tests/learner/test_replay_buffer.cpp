@@ -74,6 +74,35 @@ TEST(ReplayBuffer, UniformSampleStaysInTheFilledPartAndIsSeeded) {
   EXPECT_FALSE(torch::equal(first.indices, second.indices));
 }
 
+// DQN's fused step gathers into host arrays: the same draws and the same rows as sample().
+TEST(ReplayBuffer, HostGatherIsSampleWithoutTensors) {
+  ReplayBuffer buffer(/*capacity=*/16, /*obs_dim=*/3);
+  const auto ids = torch::arange(20, torch::kFloat);
+  buffer.add(Transitions{ids.unsqueeze(1).repeat({1, 3}) + torch::tensor({0.f, 0.25f, 0.5f}), ids.to(torch::kLong) * 3,
+                         2 * ids, ids.unsqueeze(1).repeat({1, 3}) - 1, torch::full({20}, 0.5f)});  // wraps
+  ASSERT_TRUE(buffer.host_floats());
+  auto g1 = make_generator(3), g2 = make_generator(3);
+  const ReplaySample reference = buffer.sample(40, g1);
+  const torch::Tensor indices = buffer.sample_indices(40, g2);
+  EXPECT_TRUE(torch::equal(indices, reference.indices));
+  std::vector<float> obs(40 * 3), next_obs(40 * 3), returns(40), discounts(40);
+  std::vector<std::int64_t> actions(40);
+  buffer.gather_host(indices.data_ptr<std::int64_t>(), 40, obs.data(), next_obs.data(), actions.data(), returns.data(),
+                     discounts.data());
+  EXPECT_TRUE(torch::equal(torch::from_blob(obs.data(), {40, 3}), reference.obs));
+  EXPECT_TRUE(torch::equal(torch::from_blob(next_obs.data(), {40, 3}), reference.next_obs));
+  EXPECT_TRUE(torch::equal(torch::from_blob(actions.data(), {40}, torch::kLong), reference.actions));
+  EXPECT_TRUE(torch::equal(torch::from_blob(returns.data(), {40}), reference.returns));
+  EXPECT_TRUE(torch::equal(torch::from_blob(discounts.data(), {40}), reference.discounts));
+
+  const std::int64_t outside = 16;
+  EXPECT_THROW(buffer.gather_host(&outside, 1, obs.data(), next_obs.data(), actions.data(), returns.data(),
+                                  discounts.data()),
+               c10::Error);
+  EXPECT_FALSE(ReplayBuffer(4, 2, {}, torch::kLong, torch::kCPU, torch::kUInt8).host_floats());  // images
+  EXPECT_FALSE(ReplayBuffer(4, 2, {3}, torch::kFloat).host_floats());                          // Box actions
+}
+
 TEST(ReplayBuffer, ContinuousActions) {
   ReplayBuffer buffer(4, 2, /*action_shape=*/{3}, torch::kFloat);
   Transitions batch{torch::zeros({2, 2}), torch::tensor({{1.f, 2.f, 3.f}, {4.f, 5.f, 6.f}}),

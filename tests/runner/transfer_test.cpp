@@ -242,7 +242,8 @@ TEST_F(Transfer, ARecurrentCoreMovesToANewHead) {
   EXPECT_TRUE(torch::equal(tuned.at("actor_core.lstm.weight_hh"), source_params.at("actor_core.lstm.weight_hh")));
 }
 
-// A frozen trunk does not move under PPO or DQN updates; once unfrozen it does.
+// A frozen trunk does not move under PPO or DQN updates; once unfrozen it does; frozen again, its Adam
+// moments do not carry it on.
 void check_freezing(const std::string& algo_name) {
   TrainConfig config;
   config.algo = algo_name;
@@ -288,6 +289,13 @@ void check_freezing(const std::string& algo_name) {
   bool trunk_moved = false;
   for (const auto& n : names) trunk_moved = trunk_moved || !torch::equal(params_of(module).at(n), before.at(n));
   EXPECT_TRUE(trunk_moved) << algo_name << ": after unfreezing the trunk learns";
+
+  // Frozen again after it learned, the trunk has Adam moments of its own: they must not carry it on.
+  algo->set_frozen([&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); });
+  const auto refrozen = params_of(module);
+  run(updates + 2);
+  for (const auto& n : names)
+    EXPECT_TRUE(torch::equal(params_of(module).at(n), refrozen.at(n))) << algo_name << ": refrozen " << n << " moved";
 }
 
 TEST_F(Transfer, AFrozenTrunkStaysBitwiseUnderPpoAndDqnUntilUnfrozen) {
