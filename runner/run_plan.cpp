@@ -23,6 +23,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A run folder's config.yaml over the defaults (a resume). Built in place and returned, rather than
+// assigned from a TrainConfig{} temporary, which GCC 12 reports as maybe used uninitialized.
+TrainConfig load_train_config(const std::string& path) {
+  TrainConfig config;
+  core::load_config(config, path);
+  return config;
+}
+
 // `device:`. auto takes the GPU where LibTorch has one; cuda without one is refused, naming what is
 // missing: a LibTorch with CUDA, or a GPU.
 torch::Device resolve_device(const std::string& name, const std::string& source) {
@@ -264,8 +272,7 @@ RunPlan plan_run(const TrainConfig& input, const TrainOptions& options) {
     plan.source = (fs::path(plan.run_dir) / "config.yaml").string();
     if (!fs::exists(plan.source))
       throw std::invalid_argument("--resume " + plan.run_dir + ": no config.yaml in that folder");
-    plan.config = TrainConfig{};
-    core::load_config(plan.config, plan.source);
+    plan.config = load_train_config(plan.source);
     plan.resume_from = (fs::path(plan.run_dir) / "checkpoints" / "latest.pt").string();
     if (!fs::exists(plan.resume_from))
       throw std::invalid_argument("--resume " + plan.run_dir + ": no checkpoints/latest.pt to continue from");
@@ -372,8 +379,7 @@ int world_size_to_launch(const TrainConfig& config, const TrainOptions& options)
   if (resume) {
     source = (fs::path(options.resume_dir) / "config.yaml").string();
     if (!fs::exists(source)) return 1;  // train() refuses it with its own message
-    resolved = TrainConfig{};
-    core::load_config(resolved, source);
+    resolved = load_train_config(source);
   }
   resolve_world_size(resolved, source);
   check_world_size(resolved, source, resume, options.resume_dir);
