@@ -38,7 +38,7 @@ if [ "$dry" = 1 ]; then
   actors=2
   seconds=0.1
   repeats=1
-  encoder_batch=16
+  encoder_batch=4  # the bf16 path of each encoder bench; emulated on a CPU without BF16, so small
   # Learning from pictures: one small update each (the Nature CNN is slow on two cores), CarRacing's
   # episodes cut to 50 steps.
   pixels_budget=256
