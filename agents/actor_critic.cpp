@@ -155,7 +155,7 @@ bool ActorCriticImpl::dense_heads(const torch::Tensor& obs_in, bool with_critic,
   auto& actor_seq = config_.shared_trunk ? trunk_ : actor_body_;
   if (!dense_mlp(actor_seq, actor) || (with_critic && !config_.shared_trunk && !dense_mlp(critic_body_, critic)) ||
       !dense_linear(*actor_head_, heads) || (with_critic && !dense_linear(*critic_head_, heads)) ||
-      (!discrete_ && !(log_std_.scalar_type() == torch::kFloat && log_std_.is_cpu() && log_std_.is_contiguous())))
+      (!discrete_ && !dense_ready(log_std_)))
     return false;
 
   const torch::Tensor obs = flatten_obs(obs_in, obs_dim_, "ActorCritic").contiguous();

@@ -78,13 +78,9 @@ ObsScalingImpl::ObsScalingImpl(const std::vector<float>& low, const std::vector<
   scale_ = register_buffer("scale", torch::from_blob(scale.data(), {n}, torch::kFloat).clone());
 }
 
-namespace {
-
 bool dense_ready(const torch::Tensor& t) {
   return t.defined() && t.scalar_type() == torch::kFloat && t.is_cpu() && t.is_contiguous();
 }
-
-}  // namespace
 
 bool dense_linear(torch::nn::LinearImpl& linear, std::vector<DenseLayer>& layers) {
   if (!dense_ready(linear.weight) || !dense_ready(linear.bias)) return false;

@@ -53,6 +53,8 @@ TORCH_MODULE(ObsScaling);
 // agents/dense_kernels.h's inference layers (pointers into the weights, no gradients); false when a
 // weight or bias is not a contiguous fp32 CPU tensor (the caller keeps to LibTorch's operators).
 bool dense_linear(torch::nn::LinearImpl& linear, std::vector<DenseLayer>& layers);
+// Whether the dense kernels can read `t` in place: a defined, contiguous fp32 CPU tensor.
+bool dense_ready(const torch::Tensor& t);
 bool dense_mlp(torch::nn::Sequential& mlp, std::vector<DenseLayer>& layers);
 
 }  // namespace apiary::agents

@@ -92,8 +92,9 @@ torch::Tensor QNetworkImpl::greedy(const torch::Tensor& obs) {
   torch::Tensor q;
   if (!dense_q(obs, q)) return forward(obs).argmax(/*dim=*/-1);
   torch::Tensor action = torch::empty({q.size(0)}, torch::kLong);
-  for (std::int64_t b = 0; b < q.size(0); ++b)
-    action.data_ptr<std::int64_t>()[b] = argmax_row(q.data_ptr<float>() + b * num_actions_, num_actions_);
+  std::int64_t* a = action.data_ptr<std::int64_t>();
+  const float* values = q.data_ptr<float>();
+  for (std::int64_t b = 0; b < q.size(0); ++b) a[b] = argmax_row(values + b * num_actions_, num_actions_);
   return action;
 }
 

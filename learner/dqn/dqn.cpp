@@ -229,14 +229,24 @@ void Dqn::fused_gradient_step(StepTotals& totals) {
   totals.fused_td_loss += out.loss;
   totals.fused_q_taken += out.q_taken_mean;
 
-  if (reduce_gradients_) reduce_gradients_({flat_->grads()});
-  hold_frozen(trainable_, *flat_, *optimizer_);
-  if (config_.max_grad_norm > 0.0) clip_grad_norm({flat_->grads()}, config_.max_grad_norm);
-  adam_step(*optimizer_);
-  totals.weights_changed = true;
-  if (prioritized_replay_) prioritized_replay_->update_priorities(sample.indices, td_errors);
+  if (apply_gradients()) {
+    totals.weights_changed = true;
+    if (prioritized_replay_) prioritized_replay_->update_priorities(sample.indices, td_errors);
+  }
   gradient_steps_ += 1;
   totals.steps += 1;
+}
+
+bool Dqn::apply_gradients() {
+  // Data parallelism: the online network's gradients averaged across ranks (one all-reduce of one
+  // buffer) before unscaling and clipping, so every rank takes the same step.
+  if (reduce_gradients_) reduce_gradients_({flat_->grads()});
+  const bool finite = scaler_.unscale_({flat_->values()});  // true without a check unless fp16
+  hold_frozen(trainable_, *flat_, *optimizer_);
+  if (finite && config_.max_grad_norm > 0.0) clip_grad_norm({flat_->grads()}, config_.max_grad_norm);
+  if (!scaler_.update(/*found_inf=*/!finite)) return false;
+  adam_step(*optimizer_);
+  return true;
 }
 
 void Dqn::gradient_step(StepTotals& totals) {
@@ -270,14 +280,7 @@ void Dqn::gradient_step(StepTotals& totals) {
 
   flat_->grads().zero_();
   scaler_.scale(td.loss).backward();
-  // Data parallelism: the online network's gradients averaged across ranks (one all-reduce of one
-  // buffer) before unscaling and clipping, so every rank takes the same step.
-  if (reduce_gradients_) reduce_gradients_({flat_->grads()});
-  const bool finite = scaler_.unscale_({flat_->values()});  // true without a check unless fp16
-  hold_frozen(trainable_, *flat_, *optimizer_);
-  if (finite && config_.max_grad_norm > 0.0) clip_grad_norm({flat_->grads()}, config_.max_grad_norm);
-  if (scaler_.update(/*found_inf=*/!finite)) {
-    adam_step(*optimizer_);
+  if (apply_gradients()) {
     totals.weights_changed = true;
     if (prioritized_replay_) prioritized_replay_->update_priorities(batch.indices, td.td_errors);
   }

@@ -116,6 +116,10 @@ class Dqn final : public Algorithm {
   // sample, loss, gradients, clip and Adam step, with uniform replay's rows gathered straight into
   // host arrays.
   void fused_gradient_step(StepTotals& totals);
+  // After either step's backward: the flat gradient all-reduced (data parallelism), unscaled (fp16),
+  // frozen entries held, clipped, and Adam's step. False where fp16 found a non-finite gradient and
+  // the step was skipped.
+  bool apply_gradients();
   // The pointers FusedDqnStep reads, read again at every update (loading weights can re-seat them):
   // the online network's layers with their gradients (views of flat_'s), the target's without.
   void refresh_fused_nets();
