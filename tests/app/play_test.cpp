@@ -4,7 +4,9 @@
 // window under Xvfb that draws and quits on a key pressed through XTest, and a plot of a metrics file.
 #include <gif_lib.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -307,6 +309,13 @@ class Xvfb {
     pid_ = ::fork();
     if (pid_ == 0) {
       ::close(fds[0]);
+      // Xvfb ends with the test, however the test ends, and does not hold ctest's output open.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      const int null = ::open("/dev/null", O_WRONLY);
+      if (null >= 0) {
+        ::dup2(null, STDOUT_FILENO);
+        ::dup2(null, STDERR_FILENO);
+      }
       const std::string fd = std::to_string(fds[1]);
       ::execlp("Xvfb", "Xvfb", "-displayfd", fd.c_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp",
                static_cast<char*>(nullptr));
@@ -346,11 +355,19 @@ std::string capture(const std::string& cmd) {
 #ifdef APIARY_TEST_HAVE_X11
 // Pixels of the pole's colour (202, 152, 101) and the HUD panel's (34, 36, 44) in the window, read
 // from the X server (what the window shows, not what the program meant to draw).
+int x_errors = 0;  // X errors seen by window_pixels (Xlib's default handler would exit the test)
+int count_x_error(Display*, XErrorEvent*) { return ++x_errors, 0; }
+
 std::pair<int, int> window_pixels(const std::string& display, unsigned long window) {
   Display* d = XOpenDisplay(display.c_str());
   if (!d) return {-1, -1};
+  XSetErrorHandler(count_x_error);
+  x_errors = 0;
   XWindowAttributes attrs;
-  XGetWindowAttributes(d, window, &attrs);
+  if (XGetWindowAttributes(d, window, &attrs) == 0 || x_errors > 0) {  // the window went away
+    XCloseDisplay(d);
+    return {-1, -1};
+  }
   XImage* image = XGetImage(d, window, 0, 0, attrs.width, attrs.height, AllPlanes, ZPixmap);
   int pole = 0, panel = 0;
   if (image) {
