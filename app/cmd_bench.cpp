@@ -15,7 +15,6 @@
 #include "envs/device_memory.h"
 #include "envs/random_actions.h"
 #include "envs/registry.h"
-#include "learner/algorithm.h"
 #include "learner/update_bench.h"
 
 namespace apiary::app {
@@ -84,22 +83,16 @@ struct BenchLearnerFlags {
 };
 
 void run_bench_learner(const BenchLearnerFlags& flags) {
-  const learner::AlgorithmSpec* found = nullptr;
-  try {
-    found = &learner::find_algorithm(flags.algo);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("--") + e.what());  // "--algo: 'x' is not a registered ..."
-  }
-  const learner::AlgorithmSpec& spec = *found;
-  if (!spec.bench_update) {
-    std::string offered;
-    for (const learner::AlgorithmSpec* a : learner::registered_algorithms())
-      if (a->bench_update) offered += (offered.empty() ? "" : ", ") + a->name;
-    throw std::invalid_argument("--algo " + flags.algo + ": no update benchmark for this algorithm (offered: " +
-                                offered + ")");
-  }
   const learner::UpdateBenchConfig& c = flags.update;
-  const learner::UpdateBenchResult r = spec.bench_update(c);
+  learner::UpdateBenchResult r;
+  try {
+    r = learner::run_update_bench(flags.algo, c);
+  } catch (const std::invalid_argument& e) {
+    // "--algo: 'x' is not a registered ...", "--algo x: no update benchmark ..."
+    const std::string what = e.what();
+    if (what.rfind("algo", 0) == 0) throw std::invalid_argument("--" + what);
+    throw;
+  }
   std::string hidden;
   for (const auto h : c.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(h);
   std::string obs = std::to_string(c.obs_dim);

@@ -14,7 +14,6 @@
 #include "app/env_flags.h"
 #include "core/config.h"
 #include "parallel/launch.h"
-#include "runner/checkpoint.h"
 #include "runner/remote_actors.h"
 #include "runner/train.h"
 

@@ -1,9 +1,9 @@
-// `apiary doctor`: what a user needs to know before training. The only file of the program that
-// includes LibTorch headers.
+// `apiary doctor`: what a user needs to know before training. What it reports of LibTorch comes from
+// runner/ (runner::torch_info), so this file, like the rest of the command line, includes no LibTorch
+// header.
 #include <link.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -11,9 +11,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <torch/torch.h>
-#include <torch/version.h>
 
 #include "app/commands.h"
 #include "core/version.h"
@@ -69,27 +66,15 @@ double memory_gib() {
   return 0.0;
 }
 
-// Measured single-precision matrix multiply speed, GFLOP/s: the reference BLAS shows as ~1-3.
-double matmul_gflops() {
-  torch::NoGradGuard no_grad;
-  const int64_t n = 512;
-  auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  auto c = torch::mm(a, b);  // warm-up
-  const int reps = 8;
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) c = torch::mm(a, b);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return 2.0 * n * n * n * reps / s / 1e9;
-}
-
 void run_doctor() {
   const unsigned cores = std::thread::hardware_concurrency();
   const double mem = memory_gib();
   std::printf("Apiary %s\n", kVersion);
   std::printf("  cores: %u, memory: %.1f GiB\n", cores, mem);
-  std::printf("  LibTorch %s (intra-op threads %d)\n", TORCH_VERSION, torch::get_num_threads());
+  const runner::TorchInfo torch = runner::torch_info();
+  std::printf("  LibTorch %s (intra-op threads %d)\n", torch.version.c_str(), torch.intra_op_threads);
   const BlasInfo blas = detect_blas();
-  const double gflops = matmul_gflops();
+  const double gflops = runner::torch_matmul_gflops();
   std::printf("  BLAS: %s (%s), 512x512 matmul %.1f GFLOP/s\n", blas.name.c_str(),
               blas.path.empty() ? "not found among loaded libraries" : blas.path.c_str(), gflops);
   if (blas.name == "reference")
@@ -110,13 +95,12 @@ void run_doctor() {
     std::printf("  GPUs: not known to this build (no CUDA runtime in it); nvidia-smi lists them\n");
   else if (gpus.empty())
     std::printf("  GPUs: none visible to the CUDA runtime\n");
-  const bool torch_cuda = torch::cuda::is_available();
-  std::printf("  LibTorch CUDA: %s (%d devices)%s\n", torch_cuda ? "available" : "not available",
-              torch_cuda ? static_cast<int>(torch::cuda::device_count()) : 0,
+  const bool torch_cuda = torch.cuda_available;
+  std::printf("  LibTorch CUDA: %s (%d devices)%s\n", torch_cuda ? "available" : "not available", torch.cuda_devices,
               torch_cuda ? "" : runner::libtorch_built_with_cuda() ? ": built with CUDA, but sees no GPU"
                                                                     : ": this LibTorch is CPU-only (device: cuda needs a CUDA LibTorch)");
   std::printf("cores: %u memory_gib: %.1f torch: %s blas: %s matmul_gflops: %.1f cuda_devices: %d\n", cores, mem,
-              TORCH_VERSION, blas.name.c_str(), gflops, env_gpus);
+              torch.version.c_str(), blas.name.c_str(), gflops, env_gpus);
 }
 
 }  // namespace

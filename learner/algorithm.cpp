@@ -112,4 +112,15 @@ std::unique_ptr<Algorithm> make_algorithm(const AlgorithmInit& init) {
   return spec.make(init);
 }
 
+UpdateBenchResult run_update_bench(const std::string& algo, const UpdateBenchConfig& config) {
+  const AlgorithmSpec& spec = find_algorithm(algo);
+  if (!spec.bench_update) {
+    std::string offered;
+    for (const AlgorithmSpec* a : registered_algorithms())
+      if (a->bench_update) offered += (offered.empty() ? "" : ", ") + a->name;
+    throw std::invalid_argument("algo " + algo + ": no update benchmark for this algorithm (offered: " + offered + ")");
+  }
+  return spec.bench_update(config);
+}
+
 }  // namespace apiary::learner

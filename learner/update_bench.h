@@ -51,5 +51,10 @@ struct UpdateBenchResult {
   bool fused = false;  // the hand-written step ran: forward_us covers forward, loss and backward
 };
 
+// The update benchmark of the registered algorithm `algo` (learner/algorithm.cpp). Throws
+// std::invalid_argument naming it when it is not registered ("algo: 'x' is not a registered ...") or
+// offers no benchmark (listing those that do).
+UpdateBenchResult run_update_bench(const std::string& algo, const UpdateBenchConfig& config);
+
 
 }  // namespace apiary::learner

@@ -17,6 +17,7 @@
 #include "envs/vec_env.h"
 #include "learner/algorithm.h"
 #include "learner/train_config.h"
+#include "runner/train.h"
 
 namespace apiary::runner {
 
@@ -72,10 +73,8 @@ LoadedPolicy load_policy(const std::string& path, const std::string& env_id = ""
 
 
 
-// Writes the policy of checkpoint `path` alone (its config and policy network, no optimizer, counters
-// or env snapshot) to `out`, atomically: a zoo entry, a few tens of kilobytes. eval, play and
-// init.checkpoint read it like any checkpoint.
-void export_policy(const std::string& path, const std::string& out);
+// export_policy (a checkpoint's policy alone: a zoo entry) is declared in runner/train.h, which the
+// command line includes without LibTorch.
 
 // Loads env.plugins (envs/plugin_loader.h) and rewrites them as absolute paths, so that the run's
 // config.yaml (and every checkpoint's copy) names the same files from any working directory. A

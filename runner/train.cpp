@@ -693,4 +693,25 @@ bool libtorch_built_with_cuda() {
   return false;
 }
 
+TorchInfo torch_info() {
+  TorchInfo info;
+  info.version = TORCH_VERSION;
+  info.intra_op_threads = torch::get_num_threads();
+  info.cuda_available = torch::cuda::is_available();
+  info.cuda_devices = info.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
+  return info;
+}
+
+double torch_matmul_gflops() {
+  torch::NoGradGuard no_grad;
+  const std::int64_t n = 512;
+  const torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
+  torch::Tensor c = torch::mm(a, b);  // warm-up
+  const int reps = 8;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) c = torch::mm(a, b);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return 2.0 * static_cast<double>(n * n * n) * reps / s / 1e9;
+}
+
 }  // namespace apiary::runner

@@ -109,6 +109,19 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options = {});
 // Whether this process's LibTorch has CUDA compiled in (Debian's has not), GPU or no GPU.
 bool libtorch_built_with_cuda();
 
+// What `apiary doctor` reports of LibTorch, from here so that the command line includes no LibTorch
+// header (its compile units took 40 s each for LibTorch's templates alone).
+struct TorchInfo {
+  std::string version;        // TORCH_VERSION
+  int intra_op_threads = 0;   // torch::get_num_threads()
+  bool cuda_available = false;
+  int cuda_devices = 0;
+};
+TorchInfo torch_info();
+
+// Measured fp32 512x512 matrix multiply speed through LibTorch, GFLOP/s: the reference BLAS shows as ~1-3.
+double torch_matmul_gflops();
+
 struct EvalCheckpointResult {
   std::string env_id;
   double mean_return = 0.0;
@@ -122,6 +135,11 @@ struct EvalCheckpointResult {
 // refuses a name it does not have.
 EvalCheckpointResult evaluate_checkpoint(const std::string& path, std::int32_t episodes, std::uint64_t seed,
                                          std::int32_t num_envs = 0, const std::map<std::string, double>& options = {});
+
+// Writes the policy of checkpoint `path` alone (its config and policy network, no optimizer, counters
+// or env snapshot) to `out`, atomically: a zoo entry, a few tens of kilobytes. eval, play and
+// init.checkpoint read it like any checkpoint (runner/checkpoint.cpp).
+void export_policy(const std::string& path, const std::string& out);
 
 
 }  // namespace apiary::runner
