@@ -130,7 +130,11 @@ void tanh_inplace(float* v, std::int64_t n) {
 
 void dense_forward(const DenseLayer& layer, const float* x, std::int64_t rows, float* y, bool activate,
                     bool tanh) {
-  gemm(false, true, rows, layer.out, layer.in, x, layer.in, layer.weight, layer.in, 0.0f, y, layer.out);
+  if (layer.weight_in_out) {
+    gemm(false, false, rows, layer.out, layer.in, x, layer.in, layer.weight, layer.out, 0.0f, y, layer.out);
+  } else {
+    gemm(false, true, rows, layer.out, layer.in, x, layer.in, layer.weight, layer.in, 0.0f, y, layer.out);
+  }
   for (std::int64_t r = 0; r < rows; ++r) {
     float* row = y + r * layer.out;
     for (std::int64_t j = 0; j < layer.out; ++j) row[j] += layer.bias[j];
@@ -165,12 +169,25 @@ const float* dense_scale_input(const float* x, std::int64_t rows, std::int64_t d
 }
 
 void dense_backward(const DenseLayer& layer, const float* x, const float* dz, std::int64_t rows, float* dx) {
-  gemm(true, false, layer.out, layer.in, rows, dz, layer.out, x, layer.in, 1.0f, layer.weight_grad, layer.in);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* row = dz + r * layer.out;
-    for (std::int64_t j = 0; j < layer.out; ++j) layer.bias_grad[j] += row[j];
+  if (layer.weight_grad != nullptr) {
+    if (layer.weight_in_out) {  // dW [in, out] += x^T dz
+      gemm(true, false, layer.in, layer.out, rows, x, layer.in, dz, layer.out, 1.0f, layer.weight_grad, layer.out);
+    } else {  // dW [out, in] += dz^T x
+      gemm(true, false, layer.out, layer.in, rows, dz, layer.out, x, layer.in, 1.0f, layer.weight_grad, layer.in);
+    }
   }
-  if (dx != nullptr) gemm(false, false, rows, layer.in, layer.out, dz, layer.out, layer.weight, layer.in, 0.0f, dx, layer.in);
+  if (layer.bias_grad != nullptr) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* row = dz + r * layer.out;
+      for (std::int64_t j = 0; j < layer.out; ++j) layer.bias_grad[j] += row[j];
+    }
+  }
+  if (dx == nullptr) return;
+  if (layer.weight_in_out) {  // dx = dz W^T, W [in, out]
+    gemm(false, true, rows, layer.in, layer.out, dz, layer.out, layer.weight, layer.out, 0.0f, dx, layer.in);
+  } else {
+    gemm(false, false, rows, layer.in, layer.out, dz, layer.out, layer.weight, layer.in, 0.0f, dx, layer.in);
+  }
 }
 
 double sum_of_squares(const float* x, std::int64_t n) {

@@ -12,11 +12,13 @@ namespace apiary::agents {
 
 // One Linear layer, y = x W^T + b, as pointers into a network's parameters and gradients.
 struct DenseLayer {
-  const float* weight = nullptr;  // [out, in], row-major
+  const float* weight = nullptr;  // [out, in], row-major ([in, out] where weight_in_out)
   const float* bias = nullptr;    // [out]
-  float* weight_grad = nullptr;   // [out, in], accumulated into (backward only)
-  float* bias_grad = nullptr;     // [out], accumulated into (backward only)
+  float* weight_grad = nullptr;   // as weight, accumulated into (backward only); null: not wanted
+  float* bias_grad = nullptr;     // [out], accumulated into (backward only); null: not wanted
   std::int64_t in = 0, out = 0;
+  // The weight stored [in, out] (y = x W + b), as SAC's stacked critics hold theirs.
+  bool weight_in_out = false;
 };
 
 // Whether the kernels can run: a BLAS with sgemm_ was linked at build time. Without one every caller
@@ -39,7 +41,8 @@ const float* dense_scale_input(const float* x, std::int64_t rows, std::int64_t d
                                const float* scale, std::vector<float>& out);
 
 // Given dz[rows, out], the gradient at the layer's output before any activation: adds the weight and
-// bias gradients from the layer's input x, and writes dx[rows, in] unless dx is null.
+// bias gradients from the layer's input x (those of the pointers that are not null), and writes
+// dx[rows, in] unless dx is null.
 void dense_backward(const DenseLayer& layer, const float* x, const float* dz, std::int64_t rows, float* dx);
 
 // d[i] *= act'(h[i]) for the post-activation values h (tanh, or relu when !tanh).
@@ -65,7 +68,6 @@ double sum_of_squares(const float* x, std::int64_t n);
 void adam_update(float* w, const float* g, float* m, float* v, std::int64_t n, float b1, float b2, float step_size,
                  float sqrt_bc2, float eps);
 
-// Grows buffer to at least `size` elements (never shrinks).
 // argmax over a row as LibTorch's: the first of the largest values, a NaN counting as the largest.
 inline std::int64_t argmax_row(const float* row, std::int64_t n) {
   std::int64_t best = 0;
@@ -76,6 +78,7 @@ inline std::int64_t argmax_row(const float* row, std::int64_t n) {
   return best;
 }
 
+// Grows buffer to at least `size` elements (never shrinks).
 inline void ensure_size(std::vector<float>& buffer, std::int64_t size) {
   if (static_cast<std::int64_t>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
 }

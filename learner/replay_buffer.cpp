@@ -103,28 +103,43 @@ ReplaySample ReplayBuffer::sample(std::int64_t batch_size, at::Generator& genera
 }
 
 bool ReplayBuffer::host_floats() const {
-  return device_.is_cpu() && obs_.scalar_type() == torch::kFloat && actions_.scalar_type() == torch::kLong &&
-         actions_.dim() == 1;
+  return device_.is_cpu() && obs_.scalar_type() == torch::kFloat &&
+         ((actions_.scalar_type() == torch::kLong && actions_.dim() == 1) || actions_.scalar_type() == torch::kFloat);
 }
 
-void ReplayBuffer::gather_host(const std::int64_t* indices, std::int64_t n, float* obs, float* next_obs,
-                               std::int64_t* actions, float* returns, float* discounts) const {
-  TORCH_CHECK(host_floats(), "ReplayBuffer::gather_host: the buffer is not a CPU one of fp32 observations");
+template <class Action>
+void ReplayBuffer::gather_rows(const std::int64_t* indices, std::int64_t n, float* obs, float* next_obs, Action* actions,
+                               float* returns, float* discounts) const {
+  TORCH_CHECK(host_floats() && actions_.scalar_type() == c10::CppTypeToScalarType<Action>::value,
+              "ReplayBuffer::gather_host: the buffer is not a CPU one of fp32 observations and ",
+              c10::CppTypeToScalarType<Action>::value, " actions");
   const float* obs_rows = obs_.data_ptr<float>();
   const float* next_rows = next_obs_.data_ptr<float>();
-  const std::int64_t* action_rows = actions_.data_ptr<std::int64_t>();
+  const Action* action_rows = actions_.data_ptr<Action>();
   const float* return_rows = returns_.data_ptr<float>();
   const float* discount_rows = discounts_.data_ptr<float>();
+  const std::int64_t action_numel = capacity_ > 0 ? actions_.numel() / capacity_ : 0;
   const auto row_bytes = static_cast<std::size_t>(obs_dim_) * sizeof(float);
+  const auto action_bytes = static_cast<std::size_t>(action_numel) * sizeof(Action);
   for (std::int64_t r = 0; r < n; ++r) {
     const std::int64_t i = indices[r];
     TORCH_CHECK(i >= 0 && i < size_, "ReplayBuffer::gather_host: index ", i, " outside [0, ", size_, ")");
     std::memcpy(obs + r * obs_dim_, obs_rows + i * obs_dim_, row_bytes);
     std::memcpy(next_obs + r * obs_dim_, next_rows + i * obs_dim_, row_bytes);
-    actions[r] = action_rows[i];
+    std::memcpy(actions + r * action_numel, action_rows + i * action_numel, action_bytes);
     returns[r] = return_rows[i];
     discounts[r] = discount_rows[i];
   }
+}
+
+void ReplayBuffer::gather_host(const std::int64_t* indices, std::int64_t n, float* obs, float* next_obs,
+                               std::int64_t* actions, float* returns, float* discounts) const {
+  gather_rows(indices, n, obs, next_obs, actions, returns, discounts);
+}
+
+void ReplayBuffer::gather_host(const std::int64_t* indices, std::int64_t n, float* obs, float* next_obs,
+                               float* actions, float* returns, float* discounts) const {
+  gather_rows(indices, n, obs, next_obs, actions, returns, discounts);
 }
 
 ReplaySample ReplayBuffer::sample(std::int64_t batch_size, std::uint64_t seed) const {

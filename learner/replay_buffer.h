@@ -54,12 +54,16 @@ class ReplayBuffer {
   // The indices sample() draws: [batch_size] int64 on the CPU, uniform over the filled part (the same
   // draws from `generator` as sample()).
   torch::Tensor sample_indices(std::int64_t batch_size, at::Generator& generator) const;
-  // Whether gather_host() applies: a CPU buffer of fp32 observations and scalar int64 actions.
+  // Whether gather_host() applies: a CPU buffer of fp32 observations, and scalar int64 or fp32 actions.
   bool host_floats() const;
   // The rows at indices[0, n) copied into host arrays (obs and next_obs [n, obs_dim], the others [n]):
-  // gather() without LibTorch's operators, for DQN's fused step. Requires host_floats(); indices must
-  // be in [0, size()).
+  // gather() without LibTorch's operators, for DQN's fused step. Requires host_floats() and scalar
+  // int64 actions; indices must be in [0, size()).
   void gather_host(const std::int64_t* indices, std::int64_t n, float* obs, float* next_obs, std::int64_t* actions,
+                   float* returns, float* discounts) const;
+  // The same for fp32 actions, each row's action elements contiguous in actions [n, action elements]
+  // (SAC's fused step).
+  void gather_host(const std::int64_t* indices, std::int64_t n, float* obs, float* next_obs, float* actions,
                    float* returns, float* discounts) const;
 
   std::int64_t size() const { return size_; }
@@ -67,6 +71,10 @@ class ReplayBuffer {
   torch::Device device() const { return device_; }
 
  private:
+  template <class Action>
+  void gather_rows(const std::int64_t* indices, std::int64_t n, float* obs, float* next_obs, Action* actions,
+                   float* returns, float* discounts) const;
+
   std::int64_t capacity_;
   std::int64_t obs_dim_;
   torch::Device device_;

@@ -8,8 +8,10 @@
 
 #include <torch/torch.h>
 
+#include "agents/dense_kernels.h"
 #include "agents/weights.h"
 #include "learner/archive.h"
+#include "learner/dense_view.h"
 #include "learner/precision.h"
 
 namespace apiary::learner {
@@ -121,6 +123,10 @@ Sac::Sac(const AlgorithmInit& init)
   }
   refresh_alpha();
   reset_replay();
+  actor_tanh_ = critic_tanh_ = agents::parse_activation(policy_config.activation) == agents::Activation::kTanh;
+  if (config_.fused_update && device_.is_cpu() && precision_ == Precision::kFp32 && obs_dtype_ == torch::kFloat &&
+      policy_config.encoder == "mlp" && agents::dense_kernels_available() && replay_->host_floats())
+    fused_ = std::make_unique<FusedSacStep>();
 }
 
 void Sac::reset_replay() {
@@ -266,7 +272,133 @@ void Sac::actor_step(const torch::Tensor& obs, const SquashedSample* drawn, Step
   ++totals.actor_steps;
 }
 
+void Sac::refresh_fused_nets() {
+  const DenseView actor(*actor_, "SAC's fused step");
+  fused_actor_.body = actor.mlp("body", /*grads=*/true);
+  fused_actor_.head = actor.linear("head", /*grads=*/true);
+  fused_actor_.tanh = actor_tanh_;
+  fused_actor_.obs_dim = actor_->obs_dim();
+  fused_actor_.action_dim = actor_->action_dim();
+  fused_actor_.obs_offset = actor.obs_offset();
+  fused_actor_.obs_scale = actor.obs_scale();
+  fused_actor_.action_scale = actor.floats(actor_->action_scale(), "action_scale");
+  fused_actor_.action_bias = actor.floats(actor_->action_bias(), "action_bias");
+  fused_actor_.log_std_centre = static_cast<float>(0.5 * (config_.log_std_max + config_.log_std_min));
+  fused_actor_.log_std_half = static_cast<float>(0.5 * (config_.log_std_max - config_.log_std_min));
+  // The K critics' layers are slices of the stacked [K, in, out] weights and [K, 1, out] biases.
+  const auto critics_of = [&](SacCritic& net, bool grads) {
+    const DenseView view(*net, "SAC's fused step");
+    FusedSacCritics c;
+    const std::int64_t K = net->num_critics(), layers = net->num_layers();
+    c.body.assign(static_cast<std::size_t>(K), {});
+    c.head.assign(static_cast<std::size_t>(K), {});
+    for (std::int64_t i = 0; i < layers; ++i) {
+      const std::string w = "weight_" + std::to_string(i), b = "bias_" + std::to_string(i);
+      const torch::Tensor& weight = net->weight(i);
+      const std::int64_t in = weight.size(1), out = weight.size(2);
+      for (std::int64_t k = 0; k < K; ++k) {
+        agents::DenseLayer l;
+        l.weight = view.parameter(w) + k * in * out;
+        l.bias = view.parameter(b) + k * out;
+        if (grads) {
+          l.weight_grad = view.gradient(w) + k * in * out;
+          l.bias_grad = view.gradient(b) + k * out;
+        }
+        l.in = in;
+        l.out = out;
+        l.weight_in_out = true;
+        if (i + 1 < layers) {
+          c.body[static_cast<std::size_t>(k)].push_back(l);
+        } else {
+          c.head[static_cast<std::size_t>(k)] = l;
+        }
+      }
+    }
+    c.tanh = critic_tanh_;
+    c.obs_dim = actor_->obs_dim();
+    c.action_dim = actor_->action_dim();
+    c.obs_offset = view.obs_offset();
+    c.obs_scale = view.obs_scale();
+    return c;
+  };
+  fused_critic_ = critics_of(critic_, /*grads=*/true);
+  fused_target_ = critics_of(target_critic_, /*grads=*/false);
+}
+
+void Sac::fused_gradient_step(StepTotals& totals) {
+  torch::NoGradGuard no_grad;
+  const std::int64_t rows = config_.batch_size, obs_dim = actor_->obs_dim(), A = actor_->action_dim();
+  const std::int64_t K = critic_->num_critics();
+  // The rows straight into host arrays: the same draws as sample(), without its operators.
+  const torch::Tensor indices = replay_->sample_indices(rows, generator_);
+  host_obs_.resize(static_cast<std::size_t>(2 * rows * obs_dim));
+  host_actions_.resize(static_cast<std::size_t>(rows * A));
+  host_scalars_.resize(static_cast<std::size_t>(2 * rows));
+  FusedSacBatch b;
+  b.rows = rows;
+  b.obs = host_obs_.data();
+  b.next_obs = host_obs_.data() + rows * obs_dim;
+  b.actions = host_actions_.data();
+  b.returns = host_scalars_.data();
+  b.discounts = host_scalars_.data() + rows;
+  replay_->gather_host(indices.data_ptr<std::int64_t>(), rows, host_obs_.data(), host_obs_.data() + rows * obs_dim,
+                       host_actions_.data(), host_scalars_.data(), host_scalars_.data() + rows);
+
+  // The same noise as the operator path: rows [0, B) for a' at next_obs, [B, 2B) for the first a~.
+  const bool actor_round = (gradient_steps_ + 1) % config_.policy_frequency == 0;
+  const torch::Tensor noise = draw_noise(actor_round ? 2 * rows : rows);
+  const float* eps = noise.data_ptr<float>();
+  float alpha = alpha_.item<float>();
+  const float* next_actions = fused_->draw(fused_actor_, b.next_obs, rows, eps, /*keep=*/false);
+  if (actor_round) fused_->draw(fused_actor_, b.obs, rows, eps + rows * A, /*keep=*/true);
+
+  std::fill_n(critic_flat_->grads().data_ptr<float>(), critic_flat_->grads().numel(), 0.0f);
+  const FusedSacStep::CriticOut critic =
+      fused_->critic_step(fused_critic_, fused_target_, b, next_actions, fused_->log_prob(/*kept=*/false), alpha);
+  if (config_.max_grad_norm > 0.0) clip_grad_norm({critic_flat_->grads()}, config_.max_grad_norm);
+  adam_step(*critic_optimizer_);
+  ++gradient_steps_;
+  totals.critic_host.resize(static_cast<std::size_t>(2 * K), 0.0);
+  for (std::int64_t k = 0; k < K; ++k) {
+    totals.critic_host[static_cast<std::size_t>(k)] += critic.q_mean[static_cast<std::size_t>(k)];
+    totals.critic_host[static_cast<std::size_t>(K + k)] += critic.loss[static_cast<std::size_t>(k)];
+  }
+  ++totals.critic_steps;
+
+  if (actor_round) {
+    for (std::int32_t i = 0; i < config_.policy_frequency; ++i) {
+      if (i > 0) {  // a fresh draw on the same observations, as actor_loss(obs, draw_noise(B))
+        const torch::Tensor more = draw_noise(rows);
+        fused_->draw(fused_actor_, b.obs, rows, more.data_ptr<float>(), /*keep=*/true);
+      }
+      std::fill_n(actor_flat_->grads().data_ptr<float>(), actor_flat_->grads().numel(), 0.0f);
+      const double actor_loss = fused_->actor_step(fused_actor_, fused_critic_, alpha);
+      if (config_.max_grad_norm > 0.0) clip_grad_norm({actor_flat_->grads()}, config_.max_grad_norm);
+      adam_step(*actor_optimizer_);
+      totals.actor_changed = true;
+      ++actor_steps_;
+      double alpha_loss = 0.0;
+      if (config_.autotune) {
+        // from_blob: a view of the kept pass's log-probabilities, read before the next draw.
+        const torch::Tensor log_pi =
+            torch::from_blob(const_cast<float*>(fused_->log_prob(/*kept=*/true)), {rows}, torch::kFloat);
+        alpha_loss = temperature_step(log_pi).item<double>();
+        alpha = alpha_.item<float>();
+      }
+      totals.actor_host.resize(2, 0.0);
+      totals.actor_host[0] += actor_loss;
+      totals.actor_host[1] += alpha_loss;
+      ++totals.actor_steps;
+    }
+  }
+  if (gradient_steps_ % config_.target_network_frequency == 0) update_target_networks();
+}
+
 void Sac::gradient_step(StepTotals& totals) {
+  if (fused_ != nullptr) {
+    fused_gradient_step(totals);
+    return;
+  }
   const std::int64_t rows = config_.batch_size;
   const ReplaySample batch = replay_->sample(rows, generator_);
   const bool actor_round = (gradient_steps_ + 1) % config_.policy_frequency == 0;
@@ -314,21 +446,31 @@ Metrics Sac::update(const agents::TrajectoryChunk& chunk, const UpdateContext& /
   const std::int64_t start = std::max(first, learn_from);
   StepTotals totals;
   if (start <= last && buffer_size() > 0) {
+    if (fused_ != nullptr) refresh_fused_nets();
     for (std::int64_t s = round_up(start, config_.train_frequency); s <= last; s += config_.train_frequency)
       for (std::int32_t i = 0; i < config_.gradient_steps; ++i) gradient_step(totals);
   }
   if (totals.actor_changed) policy_version_ += 1;
   if (totals.critic_steps == 0) return {};
 
-  // The one host read of this update's diagnostics.
-  const torch::Tensor critic = (totals.critic / static_cast<double>(totals.critic_steps)).to(torch::kCPU, torch::kDouble);
-  const double* c = critic.data_ptr<double>();
+  // The one host read of this update's diagnostics (the fused step's are on the host already).
+  const auto steps = static_cast<double>(totals.critic_steps);
+  std::vector<double> c = totals.critic_host;
+  if (totals.critic.defined()) {
+    const torch::Tensor critic = totals.critic.to(torch::kCPU, torch::kDouble).contiguous();
+    c.assign(critic.data_ptr<double>(), critic.data_ptr<double>() + critic.numel());
+  }
+  for (double& v : c) v /= steps;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   double actor_loss_mean = nan, alpha_loss_mean = nan;
   if (totals.actor_steps > 0) {
-    const torch::Tensor actor = (totals.actor / static_cast<double>(totals.actor_steps)).to(torch::kCPU, torch::kDouble);
-    actor_loss_mean = actor.data_ptr<double>()[0];
-    alpha_loss_mean = actor.data_ptr<double>()[1];
+    std::vector<double> a = totals.actor_host;
+    if (totals.actor.defined()) {
+      const torch::Tensor actor = totals.actor.to(torch::kCPU, torch::kDouble).contiguous();
+      a.assign(actor.data_ptr<double>(), actor.data_ptr<double>() + actor.numel());
+    }
+    actor_loss_mean = a[0] / static_cast<double>(totals.actor_steps);
+    alpha_loss_mean = a[1] / static_cast<double>(totals.actor_steps);
   }
   Metrics metrics;
   metrics.emplace_back("qf1_values", c[0]);

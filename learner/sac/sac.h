@@ -20,6 +20,9 @@
 //            with the log pi of that actor step's draw (CleanRL draws once more), an Adam step on log alpha;
 //   targets  when g % target_network_frequency == 0: Q' <- tau Q + (1 - tau) Q' (one lerp over the
 //            flattened parameters).
+// fp32 MLP networks on the CPU (sac.fused_update, on by default) take the same step written out by hand
+// (learner/sac/fused_step.h): the same replay rows and noise from the same generator, the same
+// arithmetic to float rounding, a third of the time.
 // Precision (learner/precision.h): the forward passes and losses run under autocast; the network
 // outputs are cast to fp32 first, so log-probabilities, targets and the loss reductions are fp32, as are
 // the parameters and Adam's state; fp16 scales the critic and actor losses (a LossScaler each) and skips
@@ -55,6 +58,7 @@
 #include "learner/loss_scaler.h"
 #include "learner/optim.h"
 #include "learner/replay_buffer.h"
+#include "learner/sac/fused_step.h"
 #include "learner/sac/sac_config.h"
 
 namespace apiary::learner {
@@ -116,6 +120,8 @@ class Sac final : public Algorithm {
   // Q' <- tau Q + (1 - tau) Q'.
   void update_target_networks();
 
+  // Whether gradient steps run on the hand-written kernels (sac.fused_update on an fp32 MLP on the CPU).
+  bool fused() const { return fused_ != nullptr; }
   SacActor& actor() { return actor_; }
   SacCritic& critic() { return critic_; }
   SacCritic& target_critic() { return target_critic_; }
@@ -134,6 +140,8 @@ class Sac final : public Algorithm {
     std::int64_t critic_steps = 0;
     std::int64_t actor_steps = 0;
     bool actor_changed = false;
+    // The fused step's sums, on the host: [K + K] and [2] as above.
+    std::vector<double> critic_host, actor_host;
   };
 
   void store_chunk(const agents::TrajectoryChunk& chunk);
@@ -144,6 +152,8 @@ class Sac final : public Algorithm {
   SacCriticLoss critic_loss_given(const ReplaySample& batch, const SquashedSample& next);
   SacActorLoss actor_loss_given(const torch::Tensor& obs, const SquashedSample& pi);
   void gradient_step(StepTotals& totals);
+  void refresh_fused_nets();  // the fused step's pointers into the networks, once per update
+  void fused_gradient_step(StepTotals& totals);
   // One actor (and temperature) update on obs, with the draw `drawn` when given (else a fresh one).
   void actor_step(const torch::Tensor& obs, const SquashedSample* drawn, StepTotals& totals);
   void refresh_alpha();  // alpha_ from log alpha (or the constant)
@@ -168,6 +178,11 @@ class Sac final : public Algorithm {
   LossScaler actor_scaler_, critic_scaler_;
 
   std::optional<ReplayBuffer> replay_;
+  bool actor_tanh_ = false, critic_tanh_ = false;  // the activations: tanh, else relu
+  std::unique_ptr<FusedSacStep> fused_;  // null: autograd
+  FusedSacActor fused_actor_;
+  FusedSacCritics fused_critic_, fused_target_;
+  std::vector<float> host_obs_, host_actions_, host_scalars_;  // one replay batch
   at::Generator generator_;  // CPU: replay sampling and the learner's noise
 
   std::int64_t env_steps_ = 0;       // env steps (all lanes) seen since the run began

@@ -34,6 +34,7 @@ struct SacConfig {
   std::vector<int> critic_hidden_sizes;
   double max_grad_norm = 0.0;
   double noise_correlation = 0.0;
+  bool fused_update = true;
 
   template <class V>
   void visit(V& v) {
@@ -66,6 +67,9 @@ struct SacConfig {
             "step-to-step correlation of the exploration noise per lane, an AR(1) that stays N(0, 1) at each "
             "step (0: white, as CleanRL; 0.99: a sustained push, MountainCarContinuous)",
             Range::closed_open(0, 1));
+    v.field("fused_update", fused_update,
+            "hand-written gradient step for fp32 MLP actor and critics on the CPU (learner/sac/fused_step.h); "
+            "false: autograd");
   }
 };
 

@@ -100,7 +100,27 @@ TEST(ReplayBuffer, HostGatherIsSampleWithoutTensors) {
                                   discounts.data()),
                c10::Error);
   EXPECT_FALSE(ReplayBuffer(4, 2, {}, torch::kLong, torch::kCPU, torch::kUInt8).host_floats());  // images
-  EXPECT_FALSE(ReplayBuffer(4, 2, {3}, torch::kFloat).host_floats());                          // Box actions
+
+  // Box actions (SAC's fused step): each row's action elements, with the same draws.
+  ReplayBuffer box(/*capacity=*/8, /*obs_dim=*/2, /*action_shape=*/{3}, torch::kFloat);
+  const auto rows = torch::arange(10, torch::kFloat);
+  box.add(Transitions{rows.unsqueeze(1).repeat({1, 2}), rows.unsqueeze(1) * 10 + torch::tensor({0.f, 1.f, 2.f}), -rows,
+                      rows.unsqueeze(1).repeat({1, 2}) + 100, torch::full({10}, 0.9f)});  // wraps
+  ASSERT_TRUE(box.host_floats());
+  auto g3 = make_generator(5), g4 = make_generator(5);
+  const ReplaySample box_reference = box.sample(12, g3);
+  const torch::Tensor box_indices = box.sample_indices(12, g4);
+  std::vector<float> box_obs(12 * 2), box_next(12 * 2), box_actions(12 * 3), box_returns(12), box_discounts(12);
+  box.gather_host(box_indices.data_ptr<std::int64_t>(), 12, box_obs.data(), box_next.data(), box_actions.data(),
+                  box_returns.data(), box_discounts.data());
+  EXPECT_TRUE(torch::equal(torch::from_blob(box_actions.data(), {12, 3}), box_reference.actions));
+  EXPECT_TRUE(torch::equal(torch::from_blob(box_obs.data(), {12, 2}), box_reference.obs));
+  EXPECT_TRUE(torch::equal(torch::from_blob(box_next.data(), {12, 2}), box_reference.next_obs));
+  EXPECT_TRUE(torch::equal(torch::from_blob(box_returns.data(), {12}), box_reference.returns));
+  // The action type must be the buffer's: int64 rows from a Box buffer are refused.
+  EXPECT_THROW(box.gather_host(box_indices.data_ptr<std::int64_t>(), 1, box_obs.data(), box_next.data(), actions.data(),
+                               box_returns.data(), box_discounts.data()),
+               c10::Error);
 }
 
 TEST(ReplayBuffer, ContinuousActions) {
