@@ -168,6 +168,15 @@ const float* dense_scale_input(const float* x, std::int64_t rows, std::int64_t d
   return out.data();
 }
 
+const float* dense_mlp_forward(const DenseMlp& net, const float* x, std::int64_t rows, std::int64_t dim,
+                               std::vector<float>& input, std::vector<std::vector<float>>& h, std::vector<float>& out) {
+  const float* in = dense_scale_input(x, rows, dim, net.obs_offset, net.obs_scale, input);
+  const float* features = dense_body_forward(net.body, in, rows, net.tanh, h);
+  ensure_size(out, rows * net.head.out);
+  dense_forward(net.head, features, rows, out.data(), /*activate=*/false, net.tanh);
+  return out.data();
+}
+
 void dense_backward(const DenseLayer& layer, const float* x, const float* dz, std::int64_t rows, float* dx) {
   if (layer.weight_grad != nullptr) {
     if (layer.weight_in_out) {  // dW [in, out] += x^T dz

@@ -21,6 +21,17 @@ struct DenseLayer {
   bool weight_in_out = false;
 };
 
+// An MLP as the hand-written steps hold one: observation scaling (optional), hidden layers (each
+// followed by the activation) and a linear head.
+struct DenseMlp {
+  std::vector<DenseLayer> body;
+  DenseLayer head;
+  bool tanh = false;  // the activation: tanh, or relu when false
+  // Observation scaling, x' = (x - offset) * scale per input element; null: none.
+  const float* obs_offset = nullptr;
+  const float* obs_scale = nullptr;
+};
+
 // Whether the kernels can run: a BLAS with sgemm_ was linked at build time. Without one every caller
 // keeps to LibTorch's operators.
 bool dense_kernels_available();
@@ -39,6 +50,11 @@ const float* dense_body_forward(const std::vector<DenseLayer>& body, const float
 // when offset is null.
 const float* dense_scale_input(const float* x, std::int64_t rows, std::int64_t dim, const float* offset,
                                const float* scale, std::vector<float>& out);
+
+// net on x[rows, dim]: the scaled input into `input` (where net scales), the hidden activations into h
+// (kept for a backward pass), the head's output into out [rows, head.out], which it returns.
+const float* dense_mlp_forward(const DenseMlp& net, const float* x, std::int64_t rows, std::int64_t dim,
+                               std::vector<float>& input, std::vector<std::vector<float>>& h, std::vector<float>& out);
 
 // Given dz[rows, out], the gradient at the layer's output before any activation: adds the weight and
 // bias gradients from the layer's input x (those of the pointers that are not null), and writes

@@ -9,11 +9,7 @@ namespace apiary::learner {
 
 const float* FusedDqnStep::q_values(const FusedQNet& net, const float* x, std::int64_t rows, std::vector<float>& input,
                                     std::vector<std::vector<float>>& h, std::vector<float>& q) {
-  const float* in = agents::dense_scale_input(x, rows, net.obs_dim, net.obs_offset, net.obs_scale, input);
-  const float* features = agents::dense_body_forward(net.body, in, rows, net.tanh, h);
-  agents::ensure_size(q, rows * net.num_actions);
-  agents::dense_forward(net.head, features, rows, q.data(), /*activate=*/false, net.tanh);
-  return q.data();
+  return agents::dense_mlp_forward(net, x, rows, net.obs_dim, input, h, q);
 }
 
 FusedDqnOut FusedDqnStep::run(const FusedQNet& online, const FusedQNet& target, const FusedDqnBatch& batch,
@@ -36,11 +32,9 @@ FusedDqnOut FusedDqnStep::run(const FusedQNet& online, const FusedQNet& target, 
   }
 
   // The online network on the observations, its loss, and d loss / d Q(s, a) into column a of d_q_.
-  const float* in = agents::dense_scale_input(batch.obs, rows, online.obs_dim, online.obs_offset, online.obs_scale, input_);
-  const float* features = agents::dense_body_forward(online.body, in, rows, online.tanh, h_);
-  agents::ensure_size(q_, rows * n);
-  agents::dense_forward(online.head, features, rows, q_.data(), /*activate=*/false, online.tanh);
-  const float* q = q_.data();
+  const float* q = q_values(online, batch.obs, rows, input_, h_, q_);
+  const float* in = online.obs_offset != nullptr ? input_.data() : batch.obs;  // what the body read
+  const float* features = online.body.empty() ? in : h_[online.body.size() - 1].data();
   agents::ensure_size(d_q_, rows * n);
   std::fill(d_q_.begin(), d_q_.begin() + rows * n, 0.0f);
   const float inv_rows = 1.0f / static_cast<float>(rows);

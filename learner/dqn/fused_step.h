@@ -17,15 +17,9 @@
 
 namespace apiary::learner {
 
-// A Q-network: hidden layers (each followed by the activation) and a linear head to num_actions.
-struct FusedQNet {
-  std::vector<agents::DenseLayer> body;
-  agents::DenseLayer head;
-  bool tanh = false;  // the activation: tanh, or relu when false
+// A Q-network: an MLP whose head has num_actions outputs.
+struct FusedQNet : agents::DenseMlp {
   std::int64_t obs_dim = 0, num_actions = 0;
-  // Observation scaling, x' = (x - offset) * scale per element; null: none.
-  const float* obs_offset = nullptr;
-  const float* obs_scale = nullptr;
 };
 
 // One replay batch, rows contiguous.

@@ -10,7 +10,6 @@ using agents::dense_backward;
 using agents::dense_body_backward;
 using agents::dense_body_forward;
 using agents::dense_forward;
-using agents::dense_scale_input;
 using agents::ensure_size;
 
 namespace {
@@ -25,10 +24,7 @@ void FusedSacStep::actor_pass(const FusedSacActor& actor, const float* obs, std:
   const std::int64_t A = actor.action_dim;
   p.rows = rows;
   p.obs = obs;
-  const float* x = dense_scale_input(obs, rows, actor.obs_dim, actor.obs_offset, actor.obs_scale, p.input);
-  const float* features = dense_body_forward(actor.body, x, rows, actor.tanh, p.h);
-  ensure_size(p.out, rows * 2 * A);
-  dense_forward(actor.head, features, rows, p.out.data(), /*activate=*/false, actor.tanh);
+  agents::dense_mlp_forward(actor, obs, rows, actor.obs_dim, p.input, p.h, p.out);
   for (auto* v : {&p.noise, &p.squashed_log_std, &p.tanh_u, &p.action}) ensure_size(*v, rows * A);
   ensure_size(p.log_prob, rows);
   std::copy(noise, noise + rows * A, p.noise.begin());

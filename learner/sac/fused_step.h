@@ -17,15 +17,10 @@
 
 namespace apiary::learner {
 
-// The actor: hidden layers (each followed by the activation) and a linear head to 2A outputs (the
-// means, then the raw log-stds, squashed onto [log_std_min, log_std_max] as centre + half tanh(raw)).
-struct FusedSacActor {
-  std::vector<agents::DenseLayer> body;
-  agents::DenseLayer head;
-  bool tanh = false;  // the activation: tanh, or relu when false
+// The actor: an MLP whose head has 2A outputs (the means, then the raw log-stds, squashed onto
+// [log_std_min, log_std_max] as centre + half tanh(raw)).
+struct FusedSacActor : agents::DenseMlp {
   std::int64_t obs_dim = 0, action_dim = 0;
-  const float* obs_offset = nullptr;  // observation scaling (x - offset) * scale; null: none
-  const float* obs_scale = nullptr;
   const float* action_scale = nullptr;  // [A]: (high - low) / 2
   const float* action_bias = nullptr;   // [A]: (high + low) / 2
   float log_std_centre = 0.0f, log_std_half = 1.0f;
