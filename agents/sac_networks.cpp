@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "agents/dense_kernels.h"
+
 namespace apiary::agents {
 
 namespace {
@@ -79,7 +81,53 @@ SquashedGaussian SacActorImpl::forward(const torch::Tensor& obs) {
   return g;
 }
 
-torch::Tensor SacActorImpl::deterministic_action(const torch::Tensor& obs) { return squash(forward(obs).mean); }
+torch::Tensor SacActorImpl::deterministic_action(const torch::Tensor& obs) {
+  torch::Tensor action;
+  if (dense_act(obs, nullptr, action)) return action;
+  return squash(forward(obs).mean);
+}
+
+bool SacActorImpl::dense_act(const torch::Tensor& obs_in, const torch::Tensor* noise, torch::Tensor& action) {
+  if (!dense_kernels_available() || torch::GradMode::is_enabled() || at::autocast::is_cpu_enabled() || encoder_ ||
+      !obs_in.is_cpu() || obs_in.scalar_type() != torch::kFloat || !dense_ready(action_scale_) ||
+      !dense_ready(action_bias_))
+    return false;
+  thread_local DenseMlp net;
+  net.body.clear();
+  std::vector<DenseLayer> head;
+  if (!dense_mlp(body_, net.body) || !dense_linear(*head_, head)) return false;
+  net.head = head.front();
+  net.tanh = parse_activation(obs_config_.activation) == Activation::kTanh;
+  if (obs_scaling_ && (!dense_ready(obs_scaling_->offset()) || !dense_ready(obs_scaling_->scale()))) return false;
+  net.obs_offset = obs_scaling_ ? obs_scaling_->offset().data_ptr<float>() : nullptr;
+  net.obs_scale = obs_scaling_ ? obs_scaling_->scale().data_ptr<float>() : nullptr;
+  const torch::Tensor obs = flatten_obs(obs_in, obs_dim_, "SacActor").contiguous();
+  const std::int64_t rows = obs.size(0), A = action_dim_;
+  if (rows == 0) return false;
+  torch::Tensor eps;
+  if (noise != nullptr) {
+    eps = noise->to(torch::kFloat).contiguous();
+    TORCH_CHECK(eps.dim() == 2 && eps.size(0) == rows && eps.size(1) == A, "SacActor: expected noise [", rows, ", ", A,
+                "], got shape ", eps.sizes());
+  }
+  thread_local std::vector<float> input, out;
+  thread_local std::vector<std::vector<float>> h;
+  const float* o = dense_mlp_forward(net, obs.data_ptr<float>(), rows, obs_dim_, input, h, out);
+  const float centre = static_cast<float>(0.5 * (log_std_max_ + log_std_min_));
+  const float half = static_cast<float>(0.5 * (log_std_max_ - log_std_min_));
+  const float* scale = action_scale_.data_ptr<float>();
+  const float* bias = action_bias_.data_ptr<float>();
+  const float* e = noise != nullptr ? eps.data_ptr<float>() : nullptr;
+  action = torch::empty({rows, A}, torch::kFloat);
+  float* a = action.data_ptr<float>();
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t i = 0; i < A; ++i) {
+      float u = o[r * 2 * A + i];
+      if (e != nullptr) u += std::exp(std::tanh(o[r * 2 * A + A + i]) * half + centre) * e[r * A + i];
+      a[r * A + i] = std::tanh(u) * scale[i] + bias[i];
+    }
+  return true;
+}
 
 SquashedSample squashed_gaussian_sample(const SquashedGaussian& g, const torch::Tensor& noise,
                                         const torch::Tensor& action_scale, const torch::Tensor& action_bias) {
@@ -176,14 +224,18 @@ agents::PolicyAct SacPolicy::act(const torch::Tensor& obs, const agents::ActCont
     const torch::Tensor u = torch::rand({obs.size(0), actor_->action_dim()}, scale.options()) * 2.0 - 1.0;
     out.action = u * scale + actor_->action_bias();
   } else {
-    const SquashedGaussian g = actor_->forward(obs);
-    torch::Tensor eps = torch::randn_like(g.mean);
+    // The draw randn_like(mean) made (fp32 [B, A] on the observations' device), before the network runs.
+    torch::Tensor eps = torch::randn({obs.size(0), actor_->action_dim()},
+                                     torch::TensorOptions().dtype(torch::kFloat).device(obs.device()));
     if (noise_correlation_ > 0.0) {
       if (noise_.defined() && noise_.sizes() == eps.sizes() && noise_.device() == eps.device())
         eps = noise_correlation_ * noise_ + std::sqrt(1.0 - noise_correlation_ * noise_correlation_) * eps;
       noise_ = eps;  // the first step of a lane's process is a plain N(0, 1) draw
     }
-    out.action = actor_->squash(g.mean + torch::exp(g.log_std) * eps);
+    if (!actor_->dense_act(obs, &eps, out.action)) {
+      const SquashedGaussian g = actor_->forward(obs);
+      out.action = actor_->squash(g.mean + torch::exp(g.log_std) * eps);
+    }
   }
   return out;
 }

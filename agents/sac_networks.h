@@ -69,6 +69,12 @@ class SacActorImpl : public torch::nn::Module {
   // tanh(mean) rescaled: the deterministic action, fp32 [B, A].
   torch::Tensor deterministic_action(const torch::Tensor& obs);
 
+  // Acting on agents/dense_kernels.h: the actions [B, A] for obs [B, obs_dim], deterministic (the
+  // squashed mean) or from the standard-normal noise [B, A], the same arithmetic as forward() and
+  // squash() to float rounding. False where the kernels do not apply (autograd recording, autocast, an
+  // encoder, not fp32 on the CPU): the caller keeps to the operators.
+  bool dense_act(const torch::Tensor& obs, const torch::Tensor* noise, torch::Tensor& action);
+
   // The rescaled squash of pre-squash actions u: tanh(u) * scale + bias.
   torch::Tensor squash(const torch::Tensor& u) const { return torch::tanh(u) * action_scale_ + action_bias_; }
 

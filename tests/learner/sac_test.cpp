@@ -407,6 +407,49 @@ TEST_F(SacTest, FusedStepIsAutogradsStep) {
   }
 }
 
+// Acting on the dense kernels (SacActor::dense_act, without autograd on the CPU): the actions are the
+// operators' to float rounding, deterministic and drawn (from the same generator draw), with relu and
+// with tanh and scaled observations; with autograd recording, the operators run.
+TEST_F(SacTest, DenseActingIsTheOperatorsActing) {
+  for (const bool tanh : {false, true}) {
+    SCOPED_TRACE(tanh ? "tanh, scaled observations" : "relu");
+    AlgorithmInit init;
+    init.config = small_config(SacConfig{});
+    init.config.policy.activation = tanh ? "tanh" : "relu";
+    init.config.policy.scale_obs = tanh;
+    init.spec = test_spec();
+    torch::manual_seed(31);
+    Sac sac(init);
+    SacActor actor = sac.actor();
+    perturb(*actor, 8);  // means and log-stds away from the initial ones
+    const torch::Tensor obs = torch::randn({7, 3}) * 2;
+    const auto operators = [&](const torch::Tensor* noise) {
+      const SquashedGaussian g = actor->forward(obs);  // autograd on: the operators
+      return actor->squash(noise ? g.mean + torch::exp(g.log_std) * *noise : g.mean).detach();
+    };
+    torch::Tensor dense;
+    EXPECT_FALSE(actor->dense_act(obs, nullptr, dense));  // autograd recording
+    const torch::Tensor expected_mean = operators(nullptr);
+    torch::manual_seed(5);
+    const torch::Tensor noise = torch::randn({7, 2});
+    const torch::Tensor expected_draw = operators(&noise);
+    ASSERT_GT((expected_draw - expected_mean).abs().max().item<double>(), 1e-2);  // the noise matters
+
+    torch::NoGradGuard no_grad;
+    ASSERT_TRUE(actor->dense_act(obs, nullptr, dense));
+    EXPECT_TRUE(torch::allclose(dense, expected_mean, 1e-5, 1e-5)) << dense << expected_mean;
+    EXPECT_TRUE(torch::allclose(actor->deterministic_action(obs), expected_mean, 1e-5, 1e-5));
+    // The policy's draw: the same generator draw as randn_like(mean) made.
+    auto policy = std::dynamic_pointer_cast<SacPolicy>(sac.policy());
+    ASSERT_NE(policy, nullptr);
+    agents::ActContext ctx;
+    ctx.global_step = 1 << 30;  // past the uniform warm-up
+    torch::manual_seed(5);
+    const torch::Tensor drawn = policy->act(obs, ctx).action;
+    EXPECT_TRUE(torch::allclose(drawn, expected_draw, 1e-5, 1e-5)) << drawn << expected_draw;
+  }
+}
+
 TEST_F(SacTest, WarmupActsUniformlyThenSamplesInsideTheBounds) {
   SacConfig sac;
   sac.learning_starts = 100;
