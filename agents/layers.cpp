@@ -93,6 +93,19 @@ bool dense_linear(torch::nn::LinearImpl& linear, std::vector<DenseLayer>& layers
   return true;
 }
 
+bool dense_mlp_net(torch::nn::Sequential& body, torch::nn::LinearImpl& head, const ObsScaling& scaling, bool tanh,
+                   DenseMlp& net) {
+  net.body.clear();
+  std::vector<DenseLayer> heads;
+  if (!dense_mlp(body, net.body) || !dense_linear(head, heads)) return false;
+  if (scaling && (!dense_ready(scaling->offset()) || !dense_ready(scaling->scale()))) return false;
+  net.head = heads.front();
+  net.tanh = tanh;
+  net.obs_offset = scaling ? scaling->offset().data_ptr<float>() : nullptr;
+  net.obs_scale = scaling ? scaling->scale().data_ptr<float>() : nullptr;
+  return true;
+}
+
 bool dense_mlp(torch::nn::Sequential& mlp, std::vector<DenseLayer>& layers) {
   for (std::size_t i = 0; i < mlp->size(); i += 2) {
     auto* linear = mlp->ptr(i)->as<torch::nn::LinearImpl>();

@@ -56,5 +56,9 @@ bool dense_linear(torch::nn::LinearImpl& linear, std::vector<DenseLayer>& layers
 // Whether the dense kernels can read `t` in place: a defined, contiguous fp32 CPU tensor.
 bool dense_ready(const torch::Tensor& t);
 bool dense_mlp(torch::nn::Sequential& mlp, std::vector<DenseLayer>& layers);
+// make_mlp's `body`, a Linear `head`, the observation scaling (null: none) and the activation as one
+// DenseMlp for inference (no gradients), into `net`; false as dense_linear.
+bool dense_mlp_net(torch::nn::Sequential& body, torch::nn::LinearImpl& head, const ObsScaling& scaling, bool tanh,
+                   DenseMlp& net);
 
 }  // namespace apiary::agents

@@ -68,22 +68,18 @@ bool QNetworkImpl::dense_q(const torch::Tensor& obs_in, torch::Tensor& q) {
   if (!dense_kernels_available() || !obs_in.is_cpu() || obs_in.scalar_type() != torch::kFloat ||
       at::autocast::is_cpu_enabled() || encoder_ || config_.dueling)
     return false;
-  thread_local std::vector<DenseLayer> body, head;
-  body.clear(), head.clear();
-  if (!dense_mlp(trunk_, body) || !dense_linear(*q_head_, head)) return false;
+  thread_local DenseMlp net;
+  if (!dense_mlp_net(trunk_, *q_head_, obs_scaling_, parse_activation(config_.activation) == Activation::kTanh, net))
+    return false;
   const torch::Tensor obs = flatten_obs(obs_in, obs_dim_, "QNetwork").contiguous();
   const std::int64_t rows = obs.size(0);
   if (rows == 0) return false;
   thread_local std::vector<float> input;
   thread_local std::vector<std::vector<float>> h;
-  const float* x = obs_scaling_ ? dense_scale_input(obs.data_ptr<float>(), rows, obs_dim_,
-                                                    obs_scaling_->offset().data_ptr<float>(),
-                                                    obs_scaling_->scale().data_ptr<float>(), input)
-                                : obs.data_ptr<float>();
-  const bool tanh = parse_activation(config_.activation) == Activation::kTanh;
-  const float* features = dense_body_forward(body, x, rows, tanh, h);
+  const float* x = dense_scale_input(obs.data_ptr<float>(), rows, obs_dim_, net.obs_offset, net.obs_scale, input);
+  const float* features = dense_body_forward(net.body, x, rows, net.tanh, h);
   q = torch::empty({rows, num_actions_}, torch::kFloat);
-  dense_forward(head.front(), features, rows, q.data_ptr<float>(), /*activate=*/false, tanh);
+  dense_forward(net.head, features, rows, q.data_ptr<float>(), /*activate=*/false, net.tanh);
   return true;
 }
 

@@ -93,14 +93,8 @@ bool SacActorImpl::dense_act(const torch::Tensor& obs_in, const torch::Tensor* n
       !dense_ready(action_bias_))
     return false;
   thread_local DenseMlp net;
-  net.body.clear();
-  std::vector<DenseLayer> head;
-  if (!dense_mlp(body_, net.body) || !dense_linear(*head_, head)) return false;
-  net.head = head.front();
-  net.tanh = parse_activation(obs_config_.activation) == Activation::kTanh;
-  if (obs_scaling_ && (!dense_ready(obs_scaling_->offset()) || !dense_ready(obs_scaling_->scale()))) return false;
-  net.obs_offset = obs_scaling_ ? obs_scaling_->offset().data_ptr<float>() : nullptr;
-  net.obs_scale = obs_scaling_ ? obs_scaling_->scale().data_ptr<float>() : nullptr;
+  if (!dense_mlp_net(body_, *head_, obs_scaling_, parse_activation(obs_config_.activation) == Activation::kTanh, net))
+    return false;
   const torch::Tensor obs = flatten_obs(obs_in, obs_dim_, "SacActor").contiguous();
   const std::int64_t rows = obs.size(0), A = action_dim_;
   if (rows == 0) return false;

@@ -123,7 +123,7 @@ Sac::Sac(const AlgorithmInit& init)
   }
   refresh_alpha();
   reset_replay();
-  actor_tanh_ = critic_tanh_ = agents::parse_activation(policy_config.activation) == agents::Activation::kTanh;
+  tanh_ = agents::parse_activation(policy_config.activation) == agents::Activation::kTanh;
   if (config_.fused_update && device_.is_cpu() && precision_ == Precision::kFp32 && obs_dtype_ == torch::kFloat &&
       policy_config.encoder == "mlp" && agents::dense_kernels_available() && replay_->host_floats())
     fused_ = std::make_unique<FusedSacStep>();
@@ -276,7 +276,7 @@ void Sac::refresh_fused_nets() {
   const DenseView actor(*actor_, "SAC's fused step");
   fused_actor_.body = actor.mlp("body", /*grads=*/true);
   fused_actor_.head = actor.linear("head", /*grads=*/true);
-  fused_actor_.tanh = actor_tanh_;
+  fused_actor_.tanh = tanh_;
   fused_actor_.obs_dim = actor_->obs_dim();
   fused_actor_.action_dim = actor_->action_dim();
   fused_actor_.obs_offset = actor.obs_offset();
@@ -314,7 +314,7 @@ void Sac::refresh_fused_nets() {
         }
       }
     }
-    c.tanh = critic_tanh_;
+    c.tanh = tanh_;
     c.obs_dim = actor_->obs_dim();
     c.action_dim = actor_->action_dim();
     c.obs_offset = view.obs_offset();

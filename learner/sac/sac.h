@@ -178,7 +178,7 @@ class Sac final : public Algorithm {
   LossScaler actor_scaler_, critic_scaler_;
 
   std::optional<ReplayBuffer> replay_;
-  bool actor_tanh_ = false, critic_tanh_ = false;  // the activations: tanh, else relu
+  bool tanh_ = false;  // the actor's and the critics' activation (policy.activation): tanh, else relu
   std::unique_ptr<FusedSacStep> fused_;  // null: autograd
   FusedSacActor fused_actor_;
   FusedSacCritics fused_critic_, fused_target_;
