@@ -130,14 +130,13 @@ void tanh_inplace(float* v, std::int64_t n) {
 
 void dense_forward(const DenseLayer& layer, const float* x, std::int64_t rows, float* y, bool activate,
                     bool tanh) {
+  // y starts as the bias on every row and the product is added (beta 1): OpenBLAS then skips its pass
+  // that scales (here: clears) C, and no second pass adds the bias.
+  for (std::int64_t r = 0; r < rows; ++r) std::memcpy(y + r * layer.out, layer.bias, sizeof(float) * layer.out);
   if (layer.weight_in_out) {
-    gemm(false, false, rows, layer.out, layer.in, x, layer.in, layer.weight, layer.out, 0.0f, y, layer.out);
+    gemm(false, false, rows, layer.out, layer.in, x, layer.in, layer.weight, layer.out, 1.0f, y, layer.out);
   } else {
-    gemm(false, true, rows, layer.out, layer.in, x, layer.in, layer.weight, layer.in, 0.0f, y, layer.out);
-  }
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* row = y + r * layer.out;
-    for (std::int64_t j = 0; j < layer.out; ++j) row[j] += layer.bias[j];
+    gemm(false, true, rows, layer.out, layer.in, x, layer.in, layer.weight, layer.in, 1.0f, y, layer.out);
   }
   if (!activate) return;
   const std::int64_t n = rows * layer.out;

@@ -255,6 +255,11 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
     torch::NoGradGuard no_grad;
     out.stats = minibatch_stats(loss);
   }
+  out.stepped = apply_gradients();
+  return out;
+}
+
+bool Ppo::apply_gradients() {
   // Data parallelism: one all-reduce of the flat gradient, before unscaling and clipping, so that every
   // rank sees the same (in)finite gradient and takes the same step.
   if (reduce_gradients_) reduce_gradients_({flat_->grads()});
@@ -267,8 +272,82 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
     adam_step(*optimizer_);
   }
   scaler_.update(/*found_inf=*/!finite);
-  out.stepped = finite;
-  return out;
+  return finite;
+}
+
+namespace {
+
+// Rows idx[0..rows) of a row-major [*, width] array, in that order.
+template <class T>
+void gather_rows(const T* src, std::int64_t width, const std::int64_t* idx, std::int64_t rows, std::vector<T>& out) {
+  out.resize(static_cast<std::size_t>(rows * width));
+  T* dst = out.data();
+  for (std::int64_t r = 0; r < rows; ++r) std::copy(src + idx[r] * width, src + (idx[r] + 1) * width, dst + r * width);
+}
+
+}  // namespace
+
+PpoUpdateResult Ppo::fused_host_update(const RolloutBatch& batch) {
+  const std::int64_t rows = batch.size(), num_minibatches = config_.num_minibatches;
+  const auto host = [](const torch::Tensor& t, torch::ScalarType type) {
+    return t.to(torch::kCPU, type).contiguous();
+  };
+  const torch::Tensor obs = host(batch.obs, torch::kFloat).reshape({rows, -1});
+  const torch::Tensor actions = fused_net_.discrete ? host(batch.actions, torch::kLong).reshape({rows})
+                                                    : host(batch.actions, torch::kFloat).reshape({rows, -1});
+  const torch::Tensor log_probs = host(batch.log_probs, torch::kFloat), values = host(batch.values, torch::kFloat);
+  const torch::Tensor advantages = host(batch.advantages, torch::kFloat), returns = host(batch.returns, torch::kFloat);
+  const std::int64_t obs_width = obs.size(1), action_width = fused_net_.discrete ? 1 : actions.size(1);
+  FusedLossOptions options;
+  set_loss_options(options, config_);
+  float* grads = flat_->grads().data_ptr<float>();
+  const std::int64_t num_grads = flat_->grads().numel();
+
+  PpoUpdateResult result;
+  float sums[kNumMinibatchStats] = {};
+  float last_approx_kl = 0.0f;
+  for (std::int32_t epoch = 0; epoch < config_.update_epochs; ++epoch) {
+    // ppo_update's shuffle (the same draw from minibatch_gen_), applied on the host.
+    const torch::Tensor permutation = torch::randperm(rows, minibatch_gen_, torch::kLong);
+    const std::int64_t* idx = permutation.data_ptr<std::int64_t>();
+    gather_rows(obs.data_ptr<float>(), obs_width, idx, rows, shuffled_obs_);
+    if (fused_net_.discrete) {
+      gather_rows(actions.data_ptr<std::int64_t>(), 1, idx, rows, shuffled_actions_d_);
+    } else {
+      gather_rows(actions.data_ptr<float>(), action_width, idx, rows, shuffled_actions_c_);
+    }
+    gather_rows(log_probs.data_ptr<float>(), 1, idx, rows, shuffled_log_probs_);
+    gather_rows(values.data_ptr<float>(), 1, idx, rows, shuffled_values_);
+    gather_rows(advantages.data_ptr<float>(), 1, idx, rows, shuffled_advantages_);
+    gather_rows(returns.data_ptr<float>(), 1, idx, rows, shuffled_returns_);
+    for (std::int64_t i = 0; i < num_minibatches; ++i) {
+      const std::int64_t begin = i * rows / num_minibatches, end = (i + 1) * rows / num_minibatches;
+      FusedBatch mb;
+      mb.rows = end - begin;
+      mb.obs = shuffled_obs_.data() + begin * obs_width;
+      if (fused_net_.discrete) {
+        mb.actions_d = shuffled_actions_d_.data() + begin;
+      } else {
+        mb.actions_c = shuffled_actions_c_.data() + begin * action_width;
+      }
+      mb.old_log_probs = shuffled_log_probs_.data() + begin;
+      mb.old_values = shuffled_values_.data() + begin;
+      mb.advantages = shuffled_advantages_.data() + begin;
+      mb.returns = shuffled_returns_.data() + begin;
+      std::fill(grads, grads + num_grads, 0.0f);
+      const FusedStats s = fused_->run(fused_net_, mb, options);
+      const float stats[kNumMinibatchStats] = {s.pg_loss, s.v_loss, s.entropy, s.old_approx_kl, s.approx_kl, s.clipfrac};
+      for (std::int64_t k = 0; k < kNumMinibatchStats; ++k) sums[k] += stats[k];
+      last_approx_kl = s.approx_kl;
+      const bool stepped = apply_gradients();
+      result.minibatches += 1;
+      (stepped ? result.steps_taken : result.steps_skipped) += 1;
+    }
+    result.epochs_run = epoch + 1;
+    if (config_.target_kl > 0.0 && static_cast<double>(last_approx_kl) > config_.target_kl) break;
+  }
+  result.stat_sums = torch::from_blob(sums, {kNumMinibatchStats}, torch::kFloat).clone().to(device_);
+  return result;
 }
 
 PpoUpdateResult Ppo::ppo_update(const RolloutBatch& batch) {
@@ -280,6 +359,7 @@ PpoUpdateResult Ppo::ppo_update(const RolloutBatch& batch) {
                                                      "lanes), num_envs = "
                                                    : "samples per rollout, rollout_steps * num_envs = ") +
                                 std::to_string(batch_size));
+  if (fused_ != nullptr && !pipelined() && !batch.recurrent()) return fused_host_update(batch);
   PpoUpdateResult result;
   result.stat_sums = torch::zeros({kNumMinibatchStats}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
   MinibatchResult last;

@@ -179,6 +179,12 @@ class Ppo final : public Algorithm {
   // Adds the minibatch's gradients to flat_->grads() through FusedPpoStep instead of autograd;
   // returns its diagnostics as minibatch_stats does.
   torch::Tensor fused_minibatch(const RolloutBatch& minibatch);
+  // ppo_update for the fused step on one CPU process: the same shuffles (one randperm an epoch from
+  // minibatch_gen_) and the same minibatches, gathered into host buffers with no tensor operators.
+  PpoUpdateResult fused_host_update(const RolloutBatch& batch);
+  // After a minibatch's gradients are in flat_->grads(): the all-reduce, unscaling, frozen parts,
+  // clipping and Adam's step. Returns whether the step was taken (fp16: finite gradients).
+  bool apply_gradients();
 
   PpoConfig config_;
   torch::Device device_;
@@ -190,6 +196,10 @@ class Ppo final : public Algorithm {
   std::unique_ptr<UpdateGuard> guard_;  // undoes non-finite updates
   std::unique_ptr<FusedPpoStep> fused_;  // the hand-written step's workspaces (null: autograd)
   FusedNet fused_net_;                   // net_ as pointers, refreshed by fused_net() every update
+  // fused_host_update's shuffled rollout, one column each.
+  std::vector<float> shuffled_obs_, shuffled_actions_c_, shuffled_log_probs_, shuffled_values_,
+      shuffled_advantages_, shuffled_returns_;
+  std::vector<std::int64_t> shuffled_actions_d_;
   torch::Tensor trainable_;             // [P] 1 where a parameter learns, 0 where frozen; undefined: all learn
   LossScaler scaler_;
   at::Generator minibatch_gen_;  // CPU; shuffles the minibatch indices

@@ -101,6 +101,34 @@ TEST(Gae, LambdaZeroIsOneStepTdError) {
               torch::tensor({{1.4f, -0.55f}, {1.0f, 0.77f}, {0.66f, 2.5f}, {1.14f, 1.65f}}));
 }
 
+// fp32 on the CPU runs one host loop; other dtypes run the operators. Both on one random rollout with
+// terminations, truncations (NaN final values where unused) and a lane both terminated and truncated.
+TEST(Gae, TheHostLoopAgreesWithTheOperators) {
+  torch::manual_seed(7);
+  const std::int64_t steps = 37, lanes = 5;
+  GaeIn in;
+  in.rewards = torch::randn({steps, lanes});
+  in.values = torch::randn({steps, lanes});
+  in.next_values = torch::randn({lanes});
+  in.terminated = torch::rand({steps, lanes}) < 0.1;
+  in.truncated = torch::rand({steps, lanes}) < 0.1;
+  in.terminated[5][2] = true;
+  in.truncated[5][2] = true;
+  in.final_values = torch::where(in.truncated, torch::randn({steps, lanes}),
+                                 torch::full({steps, lanes}, std::numeric_limits<float>::quiet_NaN()));
+  in.gamma = 0.97;
+  in.gae_lambda = 0.9;
+  const GaeOut host = compute_gae(in);  // fp32: the host loop
+  GaeIn wide = in;
+  for (torch::Tensor* t : {&wide.rewards, &wide.values, &wide.next_values, &wide.final_values}) *t = t->to(torch::kDouble);
+  const GaeOut ops = compute_gae(wide);  // fp64: the operators
+  ASSERT_EQ(host.advantages.scalar_type(), torch::kFloat);
+  ASSERT_EQ(ops.advantages.scalar_type(), torch::kDouble);
+  EXPECT_TRUE(torch::isfinite(host.advantages).all().item<bool>());
+  expect_near(host.advantages, ops.advantages.to(torch::kFloat));
+  expect_near(host.returns, ops.returns.to(torch::kFloat));
+}
+
 TEST(Gae, RejectsMismatchedShapes) {
   auto in = small_case();
   in.next_values = torch::zeros({3});
