@@ -304,7 +304,7 @@ TEST_F(DataParallelTrain, RankWithAnotherConfigIsRefused) {
   EXPECT_EQ(r1.status, 2) << r1.output;
   for (const CmdResult* r : {&r0, &r1}) {
     EXPECT_TRUE(r->has("rank 1 was started with another config than rank 0")) << r->output;
-    EXPECT_TRUE(r->has("rank 0 has '  learning_rate: 0.0025  # Adam step size', rank 1 has '  learning_rate: 0.001"))
+    EXPECT_TRUE(r->has("rank 0 has '  learning_rate: 0.005  # Adam step size', rank 1 has '  learning_rate: 0.001"))
         << r->output;
   }
   EXPECT_TRUE(run_folders().empty());
