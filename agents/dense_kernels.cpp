@@ -4,6 +4,11 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #ifdef APIARY_HAVE_BLAS
 extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
@@ -25,7 +30,7 @@ namespace {
 
 // Row-major C[m, n] = op(A) op(B) + beta C, with op(A) [m, k] and op(B) [k, n]; trans_a / trans_b say
 // whether A / B are stored transposed. BLAS is column-major: row-major C is column-major C^T = B^T A^T.
-void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
+void blas_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
           std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
 #ifdef APIARY_HAVE_BLAS
   const char ta = trans_a ? 'T' : 'N', tb = trans_b ? 'T' : 'N';
@@ -117,7 +122,96 @@ bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
   return has;
 }
+
+bool cpu_has_avx2_fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+// Small products (PPO's 32-wide layers): OpenBLAS packs both operands for every call, which costs as
+// much as the arithmetic at these sizes. C[m, n] = A(m, k) B(k, n) + beta C (beta 0 or 1) with
+// A(m, k) = a[m * sam + k * sak] and B row-major [k, n]; n a multiple of 8. Blocks of 4 rows by 16 (or 8)
+// columns accumulate in registers over the whole k.
+__attribute__((target("avx2,fma"))) void small_gemm_avx2(std::int64_t m, std::int64_t n, std::int64_t k,
+                                                        const float* a, std::int64_t sam, std::int64_t sak,
+                                                        const float* b, float beta, float* c, std::int64_t ldc) {
+  std::int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    std::int64_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      __m256 acc[4][2];
+      for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+      const float* a0 = a + i * sam;
+      for (std::int64_t p = 0; p < k; ++p) {
+        const __m256 b0 = _mm256_loadu_ps(b + p * n + j), b1 = _mm256_loadu_ps(b + p * n + j + 8);
+        for (int r = 0; r < 4; ++r) {
+          const __m256 x = _mm256_broadcast_ss(a0 + r * sam + p * sak);
+          acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+          acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+      }
+      for (int r = 0; r < 4; ++r) {
+        float* row = c + (i + r) * ldc + j;
+        if (beta != 0.0f) {
+          acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(row));
+          acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(row + 8));
+        }
+        _mm256_storeu_ps(row, acc[r][0]);
+        _mm256_storeu_ps(row + 8, acc[r][1]);
+      }
+    }
+    for (; i < m; ++i) {
+      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+      for (std::int64_t p = 0; p < k; ++p) {
+        const __m256 x = _mm256_broadcast_ss(a + i * sam + p * sak);
+        acc0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + p * n + j), acc0);
+        acc1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + p * n + j + 8), acc1);
+      }
+      float* row = c + i * ldc + j;
+      if (beta != 0.0f) {
+        acc0 = _mm256_add_ps(acc0, _mm256_loadu_ps(row));
+        acc1 = _mm256_add_ps(acc1, _mm256_loadu_ps(row + 8));
+      }
+      _mm256_storeu_ps(row, acc0);
+      _mm256_storeu_ps(row + 8, acc1);
+    }
+  }
+  for (; j < n; j += 8) {  // the last 8 columns
+    for (std::int64_t i = 0; i < m; ++i) {
+      __m256 acc = _mm256_setzero_ps();
+      for (std::int64_t p = 0; p < k; ++p)
+        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i * sam + p * sak), _mm256_loadu_ps(b + p * n + j), acc);
+      float* row = c + i * ldc + j;
+      if (beta != 0.0f) acc = _mm256_add_ps(acc, _mm256_loadu_ps(row));
+      _mm256_storeu_ps(row, acc);
+    }
+  }
+}
 #endif
+
+// The product where it is small and its columns come in eights, on the CPUs with AVX2 and FMA; OpenBLAS
+// otherwise. op(B) stored transposed is copied [k, n] first (at most 64 x 64 floats here).
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
+          std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  constexpr std::int64_t kSmall = 64;
+  if (n % 8 == 0 && n <= kSmall && k <= (trans_b ? kSmall : 4096) && (beta == 0.0f || beta == 1.0f) &&
+      cpu_has_avx2_fma()) {
+    thread_local std::vector<float> b_rows;
+    const float* bk = b;
+    if (trans_b || ldb != n) {
+      b_rows.resize(static_cast<std::size_t>(k * n));
+      for (std::int64_t p = 0; p < k; ++p)
+        for (std::int64_t j = 0; j < n; ++j) b_rows[p * n + j] = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+      bk = b_rows.data();
+    }
+    const std::int64_t sam = trans_a ? 1 : lda, sak = trans_a ? lda : 1;
+    small_gemm_avx2(m, n, k, a, sam, sak, bk, beta, c, ldc);
+    return;
+  }
+#endif
+  blas_gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
 
 }  // namespace
 
