@@ -130,62 +130,45 @@ bool cpu_has_avx2_fma() {
 
 // Small products (PPO's 32-wide layers): OpenBLAS packs both operands for every call, which costs as
 // much as the arithmetic at these sizes. C[m, n] = A(m, k) B(k, n) + beta C (beta 0 or 1) with
-// A(m, k) = a[m * sam + k * sak] and B row-major [k, n]; n a multiple of 8. Blocks of 4 rows by 16 (or 8)
-// columns accumulate in registers over the whole k.
+// A(m, k) = a[m * sam + k * sak] and B row-major [k, n]; n a multiple of 8.
+//
+// One block of C: kRows rows by 8 * kVecs columns, from a, b and c already at the block's first row and
+// column, accumulated in registers over the whole k.
+template <int kRows, int kVecs>
+__attribute__((target("avx2,fma"), always_inline)) inline void small_gemm_block(std::int64_t k, const float* a, std::int64_t sam,
+                                                                std::int64_t sak, const float* b, std::int64_t n,
+                                                                float beta, float* c, std::int64_t ldc) {
+  __m256 acc[kRows][kVecs];
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (std::int64_t p = 0; p < k; ++p) {
+    __m256 bv[kVecs];
+    for (int v = 0; v < kVecs; ++v) bv[v] = _mm256_loadu_ps(b + p * n + 8 * v);
+    for (int r = 0; r < kRows; ++r) {
+      const __m256 x = _mm256_broadcast_ss(a + r * sam + p * sak);
+      for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm256_fmadd_ps(x, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVecs; ++v) {
+      float* out = c + r * ldc + 8 * v;
+      _mm256_storeu_ps(out, beta != 0.0f ? _mm256_add_ps(acc[r][v], _mm256_loadu_ps(out)) : acc[r][v]);
+    }
+}
+
+// Blocks of 4 rows by 16 columns, single rows where m is not a multiple of 4, and the last 8 columns
+// where n is not a multiple of 16.
 __attribute__((target("avx2,fma"))) void small_gemm_avx2(std::int64_t m, std::int64_t n, std::int64_t k,
                                                         const float* a, std::int64_t sam, std::int64_t sak,
                                                         const float* b, float beta, float* c, std::int64_t ldc) {
   std::int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
     std::int64_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-      __m256 acc[4][2];
-      for (int r = 0; r < 4; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-      const float* a0 = a + i * sam;
-      for (std::int64_t p = 0; p < k; ++p) {
-        const __m256 b0 = _mm256_loadu_ps(b + p * n + j), b1 = _mm256_loadu_ps(b + p * n + j + 8);
-        for (int r = 0; r < 4; ++r) {
-          const __m256 x = _mm256_broadcast_ss(a0 + r * sam + p * sak);
-          acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
-          acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
-        }
-      }
-      for (int r = 0; r < 4; ++r) {
-        float* row = c + (i + r) * ldc + j;
-        if (beta != 0.0f) {
-          acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(row));
-          acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(row + 8));
-        }
-        _mm256_storeu_ps(row, acc[r][0]);
-        _mm256_storeu_ps(row + 8, acc[r][1]);
-      }
-    }
-    for (; i < m; ++i) {
-      __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-      for (std::int64_t p = 0; p < k; ++p) {
-        const __m256 x = _mm256_broadcast_ss(a + i * sam + p * sak);
-        acc0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + p * n + j), acc0);
-        acc1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + p * n + j + 8), acc1);
-      }
-      float* row = c + i * ldc + j;
-      if (beta != 0.0f) {
-        acc0 = _mm256_add_ps(acc0, _mm256_loadu_ps(row));
-        acc1 = _mm256_add_ps(acc1, _mm256_loadu_ps(row + 8));
-      }
-      _mm256_storeu_ps(row, acc0);
-      _mm256_storeu_ps(row + 8, acc1);
-    }
+    for (; i + 4 <= m; i += 4) small_gemm_block<4, 2>(k, a + i * sam, sam, sak, b + j, n, beta, c + i * ldc + j, ldc);
+    for (; i < m; ++i) small_gemm_block<1, 2>(k, a + i * sam, sam, sak, b + j, n, beta, c + i * ldc + j, ldc);
   }
-  for (; j < n; j += 8) {  // the last 8 columns
-    for (std::int64_t i = 0; i < m; ++i) {
-      __m256 acc = _mm256_setzero_ps();
-      for (std::int64_t p = 0; p < k; ++p)
-        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i * sam + p * sak), _mm256_loadu_ps(b + p * n + j), acc);
-      float* row = c + i * ldc + j;
-      if (beta != 0.0f) acc = _mm256_add_ps(acc, _mm256_loadu_ps(row));
-      _mm256_storeu_ps(row, acc);
-    }
-  }
+  for (; j < n; j += 8)
+    for (std::int64_t i = 0; i < m; ++i) small_gemm_block<1, 1>(k, a + i * sam, sam, sak, b + j, n, beta, c + i * ldc + j, ldc);
 }
 #endif
 

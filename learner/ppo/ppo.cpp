@@ -190,31 +190,6 @@ RolloutBatch Ppo::flatten_rollout(const agents::TrajectoryChunk& chunk, const Ga
 
 void Ppo::refresh_fused_net() { fused_net_ = fused_net_of(*net_); }
 
-torch::Tensor Ppo::fused_minibatch(const RolloutBatch& minibatch) {
-  const auto floats = [](const torch::Tensor& t) {
-    TORCH_CHECK(t.scalar_type() == torch::kFloat && t.is_contiguous(), "PPO's fused step: a batch tensor is not contiguous fp32");
-    return t.data_ptr<float>();
-  };
-  FusedBatch batch;
-  batch.rows = minibatch.size();
-  batch.obs = floats(minibatch.obs);
-  if (fused_net_.discrete) {
-    TORCH_CHECK(minibatch.actions.scalar_type() == torch::kLong && minibatch.actions.is_contiguous(),
-                "PPO's fused step: discrete actions must be contiguous int64");
-    batch.actions_d = minibatch.actions.data_ptr<std::int64_t>();
-  } else {
-    batch.actions_c = floats(minibatch.actions);
-  }
-  batch.old_log_probs = floats(minibatch.log_probs);
-  batch.old_values = floats(minibatch.values);
-  batch.advantages = floats(minibatch.advantages);
-  batch.returns = floats(minibatch.returns);
-  FusedLossOptions options;
-  set_loss_options(options, config_);
-  const FusedStats s = fused_->run(fused_net_, batch, options);
-  return torch::tensor({s.pg_loss, s.v_loss, s.entropy, s.old_approx_kl, s.approx_kl, s.clipfrac}, torch::kFloat);
-}
-
 agents::EvalOut Ppo::evaluate_minibatch(const RolloutBatch& minibatch) {
   if (!minibatch.recurrent()) return net_->evaluate(minibatch.obs, minibatch.actions);
   // The core replayed over the minibatch's lanes from their stored start state, reset where an
@@ -232,26 +207,24 @@ MinibatchResult Ppo::minibatch_step(const RolloutBatch& minibatch) {
   if (!local_devices_.empty()) return local_minibatch_step(minibatch);
   flat_->grads().zero_();
   MinibatchResult out;
-  if (fused_ != nullptr) {
-    out.stats = fused_minibatch(minibatch);
-  } else {
-    PpoLossOut loss;
-    {
-      // Reduced precision for the forward pass and the loss only; backward runs outside autocast.
-      AutocastGuard autocast(precision_, device_);
-      const agents::EvalOut now = evaluate_minibatch(minibatch);
-      PpoLossIn in;
-      in.new_logprob = now.log_prob;
-      in.old_logprob = minibatch.log_probs.flatten();
-      in.advantages = minibatch.advantages.flatten();
-      in.new_values = now.value;
-      in.old_values = minibatch.values.flatten();
-      in.returns = minibatch.returns.flatten();
-      in.entropy = now.entropy;
-      set_loss_options(in, config_);
-      loss = ppo_loss(in);
-    }
-    scaler_.scale(loss.loss).backward();
+  PpoLossOut loss;
+  {
+    // Reduced precision for the forward pass and the loss only; backward runs outside autocast.
+    AutocastGuard autocast(precision_, device_);
+    const agents::EvalOut now = evaluate_minibatch(minibatch);
+    PpoLossIn in;
+    in.new_logprob = now.log_prob;
+    in.old_logprob = minibatch.log_probs.flatten();
+    in.advantages = minibatch.advantages.flatten();
+    in.new_values = now.value;
+    in.old_values = minibatch.values.flatten();
+    in.returns = minibatch.returns.flatten();
+    in.entropy = now.entropy;
+    set_loss_options(in, config_);
+    loss = ppo_loss(in);
+  }
+  scaler_.scale(loss.loss).backward();
+  {
     torch::NoGradGuard no_grad;
     out.stats = minibatch_stats(loss);
   }
@@ -359,7 +332,7 @@ PpoUpdateResult Ppo::ppo_update(const RolloutBatch& batch) {
                                                      "lanes), num_envs = "
                                                    : "samples per rollout, rollout_steps * num_envs = ") +
                                 std::to_string(batch_size));
-  if (fused_ != nullptr && !pipelined() && !batch.recurrent()) return fused_host_update(batch);
+  if (fused_ != nullptr && !pipelined()) return fused_host_update(batch);  // fused_: an MLP, never recurrent
   PpoUpdateResult result;
   result.stat_sums = torch::zeros({kNumMinibatchStats}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
   MinibatchResult last;

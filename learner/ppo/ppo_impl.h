@@ -176,11 +176,9 @@ class Ppo final : public Algorithm {
   // fused_net_ from net_'s current parameters, gradients and buffers (the hand-written step,
   // learner/ppo/fused_step.h, runs where it applies: ppo.fused_update, fp32 on the CPU, one device).
   void refresh_fused_net();
-  // Adds the minibatch's gradients to flat_->grads() through FusedPpoStep instead of autograd;
-  // returns its diagnostics as minibatch_stats does.
-  torch::Tensor fused_minibatch(const RolloutBatch& minibatch);
-  // ppo_update for the fused step on one CPU process: the same shuffles (one randperm an epoch from
-  // minibatch_gen_) and the same minibatches, gathered into host buffers with no tensor operators.
+  // ppo_update for the fused step (FusedPpoStep instead of autograd) on one CPU process: the same
+  // shuffles (one randperm an epoch from minibatch_gen_) and the same minibatches, gathered into host
+  // buffers with no tensor operators.
   PpoUpdateResult fused_host_update(const RolloutBatch& batch);
   // After a minibatch's gradients are in flat_->grads(): the all-reduce, unscaling, frozen parts,
   // clipping and Adam's step. Returns whether the step was taken (fp16: finite gradients).
