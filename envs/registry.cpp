@@ -1,6 +1,7 @@
 #include "envs/registry.h"
 
 #include "envs/box2d/box2d_envs.h"
+#include "envs/frame_skip.h"
 #include "envs/frame_stack.h"
 #include "envs/minatar/minatar.h"
 #include "envs/observation_select.h"
@@ -19,7 +20,8 @@ struct GenericOptions {
   EnvOptions own;
   bool observe_velocity = true;  // false: observation_select.h drops the velocities
   PixelsOptions pixels;          // pixels.h: observe the env's picture (never beside observe_velocity: false)
-  std::int32_t frame_stack = 1;  // frame_stack.h stacks the last K observations (after dropping or drawing)
+  std::int32_t frame_skip = 1;   // frame_skip.h plays each action K frames (after dropping or drawing)
+  std::int32_t frame_stack = 1;  // frame_stack.h stacks the last K observations (one per decision)
 };
 
 GenericOptions split_options(const std::string& id, const EnvOptions& options) {
@@ -27,6 +29,7 @@ GenericOptions split_options(const std::string& id, const EnvOptions& options) {
   out.own = options;
   out.observe_velocity = take_observe_velocity(id, out.own);
   out.pixels = take_pixels(id, out.own);
+  out.frame_skip = take_frame_skip(id, out.own);
   out.frame_stack = take_frame_stack(id, out.own);
   if (out.pixels.on && !out.observe_velocity)
     throw std::invalid_argument(id + ": options '" + kPixelsOption + "' and '" + kObserveVelocityOption +
@@ -113,8 +116,9 @@ std::unique_ptr<VecEnv> make_env(const std::string& id, const VecEnvConfig& conf
   }
   if (config.device == Device::kCuda && cuda_device_count() == 0)
     throw std::invalid_argument(id + ": device cuda requested but no CUDA device is available");
-  // observe_velocity, pixels and frame_stack are every env's options, applied over its back end in that
-  // order (the stack holds observations without velocities, or pictures); the env's own options go on.
+  // observe_velocity, pixels, frame_skip and frame_stack are every env's options, applied over its back end
+  // in that order (the stack holds observations without velocities, or pictures, one per decision); the
+  // env's own options go on.
   // An env without velocities is refused before any lane is built.
   const GenericOptions generic = split_options(id, config.options);
   VecEnvConfig inner = config;
@@ -124,6 +128,7 @@ std::unique_ptr<VecEnv> make_env(const std::string& id, const VecEnvConfig& conf
   std::unique_ptr<VecEnv> env = it->second(inner);
   if (!generic.observe_velocity) env = make_observation_select(std::move(env), std::move(kept));
   env = make_pixels(std::move(env), generic.pixels);
+  env = make_frame_skip(std::move(env), generic.frame_skip);
   return make_frame_stack(std::move(env), generic.frame_stack);
 }
 
@@ -143,7 +148,7 @@ EnvSpec env_spec(const std::string& id, const EnvOptions& options) {
   // Listed beside the env's own parameters where it applies: the registry, not the env, takes it.
   if (!spec.velocity_elements.empty()) spec.options.push_back(observe_velocity_info(spec));
   if (!generic.observe_velocity) spec = selected_spec(spec, elements_without_velocity(spec));
-  return stacked_spec(pixels_spec(spec, generic.pixels), generic.frame_stack);
+  return stacked_spec(skipped_spec(pixels_spec(spec, generic.pixels), generic.frame_skip), generic.frame_stack);
 }
 
 EnvOptions own_options(const std::string& id, const EnvOptions& options) { return split_options(id, options).own; }

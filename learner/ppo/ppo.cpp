@@ -155,6 +155,7 @@ GaeOut Ppo::compute_advantages(const agents::TrajectoryChunk& chunk) {
   const BootstrapValues boot = bootstrap_values(chunk);
   GaeIn in;
   in.rewards = chunk.rewards.to(device_);
+  if (config_.reward_scale != 1.0) in.rewards = in.rewards * config_.reward_scale;
   in.values = chunk.values.to(device_, torch::kFloat);
   in.next_values = boot.next_values;
   in.terminated = chunk.terminated.to(device_);

@@ -24,6 +24,7 @@ struct PpoConfig {
   double ent_coef = 0.01;
   double vf_coef = 0.5;
   double max_grad_norm = 0.5;
+  double reward_scale = 1.0;
   double target_kl = 0.0;
   bool fused_update = true;
   std::int32_t bptt_steps = 0;
@@ -42,6 +43,10 @@ struct PpoConfig {
     v.field("ent_coef", ent_coef, "entropy bonus coefficient", Range::closed(0, 10));
     v.field("vf_coef", vf_coef, "value loss coefficient", Range::closed(0, 100));
     v.field("max_grad_norm", max_grad_norm, "gradient-norm clip (0: off)", Range::closed(0, 1e6));
+    v.field("reward_scale", reward_scale,
+            "rewards are multiplied by this for the advantages and the value targets only (returns are reported "
+            "and judged as the env gives them): keeps a critic's targets near 1 where rewards are large",
+            Range::open_closed(0, 1e6));
     v.field("target_kl", target_kl, "early-stop KL (0: off)", Range::closed(0, 10));
     v.field("fused_update", fused_update,
             "fp32 on the CPU: forward, loss and backward written out by hand instead of autograd (same maths)");

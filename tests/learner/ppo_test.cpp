@@ -209,6 +209,24 @@ TEST_F(PpoTest, BootstrapsOnlyThroughTruncation) {
             run([](agents::TrajectoryChunk& c) { c.truncated[3][1] = 1.0f; }));
 }
 
+// ppo.reward_scale multiplies the rewards for the advantages and value targets only: a chunk whose
+// rewards are 4x, learned with reward_scale 0.25, is the same update as the chunk as it is (powers of
+// two, so the products are exact); the same chunk at another scale is another update.
+TEST_F(PpoTest, RewardScaleMultipliesTheRewardsTheLearnerSees) {
+  const auto run = [](double scale, float reward_factor) {
+    PpoConfig config;
+    config.reward_scale = scale;
+    config.fused_update = false;
+    auto ppo = make_small_ppo(config, 1);
+    auto chunk = synthetic_chunk(*ppo->policy(), 3);
+    chunk.rewards = chunk.rewards * reward_factor;
+    return as_map(ppo->update(chunk, UpdateContext{chunk.env_steps(), 1000}));
+  };
+  const auto plain = run(1.0, 1.0f), scaled = run(0.25, 4.0f), other = run(0.25, 1.0f);
+  for (const char* key : {"v_loss", "pg_loss", "approx_kl"}) EXPECT_EQ(scaled.at(key), plain.at(key)) << key;
+  EXPECT_NE(other.at("v_loss"), plain.at("v_loss"));
+}
+
 TEST_F(PpoTest, TinyTargetKlStopsAfterOneEpoch) {
   PpoConfig config;
   config.update_epochs = 10;
