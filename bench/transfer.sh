@@ -9,6 +9,10 @@
 # Usage: bash bench/transfer.sh [BUILD_DIR] [PAIR ...]   (default: every pair below)
 #   The zoo is the repository's zoo/ (APIARY_ZOO_DIR), so BUILD_DIR may hold a copy of the program.
 #   BIPEDAL_CHECKPOINT: the BipedalWalker-v3 policy to start Hardcore from (default zoo:bipedalwalker_ppo).
+#   CARRACING_CHECKPOINT: the CarRacing-v3 policy (standard colours) to fine-tune on domain_randomize
+#     (default zoo:carracing_ppo; the zoo has no entry until a run reaches the config's 900, so pass a
+#     run's checkpoints/best.pt).
+#   SEEDS="1 2 3": the seeds of each side (the median is the middle one).
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -20,6 +24,7 @@ pairs=(
   "cartpole_gravity_20|configs/cartpole_ppo.yaml|env.options.gravity=20|init.checkpoint=zoo:cartpole_ppo init.parts=all"
   "lunarlander_wind|configs/lunarlander_ppo.yaml|env.options.enable_wind=1 env.options.wind_power=15 env.options.turbulence_power=1.5 eval.interval_steps=50000|init.checkpoint=zoo:lunarlander_ppo init.parts=all"
   "lunarlander_to_continuous|configs/lunarlandercontinuous_ppo.yaml|eval.interval_steps=50000|init.checkpoint=zoo:lunarlander_ppo init.parts=trunk"
+  "carracing_domain_randomize|configs/carracing_ppo.yaml|env.options.domain_randomize=1 stop.mean_return=500 eval.interval_steps=25000|init.checkpoint=${CARRACING_CHECKPOINT:-zoo:carracing_ppo} init.parts=all"
   "bipedalwalker_to_hardcore|configs/bipedalwalker_ppo.yaml|env.id=BipedalWalkerHardcore-v3 eval.interval_steps=250000|init.checkpoint=${BIPEDAL_CHECKPOINT:-zoo:bipedalwalker_ppo} init.parts=all|1000000"
 )
 wanted=("$@")
@@ -42,7 +47,8 @@ run() {
   if [ "$n" = "-1" ]; then echo "inf inf $best"; else echo "$s $n $best"; fi
 }
 
-median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
+seeds=(${SEEDS:-1 2 3})
 cell() { if [ "$2" = inf ]; then echo "not solved (best $3)"; else echo "$2 steps, ${1}s"; fi; }
 
 budget_rows=()
@@ -59,7 +65,7 @@ for p in "${pairs[@]}"; do
     bests=()
     for mode in scratch transfer; do
       vals=()
-      for seed in 1 2 3; do
+      for seed in "${seeds[@]}"; do
         if [ $mode = scratch ]; then r=$(run "$name-$mode" "$cfg" $seed "${common_kv[@]}")
         else r=$(run "$name-$mode" "$cfg" $seed "${common_kv[@]}" "${init_kv[@]}"); fi
         read -r s n best <<<"$r"
@@ -74,7 +80,7 @@ for p in "${pairs[@]}"; do
   cells=()
   for mode in scratch transfer; do
     secs=(); steps=(); text=""
-    for seed in 1 2 3; do
+    for seed in "${seeds[@]}"; do
       if [ $mode = scratch ]; then r=$(run "$name-$mode" "$cfg" $seed "${common_kv[@]}")
       else r=$(run "$name-$mode" "$cfg" $seed "${common_kv[@]}" "${init_kv[@]}"); fi
       read -r s n best <<<"$r"
