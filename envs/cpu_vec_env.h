@@ -155,6 +155,7 @@ class CpuVecEnv final : public VecEnv {
 
   void set_active_lanes(const std::uint8_t* mask) override { active_ = mask; }
   bool holds_lanes() const override { return true; }
+  void skip_observations(bool skip) override { skip_observations_ = skip; }
 
   void reset_lanes(const std::uint8_t* mask) override {
     for_lanes([&](std::int64_t lane) {
@@ -371,7 +372,7 @@ class CpuVecEnv final : public VecEnv {
     const StepOut r = env.step(action, rng);
     const bool done = record_lane_step(r.reward, r.terminated, limit, reward_[lane], terminated_[lane],
                                        truncated_[lane], elapsed_[lane], episode_return_[lane]);
-    env.observe(obs_.data() + lane * Env::kObsDim);
+    if (done || !skip_observations_) env.observe(obs_.data() + lane * Env::kObsDim);
     if (done) {  // same-step auto-reset
       if (!final_scenes_.empty())  // the ending look, for pixel observations (keep_final_pictures)
         describe(static_cast<std::int32_t>(lane), final_scenes_[static_cast<std::size_t>(lane)]);
@@ -417,6 +418,7 @@ class CpuVecEnv final : public VecEnv {
   std::uint64_t seed_ = 0;
   std::unique_ptr<ThreadPool> pool_;
   const std::uint8_t* active_ = nullptr;      // set_active_lanes(): lanes that step (nullptr: all)
+  bool skip_observations_ = false;             // skip_observations(): only ending lanes observe
   std::vector<std::unique_ptr<Env>> lanes_;
   std::vector<std::uint64_t> draws_;          // the lane's stream position now
   std::vector<std::uint64_t> episode_draws_;  // ... when its current episode began (before reset())

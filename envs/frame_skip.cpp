@@ -67,6 +67,7 @@ class FrameSkipVecEnv final : public WrappingVecEnv {
     try {
       for (std::int32_t frame = 0; frame < k_ && playing > 0; ++frame) {
         inner_->set_active_lanes(playing_.data());
+        inner_->skip_observations(frame + 1 < k_);  // only the decision's last frame is seen (and ends)
         inner_->step(actions);
         const BatchBuffers& in = inner_->buffers();
         for (std::int32_t lane = 0; lane < num_envs_; ++lane) {
@@ -82,9 +83,11 @@ class FrameSkipVecEnv final : public WrappingVecEnv {
       }
     } catch (...) {
       inner_->set_active_lanes(active_);
+      inner_->skip_observations(false);
       throw;
     }
     inner_->set_active_lanes(active_);
+    inner_->skip_observations(false);
     for (std::int32_t lane = 0; lane < num_envs_; ++lane) {
       if (!steps(lane)) continue;
       b.elapsed[lane] += 1;

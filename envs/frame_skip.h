@@ -10,6 +10,8 @@
 // - The time limit stays the env's, in its frames (CarRacing's 1000); the spec's max_episode_steps is in
 //   steps of the wrapper, ceil(limit / K). Episode lengths (`elapsed`, `final_length`) count the
 //   wrapper's steps; returns are the frames' rewards summed, as the per-frame env would report them.
+// - The frames before a decision's last are played with VecEnv::skip_observations: nobody sees them, so
+//   the thread pool does not draw them (CarRacing's picture), nor does pixels.h.
 // - Applied by the registry after pixels and before frame_stack (which stacks the observations the
 //   policy sees, one per decision). It needs a back end that holds lanes (VecEnv::holds_lanes: every
 //   bundled one on the host); a hand-written VecEnv without it, or a device env, is refused by name.

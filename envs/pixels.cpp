@@ -174,8 +174,13 @@ class PixelsVecEnv final : public WrappingVecEnv {
       lanes_.push_back(lane);
       if (in.terminated[lane] | in.truncated[lane]) ended_.push_back(lane);
     }
-    observe(lanes_, false);
+    observe(skip_ ? ended_ : lanes_, false);  // a frame nobody looks at: only the new episodes' first pictures
     observe(ended_, true);
+  }
+
+  void skip_observations(bool skip) override {
+    skip_ = skip;
+    inner_->skip_observations(skip);
   }
 
   void reset_lanes(const std::uint8_t* mask) override {
@@ -260,6 +265,7 @@ class PixelsVecEnv final : public WrappingVecEnv {
 
   std::int32_t width_, height_, channels_;
   bool redraw_;  // draw the env's picture (false: resize its RGB observation)
+  bool skip_ = false;  // skip_observations(): this step's pictures of lanes that go on are not read
   std::size_t frame_ = 0;
   std::vector<std::int32_t> all_, lanes_, ended_;
   std::vector<std::uint8_t> obs_, final_obs_, rgb_;

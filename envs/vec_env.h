@@ -186,6 +186,12 @@ class VecEnv {
   virtual void set_active_lanes(const std::uint8_t* mask) { (void)mask; }
   // Whether set_active_lanes() holds lanes exactly (every bundled back end; see above).
   virtual bool holds_lanes() const { return false; }
+  // For the following steps, with `skip` true: nobody will read this step's observations of lanes
+  // whose episode goes on (frame_skip.h's frames before a decision's last), so a back end may leave
+  // those rows as they were and save drawing them (the thread pool does: CarRacing's picture). A lane
+  // whose episode ends still writes its final_obs and its new episode's first observation. Never
+  // changes rewards, flags or states. This default writes every row anyway.
+  virtual void skip_observations(bool skip) { (void)skip; }
   // Lanes whose byte in `mask` ([N], host memory) is not 0 begin a new episode now, drawn from their
   // own continuing random stream as a same-step auto-reset draws it: elapsed steps and the episode
   // return are zeroed, reward 0, both flags 0, the observation written. Other lanes are untouched.
@@ -299,6 +305,7 @@ class WrappingVecEnv : public VecEnv {
     inner_->set_active_lanes(mask);
   }
   bool holds_lanes() const override { return inner_->holds_lanes(); }
+  void skip_observations(bool skip) override { inner_->skip_observations(skip); }
   std::int32_t state_dim() const override { return inner_->state_dim(); }
   std::vector<float> get_states() const override { return inner_->get_states(); }
   bool describe(std::int32_t lane, Scene& scene) const override { return inner_->describe(lane, scene); }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -13,10 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "envs/cpu_vec_env.h"
 #include "envs/frame_skip.h"
 #include "envs/random_actions.h"
 #include "envs/registry.h"
 #include "tests/common/checks.h"
+#include "tests/common/pixels_env.h"
 
 namespace apiary::envs {
 namespace {
@@ -234,6 +237,38 @@ TEST(FrameSkip, SnapshotsResumeExactlyAndHeldLanesStay) {
   EXPECT_EQ(after.elapsed[1], before.elapsed[1]);
   EXPECT_EQ(after.reward[1], before.reward[1]);
   EXPECT_NE(skip_row(after, 0, dim, false), skip_row(before, 0, dim, false));
+}
+
+// TestPixels-v0 counting its observe() calls: the frames before a decision's last are not drawn.
+struct CountedPixels : testing_envs::Pixels {
+  static constexpr const char* kId = "TestCountedPixels-v0";
+  static inline std::atomic<int> observed{0};
+  using Pixels::Pixels;
+  void observe(std::uint8_t* obs) const {
+    ++observed;
+    Pixels::observe(obs);
+  }
+};
+
+TEST(FrameSkip, OnlyTheDecisionsLastFrameIsObserved) {
+  static constexpr std::int32_t kLanes = 4;
+  const auto make = [] {
+    return std::make_unique<CpuVecEnv<CountedPixels>>(CountedPixels::Params{}, CountedPixels::kMaxEpisodeSteps,
+                                                      CountedPixels::spec({}), kLanes, 2);
+  };
+  auto env = make_frame_skip(make(), 3);
+  auto plain = make();
+  env->reset(1);
+  plain->reset(1);
+  const std::vector<std::int32_t> stay(kLanes, 0);  // no episode ends: 3 frames for every lane
+  CountedPixels::observed = 0;
+  env->step(ActionBatch::discrete(stay.data(), kLanes));
+  EXPECT_EQ(CountedPixels::observed.load(), kLanes) << "each lane drew its picture once, on the last frame";
+  for (int f = 0; f < 3; ++f) plain->step(ActionBatch::discrete(stay.data(), kLanes));
+  const std::int64_t dim = env->spec().obs_dim();
+  const HostBatch got = skip_host(*env), want = skip_host(*plain);
+  for (std::int32_t lane = 0; lane < kLanes; ++lane)
+    EXPECT_EQ(skip_row(got, lane, dim, false), skip_row(want, lane, dim, false)) << "lane " << lane;
 }
 
 TEST(FrameSkip, TheSpecAndBadValues) {
