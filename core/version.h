@@ -2,5 +2,5 @@
 #pragma once
 
 namespace apiary {
-inline constexpr const char* kVersion = "0.6.0";
+inline constexpr const char* kVersion = "0.7.0";
 }  // namespace apiary

@@ -19,7 +19,7 @@ from .env import SingleEnv, register_gymnasium
 from .policy import Policy, train
 from .vector import AutoresetMode, EnvSpec, VectorEnv, envs, gymnasium_id, load_plugin, make_vec
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
 
 __all__ = ["make_vec", "VectorEnv", "SingleEnv", "AutoresetMode", "EnvSpec", "envs", "load_plugin", "gymnasium_id",
            "Policy", "train", "spaces", "__version__"]
