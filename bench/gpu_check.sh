@@ -41,9 +41,9 @@ if [ "$dry" = 1 ]; then
   encoder_batch=4  # the bf16 path of each encoder bench; emulated on a CPU without BF16, so small
   # Learning from pictures: one small update each (the Nature CNN is slow on two cores), CarRacing's
   # episodes cut to 50 steps.
-  pixels_budget=256
+  pixels_budget=512  # one rollout of the config's 32 lanes
   pixels_rollout=16
-  carracing_budget=128
+  carracing_budget=256  # one rollout of the config's 32 lanes
   carracing_rollout=8
   carracing_limit=50
   carracing_stop=800
@@ -77,7 +77,7 @@ else
   carracing_limit=1000
   carracing_stop=800
   picture_threads=$(nproc)  # the env's lanes step and draw on the host's cores
-  pixels_rollout=128
+  pixels_rollout=64
   carracing_rollout=64
   picture_update=()
 fi
@@ -182,7 +182,8 @@ tail -n 2 "$out/train_minatar_ppo.txt"
 # pixels (env.options pixels, drawn on the CPU lanes' threads, 4 stacked) to 475; CarRacing-v3 PPO with
 # the Nature CNN, its env steps per second and the return it reaches in the budget.
 "$build/apiary" train configs/cartpole_pixels_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
-  --set total_steps="$pixels_budget" --set ppo.rollout_steps="$pixels_rollout" "${picture_update[@]}" --set eval.episodes=10 --set checkpoint_interval_steps=0 \
+  --set total_steps="$pixels_budget" --set ppo.rollout_steps="$pixels_rollout" "${picture_update[@]}" --set threads="$picture_threads" \
+  $([ "$dry" = 1 ] && echo --set eval.episodes=10) --set checkpoint_interval_steps=0 \
   >"$out/train_cartpole_pixels.txt" 2>&1 || fail "CartPole-v1 from pixels PPO"
 tail -n 2 "$out/train_cartpole_pixels.txt"
 "$build/apiary" train configs/carracing_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \

@@ -10,11 +10,7 @@
 namespace apiary::envs {
 
 std::int32_t take_frame_skip(const std::string& env_id, EnvOptions& options) {
-  const auto it = options.find(kFrameSkipOption);
-  if (it == options.end()) return 1;
-  const std::int32_t k = whole_option(env_id, kFrameSkipOption, it->second, 1, kMaxFrameSkip);
-  options.erase(it);
-  return k;
+  return take_whole_option(env_id, options, kFrameSkipOption, 1, 1, kMaxFrameSkip);
 }
 
 EnvSpec skipped_spec(const EnvSpec& spec, std::int32_t k) {

@@ -13,11 +13,7 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "frame_stack.cpp packs 
 namespace apiary::envs {
 
 std::int32_t take_frame_stack(const std::string& env_id, EnvOptions& options) {
-  const auto it = options.find(kFrameStackOption);
-  if (it == options.end()) return 1;
-  const std::int32_t k = whole_option(env_id, kFrameStackOption, it->second, 1, kMaxFrameStack);
-  options.erase(it);
-  return k;
+  return take_whole_option(env_id, options, kFrameStackOption, 1, 1, kMaxFrameStack);
 }
 
 EnvSpec stacked_spec(const EnvSpec& spec, std::int32_t k) {

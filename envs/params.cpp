@@ -36,6 +36,15 @@ std::int32_t whole_option(const std::string& env_id, const char* name, double va
   return static_cast<std::int32_t>(value);
 }
 
+std::int32_t take_whole_option(const std::string& env_id, EnvOptions& options, const char* name, std::int32_t absent,
+                               std::int64_t low, std::int64_t high) {
+  const auto it = options.find(name);
+  if (it == options.end()) return absent;
+  const std::int32_t value = whole_option(env_id, name, it->second, low, high);
+  options.erase(it);
+  return value;
+}
+
 bool flag_option(const std::string& env_id, const char* name, double value) {
   if (value != 0.0 && value != 1.0) {
     std::ostringstream os;

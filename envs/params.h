@@ -44,13 +44,16 @@ inline constexpr const char* kMaxEpisodeStepsOption = "max_episode_steps";
 // Validates the generic `max_episode_steps` option (an integer >= 1) and returns it.
 std::int32_t parse_max_episode_steps(const std::string& env_id, double value);
 
-// The generic options' checks (max_episode_steps, frame_stack, observe_velocity, pixels): `value` as a
+// The generic options' checks (max_episode_steps, frame_stack, frame_skip, observe_velocity, pixels): `value` as a
 // whole number in [low, high], or as a flag (0 or 1, a config's false and true). Throw
 // std::invalid_argument "ENV: option 'NAME' = VALUE must be a whole number[ of UNIT] in [LOW, HIGH]"
 // or "... must be false or true (0 or 1)".
 std::int32_t whole_option(const std::string& env_id, const char* name, double value, std::int64_t low,
                           std::int64_t high, const char* unit = nullptr);
 bool flag_option(const std::string& env_id, const char* name, double value);
+// A generic option taken out of `options`: its whole_option() value, or `absent` where it is not set.
+std::int32_t take_whole_option(const std::string& env_id, EnvOptions& options, const char* name, std::int32_t absent,
+                               std::int64_t low, std::int64_t high);
 
 namespace detail {
 template <class Env, class = void>
