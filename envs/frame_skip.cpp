@@ -63,7 +63,7 @@ class FrameSkipVecEnv final : public WrappingVecEnv {
     try {
       for (std::int32_t frame = 0; frame < k_ && playing > 0; ++frame) {
         inner_->set_active_lanes(playing_.data());
-        inner_->skip_observations(frame + 1 < k_);  // only the decision's last frame is seen (and ends)
+        inner_->skip_observations(frame + 1 < k_);  // nobody sees the frames before the decision's last
         inner_->step(actions);
         const BatchBuffers& in = inner_->buffers();
         for (std::int32_t lane = 0; lane < num_envs_; ++lane) {
