@@ -49,6 +49,8 @@ if [ "$dry" = 1 ]; then
   carracing_stop=800
   picture_threads=1
   picture_update=(--set ppo.update_epochs=1 --set ppo.num_minibatches=1)
+  pixels_eval=(--set eval.episodes=10)
+  carracing_eval=(--set eval.interval_steps=0 --set eval.episodes=4 --set eval.num_envs=4)
 else
   build=build-gpu
   prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
@@ -80,6 +82,8 @@ else
   pixels_rollout=64
   carracing_rollout=64
   picture_update=()
+  pixels_eval=()     # the configs' own: 100 episodes in the background
+  carracing_eval=()
 fi
 
 "$build/apiary" doctor >"$out/doctor.txt" 2>&1 || fail doctor
@@ -183,13 +187,13 @@ tail -n 2 "$out/train_minatar_ppo.txt"
 # the Nature CNN, its env steps per second and the return it reaches in the budget.
 "$build/apiary" train configs/cartpole_pixels_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
   --set total_steps="$pixels_budget" --set ppo.rollout_steps="$pixels_rollout" "${picture_update[@]}" --set threads="$picture_threads" \
-  $([ "$dry" = 1 ] && echo --set eval.episodes=10) --set checkpoint_interval_steps=0 \
+  "${pixels_eval[@]}" --set checkpoint_interval_steps=0 \
   >"$out/train_cartpole_pixels.txt" 2>&1 || fail "CartPole-v1 from pixels PPO"
 tail -n 2 "$out/train_cartpole_pixels.txt"
 "$build/apiary" train configs/carracing_ppo.yaml --quiet --set out_dir="$runs" --set device="$device" \
   --set total_steps="$carracing_budget" --set ppo.rollout_steps="$carracing_rollout" "${picture_update[@]}" \
   --set env.options.max_episode_steps="$carracing_limit" --set threads="$picture_threads" --set stop.mean_return="$carracing_stop" \
-  $([ "$dry" = 1 ] && echo --set eval.interval_steps=0 --set eval.episodes=4 --set eval.num_envs=4) --set checkpoint_interval_steps=0 \
+  "${carracing_eval[@]}" --set checkpoint_interval_steps=0 \
   >"$out/train_carracing.txt" 2>&1 || fail "CarRacing-v3 PPO"
 tail -n 2 "$out/train_carracing.txt"
 echo "gpu_check: every step passed$([ "$dry" = 1 ] && echo ' (dry run on the CPU)'); results in $out"

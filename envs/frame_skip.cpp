@@ -25,9 +25,7 @@ class FrameSkipVecEnv final : public WrappingVecEnv {
  public:
   FrameSkipVecEnv(std::unique_ptr<VecEnv> inner, std::int32_t k)
       : WrappingVecEnv(skipped_spec(inner->spec(), k), std::move(inner)), k_(k) {
-    if (inner_->device() != Device::kCpu)
-      throw std::invalid_argument(spec_.id + ": option '" + kFrameSkipOption +
-                                  "' reads each frame's flags on the host; the env runs on " + to_string(inner_->device()));
+    require_host(std::string(": option '") + kFrameSkipOption + "' reads each frame's flags on the host");
     if (!inner_->holds_lanes())
       throw std::invalid_argument(spec_.id + ": option '" + kFrameSkipOption +
                                   "' needs a back end that holds lanes whose episode ended while the others play "

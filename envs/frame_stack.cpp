@@ -50,9 +50,7 @@ class FrameStackVecEnv final : public WrappingVecEnv {
  public:
   FrameStackVecEnv(std::unique_ptr<VecEnv> inner, std::int32_t k)
       : WrappingVecEnv(stacked_spec(inner->spec(), k), std::move(inner)), k_(k) {
-    if (inner_->device() != Device::kCpu)
-      throw std::invalid_argument(spec_.id + ": option '" + kFrameStackOption +
-                                  "' stacks observations on the host; the env runs on " + to_string(inner_->device()));
+    require_host(std::string(": option '") + kFrameStackOption + "' stacks observations on the host");
     const Space& space = inner_->spec().observation_space;
     bytes_ = space.is_uint8();
     element_ = element_size(space.dtype);

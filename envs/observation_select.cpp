@@ -97,10 +97,7 @@ class ObservationSelectVecEnv final : public WrappingVecEnv {
  public:
   ObservationSelectVecEnv(std::unique_ptr<VecEnv> inner, std::vector<std::int32_t> kept)
       : WrappingVecEnv(selected_spec(inner->spec(), kept), std::move(inner)), kept_(std::move(kept)) {
-    if (inner_->device() != Device::kCpu)
-      throw std::invalid_argument(spec_.id + ": option '" + kObserveVelocityOption +
-                                  "' selects observation elements on the host; the env runs on " +
-                                  to_string(inner_->device()));
+    require_host(std::string(": option '") + kObserveVelocityOption + "' selects observation elements on the host");
     bytes_ = inner_->spec().observation_space.is_uint8();
     inner_dim_ = inner_->spec().obs_dim();
     const std::size_t size = static_cast<std::size_t>(num_envs_) * kept_.size();

@@ -140,9 +140,7 @@ class PixelsVecEnv final : public WrappingVecEnv {
         channels_(pixels.grayscale ? 1 : 3),
         redraw_(!observes_rgb(inner_->spec())) {
     const std::string option = std::string(": option '") + kPixelsOption + "': ";
-    if (inner_->device() != Device::kCpu)
-      throw std::invalid_argument(spec_.id + option + "pictures are observed on the host; the env runs on " +
-                                  to_string(inner_->device()));
+    require_host(option + "pictures are observed on the host");
     if (redraw_ && !inner_->has_picture())
       throw std::invalid_argument(spec_.id + option + "this env has no picture to observe (it describes no Scene)");
     if (redraw_ && !inner_->keep_final_pictures(true))

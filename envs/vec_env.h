@@ -330,6 +330,12 @@ class WrappingVecEnv : public VecEnv {
       : VecEnv(std::move(spec), inner->num_envs(), inner->device(), inner->threads()), inner_(std::move(inner)) {}
   // Whether `lane` moves on the next step (set_active_lanes(): a held lane keeps its rows).
   bool steps(std::int32_t lane) const { return active_ == nullptr || active_[lane] != 0; }
+  // For a wrapper whose work is on the host: throws std::invalid_argument "ID`what`; the env runs on
+  // DEVICE" where the inner env is not on the CPU.
+  void require_host(const std::string& what) const {
+    if (inner_->device() != Device::kCpu)
+      throw std::invalid_argument(spec_.id + what + "; the env runs on " + to_string(inner_->device()));
+  }
   std::unique_ptr<VecEnv> inner_;
   const std::uint8_t* active_ = nullptr;  // set_active_lanes()'s mask (host), null: every lane steps
 };
